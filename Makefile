@@ -1,0 +1,38 @@
+# Two commands do all the set-up on a fresh machine:
+#   make demo   - create .venv, install modeltap, run the example scoring script, show what was captured
+#   make test   - create/use .venv, install dev dependencies, run ruff, mypy and the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test install-dev bench lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/python examples/demo.py
+
+install-dev: $(VENV)/.installed-dev
+
+lint: install-dev
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/mypy
+
+test: install-dev lint
+	$(BIN)/pytest -q
+
+bench: install-dev
+	$(BIN)/python bench/collector.py
+
+clean:
+	rm -rf $(VENV) modeltap-data

@@ -1,0 +1,331 @@
+"""The ``data_collector`` configuration: from a deployment YAML, a mapping or the environment.
+
+The keys are the platform's (``collections``, ``sampling_rate``, ``rolling_rate``,
+``request_logging``) plus modeltap's own (``destination``, ``format``, queue/spool/segment limits).
+Every problem is reported as a ConfigError naming the source, the key, the bad value and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from modeltap.errors import ConfigError, InvalidCollectionNameError
+
+__all__ = [
+    "DEFAULT_DESTINATION",
+    "CollectionConfig",
+    "CollectionPolicy",
+    "DataAssetConfig",
+    "DataCollectorConfig",
+    "DeploymentConfig",
+    "FsyncPolicy",
+    "FullPolicy",
+    "RequestLoggingConfig",
+    "RollingRate",
+    "Settings",
+    "SpoolFullPolicy",
+    "check_collection_name",
+    "load_settings",
+    "settings_from_env",
+]
+
+DEFAULT_DESTINATION = "./modeltap-data"
+_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_NAME_RULE = "1-64 characters, each a letter, digit, '_' or '-' (names become folder names)"
+
+
+class RollingRate(StrEnum):
+    """How often a collection rolls to a new partition folder."""
+
+    MINUTE = "Minute"
+    HOUR = "Hour"
+    DAY = "Day"
+    MONTH = "Month"
+    YEAR = "Year"
+
+
+class FullPolicy(StrEnum):
+    """What collect() does when the in-memory queue is full."""
+
+    DROP_NEWEST = "drop_newest"
+    DROP_OLDEST = "drop_oldest"
+    BLOCK = "block"
+
+
+class SpoolFullPolicy(StrEnum):
+    """What the writer does when the local spool reaches ``spool_max_bytes``."""
+
+    REJECT_NEW = "reject_new"
+    DROP_OLDEST = "drop_oldest"
+
+
+class FsyncPolicy(StrEnum):
+    """When spool segments are fsynced: what a power loss may cost."""
+
+    NEVER = "never"
+    COMMIT = "commit"
+    ALWAYS = "always"
+
+
+def check_collection_name(name: object) -> str:
+    """Return ``name`` if it is a valid collection name, else raise InvalidCollectionNameError."""
+    if not isinstance(name, str) or not _SEGMENT_RE.match(name):
+        raise InvalidCollectionNameError(
+            f"invalid collection name {name!r}: use {_NAME_RULE}"
+        )
+    return name
+
+
+def _parse_bool(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ValueError("must be True or False (a boolean or the string 'True' or 'False')")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class DataAssetConfig(_Model):
+    """``collections.<name>.data``: how the collection is registered and where it is stored."""
+
+    name: str | None = None
+    path: str | None = None
+    version: str = "1"
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class CollectionConfig(_Model):
+    """``collections.<name>``: one collection's switch, sampling and data asset."""
+
+    enabled: bool = True
+    sampling_rate: float | None = Field(default=None, ge=0.0, le=1.0)
+    data: DataAssetConfig | None = None
+
+    @field_validator("enabled", mode="before")
+    @classmethod
+    def _enabled_bool(cls, value: object) -> object:
+        return _parse_bool(value)
+
+
+class RequestLoggingConfig(_Model):
+    """``request_logging``: which request headers payload logging keeps."""
+
+    capture_headers: list[str] = Field(default_factory=list)
+
+
+class DataCollectorConfig(_Model):
+    """The ``data_collector`` section of a deployment."""
+
+    collections: dict[str, CollectionConfig] | None = None
+    sampling_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    rolling_rate: RollingRate = RollingRate.HOUR
+    request_logging: RequestLoggingConfig = Field(default_factory=RequestLoggingConfig)
+    destination: str | None = None
+    storage_options: dict[str, Any] = Field(default_factory=dict)
+    format: Literal["jsonl", "parquet"] = "jsonl"
+    model_version: str = "default"
+    queue_max_events: int = Field(default=100_000, gt=0)
+    queue_max_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    full_policy: FullPolicy = FullPolicy.DROP_NEWEST
+    block_timeout: float = Field(default=1.0, ge=0.0)
+    spool_dir: str | None = None
+    spool_max_bytes: int = Field(default=1024**3, gt=0)
+    spool_full_policy: SpoolFullPolicy = SpoolFullPolicy.REJECT_NEW
+    segment_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    segment_max_age: float = Field(default=5.0, gt=0.0)
+    fsync: FsyncPolicy = FsyncPolicy.COMMIT
+
+    @field_validator("rolling_rate", mode="before")
+    @classmethod
+    def _rolling_rate_any_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            for rate in RollingRate:
+                if rate.value.lower() == value.strip().lower():
+                    return rate
+            allowed = ", ".join(r.value for r in RollingRate)
+            raise ValueError(f"must be one of {allowed}")
+        return value
+
+    @field_validator("collections", mode="before")
+    @classmethod
+    def _collection_names(cls, value: object) -> object:
+        if isinstance(value, Mapping):
+            for name in value:
+                if not isinstance(name, str) or not _SEGMENT_RE.match(name):
+                    raise ValueError(f"collection name {name!r} is invalid: use {_NAME_RULE}")
+        return value
+
+
+class DeploymentConfig(BaseModel):
+    """A deployment YAML: only the keys modeltap reads are checked; others are kept."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    endpoint_name: str = "local"
+    name: str = "default"
+    data_collector: DataCollectorConfig = Field(default_factory=DataCollectorConfig)
+
+    @field_validator("endpoint_name", "name", mode="before")
+    @classmethod
+    def _path_segment(cls, value: object) -> object:
+        if not isinstance(value, str) or not _SEGMENT_RE.match(value):
+            raise ValueError(f"must be {_NAME_RULE}")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionPolicy:
+    """What the collector needs to know about one collection, resolved once."""
+
+    name: str
+    enabled: bool
+    sampling_rate: float
+    root: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated configuration with resolved destination; the pipeline runs from this."""
+
+    deployment: DeploymentConfig
+    source: str
+    destination: str
+
+    @property
+    def collector(self) -> DataCollectorConfig:
+        """The ``data_collector`` section."""
+        return self.deployment.data_collector
+
+    @property
+    def endpoint(self) -> str:
+        """The endpoint name (first folder under the destination)."""
+        return self.deployment.endpoint_name
+
+    @property
+    def deployment_name(self) -> str:
+        """The deployment name (second folder under the destination)."""
+        return self.deployment.name
+
+    def collection(self, name: str) -> CollectionPolicy:
+        """Resolve one collection: listed ones follow their keys; unlisted ones are enabled
+        only when the configuration lists no collections at all."""
+        dc = self.collector
+        entry = (dc.collections or {}).get(name)
+        enabled = dc.collections is None or (entry is not None and entry.enabled)
+        rate = dc.sampling_rate
+        root = f"{self.endpoint}/{self.deployment_name}/{name}"
+        if entry is not None:
+            if entry.sampling_rate is not None:
+                rate = entry.sampling_rate
+            if entry.data is not None and entry.data.path:
+                root = entry.data.path
+        return CollectionPolicy(name=name, enabled=enabled, sampling_rate=rate, root=root)
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool]:
+    """(inner type, is-a-mapping-of-it) for ``X``, ``X | None`` and ``dict[str, X] | None``."""
+    args = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) is dict:
+        return _unwrap(args[-1])[0], True
+    if get_origin(annotation) in (Union, UnionType) and len(args) == 1:
+        return _unwrap(args[0])
+    return annotation, False
+
+
+def _allowed_keys(loc: tuple[str, ...]) -> list[str] | None:
+    """The keys a configuration section at ``loc`` accepts, for 'unknown key' messages."""
+    current: Any = DeploymentConfig
+    parts = list(loc)
+    while parts:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return None
+        field = current.model_fields.get(parts.pop(0))
+        if field is None:
+            return None
+        current, is_mapping = _unwrap(field.annotation)
+        if is_mapping and parts:
+            parts.pop(0)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return sorted(current.model_fields)
+    return None
+
+
+def _describe(error: Mapping[str, Any], root_loc: tuple[str, ...]) -> str:
+    loc = root_loc + tuple(str(p) for p in error["loc"])
+    key = ".".join(loc)
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return f"{key}: unknown key{hint}"
+    return f"{key}: {message} (got {error.get('input')!r})"
+
+
+def _is_deployment(mapping: Mapping[str, Any]) -> bool:
+    return any(k in mapping for k in ("data_collector", "endpoint_name", "name"))
+
+
+def load_settings(
+    source: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> Settings:
+    """Validate a deployment YAML path, a mapping (a deployment or its ``data_collector``
+    section), or nothing (then ``MODELTAP_DEPLOYMENT`` or the defaults) into Settings."""
+    if source is None:
+        return settings_from_env()
+    if isinstance(source, Mapping):
+        label = "<mapping>"
+        raw: Any = dict(source)
+    else:
+        path = Path(source)
+        label = str(path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"{label}: deployment file not found") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{label}: not valid YAML: {exc}") from None
+        if raw is None:
+            raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{label}: expected a mapping at the top, got {type(raw).__name__}")
+    root_loc: tuple[str, ...] = ()
+    if not _is_deployment(raw):
+        raw = {"data_collector": raw}
+    try:
+        deployment = DeploymentConfig.model_validate(raw)
+    except ValidationError as exc:
+        lines = [_describe(e, root_loc) for e in exc.errors()]
+        raise ConfigError(
+            f"invalid modeltap configuration in {label}:\n  " + "\n  ".join(lines)
+        ) from None
+    destination = deployment.data_collector.destination
+    if destination is None:
+        destination = os.environ.get("MODELTAP_DATA_DIR") or DEFAULT_DESTINATION
+    if "://" not in destination:
+        destination = str(Path(destination).expanduser().resolve())
+    return Settings(deployment=deployment, source=label, destination=destination)
+
+
+def settings_from_env() -> Settings:
+    """Settings from ``MODELTAP_DEPLOYMENT`` (a YAML path) or, without it, the defaults."""
+    path = os.environ.get("MODELTAP_DEPLOYMENT")
+    if path:
+        return load_settings(path)
+    return load_settings({})

@@ -1,0 +1,65 @@
+"""The one exception tree of modeltap: everything it raises derives from ModelTapError.
+
+Errors of lower libraries (fsspec, pyarrow, pydantic, HTTP clients) are translated into these
+at the boundary, so callers only ever need to catch what is listed here.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CollectionDisabledError",
+    "ConfigError",
+    "DataDroppedError",
+    "InvalidCollectionNameError",
+    "InvalidDataError",
+    "MissingDependencyError",
+    "ModelTapError",
+    "QueueFullError",
+    "SpoolFullError",
+    "StoreError",
+    "UnsupportedDataError",
+]
+
+
+class ModelTapError(Exception):
+    """Root of every error raised by modeltap."""
+
+
+class ConfigError(ModelTapError, ValueError):
+    """The configuration is invalid: the message names the source, the key, the value and the fix."""
+
+
+class InvalidCollectionNameError(ConfigError):
+    """A collection name that cannot become a path segment."""
+
+
+class MissingDependencyError(ModelTapError, ImportError):
+    """An optional extra is needed for the requested feature; the message has the install hint."""
+
+
+class UnsupportedDataError(ModelTapError, TypeError):
+    """collect() was given a type of data it does not accept."""
+
+
+class InvalidDataError(ModelTapError, ValueError):
+    """collect() was given data of an accepted type whose content cannot be stored as records."""
+
+
+class CollectionDisabledError(ModelTapError):
+    """collect() was called on a collection that the configuration disables."""
+
+
+class DataDroppedError(ModelTapError):
+    """Collected data was dropped by the pipeline (the drop is counted in stats())."""
+
+
+class QueueFullError(DataDroppedError):
+    """The in-memory queue was full and the full policy dropped an event."""
+
+
+class SpoolFullError(DataDroppedError):
+    """The local spool reached its size limit and the spool policy dropped data."""
+
+
+class StoreError(ModelTapError):
+    """A destination store failed (the data waits in the spool and is retried)."""

@@ -1,0 +1,1 @@
+"""The background path: bounded queue, writer thread, local spool, committer."""

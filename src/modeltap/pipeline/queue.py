@@ -1,0 +1,136 @@
+"""The bounded queue between the request threads and the writer thread.
+
+Bounded by events and by (approximate) bytes. When full, the policy decides: ``drop_newest``
+refuses the new event, ``drop_oldest`` evicts the oldest queued event, ``block`` waits up to a
+timeout for room. Control items (flush, stop) bypass the bounds. The writer is woken when enough
+has piled up or a control item arrives; otherwise it polls on its own tick, so a put is cheap.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from modeltap.config import FullPolicy
+from modeltap.errors import QueueFullError
+from modeltap.event import Event
+
+__all__ = ["EventQueue"]
+
+
+class EventQueue:
+    """A deque with event and byte bounds, a full policy and a writer wake-up."""
+
+    def __init__(
+        self,
+        *,
+        max_events: int,
+        max_bytes: int,
+        policy: FullPolicy,
+        block_timeout: float,
+        wake_events: int = 2_048,
+        wake_bytes: int = 16 * 1024 * 1024,
+    ) -> None:
+        self._items: deque[Any] = deque()
+        self._bytes = 0
+        self._max_events = max_events
+        self._max_bytes = max_bytes
+        self._policy = policy
+        self._block_timeout = block_timeout
+        self._wake_events = min(wake_events, max(1, max_events // 2))
+        self._wake_bytes = min(wake_bytes, max(1, max_bytes // 2))
+        self._lock = threading.Lock()
+        self._has_work = threading.Condition(self._lock)
+        self._has_room = threading.Condition(self._lock)
+        self._writer_waiting = False
+
+    @property
+    def depth(self) -> int:
+        """Items waiting (events and control items)."""
+        return len(self._items)
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate bytes held by queued events."""
+        return self._bytes
+
+    def _full(self, size: int) -> bool:
+        return len(self._items) >= self._max_events or (
+            self._bytes + size > self._max_bytes and self._bytes > 0
+        )
+
+    def put(self, event: Event) -> Event | None:
+        """Enqueue ``event``. Returns an evicted event under ``drop_oldest``; raises
+        QueueFullError when the new event itself is refused."""
+        size = event.approx_bytes
+        evicted: Event | None = None
+        with self._lock:
+            if self._full(size):
+                if self._policy is FullPolicy.DROP_OLDEST:
+                    evicted = self._evict_oldest()
+                elif self._policy is FullPolicy.BLOCK:
+                    deadline = time.monotonic() + self._block_timeout
+                    while self._full(size):
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise self._refused(event)
+                        self._wake()
+                        self._has_room.wait(remaining)
+                else:
+                    raise self._refused(event)
+            self._items.append(event)
+            self._bytes += size
+            if self._writer_waiting and (
+                len(self._items) >= self._wake_events or self._bytes >= self._wake_bytes
+            ):
+                self._wake()
+        return evicted
+
+    def _refused(self, event: Event) -> QueueFullError:
+        return QueueFullError(
+            f"queue full ({len(self._items)} events, {self._bytes} bytes queued): dropped an "
+            f"event of collection {event.collection!r}; raise queue_max_events/queue_max_bytes "
+            "or choose full_policy 'block'"
+        )
+
+    def _evict_oldest(self) -> Event | None:
+        for index, item in enumerate(self._items):
+            if isinstance(item, Event):
+                del self._items[index]
+                self._bytes -= item.approx_bytes
+                return item
+        return None
+
+    def _wake(self) -> None:
+        self._writer_waiting = False
+        self._has_work.notify()
+
+    def put_control(self, item: object) -> None:
+        """Enqueue a control item (never refused) and wake the writer."""
+        with self._lock:
+            self._items.append(item)
+            self._wake()
+
+    def take_all(self, timeout: float) -> list[Any]:
+        """Everything queued, waiting up to ``timeout`` seconds for a wake-up first."""
+        with self._lock:
+            if len(self._items) < self._wake_events:
+                self._writer_waiting = True
+                self._has_work.wait(timeout)
+                self._writer_waiting = False
+            items = list(self._items)
+            self._items.clear()
+            self._bytes = 0
+            self._has_room.notify_all()
+        return items
+
+    def discard_all(self) -> list[Any]:
+        """Empty the queue without waiting (used at shutdown and after fork)."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._bytes = 0
+            self._has_room.notify_all()
+        return items

@@ -1,0 +1,199 @@
+"""The local spool: every event is appended to a segment file here before it is committed.
+
+Each process owns one folder ``{spool}/{instance}/`` and holds an exclusive ``flock`` on its
+``.lock`` file while it runs. Segment files mirror their final path under the destination with a
+``.part`` suffix, so a segment always knows where it goes. A folder whose lock can be taken belongs
+to a dead process: its segments are orphans, repaired (a torn last line is cut) and committed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from modeltap.config import FsyncPolicy
+
+__all__ = ["Orphan", "Segment", "Spool", "repair_torn_tail"]
+
+logger = logging.getLogger("modeltap.spool")
+
+PART_SUFFIX = ".part"
+_LOCK_NAME = ".lock"
+
+
+class Segment:
+    """One spool file being appended to; committed as ``relative_path`` once closed."""
+
+    __slots__ = (
+        "_file",
+        "collection",
+        "events",
+        "fsync",
+        "opened_at",
+        "path",
+        "relative_path",
+        "root",
+        "rows",
+        "size",
+    )
+
+    def __init__(
+        self, path: Path, relative_path: str, root: str, collection: str, fsync: FsyncPolicy
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.relative_path = relative_path
+        self.root = root
+        self.collection = collection
+        self.fsync = fsync
+        self._file: BinaryIO | None = open(path, "ab", buffering=0)  # noqa: SIM115
+        self.opened_at = time.monotonic()
+        self.size = 0
+        self.events = 0
+        self.rows = 0
+
+    @property
+    def closed(self) -> bool:
+        """Whether no more can be appended."""
+        return self._file is None
+
+    def append(self, blob: bytes, rows: int) -> None:
+        """Append whole records (``blob`` ends with a newline)."""
+        assert self._file is not None, "append to a closed segment"
+        self._file.write(blob)
+        if self.fsync is FsyncPolicy.ALWAYS:
+            os.fsync(self._file.fileno())
+        self.size += len(blob)
+        self.events += 1
+        self.rows += rows
+
+    def close(self) -> None:
+        """Close the file, fsyncing it unless the policy is ``never``."""
+        if self._file is None:
+            return
+        if self.fsync is not FsyncPolicy.NEVER:
+            os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A segment left by a dead process, repaired and ready to commit."""
+
+    path: Path
+    relative_path: str
+    torn_bytes: int
+
+
+def repair_torn_tail(path: Path) -> int:
+    """Cut a partial last line (a crash mid-write); return how many bytes were cut."""
+    size = path.stat().st_size
+    if size == 0:
+        return 0
+    with open(path, "rb+") as handle:
+        window = 64 * 1024
+        end = size
+        while end > 0:
+            start = max(0, end - window)
+            handle.seek(start)
+            chunk = handle.read(end - start)
+            cut = chunk.rfind(b"\n")
+            if cut >= 0:
+                keep = start + cut + 1
+                break
+            end = start
+        else:
+            keep = 0
+        if keep < size:
+            handle.truncate(keep)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return size - keep
+
+
+class Spool:
+    """This process's spool folder, its lock, and the orphans of dead processes."""
+
+    def __init__(self, root: Path, instance: str, fsync: FsyncPolicy) -> None:
+        self.root = root
+        self.instance = instance
+        self.fsync = fsync
+        self.folder = root / instance
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock_file: BinaryIO | None = open(self.folder / _LOCK_NAME, "ab")  # noqa: SIM115
+        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def segment(self, relative_path: str, root: str, collection: str) -> Segment:
+        """Open a new segment that will be committed as ``relative_path``."""
+        path = self.folder / (relative_path + PART_SUFFIX)
+        return Segment(path, relative_path, root, collection, self.fsync)
+
+    def release(self) -> None:
+        """Give up the folder: drop the lock and remove the folder if nothing is left in it."""
+        if self._lock_file is None:
+            return
+        _remove_empty_tree(self.folder, keep={_LOCK_NAME})
+        remaining = [p for p in self.folder.rglob("*") if p.is_file() and p.name != _LOCK_NAME]
+        if not remaining:
+            shutil.rmtree(self.folder, ignore_errors=True)
+        self._lock_file.close()
+        self._lock_file = None
+
+    def abandon_after_fork(self) -> None:
+        """In a forked child: close the inherited lock without touching the parent's files."""
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
+
+    def orphans(self) -> Iterator[tuple[Path, list[Orphan]]]:
+        """Folders of dead processes with their repaired segments. The caller commits them and
+        then calls ``finish_orphan_folder``; the folder stays locked until then."""
+        if not self.root.is_dir():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if folder == self.folder or not folder.is_dir():
+                continue
+            lock_path = folder / _LOCK_NAME
+            try:
+                handle = open(lock_path, "ab")  # noqa: SIM115
+            except OSError:
+                continue
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                handle.close()
+                continue  # its process is alive
+            try:
+                found = []
+                for part in sorted(folder.rglob("*" + PART_SUFFIX)):
+                    torn = repair_torn_tail(part)
+                    if torn:
+                        logger.warning(
+                            "cut a torn last line (%d bytes) from %s left by a crashed process",
+                            torn,
+                            part,
+                        )
+                    relative = part.relative_to(folder).as_posix()[: -len(PART_SUFFIX)]
+                    found.append(Orphan(part, relative, torn))
+                yield folder, found
+                _remove_empty_tree(folder, keep=set())
+                if not any(p.is_file() and p.name != _LOCK_NAME for p in folder.rglob("*")):
+                    shutil.rmtree(folder, ignore_errors=True)
+            finally:
+                handle.close()
+
+
+def _remove_empty_tree(folder: Path, keep: set[str]) -> None:
+    for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        try:
+            directory.rmdir()
+        except OSError:
+            pass

@@ -1,0 +1,296 @@
+"""The writer thread: encodes queued events into spool segments and hands closed ones to the
+committer.
+
+Segments close on size, on age, when the partition folder changes and on flush. Large frames are
+encoded by polars, which releases the GIL, and the writer yields between events, so the request
+threads are not starved while it works.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from modeltap.config import Settings, SpoolFullPolicy
+from modeltap.errors import SpoolFullError
+from modeltap.event import Event
+from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event
+from modeltap.pipeline.commit import Committer
+from modeltap.pipeline.queue import EventQueue
+from modeltap.pipeline.spool import Segment, Spool
+from modeltap.stats import StatsRecorder
+from modeltap.store import Destination, open_destination
+from modeltap.store.layout import PartitionClock, segment_name
+
+__all__ = ["FlushRequest", "StopRequest", "Writer"]
+
+logger = logging.getLogger("modeltap.writer")
+
+_ROOTS_FOLDER = "_roots"
+
+
+@dataclass
+class FlushRequest:
+    """Close every open segment and signal once everything before it is committed."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    waits_for: int = -1
+
+
+@dataclass
+class StopRequest:
+    """Flush, then end the writer thread."""
+
+    flush: FlushRequest = field(default_factory=FlushRequest)
+
+
+class Writer:
+    """Owns the spool segments and the committer; runs on one daemon thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        queue: EventQueue,
+        stats: StatsRecorder,
+        spool: Spool,
+        envelope: EnvelopeSource,
+        report_drop: Any,
+        tick: float = 0.1,
+    ) -> None:
+        self._settings = settings
+        self._queue = queue
+        self._stats = stats
+        self._spool = spool
+        self._envelope = envelope
+        self._report_drop = report_drop
+        self._tick = tick
+        self._clock = PartitionClock(settings.collector.rolling_rate)
+        self._committer = Committer(stats)
+        self._open: dict[str, tuple[str, Segment]] = {}
+        self._destinations: dict[str, Destination] = {}
+        self._waiters: list[FlushRequest] = []
+        self._seq = 0
+        self._thread = threading.Thread(target=self._run, name="modeltap-writer", daemon=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def join(self, timeout: float | None) -> bool:
+        """Wait for the thread to end; True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the thread runs."""
+        return self._thread.is_alive()
+
+    def gauges(self) -> dict[str, float]:
+        """Spool and backlog gauges for stats()."""
+        open_bytes = sum(seg.size for _, seg in list(self._open.values()))
+        backlog = self._committer.backlog
+        return {
+            "spool_bytes": open_bytes + sum(p.size for p in backlog),
+            "spool_segments": len(self._open) + len(backlog),
+            "oldest_waiting_age": self._committer.oldest_age(),
+        }
+
+    # -- routing -----------------------------------------------------------------------------
+
+    def _destination(self, url: str) -> Destination:
+        destination = self._destinations.get(url)
+        if destination is None:
+            options = self._settings.collector.storage_options
+            destination = open_destination(url, options)
+            self._destinations[url] = destination
+        return destination
+
+    def _route(self, root: str) -> tuple[str, str, str]:
+        """(destination url, relative folder at the destination, relative folder in the spool)."""
+        if "://" in root or root.startswith("/"):
+            tag = base64.urlsafe_b64encode(root.encode()).decode().rstrip("=")
+            return root, "", f"{_ROOTS_FOLDER}/{tag}"
+        return self._settings.destination, root, root
+
+    def _unroute(self, spool_relative: str) -> tuple[str, str]:
+        """Inverse of ``_route`` for orphan segments: (destination url, relative path)."""
+        if spool_relative.startswith(_ROOTS_FOLDER + "/"):
+            _, tag, rest = spool_relative.split("/", 2)
+            url = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
+            return url, rest
+        return self._settings.destination, spool_relative
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._recover_orphans()
+        except Exception as exc:  # pragma: no cover - reported, the writer keeps running
+            logger.exception("recovering orphan spool segments failed")
+            self._stats.error(f"recovery failed: {exc}")
+        while True:
+            items = self._queue.take_all(self._tick)
+            stop: StopRequest | None = None
+            for item in items:
+                if isinstance(item, Event):
+                    self._write(item)
+                elif isinstance(item, FlushRequest):
+                    self._begin_flush(item)
+                elif isinstance(item, StopRequest):
+                    stop = item
+            self._close_aged()
+            self._committer.commit_due()
+            self._release_waiters()
+            if stop is not None:
+                self._finish(stop)
+                return
+
+    def _finish(self, stop: StopRequest) -> None:
+        for item in self._queue.discard_all():
+            if isinstance(item, Event):
+                self._write(item)
+            elif isinstance(item, FlushRequest):
+                self._waiters.append(item)
+        self._begin_flush(stop.flush)
+        self._committer.commit_due()
+        self._release_waiters()
+        # segments the destination did not take stay in the spool; the next start commits them
+        self._spool.release()
+        for waiter in self._waiters:
+            waiter.done.set()
+
+    def _begin_flush(self, request: FlushRequest) -> None:
+        for key in list(self._open):
+            self._close(key)
+        request.waits_for = self._committer.last_key
+        self._waiters.append(request)
+
+    def _release_waiters(self) -> None:
+        if not self._waiters:
+            return
+        remaining = []
+        for waiter in self._waiters:
+            if self._committer.is_done(waiter.waits_for):
+                waiter.done.set()
+            else:
+                remaining.append(waiter)
+        self._waiters = remaining
+
+    # -- segments ----------------------------------------------------------------------------
+
+    def _write(self, event: Event) -> None:
+        try:
+            blob = encode_event(event, self._envelope)
+        except Exception as exc:
+            self._stats.dropped(event.collection, "encode_error")
+            self._stats.error(f"encoding an event of {event.collection!r} failed: {exc}")
+            logger.exception("encoding an event of %r failed; the event is dropped", event.collection)
+            return
+        if not self._make_room(len(blob), event):
+            return
+        folder = self._clock.folder(event.time_ns)
+        current = self._open.get(event.root)
+        if current is not None and current[0] != folder:
+            self._close(event.root)
+            current = None
+        if current is None:
+            url, relative, spool_relative = self._route(event.root)
+            name = segment_name(self._spool.instance, self._seq, EXTENSION)
+            self._seq += 1
+            relative_path = f"{relative}/{folder}/{name}" if relative else f"{folder}/{name}"
+            segment = self._spool.segment(
+                f"{spool_relative}/{folder}/{name}", url, event.collection
+            )
+            segment.relative_path = relative_path
+            current = (folder, segment)
+            self._open[event.root] = current
+        segment = current[1]
+        try:
+            segment.append(blob, event.snapshot.rows)
+        except OSError as exc:
+            self._stats.dropped(event.collection, "write_error")
+            self._stats.error(f"writing to the spool failed: {exc}")
+            logger.error("writing to the spool failed: %s; the event is dropped", exc)
+            return
+        self._stats.written(event.collection, event.snapshot.rows, len(blob))
+        if segment.size >= self._settings.collector.segment_max_bytes:
+            self._close(event.root)
+        if event.snapshot.rows > 1_000:
+            time.sleep(0)  # let request threads run between large events
+
+    def _make_room(self, size: int, event: Event) -> bool:
+        limit = self._settings.collector.spool_max_bytes
+        if int(self.gauges()["spool_bytes"]) + size <= limit:
+            return True
+        if self._settings.collector.spool_full_policy is SpoolFullPolicy.DROP_OLDEST:
+            while int(self.gauges()["spool_bytes"]) + size > limit:
+                dropped = self._committer.drop_oldest()
+                if dropped is None:
+                    break
+                self._stats.dropped(dropped.collection, "spool_full", dropped.events)
+                self._report_drop(
+                    SpoolFullError(
+                        f"spool full ({limit} bytes): deleted the oldest waiting segment "
+                        f"{dropped.relative_path} ({dropped.events} events)"
+                    ),
+                    dropped.collection,
+                )
+            if int(self.gauges()["spool_bytes"]) + size <= limit:
+                return True
+        self._stats.dropped(event.collection, "spool_full")
+        self._report_drop(
+            SpoolFullError(
+                f"spool full ({limit} bytes waiting for the destination): dropped an event of "
+                f"{event.collection!r}; raise spool_max_bytes or fix the destination"
+            ),
+            event.collection,
+        )
+        return False
+
+    def _close(self, root: str) -> None:
+        _, segment = self._open.pop(root)
+        segment.close()
+        self._committer.add(
+            segment.path,
+            segment.relative_path,
+            self._destination(segment.root),
+            segment.collection,
+            segment.size,
+            segment.events,
+        )
+
+    def _close_aged(self) -> None:
+        max_age = self._settings.collector.segment_max_age
+        now = time.monotonic()
+        for root, (_, segment) in list(self._open.items()):
+            if now - segment.opened_at >= max_age:
+                self._close(root)
+
+    # -- recovery ----------------------------------------------------------------------------
+
+    def _recover_orphans(self) -> None:
+        for folder, orphans in self._spool.orphans():
+            for orphan in orphans:
+                url, relative = self._unroute(orphan.relative_path)
+                collection = _collection_of(relative)
+                size = orphan.path.stat().st_size
+                self._committer.add(
+                    orphan.path, relative, self._destination(url), collection, size, 0
+                )
+            self._committer.commit_due()
+            if any(p.path.is_relative_to(folder) for p in self._committer.backlog):
+                logger.warning("orphan segments of %s wait for the destination", folder.name)
+            if orphans:
+                logger.info("recovered %d segment(s) left by %s", len(orphans), folder.name)
+
+
+def _collection_of(relative_path: str) -> str:
+    parts = relative_path.split("/")
+    return parts[2] if len(parts) > 3 else "unknown"

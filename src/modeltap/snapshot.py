@@ -1,0 +1,317 @@
+"""Snapshots of collected data: taken cheaply on the request thread, encoded later by the writer.
+
+A snapshot keeps the data exactly as it was when ``collect()`` returned, whatever the caller does
+to its frame afterwards. pandas frames are copied lazily under copy-on-write (pandas >= 3) or
+deeply otherwise; Arrow tables are immutable; polars frames are cloned; row dicts are encoded at
+once (their encoding *is* the snapshot); column dicts have each column copied.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from modeltap.errors import InvalidDataError, UnsupportedDataError
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+
+__all__ = ["ACCEPTED_TYPES", "Snapshot", "take_snapshot", "type_fullname"]
+
+ACCEPTED_TYPES = (
+    "pandas.DataFrame, pyarrow.Table, polars.DataFrame, "
+    "a list of row dicts, or a dict of equal-length columns"
+)
+_PANDAS_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
+_PIECE_ROWS = 8_192
+_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_APPROX_CELL_BYTES = 12
+
+
+class Snapshot(Protocol):
+    """A frozen copy of one collect() call's data."""
+
+    rows: int
+    approx_bytes: int
+
+    def to_json_rows(self) -> bytes:
+        """The rows as a JSON array of row objects (as ``DataFrame.to_json(orient="records")``)."""
+        ...
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as an Arrow table."""
+        ...
+
+
+def type_fullname(data: object) -> str:
+    """The collected data's type as the platform records it (``pandas.core.frame.DataFrame``)."""
+    cls = type(data)
+    if cls.__module__ == "builtins":
+        return f"python.{cls.__qualname__}"
+    if cls is pd.DataFrame:
+        return "pandas.core.frame.DataFrame"
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _orjson_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (pd.Timestamp,)):
+        return value.isoformat()
+    if isinstance(value, float | np.floating):  # pragma: no cover - orjson handles floats
+        return None
+    return str(value)
+
+
+def _polars_json(frame: pl.DataFrame) -> bytes:
+    """Encode a polars frame as a JSON array of rows, datetimes as ISO 8601 (UTC when zoned)."""
+    import polars as pl
+
+    fixes = []
+    for name, dtype in frame.schema.items():
+        if isinstance(dtype, pl.Datetime):
+            column = pl.col(name)
+            if dtype.time_zone:
+                column = column.dt.convert_time_zone("UTC")
+                fixes.append(column.dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
+            else:
+                fixes.append(column.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"))
+    if fixes:
+        frame = frame.with_columns(fixes)
+    if frame.height <= _PIECE_ROWS:
+        buffer = io.BytesIO()
+        frame.write_json(buffer)
+        return buffer.getvalue()
+    pieces = []
+    for start in range(0, frame.height, _PIECE_ROWS):
+        buffer = io.BytesIO()
+        frame.slice(start, _PIECE_ROWS).write_json(buffer)
+        pieces.append(buffer.getvalue()[1:-1])
+    return b"[" + b",".join(pieces) + b"]"
+
+
+def _pandas_json(frame: pd.DataFrame) -> bytes:
+    """Encode with pandas itself, in pieces, yielding the GIL between them."""
+    kwargs: dict[str, Any] = {
+        "orient": "records",
+        "date_format": "iso",
+        "date_unit": "ms",
+        "double_precision": 15,
+        "default_handler": str,
+    }
+    if len(frame) <= _PIECE_ROWS // 4:
+        return frame.to_json(**kwargs).encode()
+    pieces = []
+    for start in range(0, len(frame), _PIECE_ROWS // 4):
+        text = frame.iloc[start : start + _PIECE_ROWS // 4].to_json(**kwargs)
+        pieces.append(text[1:-1].encode())
+        time.sleep(0)
+    return b"[" + b",".join(pieces) + b"]"
+
+
+class PandasSnapshot:
+    """A pandas DataFrame, copied (lazily under copy-on-write)."""
+
+    __slots__ = ("approx_bytes", "frame", "rows")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        if not frame.columns.is_unique:
+            duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+            raise InvalidDataError(
+                f"DataFrame has duplicate column names {duplicated}: records need unique "
+                "column names; rename them before collect()"
+            )
+        self.frame = frame.copy(deep=not _PANDAS_COPY_ON_WRITE)
+        self.rows = len(frame)
+        self.approx_bytes = 64 + self.rows * frame.shape[1] * _APPROX_CELL_BYTES
+
+    def to_json_rows(self) -> bytes:
+        """Rows via polars (fast, releases the GIL), falling back to pandas for odd columns."""
+        import polars as pl
+
+        try:
+            converted = pl.from_pandas(self.frame, include_index=False)
+        except Exception:
+            return _pandas_json(self.frame)
+        return _polars_json(converted)
+
+    def to_arrow(self) -> pa.Table:
+        """The frame as an Arrow table (index dropped)."""
+        import pyarrow as pa
+
+        return pa.Table.from_pandas(self.frame, preserve_index=False)
+
+
+class ArrowSnapshot:
+    """A pyarrow Table or RecordBatch: immutable, so kept by reference."""
+
+    __slots__ = ("approx_bytes", "rows", "table")
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.rows = table.num_rows
+        self.approx_bytes = 64 + int(table.nbytes)
+
+    def to_json_rows(self) -> bytes:
+        """Rows via polars."""
+        import polars as pl
+
+        converted = pl.from_arrow(self.table)
+        assert isinstance(converted, pl.DataFrame)
+        return _polars_json(converted)
+
+    def to_arrow(self) -> pa.Table:
+        """The table itself."""
+        import pyarrow as pa
+
+        if isinstance(self.table, pa.RecordBatch):
+            return pa.Table.from_batches([self.table])
+        return self.table
+
+
+class PolarsSnapshot:
+    """A polars DataFrame, cloned (cheap: columns are shared until written)."""
+
+    __slots__ = ("approx_bytes", "frame", "rows")
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame.clone()
+        self.rows = frame.height
+        self.approx_bytes = 64 + int(frame.estimated_size())
+
+    def to_json_rows(self) -> bytes:
+        """Rows via polars."""
+        return _polars_json(self.frame)
+
+    def to_arrow(self) -> pa.Table:
+        """The frame as an Arrow table."""
+        return self.frame.to_arrow()
+
+
+class RowsSnapshot:
+    """A list of row dicts, encoded on the spot: the encoding is the snapshot."""
+
+    __slots__ = ("approx_bytes", "encoded", "rows")
+
+    def __init__(self, rows: Sequence[Any]) -> None:
+        for index, row in enumerate(rows):
+            if not isinstance(row, Mapping):
+                raise InvalidDataError(
+                    f"row {index} of the list is a {type(row).__name__}, not a dict: pass a "
+                    "list of row dicts like [{'a': 1, 'b': 2}, ...]"
+                )
+        try:
+            self.encoded = orjson.dumps(
+                rows if isinstance(rows, list) else list(rows),
+                option=_ORJSON_OPTIONS,
+                default=_orjson_default,
+            )
+        except (TypeError, orjson.JSONEncodeError) as exc:
+            raise InvalidDataError(f"rows cannot be encoded as JSON: {exc}") from None
+        self.rows = len(rows)
+        self.approx_bytes = 64 + len(self.encoded)
+
+    def to_json_rows(self) -> bytes:
+        """The encoded rows."""
+        return self.encoded
+
+    def to_arrow(self) -> pa.Table:
+        """The rows as an Arrow table."""
+        import pyarrow as pa
+
+        return pa.Table.from_pylist(orjson.loads(self.encoded))
+
+
+def _copy_column(name: str, column: Any) -> Any:
+    if isinstance(column, np.ndarray):
+        return column.copy()
+    if isinstance(column, pd.Series):
+        return column.to_numpy(copy=True)
+    if isinstance(column, list | tuple):
+        return list(column)
+    module = type(column).__module__.split(".")[0]
+    if module in ("pyarrow", "polars"):
+        return column  # immutable columns
+    raise InvalidDataError(
+        f"column {name!r} is a {type(column).__name__}: a dict of columns needs a list, "
+        "tuple, numpy array, pandas Series or Arrow/polars array for every key (for one row, "
+        "pass [row_dict])"
+    )
+
+
+class ColumnsSnapshot:
+    """A dict of equal-length columns, each column copied."""
+
+    __slots__ = ("approx_bytes", "columns", "rows")
+
+    def __init__(self, columns: Mapping[Any, Any]) -> None:
+        copied: dict[str, Any] = {}
+        length: int | None = None
+        for key, column in columns.items():
+            if not isinstance(key, str):
+                raise InvalidDataError(
+                    f"column name {key!r} is a {type(key).__name__}: column names must be strings"
+                )
+            values = _copy_column(key, column)
+            if length is None:
+                length = len(values)
+            elif len(values) != length:
+                raise InvalidDataError(
+                    f"columns have different lengths ({next(iter(copied))!r} has {length}, "
+                    f"{key!r} has {len(values)}): a dict of columns needs equal-length columns"
+                )
+            copied[key] = values
+        self.columns = copied
+        self.rows = length or 0
+        self.approx_bytes = 64 + self.rows * max(len(copied), 1) * _APPROX_CELL_BYTES
+
+    def to_json_rows(self) -> bytes:
+        """Rows via polars, or row by row when the columns mix types."""
+        import polars as pl
+
+        try:
+            frame = pl.DataFrame(self.columns, strict=False)
+        except Exception:
+            names = list(self.columns)
+            rows = [dict(zip(names, values, strict=True)) for values in zip(*self.columns.values(),
+                                                                          strict=True)]
+            return orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)
+        return _polars_json(frame)
+
+    def to_arrow(self) -> pa.Table:
+        """The columns as an Arrow table."""
+        import pyarrow as pa
+
+        return pa.table(self.columns)
+
+
+def take_snapshot(data: object) -> Snapshot:
+    """Validate ``data`` and freeze it; raise UnsupportedDataError or InvalidDataError."""
+    if isinstance(data, pd.DataFrame):
+        return PandasSnapshot(data)
+    module = type(data).__module__
+    if module.startswith("pyarrow") and "pyarrow" in sys.modules:
+        import pyarrow as pa
+
+        if isinstance(data, pa.Table | pa.RecordBatch):
+            return ArrowSnapshot(data)
+    if module.startswith("polars") and "polars" in sys.modules:
+        import polars as pl
+
+        if isinstance(data, pl.DataFrame):
+            return PolarsSnapshot(data)
+    if isinstance(data, list):
+        return RowsSnapshot(data)
+    if isinstance(data, dict):
+        return ColumnsSnapshot(data)
+    raise UnsupportedDataError(
+        f"cannot collect data of type {type_fullname(data)}: collect() accepts {ACCEPTED_TYPES}"
+    )

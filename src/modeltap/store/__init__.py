@@ -1,0 +1,43 @@
+"""Destinations for committed files, chosen by URL scheme (lazy imports, install hints)."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+from modeltap.errors import MissingDependencyError
+from modeltap.store.destination import Destination
+from modeltap.store.local import LocalDestination
+
+__all__ = ["Destination", "LocalDestination", "is_local", "open_destination"]
+
+_EXTRAS: dict[str, tuple[str, str]] = {
+    "s3": ("s3fs", "s3"),
+    "s3a": ("s3fs", "s3"),
+    "az": ("adlfs", "azure"),
+    "abfs": ("adlfs", "azure"),
+    "abfss": ("adlfs", "azure"),
+    "gs": ("gcsfs", "gcs"),
+    "gcs": ("gcsfs", "gcs"),
+}
+
+
+def is_local(url: str) -> bool:
+    """Whether ``url`` is a path on this machine (plain path or ``file://``)."""
+    return "://" not in url or url.startswith("file://")
+
+
+def open_destination(url: str, storage_options: dict[str, Any] | None = None) -> Destination:
+    """The destination for ``url``; a missing extra raises with its ``pip install`` hint."""
+    if is_local(url):
+        return LocalDestination(url.removeprefix("file://"))
+    scheme = url.split("://", 1)[0].lower()
+    module, extra = _EXTRAS.get(scheme, ("", ""))
+    if module and importlib.util.find_spec(module) is None:
+        raise MissingDependencyError(
+            f"destination {url!r} needs the {module} package: "
+            f'pip install "modeltap[{extra}]"'
+        )
+    from modeltap.store.fsspec_store import FsspecDestination
+
+    return FsspecDestination(url, storage_options)
