@@ -53,7 +53,7 @@ class BasicCorrelationContext(CorrelationContext):
 
     def __init__(
         self,
-        id: str | None = None,  # noqa: A002 - the reference SDK's keyword
+        id: str | None = None,
         timestamp: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
@@ -94,7 +94,7 @@ def reset_current_context(token: Token[CorrelationContext | None]) -> None:
 
 @contextmanager
 def correlation(
-    id: str | None = None,  # noqa: A002 - mirrors BasicCorrelationContext
+    id: str | None = None,
     *,
     headers: Mapping[str, str] | None = None,
 ) -> Iterator[CorrelationContext]:

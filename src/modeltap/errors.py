@@ -26,7 +26,7 @@ class ModelTapError(Exception):
 
 
 class ConfigError(ModelTapError, ValueError):
-    """The configuration is invalid: the message names the source, the key, the value and the fix."""
+    """Invalid configuration: the message names the source, the key, the value and the fix."""
 
 
 class InvalidCollectionNameError(ConfigError):

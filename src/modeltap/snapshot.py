@@ -108,7 +108,7 @@ def _pandas_json(frame: pd.DataFrame) -> bytes:
         "default_handler": str,
     }
     if len(frame) <= _PIECE_ROWS // 4:
-        return frame.to_json(**kwargs).encode()
+        return str(frame.to_json(**kwargs)).encode()
     pieces = []
     for start in range(0, len(frame), _PIECE_ROWS // 4):
         text = frame.iloc[start : start + _PIECE_ROWS // 4].to_json(**kwargs)

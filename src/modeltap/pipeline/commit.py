@@ -123,7 +123,10 @@ class Committer:
             delay = min(self._max_delay, self._base_delay * 2 ** (pending.attempts - 1))
             pending.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.5)
             self._stats.commit_failures += 1
-            message = f"commit of {pending.relative_path} failed (attempt {pending.attempts}): {exc}"
+            message = (
+                f"commit of {pending.relative_path} failed "
+                f"(attempt {pending.attempts}): {exc}"
+            )
             self._stats.error(message)
             if pending.attempts == 1 or pending.attempts % 10 == 0:
                 logger.warning("%s; it waits in the spool and is retried", message)

@@ -8,6 +8,7 @@ to a dead process: its segments are orphans, repaired (a torn last line is cut) 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -193,7 +194,5 @@ class Spool:
 
 def _remove_empty_tree(folder: Path, keep: set[str]) -> None:
     for directory in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
-        try:
+        with contextlib.suppress(OSError):
             directory.rmdir()
-        except OSError:
-            pass

@@ -191,7 +191,7 @@ class Writer:
         except Exception as exc:
             self._stats.dropped(event.collection, "encode_error")
             self._stats.error(f"encoding an event of {event.collection!r} failed: {exc}")
-            logger.exception("encoding an event of %r failed; the event is dropped", event.collection)
+            logger.exception("encoding an event of %r failed; it is dropped", event.collection)
             return
         if not self._make_room(len(blob), event):
             return
