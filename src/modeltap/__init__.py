@@ -24,7 +24,7 @@ from modeltap.errors import (
     StoreError,
     UnsupportedDataError,
 )
-from modeltap.pipeline.runtime import configure, flush, shutdown, stats
+from modeltap.pipeline.runtime import configure, flush, shutdown, start, stats
 from modeltap.stats import CollectionStats, PipelineStats
 
 __all__ = [
@@ -50,5 +50,6 @@ __all__ = [
     "correlation",
     "flush",
     "shutdown",
+    "start",
     "stats",
 ]

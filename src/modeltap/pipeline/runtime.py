@@ -37,6 +37,7 @@ __all__ = [
     "flush",
     "get_runtime",
     "shutdown",
+    "start",
     "stats",
 ]
 
@@ -202,6 +203,12 @@ def configure(
         _runtime = None
         _settings = settings
     return settings
+
+
+def start() -> None:
+    """Start the pipeline now instead of on the first collect(); segments left in the spool by
+    crashed processes are committed right away."""
+    get_runtime()
 
 
 def flush(timeout: float | None = None) -> bool:
