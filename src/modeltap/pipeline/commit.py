@@ -1,14 +1,21 @@
 """The committer: moves closed spool segments to their destination, retrying with backoff.
 
 A segment waits in the spool until its destination accepts it. Failures are counted and retried
-with exponential backoff and jitter, never on the request path. Object names are deterministic,
-so a retry after an ambiguous failure overwrites instead of duplicating.
+with exponential backoff and jitter on the committer's own thread, never on the request path nor
+on the writer thread (so the writer keeps spooling while a store is down). Object names are
+deterministic, so a retry after an ambiguous failure overwrites instead of duplicating.
+
+When one segment of a destination fails, the other segments of that destination wait for its
+next attempt too (the store is most likely down): an outage costs one failed attempt per backoff
+interval, not one per waiting segment. Parquet segments are converted from their spooled frames
+to a Parquet file just before the upload.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -19,9 +26,11 @@ from modeltap.errors import ModelTapError
 from modeltap.stats import StatsRecorder
 from modeltap.store.destination import Destination
 
-__all__ = ["Committer", "PendingSegment"]
+__all__ = ["CONVERTED_SUFFIX", "Committer", "PendingSegment"]
 
 logger = logging.getLogger("modeltap.commit")
+
+CONVERTED_SUFFIX = ".pq-tmp"
 
 
 @dataclass
@@ -38,10 +47,14 @@ class PendingSegment:
     closed_at: float = field(default_factory=time.monotonic)
     attempts: int = 0
     next_attempt: float = 0.0
+    format: str = "jsonl"
 
 
 class Committer:
-    """Publishes pending segments in order; keeps failures for later with backoff."""
+    """Publishes pending segments oldest first; keeps failures for later with backoff.
+
+    Used directly (``commit_due()`` from the caller's thread) or with its own thread
+    (``start()``, ``wake()``, ``stop()``)."""
 
     def __init__(
         self,
@@ -53,10 +66,19 @@ class Committer:
     ) -> None:
         self._stats = stats
         self._pending: deque[PendingSegment] = deque()
+        self._bytes = 0
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._on_committed = on_committed
         self._next_key = 0
+        self._lock = threading.Lock()
+        self._wakeup = threading.Condition(self._lock)
+        self._in_flight: PendingSegment | None = None
+        self._blocked_until: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+
+    # -- the backlog -------------------------------------------------------------------------
 
     def add(
         self,
@@ -66,13 +88,25 @@ class Committer:
         collection: str,
         size: int,
         events: int,
+        *,
+        format: str = "jsonl",
     ) -> PendingSegment:
-        """Queue a closed segment for publishing."""
-        pending = PendingSegment(
-            self._next_key, path, relative_path, destination, collection, size, events
-        )
-        self._next_key += 1
-        self._pending.append(pending)
+        """Queue a closed segment for publishing (and wake the committer thread)."""
+        with self._lock:
+            pending = PendingSegment(
+                self._next_key,
+                path,
+                relative_path,
+                destination,
+                collection,
+                size,
+                events,
+                format=format,
+            )
+            self._next_key += 1
+            self._pending.append(pending)
+            self._bytes += size
+            self._wakeup.notify()
         return pending
 
     @property
@@ -83,32 +117,80 @@ class Committer:
     @property
     def backlog(self) -> list[PendingSegment]:
         """Segments not yet published, oldest first."""
-        return list(self._pending)
+        with self._lock:
+            return list(self._pending)
 
     @property
     def backlog_bytes(self) -> int:
         """Bytes waiting in closed segments."""
-        return sum(p.size for p in self._pending)
+        return self._bytes
 
     def oldest_age(self) -> float:
         """Seconds the oldest waiting segment has waited."""
-        return time.monotonic() - self._pending[0].closed_at if self._pending else 0.0
+        with self._lock:
+            return time.monotonic() - self._pending[0].closed_at if self._pending else 0.0
 
     def is_done(self, key: int) -> bool:
         """Whether segment ``key`` (and so every earlier one) has left the backlog."""
-        return all(p.key > key for p in self._pending)
+        with self._lock:
+            return all(p.key > key for p in self._pending)
 
-    def commit_due(self) -> int:
-        """Try every segment whose retry time has come; return how many were published."""
-        now = time.monotonic()
+    # -- publishing --------------------------------------------------------------------------
+
+    def commit_due(self, *, ignore_backoff: bool = False) -> int:
+        """Try every segment whose retry time has come, oldest first; return how many were
+        published. After a failure the rest of that destination waits for its next attempt."""
         done = 0
-        for pending in list(self._pending):
-            if pending.next_attempt > now:
-                continue
-            if self._publish(pending):
-                self._pending.remove(pending)
+        tried: set[int] = set()
+        while True:
+            now = time.monotonic()
+            with self._lock:
+                pending = next(
+                    (
+                        p
+                        for p in self._pending
+                        if p.key not in tried
+                        and (ignore_backoff or p.next_attempt <= now)
+                        and (
+                            ignore_backoff
+                            or self._blocked_until.get(p.destination.url, 0.0) <= now
+                        )
+                    ),
+                    None,
+                )
+                if pending is None:
+                    return done
+                self._in_flight = pending
+            tried.add(pending.key)
+            published = False
+            try:
+                published = self._publish(pending)
+            finally:
+                with self._lock:
+                    self._in_flight = None
+                    if published and pending in self._pending:
+                        self._pending.remove(pending)
+                        self._bytes -= pending.size
+            if published:
                 done += 1
-        return done
+                self._blocked_until.pop(pending.destination.url, None)
+            else:
+                self._blocked_until[pending.destination.url] = pending.next_attempt
+                if ignore_backoff:
+                    return done  # shutting down with the store away: leave the rest waiting
+
+    def _prepare(self, pending: PendingSegment) -> Path:
+        """The file to upload: the segment itself, or its Parquet conversion."""
+        if pending.format != "parquet":
+            return pending.path
+        from modeltap.formats.parquet import spool_to_parquet
+
+        converted = pending.path.with_name(pending.path.name + CONVERTED_SUFFIX)
+        if not converted.exists():
+            temp = converted.with_name(converted.name + ".tmp")
+            spool_to_parquet(pending.path, temp)
+            temp.replace(converted)
+        return converted
 
     def _publish(self, pending: PendingSegment) -> bool:
         if pending.attempts:
@@ -117,8 +199,11 @@ class Committer:
             if pending.size == 0:
                 pending.path.unlink(missing_ok=True)
             else:
-                pending.destination.publish(pending.path, pending.relative_path)
-        except (OSError, ModelTapError) as exc:
+                upload = self._prepare(pending)
+                pending.destination.publish(upload, pending.relative_path)
+                if upload != pending.path:
+                    pending.path.unlink(missing_ok=True)
+        except (OSError, ModelTapError, ValueError) as exc:
             pending.attempts += 1
             delay = min(self._max_delay, self._base_delay * 2 ** (pending.attempts - 1))
             pending.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.5)
@@ -138,9 +223,70 @@ class Committer:
         return True
 
     def drop_oldest(self) -> PendingSegment | None:
-        """Delete the oldest waiting segment (spool full, policy ``drop_oldest``)."""
-        if not self._pending:
-            return None
-        pending = self._pending.popleft()
-        pending.path.unlink(missing_ok=True)
-        return pending
+        """Delete the oldest waiting segment (spool full, policy ``drop_oldest``); never the one
+        being uploaded."""
+        with self._lock:
+            victim = next((p for p in self._pending if p is not self._in_flight), None)
+            if victim is None:
+                return None
+            self._pending.remove(victim)
+            self._bytes -= victim.size
+        victim.path.unlink(missing_ok=True)
+        victim.path.with_name(victim.path.name + CONVERTED_SUFFIX).unlink(missing_ok=True)
+        return victim
+
+    # -- the thread --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Publish on a daemon thread of its own from now on."""
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._run, name="modeltap-committer", daemon=True
+            )
+            self._thread.start()
+
+    def wake(self) -> None:
+        """Look at the backlog now (after new segments or at flush)."""
+        with self._lock:
+            self._wakeup.notify()
+
+    def _next_due(self) -> float:
+        """Seconds until some segment may be tried (call with the lock held)."""
+        now = time.monotonic()
+        waits = [
+            max(p.next_attempt, self._blocked_until.get(p.destination.url, 0.0)) - now
+            for p in self._pending
+        ]
+        return max(0.0, min(waits)) if waits else 1.0
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._stopping:
+                    return
+                wait = self._next_due()
+                if wait > 0:
+                    self._wakeup.wait(min(wait, 1.0))
+                if self._stopping:
+                    return
+            try:
+                self.commit_due()
+            except Exception as exc:  # pragma: no cover - reported, the thread keeps running
+                logger.exception("the committer failed")
+                self._stats.error(f"committer failed: {exc}")
+                time.sleep(self._base_delay)
+
+    def stop(self, timeout: float | None = None) -> bool:
+        """End the thread, then try each waiting segment once more (stopping at the first
+        failure). True if the thread ended within ``timeout``."""
+        thread = self._thread
+        with self._lock:
+            self._stopping = True
+            self._wakeup.notify_all()
+        ended = True
+        if thread is not None:
+            thread.join(timeout)
+            ended = not thread.is_alive()
+        if ended:
+            self.commit_due(ignore_backoff=True)
+        return ended

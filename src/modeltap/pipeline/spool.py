@@ -17,11 +17,18 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from modeltap.config import FsyncPolicy
 
-__all__ = ["Orphan", "Segment", "Spool", "repair_torn_tail"]
+__all__ = [
+    "Orphan",
+    "Segment",
+    "Spool",
+    "count_events",
+    "repair_segment",
+    "repair_torn_tail",
+]
 
 logger = logging.getLogger("modeltap.spool")
 
@@ -43,6 +50,7 @@ class Segment:
         "root",
         "rows",
         "size",
+        "union",
     )
 
     def __init__(
@@ -59,6 +67,7 @@ class Segment:
         self.size = 0
         self.events = 0
         self.rows = 0
+        self.union: Any = None  # the Parquet schema union of the segment's frames
 
     @property
     def closed(self) -> bool:
@@ -66,7 +75,7 @@ class Segment:
         return self._file is None
 
     def append(self, blob: bytes, rows: int) -> None:
-        """Append whole records (``blob`` ends with a newline)."""
+        """Append whole records (JSON lines ending with a newline, or one Parquet frame)."""
         assert self._file is not None, "append to a closed segment"
         self._file.write(blob)
         if self.fsync is FsyncPolicy.ALWAYS:
@@ -92,6 +101,25 @@ class Orphan:
     path: Path
     relative_path: str
     torn_bytes: int
+
+
+def repair_segment(path: Path) -> int:
+    """Cut a torn tail of a spool segment by its format; return how many bytes were cut."""
+    if path.name.endswith(".parquet" + PART_SUFFIX):
+        from modeltap.formats.parquet import repair_frames
+
+        return repair_frames(path)
+    return repair_torn_tail(path)
+
+
+def count_events(path: Path) -> int:
+    """How many events a (repaired) spool segment holds."""
+    if path.name.endswith(".parquet" + PART_SUFFIX):
+        from modeltap.formats.parquet import count_frames
+
+        return count_frames(path)
+    with open(path, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
 def repair_torn_tail(path: Path) -> int:
@@ -154,6 +182,15 @@ class Spool:
             self._lock_file.close()
             self._lock_file = None
 
+    def adopt(self, orphan: Orphan, folder: Path) -> Path:
+        """Move an orphan segment of ``folder`` into this process's folder (same relative
+        path), so it stays under this process's lock until it is committed."""
+        relative = orphan.path.relative_to(folder)
+        target = self.folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(orphan.path, target)
+        return target
+
     def orphans(self) -> Iterator[tuple[Path, list[Orphan]]]:
         """Folders of dead processes with their repaired segments. The caller commits them and
         then calls ``finish_orphan_folder``; the folder stays locked until then."""
@@ -174,11 +211,13 @@ class Spool:
                 continue  # its process is alive
             try:
                 found = []
+                for leftover in [*folder.rglob("*.pq-tmp"), *folder.rglob("*.pq-tmp.tmp")]:
+                    leftover.unlink(missing_ok=True)  # half-done conversions are redone
                 for part in sorted(folder.rglob("*" + PART_SUFFIX)):
-                    torn = repair_torn_tail(part)
+                    torn = repair_segment(part)
                     if torn:
                         logger.warning(
-                            "cut a torn last line (%d bytes) from %s left by a crashed process",
+                            "cut a torn last record (%d bytes) from %s left by a crashed process",
                             torn,
                             part,
                         )

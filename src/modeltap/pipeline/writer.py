@@ -18,10 +18,11 @@ from typing import Any
 from modeltap.config import Settings, SpoolFullPolicy
 from modeltap.errors import SpoolFullError
 from modeltap.event import Event
+from modeltap.formats import parquet
 from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event
 from modeltap.pipeline.commit import Committer
 from modeltap.pipeline.queue import EventQueue
-from modeltap.pipeline.spool import Segment, Spool
+from modeltap.pipeline.spool import Segment, Spool, count_events
 from modeltap.stats import StatsRecorder
 from modeltap.store import Destination, open_destination
 from modeltap.store.layout import PartitionClock, segment_name
@@ -74,12 +75,21 @@ class Writer:
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
         self._seq = 0
+        self._parquet = settings.collector.format == "parquet"
+        self._extension = parquet.EXTENSION if self._parquet else EXTENSION
         self._thread = threading.Thread(target=self._run, name="modeltap-writer", daemon=True)
+        # open every configured destination now: a missing extra or a bad URL fails here,
+        # at start-up, not later on the writer thread
+        self._destination(settings.destination)
+        for name in settings.collector.collections or {}:
+            url, _, _ = self._route(settings.collection(name).root)
+            self._destination(url)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the thread."""
+        """Start the writer thread and the committer thread."""
+        self._committer.start()
         self._thread.start()
 
     def join(self, timeout: float | None) -> bool:
@@ -94,11 +104,11 @@ class Writer:
 
     def gauges(self) -> dict[str, float]:
         """Spool and backlog gauges for stats()."""
-        open_bytes = sum(seg.size for _, seg in list(self._open.values()))
-        backlog = self._committer.backlog
+        open_segments = list(self._open.values())
+        open_bytes = sum(seg.size for _, seg in open_segments)
         return {
-            "spool_bytes": open_bytes + sum(p.size for p in backlog),
-            "spool_segments": len(self._open) + len(backlog),
+            "spool_bytes": open_bytes + self._committer.backlog_bytes,
+            "spool_segments": len(open_segments) + len(self._committer.backlog),
             "oldest_waiting_age": self._committer.oldest_age(),
         }
 
@@ -146,7 +156,6 @@ class Writer:
                 elif isinstance(item, StopRequest):
                     stop = item
             self._close_aged()
-            self._committer.commit_due()
             self._release_waiters()
             if stop is not None:
                 self._finish(stop)
@@ -159,7 +168,7 @@ class Writer:
             elif isinstance(item, FlushRequest):
                 self._waiters.append(item)
         self._begin_flush(stop.flush)
-        self._committer.commit_due()
+        self._committer.stop(timeout=None)
         self._release_waiters()
         # segments the destination did not take stay in the spool; the next start commits them
         self._spool.release()
@@ -185,9 +194,15 @@ class Writer:
 
     # -- segments ----------------------------------------------------------------------------
 
+    def _encode(self, event: Event) -> tuple[bytes, Any]:
+        if self._parquet:
+            table = parquet.event_table(event, self._envelope)
+            return parquet.encode_frame(table), table
+        return encode_event(event, self._envelope), None
+
     def _write(self, event: Event) -> None:
         try:
-            blob = encode_event(event, self._envelope)
+            blob, table = self._encode(event)
         except Exception as exc:
             self._stats.dropped(event.collection, "encode_error")
             self._stats.error(f"encoding an event of {event.collection!r} failed: {exc}")
@@ -200,17 +215,14 @@ class Writer:
         if current is not None and current[0] != folder:
             self._close(event.root)
             current = None
+        if current is not None and table is not None and not current[1].union.accept(table):
+            self._close(event.root)  # a schema change that cannot merge losslessly: new file
+            current = None
         if current is None:
-            url, relative, spool_relative = self._route(event.root)
-            name = segment_name(self._spool.instance, self._seq, EXTENSION)
-            self._seq += 1
-            relative_path = f"{relative}/{folder}/{name}" if relative else f"{folder}/{name}"
-            segment = self._spool.segment(
-                f"{spool_relative}/{folder}/{name}", url, event.collection
-            )
-            segment.relative_path = relative_path
-            current = (folder, segment)
-            self._open[event.root] = current
+            current = self._open_segment(event, folder)
+            if table is not None:
+                current[1].union = parquet.SchemaUnion()
+                current[1].union.accept(table)
         segment = current[1]
         try:
             segment.append(blob, event.snapshot.rows)
@@ -224,6 +236,17 @@ class Writer:
             self._close(event.root)
         if event.snapshot.rows > 1_000:
             time.sleep(0)  # let request threads run between large events
+
+    def _open_segment(self, event: Event, folder: str) -> tuple[str, Segment]:
+        url, relative, spool_relative = self._route(event.root)
+        name = segment_name(self._spool.instance, self._seq, self._extension)
+        self._seq += 1
+        relative_path = f"{relative}/{folder}/{name}" if relative else f"{folder}/{name}"
+        segment = self._spool.segment(f"{spool_relative}/{folder}/{name}", url, event.collection)
+        segment.relative_path = relative_path
+        current = (folder, segment)
+        self._open[event.root] = current
+        return current
 
     def _make_room(self, size: int, event: Event) -> bool:
         limit = self._settings.collector.spool_max_bytes
@@ -264,6 +287,7 @@ class Writer:
             segment.collection,
             segment.size,
             segment.events,
+            format=self._extension,
         )
 
     def _close_aged(self) -> None:
@@ -280,15 +304,23 @@ class Writer:
             for orphan in orphans:
                 url, relative = self._unroute(orphan.relative_path)
                 collection = _collection_of(relative)
-                size = orphan.path.stat().st_size
+                path = self._spool.adopt(orphan, folder)
+                size = path.stat().st_size
                 self._committer.add(
-                    orphan.path, relative, self._destination(url), collection, size, 0
+                    path,
+                    relative,
+                    self._destination(url),
+                    collection,
+                    size,
+                    count_events(path),
+                    format=relative.rsplit(".", 1)[-1],
                 )
-            self._committer.commit_due()
-            if any(p.path.is_relative_to(folder) for p in self._committer.backlog):
-                logger.warning("orphan segments of %s wait for the destination", folder.name)
             if orphans:
-                logger.info("recovered %d segment(s) left by %s", len(orphans), folder.name)
+                logger.info(
+                    "recovered %d segment(s) left by %s; they are committed in the background",
+                    len(orphans),
+                    folder.name,
+                )
 
 
 def _collection_of(relative_path: str) -> str:

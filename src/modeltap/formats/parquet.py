@@ -1,0 +1,343 @@
+"""Parquet: one file per committed segment, one row per data row, spooled as Arrow IPC frames.
+
+While a segment is open, each event is appended as one *frame*: a small header (magic and
+length) followed by a self-contained Arrow IPC stream (schema + one batch). Frames are
+appendable, survive a torn tail (the last incomplete frame is cut on recovery) and let every
+event carry its own schema. At commit the frames are unified into one table and written as
+Parquet.
+
+Columns: the envelope (``correlationid``, ``xrequestid``, ``time`` as a UTC timestamp, ``id``,
+``row_index``, ``modelversion``), any extra envelope fields of the event (as strings), then the
+data's own columns with their Arrow types. A data column whose name collides with an envelope
+column is stored as ``data_<name>``. Payload collections (``request``/``response``) keep one row
+per event with the body as a JSON string column ``data``.
+
+Schema drift inside a segment is merged only when it loses nothing: new and missing columns
+become nulls, integers widen to wider integers, floats to wider floats, integers to float64 only
+while every value is exactly representable (|v| <= 2**53), string flavours to large_string.
+Anything else makes the writer start a new segment (so a new file).
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from modeltap.event import Event
+from modeltap.formats.jsonl import EnvelopeSource
+from modeltap.snapshot import PandasSnapshot
+
+__all__ = [
+    "ENVELOPE_COLUMNS",
+    "EXTENSION",
+    "PAYLOAD_COLLECTIONS",
+    "SchemaUnion",
+    "encode_frame",
+    "event_table",
+    "read_frames",
+    "read_table",
+    "repair_frames",
+    "spool_to_parquet",
+]
+
+EXTENSION = "parquet"
+ENVELOPE_COLUMNS = ("correlationid", "xrequestid", "time", "id", "row_index", "modelversion")
+PAYLOAD_COLLECTIONS = frozenset({"request", "response"})
+COMPRESSION = "zstd"
+ROW_GROUP_ROWS = 256 * 1024
+
+_MAGIC = b"MTF1"
+_HEADER = struct.Struct("<4sQ")
+_FLOAT_EXACT = 2**53
+_TIME_TYPE = pa.timestamp("us", tz="UTC")
+
+
+# -- one event -> one Arrow table ------------------------------------------------------------
+
+
+def _constant(value: str, rows: int) -> pa.Array:
+    return pa.repeat(pa.scalar(value, pa.large_string()), rows)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+
+
+def _data_table(event: Event) -> pa.Table:
+    """The event's data as Arrow: its own types when possible, else a JSON string column."""
+    if event.collection not in PAYLOAD_COLLECTIONS:
+        try:
+            snapshot = event.snapshot
+            if isinstance(snapshot, PandasSnapshot):
+                # one thread: for a frame of this size the thread pool costs more than it gives
+                table = pa.Table.from_pandas(snapshot.frame, preserve_index=False, nthreads=1)
+            else:
+                table = snapshot.to_arrow()
+            if isinstance(table, pa.RecordBatch):
+                table = pa.Table.from_batches([table])
+            return table.replace_schema_metadata(None)
+        except (pa.ArrowException, ValueError, TypeError):
+            pass  # mixed or odd column types: keep the data as JSON text, never lose it
+    body = event.snapshot.to_json_rows().decode()
+    return pa.table({"data": pa.array([body], pa.large_string())})
+
+
+def event_table(event: Event, envelope: EnvelopeSource) -> pa.Table:
+    """The rows of one event with their envelope columns in front."""
+    data = _data_table(event)
+    rows = data.num_rows
+    columns: dict[str, pa.Array] = {
+        "correlationid": _constant(event.correlation_id, rows),
+        "xrequestid": _constant(event.xrequest_id, rows),
+        "time": pa.repeat(pa.scalar(event.time_ns // 1_000, _TIME_TYPE), rows),
+        "id": _constant(str(uuid.uuid4()), rows),
+        "row_index": pa.array(np.arange(rows, dtype=np.int64)),
+        "modelversion": _constant(envelope.model_version, rows),
+    }
+    for key, value in (event.extra or {}).items():
+        if key not in columns:
+            columns[key] = _constant(_text(value), rows)
+    for name, column in zip(data.column_names, data.columns, strict=True):
+        target = name
+        while target in columns:
+            target = f"data_{target}"
+        columns[target] = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return pa.table(columns)
+
+
+# -- spool frames ----------------------------------------------------------------------------
+
+
+def encode_frame(table: pa.Table) -> bytes:
+    """One appendable spool frame holding ``table``."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    body = sink.getvalue()
+    return _HEADER.pack(_MAGIC, body.size) + bytes(body.to_pybytes())
+
+
+def _frame_spans(blob: bytes) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of every whole frame, and where the whole frames end."""
+    spans = []
+    offset = 0
+    while offset + _HEADER.size <= len(blob):
+        magic, length = _HEADER.unpack_from(blob, offset)
+        start = offset + _HEADER.size
+        if magic != _MAGIC or start + length > len(blob):
+            break
+        spans.append((start, start + length))
+        offset = start + length
+    return spans, offset
+
+
+def read_frames(blob: bytes) -> list[pa.Table]:
+    """The tables of a spool segment (a torn last frame is ignored)."""
+    spans, _ = _frame_spans(blob)
+    view = memoryview(blob)
+    return [pa.ipc.open_stream(pa.py_buffer(view[a:b])).read_all() for a, b in spans]
+
+
+def repair_frames(path: Path) -> int:
+    """Cut a partial last frame (a crash mid-write); return how many bytes were cut."""
+    blob = path.read_bytes()
+    _, end = _frame_spans(blob)
+    if end < len(blob):
+        with open(path, "rb+") as handle:
+            handle.truncate(end)
+    return len(blob) - end
+
+
+def count_frames(path: Path) -> int:
+    """How many whole frames (events) a spool segment holds."""
+    return len(_frame_spans(path.read_bytes())[0])
+
+
+# -- lossless schema union -------------------------------------------------------------------
+
+
+def _int_width(t: pa.DataType) -> int:
+    return int(t.bit_width)
+
+
+def _merge_type(a: pa.DataType, b: pa.DataType) -> pa.DataType | None:
+    """The type both ``a`` and ``b`` convert to without loss, or None."""
+    if a.equals(b):
+        return a
+    if pa.types.is_null(a):
+        return b
+    if pa.types.is_null(b):
+        return a
+    ints = pa.types.is_integer
+    if ints(a) and ints(b):
+        sa, sb = pa.types.is_signed_integer(a), pa.types.is_signed_integer(b)
+        if sa == sb:
+            return a if _int_width(a) >= _int_width(b) else b
+        unsigned, signed = (b, a) if sa else (a, b)
+        width = max(_int_width(signed), _int_width(unsigned) * 2)
+        return None if width > 64 else pa.from_numpy_dtype(f"int{width}")
+    floats = pa.types.is_floating
+    if floats(a) and floats(b):
+        return a if _int_width(a) >= _int_width(b) else b
+    if (ints(a) and floats(b)) or (floats(a) and ints(b)):
+        return pa.float64()  # the caller checks that every integer fits exactly
+    strings = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+    if any(f(a) for f in strings) and any(f(b) for f in strings):
+        return pa.large_string()
+    binaries = (pa.types.is_binary, pa.types.is_large_binary, pa.types.is_binary_view)
+    if any(f(a) for f in binaries) and any(f(b) for f in binaries):
+        return pa.large_binary()
+    return None
+
+
+def _max_abs(column: pa.ChunkedArray | pa.Array) -> int:
+    if len(column) == 0 or column.null_count == len(column):
+        return 0
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return max(abs(int(low or 0)), abs(int(high or 0)))
+
+
+class SchemaUnion:
+    """The merged schema of one segment's tables; refuses a table it cannot merge losslessly."""
+
+    __slots__ = ("_int_max", "schema")
+
+    def __init__(self) -> None:
+        self.schema: pa.Schema | None = None
+        self._int_max: dict[str, int] = {}
+
+    def accept(self, table: pa.Table) -> bool:
+        """Merge ``table``'s schema in; False (state unchanged) when it would lose information."""
+        if self.schema is None or self.schema.equals(table.schema):
+            self._note_ints(table)
+            self.schema = table.schema
+            return True
+        fields = {f.name: f for f in self.schema}
+        merged: list[pa.Field] = list(self.schema)
+        index = {f.name: i for i, f in enumerate(merged)}
+        int_max = dict(self._int_max)
+        for field in table.schema:
+            if pa.types.is_integer(field.type):
+                int_max[field.name] = max(
+                    int_max.get(field.name, 0), _max_abs(table.column(field.name))
+                )
+            old = fields.get(field.name)
+            if old is None:
+                index[field.name] = len(merged)
+                merged.append(field.with_nullable(True))
+                continue
+            target = _merge_type(old.type, field.type)
+            if target is None:
+                return False
+            if pa.types.is_floating(target) and int_max.get(field.name, 0) > _FLOAT_EXACT:
+                return False
+            merged[index[field.name]] = old.with_type(target).with_nullable(True)
+        self._int_max = int_max
+        self.schema = pa.schema(merged)
+        return True
+
+    def _note_ints(self, table: pa.Table) -> None:
+        for field in table.schema:
+            if pa.types.is_integer(field.type):
+                self._int_max[field.name] = max(
+                    self._int_max.get(field.name, 0), _max_abs(table.column(field.name))
+                )
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            if not column.type.equals(field.type):
+                column = column.cast(field.type)
+            columns.append(column)
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def unify(tables: Iterable[pa.Table]) -> pa.Table:
+    """One table from tables whose schemas merge losslessly (see ``SchemaUnion``)."""
+    tables = list(tables)
+    union = SchemaUnion()
+    for table in tables:
+        if not union.accept(table):
+            raise ValueError(f"schemas cannot be merged losslessly: {table.schema}")
+    if union.schema is None:
+        return pa.table({})
+    return pa.concat_tables([_conform(t, union.schema) for t in tables])
+
+
+def _as_json_columns(table: pa.Table) -> pa.Table:
+    """Last resort for a column Parquet cannot store: keep it as JSON text."""
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        try:
+            pq.write_table(pa.table({name: column.slice(0, 1)}), io.BytesIO())
+        except (pa.ArrowException, ValueError, TypeError):
+            values = [_text(v) if v is not None else None for v in column.to_pylist()]
+            column = pa.chunked_array([pa.array(values, pa.large_string())])
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _data_as_text(table: pa.Table) -> pa.Table:
+    columns = []
+    for name in table.column_names:
+        column = table.column(name)
+        if name not in ENVELOPE_COLUMNS:
+            values = [_text(v) if v is not None else None for v in column.to_pylist()]
+            column = pa.chunked_array([pa.array(values, pa.large_string())])
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def _write_parquet(table: pa.Table, target: Path) -> None:
+    # dictionary encoding pays for strings (the envelope repeats per row), not for numbers
+    textual = [
+        f.name
+        for f in table.schema
+        if pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type)
+        or pa.types.is_dictionary(f.type)
+    ]
+    pq.write_table(
+        table,
+        target,
+        compression=COMPRESSION,
+        row_group_size=ROW_GROUP_ROWS,
+        use_dictionary=textual,
+    )
+
+
+def spool_to_parquet(source: Path, target: Path) -> int:
+    """Convert a spool segment of frames into a Parquet file; return the number of rows."""
+    tables = read_frames(source.read_bytes())
+    try:
+        table = unify(tables)
+    except (ValueError, pa.ArrowException):
+        # the writer keeps segments mergeable; should one not be, keep the data as text
+        table = unify(_data_as_text(t) for t in tables)
+    try:
+        _write_parquet(table, target)
+    except (pa.ArrowException, ValueError, TypeError):
+        _write_parquet(_as_json_columns(table), target)
+    return int(table.num_rows)
+
+
+def read_table(blob: bytes) -> pa.Table:
+    """A committed Parquet file as an Arrow table."""
+    return pq.read_table(pa.py_buffer(blob))
