@@ -8,6 +8,7 @@ once (their encoding *is* the snapshot); column dicts have each column copied.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import sys
 import time
@@ -32,7 +33,9 @@ ACCEPTED_TYPES = (
 )
 _PANDAS_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _PIECE_ROWS = 8_192
-_ORJSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+_ORJSON_OPTIONS = (
+    orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+)
 _APPROX_CELL_BYTES = 12
 
 
@@ -61,11 +64,23 @@ def type_fullname(data: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _iso_datetime(value: dt.datetime) -> str:
+    """ISO 8601 to the millisecond, as the frame encoders write it; zoned values in UTC with Z."""
+    if value.utcoffset() is not None:
+        utc = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return utc.isoformat(timespec="milliseconds") + "Z"
+    return value.isoformat(timespec="milliseconds")
+
+
 def _orjson_default(value: Any) -> Any:
+    if value is pd.NaT or value is pd.NA:
+        return None
+    if isinstance(value, dt.datetime):
+        return _iso_datetime(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
     if isinstance(value, np.generic):
         return value.item()
-    if isinstance(value, (pd.Timestamp,)):
-        return value.isoformat()
     if isinstance(value, float | np.floating):  # pragma: no cover - orjson handles floats
         return None
     return str(value)
@@ -99,22 +114,15 @@ def _polars_json(frame: pl.DataFrame) -> bytes:
 
 
 def _pandas_json(frame: pd.DataFrame) -> bytes:
-    """Encode with pandas itself, in pieces, yielding the GIL between them."""
-    kwargs: dict[str, Any] = {
-        "orient": "records",
-        "date_format": "iso",
-        "date_unit": "ms",
-        "double_precision": 15,
-        "default_handler": str,
-    }
-    if len(frame) <= _PIECE_ROWS // 4:
-        return str(frame.to_json(**kwargs)).encode()
+    """Encode the rows with orjson (floats exact, unlike ``to_json``), in pieces, yielding the
+    GIL between them. For frames polars cannot take (object columns of mixed types)."""
+    step = _PIECE_ROWS // 4
     pieces = []
-    for start in range(0, len(frame), _PIECE_ROWS // 4):
-        text = frame.iloc[start : start + _PIECE_ROWS // 4].to_json(**kwargs)
-        pieces.append(text[1:-1].encode())
+    for start in range(0, len(frame), step):
+        rows = frame.iloc[start : start + step].to_dict(orient="records")
+        pieces.append(orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)[1:-1])
         time.sleep(0)
-    return b"[" + b",".join(pieces) + b"]"
+    return b"[" + b",".join(p for p in pieces if p) + b"]"
 
 
 class PandasSnapshot:
@@ -234,7 +242,7 @@ def _copy_column(name: str, column: Any) -> Any:
     if isinstance(column, np.ndarray):
         return column.copy()
     if isinstance(column, pd.Series):
-        return column.to_numpy(copy=True)
+        return column.copy(deep=True)
     if isinstance(column, list | tuple):
         return list(column)
     module = type(column).__module__.split(".")[0]
@@ -245,6 +253,17 @@ def _copy_column(name: str, column: Any) -> Any:
         "tuple, numpy array, pandas Series or Arrow/polars array for every key (for one row, "
         "pass [row_dict])"
     )
+
+
+def _column_values(column: Any) -> Any:
+    """A copied column as values orjson encodes like the frame encoders do."""
+    if isinstance(column, np.ndarray) and column.dtype.kind == "M":
+        return column.astype("datetime64[us]").tolist()  # datetimes (None for NaT)
+    if type(column).__module__.split(".")[0] == "pyarrow":
+        return column.to_pylist()
+    if type(column).__module__.split(".")[0] == "polars":
+        return column.to_list()
+    return column
 
 
 class ColumnsSnapshot:
@@ -274,17 +293,17 @@ class ColumnsSnapshot:
         self.approx_bytes = 64 + self.rows * max(len(copied), 1) * _APPROX_CELL_BYTES
 
     def to_json_rows(self) -> bytes:
-        """Rows via polars, or row by row when the columns mix types."""
+        """Rows via polars, or row by row when a column mixes types (polars would cast)."""
         import polars as pl
 
         try:
-            frame = pl.DataFrame(self.columns, strict=False)
+            return _polars_json(pl.DataFrame(self.columns, strict=True))
         except Exception:
-            names = list(self.columns)
-            rows = [dict(zip(names, values, strict=True)) for values in zip(*self.columns.values(),
-                                                                          strict=True)]
-            return orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)
-        return _polars_json(frame)
+            pass
+        columns = [_column_values(c) for c in self.columns.values()]
+        names = list(self.columns)
+        rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        return orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)
 
     def to_arrow(self) -> pa.Table:
         """The columns as an Arrow table."""
