@@ -1,0 +1,424 @@
+"""Snapshots: every accepted type encodes to the right rows and is frozen at collect() time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import modeltap
+from modeltap import Collector
+from modeltap.errors import InvalidDataError, UnsupportedDataError
+from modeltap.snapshot import Snapshot, take_snapshot, type_fullname
+from tests.conftest import ConfigureTap, ReadRecords
+
+ROWS = [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}]
+FLOATS = [0.1, 1 / 3, 2 / 3, 1e-300, 123456.78901234568, 2.0**53 + 2, 5e-324,
+          1.7976931348623157e308, -0.0, 3.141592653589793]
+
+
+def decoded(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """The rows a snapshot encodes, parsed back."""
+    rows = orjson.loads(snapshot.to_json_rows())
+    assert isinstance(rows, list)
+    return rows
+
+
+def rows_of(data: object) -> list[dict[str, Any]]:
+    """Snapshot ``data`` and return its encoded rows."""
+    return decoded(take_snapshot(data))
+
+
+# -- every accepted type ---------------------------------------------------------------------
+
+
+ACCEPTED: dict[str, Callable[[], object]] = {
+    "pandas": lambda: pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]}),
+    "arrow": lambda: pa.table({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]}),
+    "arrow-batch": lambda: pa.RecordBatch.from_pydict(
+        {"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]}
+    ),
+    "polars": lambda: pl.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]}),
+    "rows": lambda: [dict(r) for r in ROWS],
+    "columns": lambda: {"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]},
+    "numpy-columns": lambda: {
+        "a": np.array([1, 2]), "b": np.array([0.5, 1.5]), "c": np.array(["x", "y"])
+    },
+    "tuple-and-series-columns": lambda: {
+        "a": (1, 2), "b": pd.Series([0.5, 1.5]), "c": pa.array(["x", "y"])
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ACCEPTED))
+def test_accepted_types_encode_rows(kind: str) -> None:
+    """Every accepted type encodes to the same row objects, with the right row count."""
+    snapshot = take_snapshot(ACCEPTED[kind]())
+    assert decoded(snapshot) == ROWS
+    assert snapshot.rows == 2
+    assert snapshot.approx_bytes > 0
+
+
+@pytest.mark.parametrize("kind", sorted(ACCEPTED))
+def test_accepted_types_convert_to_arrow(kind: str) -> None:
+    """Every snapshot also converts to an Arrow table with the same rows."""
+    table = take_snapshot(ACCEPTED[kind]()).to_arrow()
+    assert table.to_pylist() == ROWS
+
+
+def test_type_fullname_uses_platform_names() -> None:
+    """Types are named as the platform records them."""
+    assert type_fullname(pd.DataFrame()) == "pandas.core.frame.DataFrame"
+    assert type_fullname([]) == "python.list"
+    assert type_fullname({}) == "python.dict"
+    assert type_fullname(pl.DataFrame()).startswith("polars.")
+    assert type_fullname(pa.table({"a": [1]})) == "pyarrow.lib.Table"
+
+
+@pytest.mark.parametrize("data", [42, "text", 3.5, None, np.array([1, 2]), pd.Series([1])])
+def test_unsupported_types(data: object) -> None:
+    """Anything else is an UnsupportedDataError naming the type and the accepted types."""
+    with pytest.raises(UnsupportedDataError) as info:
+        take_snapshot(data)
+    assert type_fullname(data) in str(info.value)
+    assert "pandas.DataFrame" in str(info.value) and "dict of equal-length" in str(info.value)
+
+
+def test_empty_inputs() -> None:
+    """Empty frames, lists and dicts encode to no rows."""
+    for data in (pd.DataFrame({"a": []}), [], {}, {"a": []}, pl.DataFrame({"a": []})):
+        snapshot = take_snapshot(data)
+        assert snapshot.rows == 0
+        assert decoded(snapshot) == []
+
+
+# -- frozen at collect() time ----------------------------------------------------------------
+
+
+PANDAS_MUTATIONS: dict[str, Callable[[pd.DataFrame], None]] = {
+    "loc": lambda df: df.loc.__setitem__((0, "a"), 99),
+    "iloc": lambda df: df.iloc.__setitem__((1, 1), -1.0),
+    "at": lambda df: df.at.__setitem__((0, "c"), "changed"),
+    "column-assignment": lambda df: df.__setitem__("a", [7, 8]),
+    "added-column": lambda df: df.__setitem__("d", [True, False]),
+    "drop-inplace": lambda df: df.drop(columns=["b"], inplace=True),
+    "rename-inplace": lambda df: df.rename(columns={"a": "z"}, inplace=True),
+    "fillna-inplace": lambda df: df.__setitem__("b", df["b"] * 0),
+}
+
+
+@pytest.mark.parametrize("mutation", sorted(PANDAS_MUTATIONS))
+def test_pandas_frame_mutations_do_not_change_snapshot(mutation: str) -> None:
+    """Changing the caller's DataFrame after collect() leaves the snapshot as it was."""
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]})
+    snapshot = take_snapshot(frame)
+    PANDAS_MUTATIONS[mutation](frame)
+    assert decoded(snapshot) == ROWS
+    assert snapshot.to_arrow().to_pylist() == ROWS
+
+
+def test_pandas_frame_from_numpy_mutated_in_place() -> None:
+    """A frame built from a numpy array (copied by pandas) is frozen when the array changes."""
+    array = np.array([[1.0, 2.0], [3.0, 4.0]])
+    frame = pd.DataFrame(array, columns=["a", "b"])
+    snapshot = take_snapshot(frame)
+    array[0, 0] = 99.0
+    frame.iloc[1, 1] = -1.0
+    assert decoded(snapshot) == [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}]
+
+
+def test_polars_frame_mutation_does_not_change_snapshot() -> None:
+    """Writing a cell of a polars frame after collect() leaves the snapshot as it was."""
+    frame = pl.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]})
+    snapshot = take_snapshot(frame)
+    frame[0, "a"] = 99
+    frame.drop_in_place("b")
+    assert decoded(snapshot) == ROWS
+
+
+def test_row_dict_mutation_does_not_change_snapshot() -> None:
+    """Changing, adding to or removing from the row dicts after collect() changes nothing."""
+    rows = [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}]
+    snapshot = take_snapshot(rows)
+    rows[0]["a"] = 99
+    rows[1]["d"] = "new"
+    del rows[0]["c"]
+    rows.append({"a": 3})
+    assert decoded(snapshot) == ROWS
+    assert snapshot.rows == 2
+
+
+def test_nested_row_values_are_frozen() -> None:
+    """Nested lists and dicts inside rows are frozen too."""
+    inner = {"k": [1, 2]}
+    snapshot = take_snapshot([{"nested": inner}])
+    inner["k"].append(3)
+    inner["extra"] = True
+    assert decoded(snapshot) == [{"nested": {"k": [1, 2]}}]
+
+
+def test_column_dict_list_mutation_does_not_change_snapshot() -> None:
+    """Writing into a column list, or replacing a column, after collect() changes nothing."""
+    columns: dict[str, Any] = {"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]}
+    snapshot = take_snapshot(columns)
+    columns["a"][0] = 99
+    columns["b"].append(9.9)
+    columns["c"] = ["changed", "changed"]
+    columns["d"] = [1, 2]
+    assert decoded(snapshot) == ROWS
+
+
+def test_column_dict_numpy_mutation_does_not_change_snapshot() -> None:
+    """Writing into a numpy column in place after collect() changes nothing."""
+    a = np.array([1, 2])
+    b = np.array([0.5, 1.5])
+    series = pd.Series(["x", "y"])
+    snapshot = take_snapshot({"a": a, "b": b, "c": series})
+    a[0] = 99
+    b *= 10
+    series.iloc[0] = "changed"
+    assert decoded(snapshot) == ROWS
+
+
+def test_collect_freezes_the_frame_end_to_end(
+    configure_tap: ConfigureTap, read_records: ReadRecords
+) -> None:
+    """Through collect(), the committed record has the frame as it was at the call."""
+    configure_tap()
+    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]})
+    Collector(name="model_inputs").collect(frame)
+    frame.loc[0, "a"] = 99
+    frame.drop(columns=["c"], inplace=True)
+    (record,) = read_records("model_inputs")
+    assert record["data"] == ROWS
+
+
+# -- values ----------------------------------------------------------------------------------
+
+
+def test_nan_and_none_become_null() -> None:
+    """NaN, None, pandas NA and NaT are null in every type."""
+    nan = float("nan")
+    assert rows_of(
+        pd.DataFrame(
+            {
+                "f": [nan, 1.0],
+                "s": [None, "x"],
+                "i": pd.array([None, 1], dtype="Int64"),
+                "t": pd.to_datetime([None, "2024-05-01"]),
+            }
+        )
+    )[0] == {"f": None, "s": None, "i": None, "t": None}
+    assert rows_of(pa.table({"f": [nan, 1.0], "s": [None, "x"]}))[0] == {"f": None, "s": None}
+    assert rows_of(pl.DataFrame({"f": [nan, 1.0], "s": [None, "x"]}))[0] == {
+        "f": None, "s": None
+    }
+    assert rows_of([{"f": nan, "s": None, "n": np.nan, "t": pd.NaT}]) == [
+        {"f": None, "s": None, "n": None, "t": None}
+    ]
+    assert rows_of({"f": np.array([nan, 1.0]), "s": [None, "x"]})[0] == {"f": None, "s": None}
+
+
+NAIVE = dt.datetime(2024, 5, 1, 12, 34, 56, 789000)
+AWARE = dt.datetime(2024, 5, 1, 12, 34, 56, 789000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+DATETIME_INPUTS: dict[str, Callable[[], object]] = {
+    "pandas": lambda: pd.DataFrame(
+        {"naive": pd.to_datetime([NAIVE]), "aware": pd.to_datetime([AWARE])}
+    ),
+    "arrow": lambda: pa.table(
+        {"naive": pa.array([NAIVE]), "aware": pa.array([AWARE], type=pa.timestamp("us", "+02:00"))}
+    ),
+    "polars": lambda: pl.DataFrame({"naive": [NAIVE], "aware": [AWARE]}),
+    "rows": lambda: [{"naive": NAIVE, "aware": AWARE}],
+    "rows-pandas-timestamps": lambda: [
+        {"naive": pd.Timestamp(NAIVE), "aware": pd.Timestamp(AWARE)}
+    ],
+    "columns": lambda: {"naive": [NAIVE], "aware": [AWARE]},
+    "numpy-columns": lambda: {
+        "naive": np.array([NAIVE], dtype="datetime64[ms]"),
+        "aware": pd.Series([AWARE]),
+    },
+}
+
+
+@pytest.mark.parametrize("kind", sorted(DATETIME_INPUTS))
+def test_datetimes_become_iso_strings_in_utc(kind: str) -> None:
+    """Datetimes are ISO 8601 strings; zoned ones are converted to UTC and end with Z."""
+    (row,) = rows_of(DATETIME_INPUTS[kind]())
+    assert row["naive"] == "2024-05-01T12:34:56.789"
+    assert row["aware"] == "2024-05-01T10:34:56.789Z"
+
+
+def test_dates_in_rows_are_iso_strings() -> None:
+    """Plain dates in row dicts are ISO dates."""
+    assert rows_of([{"d": dt.date(2024, 5, 1)}]) == [{"d": "2024-05-01"}]
+
+
+def test_numpy_scalars_become_plain_numbers() -> None:
+    """numpy scalars in row dicts are encoded as plain JSON numbers and booleans."""
+    (row,) = rows_of(
+        [{"i": np.int64(7), "u": np.uint8(3), "f": np.float64(0.25), "b": np.bool_(True)}]
+    )
+    assert row == {"i": 7, "u": 3, "f": 0.25, "b": True}
+    assert isinstance(row["i"], int) and isinstance(row["f"], float)
+
+
+FLOAT_INPUTS: dict[str, Callable[[], object]] = {
+    "pandas": lambda: pd.DataFrame({"f": FLOATS}),
+    "pandas-with-mixed-object-column": lambda: pd.DataFrame(
+        {"f": FLOATS, "m": [1, "x"] * (len(FLOATS) // 2)}
+    ),
+    "arrow": lambda: pa.table({"f": FLOATS}),
+    "polars": lambda: pl.DataFrame({"f": FLOATS}),
+    "rows": lambda: [{"f": f} for f in FLOATS],
+    "columns": lambda: {"f": list(FLOATS)},
+    "numpy-columns": lambda: {"f": np.array(FLOATS)},
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FLOAT_INPUTS))
+def test_floats_round_trip_exactly(kind: str) -> None:
+    """Every float comes back bit for bit (no rounding to 15 digits)."""
+    values = [row["f"] for row in rows_of(FLOAT_INPUTS[kind]())]
+    assert values == FLOATS
+    assert [np.float64(v).tobytes() for v in values] == [np.float64(v).tobytes() for v in FLOATS]
+
+
+# -- invalid data ----------------------------------------------------------------------------
+
+
+def test_duplicate_column_names() -> None:
+    """A DataFrame with duplicate column names is refused, naming the duplicates."""
+    frame = pd.DataFrame([[1, 2, 3, 4]], columns=["a", "b", "a", "b"])
+    with pytest.raises(InvalidDataError) as info:
+        take_snapshot(frame)
+    assert "duplicate column names ['a', 'b']" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_columns_of_unequal_length() -> None:
+    """A dict of columns with different lengths names both columns and lengths."""
+    with pytest.raises(InvalidDataError) as info:
+        take_snapshot({"a": [1, 2, 3], "b": [1, 2]})
+    message = str(info.value)
+    assert "'a' has 3" in message and "'b' has 2" in message
+    assert "equal-length" in message
+
+
+def test_dict_of_scalars() -> None:
+    """A dict of scalars (one row passed as a dict) is refused with how to pass one row."""
+    with pytest.raises(InvalidDataError) as info:
+        take_snapshot({"a": 1, "b": 2})
+    message = str(info.value)
+    assert "column 'a' is a int" in message
+    assert "[row_dict]" in message
+
+
+def test_dict_with_non_string_key() -> None:
+    """Column names must be strings."""
+    with pytest.raises(InvalidDataError, match="column names must be strings"):
+        take_snapshot({1: [1, 2]})
+
+
+@pytest.mark.parametrize("bad", [[1, 2], "row", None, ("a", 1)])
+def test_list_with_non_dict_row(bad: object) -> None:
+    """A list whose row is not a dict is refused, naming the row's index and type."""
+    with pytest.raises(InvalidDataError) as info:
+        take_snapshot([{"a": 1}, {"a": 2}, bad])
+    assert "row 2 of the list" in str(info.value)
+    assert type(bad).__name__ in str(info.value)
+
+
+def test_collect_reports_invalid_data(configure_tap: ConfigureTap) -> None:
+    """Invalid data through collect() raises InvalidDataError and counts 'invalid_data'."""
+    configure_tap()
+    with pytest.raises(InvalidDataError):
+        Collector(name="model_inputs").collect({"a": [1], "b": [1, 2]})
+    assert modeltap.stats().collections["model_inputs"].dropped == {"invalid_data": 1}
+
+
+# -- large and odd frames --------------------------------------------------------------------
+
+
+def pieces(frame: pd.DataFrame, size: int) -> list[dict[str, Any]]:
+    """Encode ``frame`` in small separate pieces and join the rows."""
+    rows: list[dict[str, Any]] = []
+    for start in range(0, len(frame), size):
+        rows.extend(rows_of(frame.iloc[start : start + size].reset_index(drop=True)))
+    return rows
+
+
+def big_frame(n: int = 20_000) -> pd.DataFrame:
+    """A frame large enough to be encoded in several pieces."""
+    return pd.DataFrame(
+        {
+            "i": np.arange(n),
+            "f": np.arange(n) / 7,
+            "s": [f"s{i}" for i in range(n)],
+            "t": pd.date_range("2024-01-01", periods=n, freq="s", tz="UTC"),
+        }
+    )
+
+
+def test_large_pandas_frame_matches_small_pieces() -> None:
+    """A 20,000-row frame encodes to exactly the rows of its pieces encoded one by one."""
+    frame = big_frame()
+    rows = rows_of(frame)
+    assert len(rows) == 20_000
+    assert rows == pieces(frame, 1_000)
+    assert rows[8_192]["i"] == 8_192 and rows[-1]["s"] == "s19999"
+
+
+def test_large_polars_and_arrow_frames_match_pandas() -> None:
+    """Large polars and Arrow inputs encode to the same rows as the pandas frame."""
+    frame = big_frame()
+    expected = rows_of(frame)
+    assert rows_of(pl.from_pandas(frame)) == expected
+    assert rows_of(pa.Table.from_pandas(frame, preserve_index=False)) == expected
+
+
+def test_mixed_object_column_falls_back_correctly() -> None:
+    """An object column of mixed types keeps each value's type, in small and large frames."""
+    small = pd.DataFrame({"m": [1, "x", 2.5, None, {"k": 1}, [1, 2]], "n": range(6)})
+    assert rows_of(small) == [
+        {"m": 1, "n": 0}, {"m": "x", "n": 1}, {"m": 2.5, "n": 2}, {"m": None, "n": 3},
+        {"m": {"k": 1}, "n": 4}, {"m": [1, 2], "n": 5},
+    ]
+    n = 5_000
+    large = pd.DataFrame({"m": [i if i % 2 else str(i) for i in range(n)], "f": np.arange(n) / 3})
+    rows = rows_of(large)
+    assert len(rows) == n
+    assert rows[:3] == [{"m": "0", "f": 0.0}, {"m": 1, "f": 1 / 3}, {"m": "2", "f": 2 / 3}]
+    assert rows == pieces(large, 700)
+    assert [r["m"] for r in rows] == list(large["m"])
+
+
+def test_mixed_types_in_a_column_dict_keep_their_types() -> None:
+    """A list column mixing ints and strings is not turned into strings."""
+    assert rows_of({"m": [1, "x", None], "n": [1, 2, 3]}) == [
+        {"m": 1, "n": 1}, {"m": "x", "n": 2}, {"m": None, "n": 3}
+    ]
+
+
+@pytest.mark.parametrize("n", [2, 5_000])
+def test_pandas_ints_stay_exact_ints_beside_floats(n: int) -> None:
+    """Integer columns stay JSON integers, exactly, next to float columns (no cast to float)."""
+    big = 2**60 + 1
+    frame = pd.DataFrame({"id": [big + i for i in range(n)], "f": [0.5] * n})
+    rows = rows_of(frame)
+    assert [r["id"] for r in rows] == [big + i for i in range(n)]
+    assert all(isinstance(r["id"], int) for r in rows)
+    assert b'"id":1152921504606846977,' in take_snapshot(frame).to_json_rows()
+
+
+def test_pandas_index_is_not_recorded() -> None:
+    """The index of a pandas frame is not part of the rows."""
+    frame = pd.DataFrame({"a": [1, 2]}, index=["r1", "r2"])
+    assert rows_of(frame) == [{"a": 1}, {"a": 2}]
