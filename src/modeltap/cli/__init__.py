@@ -16,7 +16,10 @@ Register = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], Non
 def _command_groups() -> list[Register]:
     """Each command group module exposes ``register(subparsers)``; imports stay lazy inside
     the command handlers so ``modeltap --help`` is fast."""
+    from modeltap.cli.serve import register as serve_commands
+
     groups: list[Register] = []
+    groups.append(serve_commands)
     return groups
 
 

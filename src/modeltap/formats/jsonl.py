@@ -51,7 +51,8 @@ def encode_event(event: Event, envelope: EnvelopeSource) -> bytes:
         "contentrange": f"bytes 0-{len(data) - 1}/{len(data)}",
     }
     if event.extra:
-        tail.update(event.extra)
+        for key, value in event.extra.items():
+            (head if key in head else tail)[key] = value  # extra may override head fields too
     return b"".join(
         (orjson.dumps(head)[:-1], b',"data":', data, b",", orjson.dumps(tail)[1:], b"\n")
     )

@@ -1,0 +1,81 @@
+"""``modeltap serve`` (a scoring script over HTTP) and ``modeltap ingest`` (a sidecar)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["register"]
+
+
+def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    parser.add_argument(
+        "--port", type=int, default=default_port, help=f"port (default {default_port}; 0 = any)"
+    )
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--data-dir", help="where captured data goes (overrides the YAML)")
+    parser.add_argument(
+        "--auth-key-file", help="file holding the endpoint key; clients send 'Bearer <key>'"
+    )
+    parser.add_argument(
+        "--max-request-bytes", type=int, help="larger request bodies answer 413 (default 100 MiB)"
+    )
+    parser.add_argument(
+        "--max-event-bytes",
+        type=int,
+        help="larger payloads are stored out of line (default 4 MiB)",
+    )
+    parser.add_argument("--access-log", action="store_true", help="log every request")
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``serve`` and ``ingest`` commands."""
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve a scoring script over HTTP and capture its traffic",
+        description="Serve score.py (init()/run()) on /score with payload logging and metrics.",
+    )
+    serve.add_argument("-f", "--file", dest="deployment", help="deployment YAML")
+    serve.add_argument("--entry-script", help="the scoring script (overrides the YAML's)")
+    serve.add_argument("--model-dir", help="model folder (AZUREML_MODEL_DIR, MODELTAP_MODEL_DIR)")
+    _common(serve, 5001)
+    serve.set_defaults(handler=_serve, need_script=True)
+    ingest = subparsers.add_parser(
+        "ingest",
+        help="accept captures from other collectors (azureml-ai-monitoring, CloudEvents)",
+        description="A standalone ingest server: POST /modeldata/log and POST /events.",
+    )
+    ingest.add_argument("-f", "--file", dest="deployment", help="deployment YAML")
+    _common(ingest, 50011)
+    ingest.set_defaults(handler=_serve, need_script=False, entry_script=None, model_dir=None)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from modeltap.errors import ConfigError
+    from modeltap.server.options import resolve_options
+    from modeltap.server.process import EXIT_CONFIG, serve
+
+    if args.need_script and not args.deployment and not args.entry_script:
+        print("modeltap serve: give -f deployment.yaml or --entry-script score.py",
+              file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        options = resolve_options(
+            deployment_file=args.deployment,
+            entry_script=args.entry_script,
+            model_dir=args.model_dir,
+            data_dir=args.data_dir,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            auth_key_file=args.auth_key_file,
+            max_request_bytes=args.max_request_bytes,
+            max_event_bytes=args.max_event_bytes,
+            access_log=args.access_log,
+            need_script=args.need_script,
+        )
+    except ConfigError as exc:
+        print(f"modeltap: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return serve(options)

@@ -1,0 +1,312 @@
+"""The Starlette application: /score around the scoring script, health, metrics and ingest.
+
+``build_app`` wires one process's parts together; the process model (sockets, workers, signals)
+lives in ``modeltap.server.process``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from modeltap.config import Settings
+from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
+from modeltap.pipeline.runtime import flush, shutdown
+from modeltap.server.auth import KeyAuth
+from modeltap.server.capture import PayloadCapture
+from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, parse_mdc
+from modeltap.server.metrics import CONTENT_TYPE, ServerMetrics
+from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES, BlobSink
+from modeltap.server.scoring import ScoringScript, encode_result
+
+__all__ = ["DEFAULT_MAX_REQUEST_BYTES", "AppOptions", "ServerState", "build_app"]
+
+logger = logging.getLogger("modeltap.server")
+
+DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
+MAX_REQUEST_ID_LENGTH = 100
+_JSON = "application/json"
+
+
+@dataclass
+class AppOptions:
+    """What one server process needs besides the collector settings."""
+
+    auth: KeyAuth | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    shutdown_timeout: float = 30.0
+    ingest_without_key_from_loopback: bool = False
+    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class ServerState:
+    """Readiness and the parts shared by the routes of one process."""
+
+    def __init__(self, settings: Settings, script: ScoringScript | None, options: AppOptions):
+        self.settings = settings
+        self.script = script
+        self.options = options
+        self.metrics = ServerMetrics()
+        sink = BlobSink(settings)
+        self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
+        self.ingestor = Ingestor(sink, options.max_event_bytes)
+        self.ready = False
+
+
+def _header(request: Request, name: str) -> str | None:
+    return request.headers.get(name)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _unauthorized() -> Response:
+    return PlainTextResponse(
+        "missing or invalid endpoint key: send 'Authorization: Bearer <key>'",
+        status_code=401,
+        headers={"WWW-Authenticate": 'Bearer realm="modeltap"'},
+    )
+
+
+def _is_loopback_client(request: Request) -> bool:
+    client = request.client
+    return client is not None and client.host in ("127.0.0.1", "::1")
+
+
+def build_app(settings: Settings, script: ScoringScript | None, options: AppOptions) -> Starlette:
+    """The ASGI app of one worker. ``script`` is None for the ingest-only server."""
+    state = ServerState(settings, script, options)
+    metrics = state.metrics
+    capture = state.capture
+    auth = options.auth
+
+    async def liveness(request: Request) -> Response:
+        return PlainTextResponse("Healthy")
+
+    async def readiness(request: Request) -> Response:
+        if state.ready:
+            return PlainTextResponse("Ready")
+        return PlainTextResponse("Not ready", status_code=503)
+
+    async def metrics_route(request: Request) -> Response:
+        body = await run_in_threadpool(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE)
+
+    async def score(request: Request) -> Response:
+        started = time.perf_counter()
+        request_headers = request.scope["headers"]
+        client_request_id = _header(request, "x-ms-client-request-id")
+        request_id = _header(request, "x-request-id")
+        body = b""
+        response: Response
+        response_is_json = False
+        if request_id is not None and len(request_id) > MAX_REQUEST_ID_LENGTH:
+            request_id = None
+            response = PlainTextResponse(
+                f"x-request-id is longer than {MAX_REQUEST_ID_LENGTH} characters",
+                status_code=431,
+            )
+        elif auth is not None and not auth.check(_header(request, "authorization")):
+            response = _unauthorized()
+        else:
+            response, body, response_is_json = await _score(request, request_id,
+                                                            client_request_id)
+        request_id = request_id or response.headers.get("x-request-id") or str(uuid.uuid4())
+        response.headers["x-request-id"] = request_id
+        if client_request_id is not None:
+            response.headers["x-ms-client-request-id"] = client_request_id
+        elapsed = time.perf_counter() - started
+        if capture.enabled:
+            context = BasicCorrelationContext(
+                id=request_id, headers=_context_headers(request_id, client_request_id)
+            )
+            capture.capture(
+                context,
+                path=request.url.path,
+                method=request.method,
+                request_headers=request_headers,
+                request_body=body,
+                request_type=request.headers.get("content-type", ""),
+                status=response.status_code,
+                response_headers=response.raw_headers,
+                response_body=bytes(getattr(response, "body", b"")),
+                response_type=response.media_type or response.headers.get("content-type", ""),
+                latency_ms=elapsed * 1000.0,
+                response_is_json=response_is_json,
+            )
+        metrics.observe("/score", request.method, response.status_code, elapsed)
+        return response
+
+    async def _score(
+        request: Request, request_id: str | None, client_request_id: str | None
+    ) -> tuple[Response, bytes, bool]:
+        try:
+            body = await _read_body(request, options.max_request_bytes)
+        except _TooLarge:
+            return (
+                PlainTextResponse(
+                    f"request body larger than the limit of {options.max_request_bytes} bytes",
+                    status_code=413,
+                ),
+                b"",
+                False,
+            )
+        except ClientDisconnect:
+            return PlainTextResponse("client disconnected", status_code=400), b"", False
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return (
+                PlainTextResponse("request body is not UTF-8 text", status_code=400),
+                body,
+                False,
+            )
+        assert state.script is not None
+        request_id = request_id or str(uuid.uuid4())
+        context = BasicCorrelationContext(
+            id=request_id, headers=_context_headers(request_id, client_request_id)
+        )
+        script = state.script
+        headers = dict(request.headers)
+
+        def call() -> Response | bytes:
+            token = set_current_context(context)
+            try:
+                return encode_result(script.run(text, headers))
+            finally:
+                reset_current_context(token)
+
+        try:
+            result = await run_in_threadpool(call)
+        except Exception:
+            logger.exception("run() of %s raised (x-request-id %s)", script.path, request_id)
+            response: Response = PlainTextResponse(
+                "run() of the scoring script raised an exception; see the server log "
+                f"(x-request-id {request_id})",
+                status_code=500,
+            )
+            response.headers["x-request-id"] = request_id
+            return response, body, False
+        if isinstance(result, Response):
+            result.headers["x-request-id"] = request_id
+            return result, body, False
+        response = Response(result, media_type=_JSON)
+        response.headers["x-request-id"] = request_id
+        return response, body, True
+
+    def _ingest_allowed(request: Request) -> bool:
+        if auth is None or auth.check(_header(request, "authorization")):
+            return True
+        return (
+            options.ingest_without_key_from_loopback
+            and request.url.path == "/modeldata/log"
+            and _is_loopback_client(request)
+        )
+
+    def ingest_route(
+        parse: Callable[[dict[str, str], bytes], Any],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        async def handler(request: Request) -> Response:
+            started = time.perf_counter()
+            response = await _ingest(request, parse)
+            metrics.observe(
+                request.url.path, request.method, response.status_code,
+                time.perf_counter() - started,
+            )
+            return response
+
+        return handler
+
+    async def _ingest(request: Request, parse: Callable[[dict[str, str], bytes], Any]) -> Response:
+        if not _ingest_allowed(request):
+            return _unauthorized()
+        try:
+            body = await _read_body(request, options.max_request_bytes)
+        except _TooLarge:
+            return PlainTextResponse(
+                f"body larger than the limit of {options.max_request_bytes} bytes",
+                status_code=413,
+            )
+        except ClientDisconnect:
+            return PlainTextResponse("client disconnected", status_code=400)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in request.scope["headers"]}
+        try:
+            parsed = parse(headers, body)
+            events = parsed if isinstance(parsed, list) else [parsed]
+            accepted = [state.ingestor.accept(event) for event in events]
+        except IngestError as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status)
+        return JSONResponse(
+            {"accepted": sum(accepted), "disabled": len(accepted) - sum(accepted)},
+            status_code=202 if any(accepted) else 200,
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.ready = True
+        try:
+            yield
+        finally:
+            state.ready = False
+            await asyncio.to_thread(_drain, options)
+
+    routes = [
+        Route("/", liveness, methods=["GET"]),
+        Route("/ready", readiness, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
+        Route("/modeldata/log", ingest_route(parse_mdc), methods=["POST"]),
+        Route("/events", ingest_route(parse_cloudevents), methods=["POST"]),
+    ]
+    if script is not None:
+        routes.append(Route("/score", score, methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.modeltap = state
+    return app
+
+
+def _context_headers(request_id: str, client_request_id: str | None) -> dict[str, str]:
+    headers = {"x-request-id": request_id}
+    if client_request_id is not None:
+        headers["x-ms-client-request-id"] = client_request_id
+    return headers
+
+
+def _drain(options: AppOptions) -> None:
+    """On shutdown: run the shutdown hooks, then flush and stop the pipeline."""
+    for hook in options.on_shutdown:
+        try:
+            hook()
+        except Exception:
+            logger.exception("a shutdown hook failed")
+    if not flush(options.shutdown_timeout):
+        logger.error("flushing the collected data timed out after %ss", options.shutdown_timeout)
+    shutdown(options.shutdown_timeout)

@@ -1,0 +1,189 @@
+"""Server options: from a deployment YAML in the platform's online-deployment shape and flags.
+
+Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``),
+``code_configuration`` (``code`` and ``scoring_script``), ``environment_variables``,
+``auth_mode: key`` and modeltap's own ``server:`` section (``max_request_bytes``,
+``max_event_bytes``, ``auth_key_file``). Relative paths are relative to the YAML's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from modeltap.config import Settings, load_settings
+from modeltap.errors import ConfigError
+from modeltap.server.app import DEFAULT_MAX_REQUEST_BYTES
+from modeltap.server.auth import generate_key, read_key_file
+from modeltap.server.headers import HeaderAllowlist
+from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES
+
+__all__ = ["ServeOptions", "resolve_options"]
+
+_SERVER_KEYS = ("max_request_bytes", "max_event_bytes", "auth_key_file")
+
+
+@dataclass
+class ServeOptions:
+    """Everything a server process needs, resolved and validated."""
+
+    config: dict[str, Any]
+    settings: Settings
+    entry_script: Path | None = None
+    model_dir: Path | None = None
+    environment: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int = 5001
+    workers: int = 1
+    auth_key: str | None = None
+    auth_key_source: str | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    access_log: bool = False
+    log_level: str = "info"
+
+
+def _positive_int(label: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{label}: must be a positive integer (got {value!r})")
+    return value
+
+
+def _model_path(label: str, model: object, base: Path) -> Path | None:
+    if model is None:
+        return None
+    if isinstance(model, Mapping):
+        model = model.get("path")
+        if model is None:
+            return None
+    if not isinstance(model, str):
+        raise ConfigError(f"{label}: model: expected a local path or {{path: ...}} (got {model!r})")
+    if model.startswith("azureml:"):
+        raise ConfigError(
+            f"{label}: model: {model!r} is a registry reference; modeltap serve needs a local "
+            "path (download the model and point model: at it)"
+        )
+    return (base / model).resolve()
+
+
+def resolve_options(
+    *,
+    deployment_file: str | None = None,
+    entry_script: str | None = None,
+    model_dir: str | None = None,
+    data_dir: str | None = None,
+    host: str = "127.0.0.1",
+    port: int = 5001,
+    workers: int = 1,
+    auth_key_file: str | None = None,
+    max_request_bytes: int | None = None,
+    max_event_bytes: int | None = None,
+    access_log: bool = False,
+    need_script: bool = True,
+) -> ServeOptions:
+    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise)."""
+    raw: dict[str, Any] = {}
+    label = "<command line>"
+    base = Path.cwd()
+    if deployment_file is not None:
+        label = deployment_file
+        load_settings(deployment_file)  # validates with the file's name in every message
+        loaded = yaml.safe_load(Path(deployment_file).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{label}: expected a mapping at the top")
+        raw = dict(loaded)
+        if not any(k in raw for k in ("data_collector", "endpoint_name", "name")):
+            raw = {"data_collector": raw}
+        base = Path(deployment_file).resolve().parent
+    collector = dict(raw.get("data_collector") or {})
+    if data_dir is not None:
+        collector["destination"] = str(Path(data_dir).expanduser().resolve())
+    raw["data_collector"] = collector
+    server = raw.pop("server", None) or {}
+    if not isinstance(server, Mapping):
+        raise ConfigError(f"{label}: server: expected a mapping with {', '.join(_SERVER_KEYS)}")
+    unknown = sorted(set(server) - set(_SERVER_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{label}: server.{unknown[0]}: unknown key; allowed keys here: "
+            f"{', '.join(_SERVER_KEYS)}"
+        )
+    settings = load_settings(raw)
+    settings = Settings(deployment=settings.deployment, source=label,
+                        destination=settings.destination)
+    HeaderAllowlist(settings.collector.request_logging.capture_headers, source=label)
+
+    script: Path | None = None
+    if entry_script is not None:
+        script = Path(entry_script).expanduser().resolve()
+    else:
+        code_configuration = raw.get("code_configuration") or {}
+        if isinstance(code_configuration, Mapping) and code_configuration.get("scoring_script"):
+            code = base / str(code_configuration.get("code") or ".")
+            script = (code / str(code_configuration["scoring_script"])).resolve()
+    if need_script and script is None:
+        raise ConfigError(
+            f"{label}: no scoring script: give --entry-script or "
+            "code_configuration.scoring_script in the deployment YAML"
+        )
+    if script is not None and not script.is_file():
+        raise ConfigError(f"{label}: scoring script {script} not found")
+
+    model = Path(model_dir).expanduser().resolve() if model_dir else _model_path(
+        label, raw.get("model"), base
+    )
+    environment: dict[str, str] = {}
+    variables = raw.get("environment_variables") or {}
+    if not isinstance(variables, Mapping):
+        raise ConfigError(f"{label}: environment_variables: expected a mapping of names to values")
+    environment.update({str(k): str(v) for k, v in variables.items()})
+    if model is not None:
+        environment["AZUREML_MODEL_DIR"] = str(model)
+        environment["MODELTAP_MODEL_DIR"] = str(model)
+
+    auth_mode = raw.get("auth_mode")
+    if auth_mode is not None and str(auth_mode).lower() not in ("key", "none"):
+        raise ConfigError(
+            f"{label}: auth_mode: {auth_mode!r} is not supported by modeltap serve; use key"
+        )
+    key_file = auth_key_file or server.get("auth_key_file")
+    auth_key: str | None = None
+    key_source: str | None = None
+    if key_file:
+        if deployment_file is not None and not auth_key_file:
+            key_file = str(base / str(key_file))
+        auth_key = read_key_file(key_file)
+        key_source = str(key_file)
+    elif str(auth_mode).lower() == "key":
+        auth_key = os.environ.get("MODELTAP_AUTH_KEY") or None
+        key_source = "MODELTAP_AUTH_KEY"
+        if auth_key is None:
+            auth_key = generate_key()
+            key_source = "generated"
+
+    return ServeOptions(
+        config=raw,
+        settings=settings,
+        entry_script=script,
+        model_dir=model,
+        environment=environment,
+        host=host,
+        port=port,
+        workers=_positive_int("--workers", workers),
+        auth_key=auth_key,
+        auth_key_source=key_source,
+        max_request_bytes=_positive_int(
+            "server.max_request_bytes",
+            max_request_bytes or server.get("max_request_bytes", DEFAULT_MAX_REQUEST_BYTES),
+        ),
+        max_event_bytes=_positive_int(
+            "server.max_event_bytes",
+            max_event_bytes or server.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES),
+        ),
+        access_log=access_log,
+    )

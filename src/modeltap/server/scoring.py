@@ -1,0 +1,152 @@
+"""The scoring script: loaded from a file, ``init()`` once per worker, ``run(raw_data)`` per call.
+
+The contract is the platform inference server's: ``run`` gets the request body as a string (and
+the request headers when it declares a ``request_headers`` parameter); its return value is
+JSON-encoded (a str becomes a JSON string), unless it is a Response-like object, which is sent
+as it is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+from starlette.responses import Response
+
+from modeltap.errors import ModelTapError
+
+__all__ = ["ScoringScript", "ScoringScriptError", "encode_result"]
+
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+class ScoringScriptError(ModelTapError):
+    """The scoring script cannot be loaded or its init() failed; the message has its traceback."""
+
+
+def _script_traceback(path: Path) -> str:
+    """The current exception's traceback, starting at the first frame of the script."""
+    kind, error, tb = sys.exc_info()
+    frames = traceback.extract_tb(tb)
+    start = next((i for i, f in enumerate(frames) if Path(f.filename) == path), 0)
+    lines = traceback.format_list(frames[start:])
+    lines += traceback.format_exception_only(kind, error)
+    return "Traceback (most recent call last):\n" + "".join(lines)
+
+
+class ScoringScript:
+    """A loaded scoring script module with its ``init`` and ``run``."""
+
+    def __init__(self, path: Path, module: ModuleType) -> None:
+        self.path = path
+        self.module = module
+        init = getattr(module, "init", None)
+        run = getattr(module, "run", None)
+        missing = [name for name, fn in (("init", init), ("run", run)) if not callable(fn)]
+        if missing:
+            raise ScoringScriptError(
+                f"scoring script {path} does not define {' and '.join(f'{m}()' for m in missing)}:"
+                " a scoring script needs init() (called once per worker) and run(raw_data) "
+                "(called per request)"
+            )
+        assert init is not None and run is not None
+        self._init: Callable[[], Any] = init
+        self._run: Callable[..., Any] = run
+        try:
+            parameters = inspect.signature(run).parameters
+        except (TypeError, ValueError):
+            parameters = {}  # type: ignore[assignment]
+        self.wants_headers = "request_headers" in parameters
+
+    @classmethod
+    def load(cls, path: str | Path) -> ScoringScript:
+        """Import the script from its file (its folder goes first on ``sys.path``)."""
+        script = Path(path).expanduser().resolve()
+        if not script.is_file():
+            raise ScoringScriptError(f"scoring script {script} not found")
+        folder = str(script.parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        name = script.stem if script.stem.isidentifier() else "score"
+        spec = importlib.util.spec_from_file_location(name, script)
+        if spec is None or spec.loader is None:
+            raise ScoringScriptError(f"cannot import {script}: not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise ScoringScriptError(
+                f"importing the scoring script {script} failed:\n{_script_traceback(script)}"
+            ) from exc
+        return cls(script, module)
+
+    def init(self) -> None:
+        """Call the script's init(); a failure raises with the script's traceback."""
+        try:
+            self._init()
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise ScoringScriptError(
+                f"init() of the scoring script {self.path} failed:\n"
+                f"{_script_traceback(self.path)}"
+            ) from exc
+
+    def run(self, raw_data: str, headers: Mapping[str, str]) -> Any:
+        """Call the script's run()."""
+        if self.wants_headers:
+            return self._run(raw_data, request_headers=dict(headers))
+        return self._run(raw_data)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.DataFrame):
+        return value.to_dict(orient="records")
+    if isinstance(value, pd.Series | pd.Index):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _response_like(value: Any) -> Response | None:
+    """A Starlette Response as is; a werkzeug/Flask-like one (status_code + get_data) converted."""
+    if isinstance(value, Response):
+        return value
+    status = getattr(value, "status_code", None)
+    get_data = getattr(value, "get_data", None)
+    if isinstance(status, int) and callable(get_data):
+        headers = getattr(value, "headers", {})
+        content_type = getattr(value, "content_type", None) or getattr(value, "mimetype", None)
+        pairs = {str(k): str(v) for k, v in dict(headers).items() if str(k).lower() not in
+                 ("content-length", "content-type")}
+        return Response(get_data(), status_code=status, headers=pairs, media_type=content_type)
+    return None
+
+
+def encode_result(value: Any) -> Response | bytes:
+    """A Response-like return value as a Response, anything else as JSON bytes."""
+    response = _response_like(value)
+    if response is not None:
+        return response
+    try:
+        return orjson.dumps(value, option=_ORJSON_OPTIONS, default=_default)
+    except TypeError:
+        return json.dumps(value, default=_default).encode()
