@@ -8,6 +8,14 @@ A drop-in for the platform data collector's scoring-script API::
 """
 
 from modeltap._version import __version__
+from modeltap.catalog import (
+    AssetNotFoundError,
+    DataAsset,
+    InvalidTimeError,
+    get_asset,
+    list_assets,
+    register_asset,
+)
 from modeltap.collector import Collector
 from modeltap.config import Settings
 from modeltap.context import BasicCorrelationContext, CorrelationContext, correlation
@@ -25,18 +33,22 @@ from modeltap.errors import (
     UnsupportedDataError,
 )
 from modeltap.pipeline.runtime import configure, flush, shutdown, start, stats
+from modeltap.read import join, read, read_arrow, scan
 from modeltap.stats import CollectionStats, PipelineStats
 
 __all__ = [
+    "AssetNotFoundError",
     "BasicCorrelationContext",
     "CollectionDisabledError",
     "CollectionStats",
     "Collector",
     "ConfigError",
     "CorrelationContext",
+    "DataAsset",
     "DataDroppedError",
     "InvalidCollectionNameError",
     "InvalidDataError",
+    "InvalidTimeError",
     "MissingDependencyError",
     "ModelTapError",
     "PipelineStats",
@@ -49,6 +61,13 @@ __all__ = [
     "configure",
     "correlation",
     "flush",
+    "get_asset",
+    "join",
+    "list_assets",
+    "read",
+    "read_arrow",
+    "register_asset",
+    "scan",
     "shutdown",
     "start",
     "stats",

@@ -48,6 +48,9 @@ class PendingSegment:
     attempts: int = 0
     next_attempt: float = 0.0
     format: str = "jsonl"
+    first_time_ns: int | None = None  # event times and columns, for the data-asset catalog
+    last_time_ns: int | None = None
+    columns: dict[str, str] | None = None
 
 
 class Committer:
@@ -90,6 +93,9 @@ class Committer:
         events: int,
         *,
         format: str = "jsonl",
+        first_time_ns: int | None = None,
+        last_time_ns: int | None = None,
+        columns: dict[str, str] | None = None,
     ) -> PendingSegment:
         """Queue a closed segment for publishing (and wake the committer thread)."""
         with self._lock:
@@ -102,6 +108,9 @@ class Committer:
                 size,
                 events,
                 format=format,
+                first_time_ns=first_time_ns,
+                last_time_ns=last_time_ns,
+                columns=columns,
             )
             self._next_key += 1
             self._pending.append(pending)

@@ -42,8 +42,11 @@ class Segment:
     __slots__ = (
         "_file",
         "collection",
+        "columns",
         "events",
+        "first_time_ns",
         "fsync",
+        "last_time_ns",
         "opened_at",
         "path",
         "relative_path",
@@ -68,6 +71,9 @@ class Segment:
         self.events = 0
         self.rows = 0
         self.union: Any = None  # the Parquet schema union of the segment's frames
+        self.first_time_ns: int | None = None  # for the data-asset catalog
+        self.last_time_ns: int | None = None
+        self.columns: dict[str, str] = {}
 
     @property
     def closed(self) -> bool:
@@ -83,6 +89,18 @@ class Segment:
         self.size += len(blob)
         self.events += 1
         self.rows += rows
+
+    def note(self, time_ns: int, columns: dict[str, str]) -> None:
+        """Remember an appended event's time and columns (differing types of one column are
+        kept as a union, ``double|int64``, as the catalog does)."""
+        if self.first_time_ns is None or time_ns < self.first_time_ns:
+            self.first_time_ns = time_ns
+        if self.last_time_ns is None or time_ns > self.last_time_ns:
+            self.last_time_ns = time_ns
+        for name, kind in columns.items():
+            seen = self.columns.setdefault(name, kind)
+            if seen != kind and kind not in seen.split("|"):
+                self.columns[name] = "|".join(sorted({*seen.split("|"), kind}))
 
     def close(self) -> None:
         """Close the file, fsyncing it unless the policy is ``never``."""

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from modeltap.catalog.registrar import Registrar
+from modeltap.catalog.schema import snapshot_columns
 from modeltap.config import Settings, SpoolFullPolicy
 from modeltap.errors import SpoolFullError
 from modeltap.event import Event
@@ -70,7 +72,8 @@ class Writer:
         self._report_drop = report_drop
         self._tick = tick
         self._clock = PartitionClock(settings.collector.rolling_rate)
-        self._committer = Committer(stats)
+        self._registrar = Registrar(settings, spool.instance)
+        self._committer = Committer(stats, on_committed=self._registrar.segment_committed)
         self._open: dict[str, tuple[str, Segment]] = {}
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
@@ -231,6 +234,7 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; the event is dropped", exc)
             return
+        segment.note(event.time_ns, snapshot_columns(event.snapshot))
         self._stats.written(event.collection, event.snapshot.rows, len(blob))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(event.root)
@@ -288,6 +292,9 @@ class Writer:
             segment.size,
             segment.events,
             format=self._extension,
+            first_time_ns=segment.first_time_ns,
+            last_time_ns=segment.last_time_ns,
+            columns=segment.columns,
         )
 
     def _close_aged(self) -> None:
