@@ -1,0 +1,168 @@
+"""The local spool: torn-tail repair, the per-process lock, and orphans of dead processes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from modeltap.config import FsyncPolicy
+from modeltap.pipeline.spool import Spool, repair_torn_tail
+
+RELATIVE = "ep/dep/model_inputs/2024/05/01/12/dead-1-abc-000000.jsonl"
+
+
+def test_repair_cuts_a_partial_last_line(tmp_path: Path) -> None:
+    """A torn last line is cut; the complete lines stay; the cut byte count is returned."""
+    path = tmp_path / "seg.jsonl.part"
+    path.write_bytes(b'{"a":1}\n{"a":2}\n{"a":3, "trunc')
+    assert repair_torn_tail(path) == len(b'{"a":3, "trunc')
+    assert path.read_bytes() == b'{"a":1}\n{"a":2}\n'
+
+
+def test_repair_leaves_complete_files_intact(tmp_path: Path) -> None:
+    """A file ending in a newline, or empty, is not changed."""
+    path = tmp_path / "seg.jsonl.part"
+    content = b'{"a":1}\n{"a":2}\n'
+    path.write_bytes(content)
+    assert repair_torn_tail(path) == 0
+    assert path.read_bytes() == content
+    empty = tmp_path / "empty.part"
+    empty.write_bytes(b"")
+    assert repair_torn_tail(empty) == 0
+    assert empty.read_bytes() == b""
+
+
+def test_repair_of_a_file_without_any_newline(tmp_path: Path) -> None:
+    """A file with no complete line at all is emptied."""
+    path = tmp_path / "seg.jsonl.part"
+    content = b'{"a":1, "never finished'
+    path.write_bytes(content)
+    assert repair_torn_tail(path) == len(content)
+    assert path.read_bytes() == b""
+
+
+def test_repair_finds_a_newline_far_back(tmp_path: Path) -> None:
+    """A torn line longer than the search window is still cut at the last newline."""
+    path = tmp_path / "seg.jsonl.part"
+    tail = b"x" * 200_000
+    path.write_bytes(b'{"a":1}\n' + tail)
+    assert repair_torn_tail(path) == len(tail)
+    assert path.read_bytes() == b'{"a":1}\n'
+
+
+def test_segment_appends_and_counts(tmp_path: Path) -> None:
+    """A segment appends whole records under its spool path and counts them."""
+    spool = Spool(tmp_path / "spool", "me", FsyncPolicy.ALWAYS)
+    try:
+        segment = spool.segment(RELATIVE, str(tmp_path / "data"), "model_inputs")
+        segment.append(b'{"a":1}\n', rows=1)
+        segment.append(b'{"a":2}\n{"a":3}\n', rows=2)
+        segment.close()
+        assert segment.closed
+        assert segment.path == tmp_path / "spool" / "me" / (RELATIVE + ".part")
+        assert segment.path.read_bytes() == b'{"a":1}\n{"a":2}\n{"a":3}\n'
+        assert (segment.size, segment.events, segment.rows) == (24, 2, 3)
+    finally:
+        spool.release()
+
+
+def test_the_lock_is_exclusive(tmp_path: Path) -> None:
+    """A second Spool on the same instance folder cannot take the lock."""
+    spool = Spool(tmp_path, "me", FsyncPolicy.NEVER)
+    try:
+        with pytest.raises(OSError):
+            Spool(tmp_path, "me", FsyncPolicy.NEVER)
+    finally:
+        spool.release()
+
+
+def test_a_live_instance_is_not_an_orphan(tmp_path: Path) -> None:
+    """Another process's folder whose lock is held is left alone by orphans()."""
+    first = Spool(tmp_path, "first", FsyncPolicy.NEVER)
+    segment = first.segment(RELATIVE, "dest", "model_inputs")
+    segment.append(b'{"a":1}\n', rows=1)
+    second = Spool(tmp_path, "second", FsyncPolicy.NEVER)
+    try:
+        assert list(second.orphans()) == []
+        assert segment.path.exists()
+    finally:
+        segment.close()
+        second.release()
+        first.release()
+
+
+def test_release_keeps_a_folder_with_segments(tmp_path: Path) -> None:
+    """Releasing a spool that still holds segments keeps them (the next start commits them)."""
+    spool = Spool(tmp_path, "me", FsyncPolicy.NEVER)
+    segment = spool.segment(RELATIVE, "dest", "model_inputs")
+    segment.append(b'{"a":1}\n', rows=1)
+    segment.close()
+    spool.release()
+    assert segment.path.exists()
+    empty = Spool(tmp_path, "empty", FsyncPolicy.NEVER)
+    empty.release()
+    assert not (tmp_path / "empty").exists()
+
+
+def test_orphans_of_a_dead_instance_are_repaired(tmp_path: Path) -> None:
+    """A folder with .part files and a .lock nobody holds is found, repaired, with paths."""
+    dead = tmp_path / "dead-1-abc"
+    first = dead / (RELATIVE + ".part")
+    second = dead / "ep/dep/model_outputs/2024/05/01/12/dead-1-abc-000001.jsonl.part"
+    for path in (first, second):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    first.write_bytes(b'{"a":1}\n{"a":2')
+    second.write_bytes(b'{"b":1}\n')
+    (dead / ".lock").touch()
+    spool = Spool(tmp_path, "alive", FsyncPolicy.NEVER)
+    try:
+        found = [(folder, orphans) for folder, orphans in spool.orphans()]
+        assert [folder for folder, _ in found] == [dead]
+        orphans = {o.relative_path: o for o in found[0][1]}
+        assert set(orphans) == {
+            RELATIVE,
+            "ep/dep/model_outputs/2024/05/01/12/dead-1-abc-000001.jsonl",
+        }
+        assert orphans[RELATIVE].torn_bytes == len(b'{"a":2')
+        assert orphans[RELATIVE].path == first
+        assert first.read_bytes() == b'{"a":1}\n'
+        assert orphans[next(k for k in orphans if "outputs" in k)].torn_bytes == 0
+    finally:
+        spool.release()
+
+
+def test_an_emptied_orphan_folder_is_removed(tmp_path: Path) -> None:
+    """Once the caller has committed (removed) the orphans, the dead folder is deleted."""
+    dead = tmp_path / "dead-2-def"
+    part = dead / (RELATIVE + ".part")
+    part.parent.mkdir(parents=True)
+    part.write_bytes(b'{"a":1}\n')
+    (dead / ".lock").touch()
+    spool = Spool(tmp_path, "alive", FsyncPolicy.NEVER)
+    try:
+        for _, orphans in spool.orphans():
+            for orphan in orphans:
+                orphan.path.unlink()
+        assert not dead.exists()
+        assert (tmp_path / "alive").exists()
+    finally:
+        spool.release()
+
+
+def test_orphans_after_release_of_the_first(tmp_path: Path) -> None:
+    """After a spool is released with a segment left, a new spool finds it as an orphan."""
+    first = Spool(tmp_path, "first", FsyncPolicy.NEVER)
+    segment = first.segment(RELATIVE, "dest", "model_inputs")
+    segment.append(b'{"a":1}\n', rows=1)
+    segment.close()
+    first.release()
+    second = Spool(tmp_path, "second", FsyncPolicy.NEVER)
+    try:
+        found = list(second.orphans())
+        assert len(found) == 1
+        folder, orphans = found[0]
+        assert folder == tmp_path / "first"
+        assert [o.relative_path for o in orphans] == [RELATIVE]
+    finally:
+        second.release()
