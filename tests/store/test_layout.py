@@ -1,0 +1,143 @@
+"""The storage layout: partition folders per rolling rate (UTC), instance ids, segment names."""
+
+from __future__ import annotations
+
+import calendar
+import os
+import random
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from modeltap.config import RollingRate
+from modeltap.store import layout
+from modeltap.store.layout import PartitionClock, instance_id, partition_folder, segment_name
+
+NS = 1_000_000_000
+
+
+def epoch(text: str) -> int:
+    """Seconds since the epoch of a UTC time written ``YYYY-MM-DDTHH:MM:SS``."""
+    return calendar.timegm(time.strptime(text, "%Y-%m-%dT%H:%M:%S"))
+
+
+@pytest.fixture
+def far_time_zone() -> Iterator[None]:
+    """Run with a local time zone far from UTC, to prove the layout ignores it."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Kiritimati"  # UTC+14
+    time.tzset()
+    yield
+    if old is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("rate", "expected"),
+    [
+        (RollingRate.MINUTE, "2024/05/01/12/34"),
+        (RollingRate.HOUR, "2024/05/01/12"),
+        (RollingRate.DAY, "2024/05/01"),
+        (RollingRate.MONTH, "2024/05"),
+        (RollingRate.YEAR, "2024"),
+    ],
+)
+def test_partition_folder_per_rate_in_utc(
+    rate: RollingRate, expected: str, far_time_zone: None
+) -> None:
+    """Each rolling rate stops at its own level, and folders are in UTC whatever the zone."""
+    assert partition_folder(epoch("2024-05-01T12:34:56"), rate) == expected
+    assert PartitionClock(rate).folder(epoch("2024-05-01T12:34:56") * NS) == expected
+
+
+@pytest.mark.parametrize(
+    ("rate", "before", "after"),
+    [
+        (RollingRate.MINUTE, "2024/05/01/12/34", "2024/05/01/12/35"),
+        (RollingRate.HOUR, "2024/05/01/12", "2024/05/01/13"),
+    ],
+)
+def test_clock_rolls_at_the_boundary(rate: RollingRate, before: str, after: str) -> None:
+    """The cached bucket ends exactly at the boundary, and earlier times map back correctly."""
+    clock = PartitionClock(rate)
+    last = epoch("2024-05-01T12:34:59") if rate is RollingRate.MINUTE else epoch(
+        "2024-05-01T12:59:59"
+    )
+    assert clock.folder(last * NS) == before
+    assert clock.folder(last * NS + NS - 1) == before
+    assert clock.folder((last + 1) * NS) == after
+    assert clock.folder(last * NS) == before  # a late event goes to its own folder
+
+
+@pytest.mark.parametrize(
+    ("rate", "last_second", "before", "after"),
+    [
+        (RollingRate.DAY, "2024-02-28T23:59:59", "2024/02/28", "2024/02/29"),
+        (RollingRate.MONTH, "2024-01-31T23:59:59", "2024/01", "2024/02"),
+        (RollingRate.MONTH, "2024-02-29T23:59:59", "2024/02", "2024/03"),
+        (RollingRate.YEAR, "2023-12-31T23:59:59", "2023", "2024"),
+    ],
+)
+def test_clock_rolls_days_months_and_years(
+    rate: RollingRate, last_second: str, before: str, after: str
+) -> None:
+    """Days, months (of any length) and years roll at midnight UTC of their last day."""
+    clock = PartitionClock(rate)
+    seconds = epoch(last_second)
+    assert clock.folder((seconds - 3_600) * NS) == before
+    assert clock.folder(seconds * NS) == before
+    assert clock.folder((seconds + 1) * NS) == after
+
+
+@pytest.mark.parametrize("rate", list(RollingRate))
+def test_clock_agrees_with_partition_folder(rate: RollingRate) -> None:
+    """Over many increasing (and some late) times, the cached clock equals the plain function."""
+    rng = random.Random(20240501)
+    clock = PartitionClock(rate)
+    seconds = epoch("2023-12-30T22:00:00")
+    for _ in range(3_000):
+        seconds += rng.choice([0, 1, 7, 59, 60, 61, 3_599, 3_600, 86_399, 86_400, 2_000_000])
+        when = seconds - rng.choice([0, 0, 0, 1, 3_600])
+        nanos = when * NS + rng.randrange(NS)
+        assert clock.folder(nanos) == partition_folder(when, rate), (rate, when)
+
+
+def test_instance_ids_are_unique_and_path_safe() -> None:
+    """Instance ids differ per call, carry the pid, and use only letters, digits and '-'."""
+    ids = {instance_id() for _ in range(200)}
+    assert len(ids) == 200
+    for value in ids:
+        assert re.fullmatch(r"[A-Za-z0-9-]+", value), value
+        assert f"-{os.getpid()}-" in value
+
+
+@pytest.mark.parametrize(
+    ("host", "prefix"),
+    [
+        ("my host.example/com_1", "my-host-example-com-1-"),
+        ("..//..", "host-"),
+        ("", "host-"),
+        ("a" * 100, "a" * 24 + "-"),
+    ],
+)
+def test_instance_id_sanitizes_the_host_name(
+    host: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Odd host names are reduced to a safe, short prefix."""
+    monkeypatch.setattr(layout.socket, "gethostname", lambda: host)
+    value = instance_id()
+    assert value.startswith(prefix)
+    assert re.fullmatch(r"[A-Za-z0-9-]+", value)
+
+
+def test_segment_name() -> None:
+    """Segment names are the instance, a zero-padded sequence number and the extension."""
+    assert segment_name("host-12-abcdef", 7, "jsonl") == "host-12-abcdef-000007.jsonl"
+    assert segment_name("i", 1_234_567, "parquet") == "i-1234567.parquet"
+    names = [segment_name("i", n, "jsonl") for n in range(0, 20_000, 997)]
+    assert names == sorted(names)
