@@ -33,6 +33,7 @@ ACCEPTED_TYPES = (
 )
 _PANDAS_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _PIECE_ROWS = 8_192
+_SMALL_ROWS = 256
 _ORJSON_OPTIONS = (
     orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 )
@@ -64,6 +65,13 @@ def type_fullname(data: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _iso_timestamp(value: pd.Timestamp) -> str:
+    """ISO 8601 with milliseconds; zoned times converted to UTC and marked ``Z``."""
+    if value.tzinfo is not None:
+        return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
 def _iso_datetime(value: dt.datetime) -> str:
     """ISO 8601 to the millisecond, as the frame encoders write it; zoned values in UTC with Z."""
     if value.utcoffset() is not None:
@@ -81,9 +89,42 @@ def _orjson_default(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, pd.Timedelta):
+        return value.isoformat()
     if isinstance(value, float | np.floating):  # pragma: no cover - orjson handles floats
         return None
     return str(value)
+
+
+def _frame_columns(frame: pd.DataFrame) -> list[list[Any]]:
+    """Each column as a Python list, read from the frame's own arrays without casts."""
+    manager = frame._mgr
+    if not hasattr(manager, "iget_values"):  # pragma: no cover - pandas internals moved
+        return [frame.iloc[:, i].tolist() for i in range(frame.shape[1])]
+    columns = []
+    for i in range(frame.shape[1]):
+        array = manager.iget_values(i)
+        arrow = getattr(array, "_pa_array", None)
+        if isinstance(array, np.ndarray):
+            # float32 stays numpy so orjson writes its shortest form (0.1, not 0.100000001)
+            columns.append(list(array) if array.dtype.kind == "f" and array.itemsize < 8
+                           else array.tolist())
+        elif arrow is not None and array.dtype.kind in "OSU":
+            columns.append(arrow.to_pylist())
+        else:
+            columns.append(list(array))
+    return columns
+
+
+def _small_pandas_json(frame: pd.DataFrame) -> bytes:
+    """Few rows: Python lists of the columns and orjson beat any columnar encoder's set-up
+    cost (and ``to_numpy``'s casts) by an order of magnitude."""
+    names = [str(c) for c in frame.columns]
+    columns = _frame_columns(frame)
+    if not columns:
+        return orjson.dumps([{}] * len(frame))
+    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)
 
 
 def _polars_json(frame: pl.DataFrame) -> bytes:
@@ -145,6 +186,11 @@ class PandasSnapshot:
         """Rows via polars (fast, releases the GIL), falling back to pandas for odd columns."""
         import polars as pl
 
+        if self.rows <= _SMALL_ROWS:
+            try:
+                return _small_pandas_json(self.frame)
+            except (TypeError, orjson.JSONEncodeError):
+                return _pandas_json(self.frame)
         try:
             converted = pl.from_pandas(self.frame, include_index=False)
         except Exception:

@@ -52,6 +52,7 @@ class Segment:
         "relative_path",
         "root",
         "rows",
+        "schema_signature",
         "size",
         "union",
     )
@@ -67,6 +68,7 @@ class Segment:
         self.fsync = fsync
         self._file: BinaryIO | None = open(path, "ab", buffering=0)  # noqa: SIM115
         self.opened_at = time.monotonic()
+        self.schema_signature: tuple[object, ...] | None = None
         self.size = 0
         self.events = 0
         self.rows = 0

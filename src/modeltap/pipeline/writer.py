@@ -234,7 +234,12 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; the event is dropped", exc)
             return
-        segment.note(event.time_ns, snapshot_columns(event.snapshot))
+        signature = _schema_signature(event.snapshot)
+        if signature is None or signature != segment.schema_signature:
+            segment.schema_signature = signature
+            segment.note(event.time_ns, snapshot_columns(event.snapshot))
+        else:
+            segment.note(event.time_ns, {})
         self._stats.written(event.collection, event.snapshot.rows, len(blob))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(event.root)
@@ -333,3 +338,17 @@ class Writer:
 def _collection_of(relative_path: str) -> str:
     parts = relative_path.split("/")
     return parts[2] if len(parts) > 3 else "unknown"
+
+
+def _schema_signature(snapshot: object) -> tuple[object, ...] | None:
+    """A cheap fingerprint of a pandas snapshot's columns and dtypes, so the catalog's column
+    types (costly to derive) are worked out once per schema per segment, not once per event."""
+    frame = getattr(snapshot, "frame", None)
+    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
+    if frame is None or blocks is None:
+        return None
+    return (
+        tuple(frame.columns),
+        tuple(str(b.dtype) for b in blocks),
+        tuple(len(b.mgr_locs) for b in blocks),
+    )
