@@ -17,6 +17,8 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
+	test -x .cache/azurite/node_modules/.bin/azurite-blob || \
+		npm install --prefix .cache/azurite --no-audit --no-fund azurite
 	touch $@
 
 demo: $(VENV)/.installed

@@ -320,6 +320,11 @@ def load_settings(
         destination = os.environ.get("MODELTAP_DATA_DIR") or DEFAULT_DESTINATION
     if "://" not in destination:
         destination = str(Path(destination).expanduser().resolve())
+    from modeltap.store import check_destination  # a missing extra fails here, with its hint
+
+    paths = [c.data.path for c in (deployment.data_collector.collections or {}).values() if c.data]
+    for url in [destination, *(p for p in paths if p and "://" in p)]:
+        check_destination(url)
     return Settings(deployment=deployment, source=label, destination=destination)
 
 

@@ -9,7 +9,13 @@ from modeltap.errors import MissingDependencyError
 from modeltap.store.destination import Destination
 from modeltap.store.local import LocalDestination
 
-__all__ = ["Destination", "LocalDestination", "is_local", "open_destination"]
+__all__ = [
+    "Destination",
+    "LocalDestination",
+    "check_destination",
+    "is_local",
+    "open_destination",
+]
 
 _EXTRAS: dict[str, tuple[str, str]] = {
     "s3": ("s3fs", "s3"),
@@ -27,10 +33,11 @@ def is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
 
 
-def open_destination(url: str, storage_options: dict[str, Any] | None = None) -> Destination:
-    """The destination for ``url``; a missing extra raises with its ``pip install`` hint."""
+def check_destination(url: str) -> None:
+    """Raise MissingDependencyError (with the ``pip install`` hint) if ``url`` needs an extra
+    that is not installed. Imports nothing and touches no network."""
     if is_local(url):
-        return LocalDestination(url.removeprefix("file://"))
+        return
     scheme = url.split("://", 1)[0].lower()
     module, extra = _EXTRAS.get(scheme, ("", ""))
     if module and importlib.util.find_spec(module) is None:
@@ -38,6 +45,13 @@ def open_destination(url: str, storage_options: dict[str, Any] | None = None) ->
             f"destination {url!r} needs the {module} package: "
             f'pip install "modeltap[{extra}]"'
         )
+
+
+def open_destination(url: str, storage_options: dict[str, Any] | None = None) -> Destination:
+    """The destination for ``url``; a missing extra raises with its ``pip install`` hint."""
+    if is_local(url):
+        return LocalDestination(url.removeprefix("file://"))
+    check_destination(url)
     from modeltap.store.fsspec_store import FsspecDestination
 
     return FsspecDestination(url, storage_options)
