@@ -116,8 +116,16 @@ def run_worker(
     server = _make_server(options, drain_reference_sdk, app)
     if ready is not None:
         ready()
+    # uvicorn re-raises the stop signal after its graceful shutdown, with the handlers it found
+    # at start restored: make those no-ops so a graceful stop exits 0, not "killed by SIGTERM"
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stopped)
     server.run(sockets=[sock])  # type: ignore[attr-defined]
     return 0
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """The stop signal, seen again after uvicorn's graceful shutdown: nothing left to do."""
 
 
 def _announce(options: ServeOptions, sock: socket.socket) -> None:
