@@ -1,0 +1,395 @@
+"""Reading collected data back: modeltap.read / read_arrow / scan / join."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import uuid
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute
+import pyarrow.parquet as pq
+import pytest
+
+import modeltap
+from tests.conftest import ConfigureTap
+
+read_module = importlib.import_module("modeltap.read")
+
+UTC = dt.UTC
+DAY = dt.datetime(2024, 5, 1, tzinfo=UTC)
+
+
+def stamp(when: dt.datetime) -> str:
+    """RFC 3339 with milliseconds and Z, as the writer records it."""
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def record(
+    when: dt.datetime,
+    rows: Any,
+    *,
+    event_id: str | None = None,
+    correlation: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One JSON-lines record shaped like the writer's."""
+    cid = correlation or str(uuid.uuid4())
+    body: dict[str, Any] = {
+        "specversion": "1.0",
+        "id": event_id or str(uuid.uuid4()),
+        "source": "/endpoints/ep/deployments/dep",
+        "type": "modeltap.inference.model_inputs",
+        "datacontenttype": "application/json",
+        "time": stamp(when),
+        "correlationid": cid,
+        "xrequestid": cid,
+        "modelversion": "default",
+        "collectdatatype": "pandas.core.frame.DataFrame",
+        "agent": "modeltap/test",
+    }
+    if rows is not None:
+        body["data"] = rows
+    body.update(extra)
+    return body
+
+
+def partition(root: Path, when: dt.datetime, minute: bool = False) -> Path:
+    """The partition folder of ``when`` (hourly, or per minute)."""
+    folder = root / when.strftime("%Y/%m/%d/%H")
+    return folder / when.strftime("%M") if minute else folder
+
+
+def write_jsonl(
+    root: Path, when: dt.datetime, records: Sequence[dict[str, Any]], name: str
+) -> Path:
+    """Commit ``records`` as one file in the partition of ``when``."""
+    folder = partition(root, when)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    return path
+
+
+def write_parquet(
+    root: Path, when: dt.datetime, events: Sequence[dict[str, Any]], name: str
+) -> Path:
+    """Commit events as one Parquet file with the envelope columns of the parquet format."""
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("correlationid", "xrequestid", "time", "id", "row_index", "modelversion")
+    }
+    data: dict[str, list[Any]] = {}
+    for event in events:
+        for index, row in enumerate(event["data"]):
+            columns["correlationid"].append(event["correlationid"])
+            columns["xrequestid"].append(event["xrequestid"])
+            columns["time"].append(event["time"])
+            columns["id"].append(event["id"])
+            columns["row_index"].append(index)
+            columns["modelversion"].append("default")
+            for key, value in row.items():
+                data.setdefault(key, []).append(value)
+    table = pa.table(
+        {
+            **{k: v for k, v in columns.items() if k != "time"},
+            "time": pa.compute.cast(pa.array(columns["time"]), pa.timestamp("us", tz="UTC")),
+            **data,
+        }
+    )
+    folder = partition(root, when)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    pq.write_table(table, path)
+    return path
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The relative paths of every file the reader opens, in order."""
+    seen: list[str] = []
+    original = read_module._open_file
+
+    def counting(tree: Any, relative: str) -> Any:
+        seen.append(relative)
+        return original(tree, relative)
+
+    monkeypatch.setattr(read_module, "_open_file", counting)
+    yield seen
+
+
+def test_reads_back_what_a_scoring_run_wrote(configure_tap: ConfigureTap, data_dir: Path) -> None:
+    """Inputs collected through Collector come back by asset name, one row per data row."""
+    configure_tap()
+    inputs = modeltap.Collector(name="model_inputs")
+    contexts = []
+    for i in range(4):
+        frame = pd.DataFrame({"x": [i, i + 1], "label": ["a", "b"], "score": [0.5, None]})
+        contexts.append(inputs.collect(frame))
+    assert modeltap.flush(timeout=30)
+    frame = modeltap.read("ep-dep-model_inputs", destination=str(data_dir))
+    assert list(frame.columns) == [
+        "correlationid", "xrequestid", "time", "row_index", "x", "label", "score"
+    ]  # fmt: skip
+    assert len(frame) == 8
+    assert sorted(set(frame["correlationid"])) == sorted(c.id for c in contexts)
+    assert frame["row_index"].tolist() == [0, 1] * 4
+    assert str(frame["time"].dt.tz) == "UTC"
+    first = frame[frame["correlationid"] == contexts[2].id]
+    assert first["x"].tolist() == [2, 3]
+    assert first["label"].tolist() == ["a", "b"]
+
+
+def test_window_opens_only_files_of_overlapping_partitions(
+    tmp_path: Path, opened: list[str]
+) -> None:
+    """A one-hour window opens only that hour's files; the rows are those of the window."""
+    root = tmp_path / "ep" / "dep" / "model_inputs"
+    for hour in range(6):
+        when = DAY + dt.timedelta(hours=hour, minutes=30)
+        for n in range(2):
+            write_jsonl(root, when, [record(when, [{"hour": hour, "n": n}])], f"w-{n}.jsonl")
+    frame = modeltap.read(root, DAY + dt.timedelta(hours=3), DAY + dt.timedelta(hours=4))
+    assert sorted(opened) == ["2024/05/01/03/w-0.jsonl", "2024/05/01/03/w-1.jsonl"]
+    assert frame["hour"].tolist() == [3, 3]
+
+
+def test_window_filters_rows_inside_a_boundary_partition(tmp_path: Path) -> None:
+    """Events of a partly covered partition are filtered by their exact time."""
+    root = tmp_path / "c"
+    times = [DAY + dt.timedelta(hours=10, minutes=m) for m in (5, 20, 40, 55)]
+    records = [record(t, [{"m": t.minute}]) for t in times]
+    write_jsonl(root, times[0], records, "a.jsonl")
+    frame = modeltap.read(root, "2024-05-01T10:20:00Z", "2024-05-01T10:55")
+    assert frame["m"].tolist() == [20, 40]
+
+
+def test_minute_partitions_and_partial_paths(tmp_path: Path, opened: list[str]) -> None:
+    """Per-minute folders prune too, and a reader may start at a partition folder."""
+    root = tmp_path / "c"
+    for minute in range(5):
+        when = DAY + dt.timedelta(hours=2, minutes=minute)
+        folder = partition(root, when, minute=True)
+        folder.mkdir(parents=True)
+        (folder / "x.jsonl").write_bytes(orjson.dumps(record(when, [{"m": minute}])) + b"\n")
+    frame = modeltap.read(root / "2024" / "05", "2024-05-01T02:03", "2024-05-01T02:04")
+    assert frame["m"].tolist() == [3]
+    assert opened == ["01/02/03/x.jsonl"]
+
+
+def test_duplicate_events_are_removed(tmp_path: Path) -> None:
+    """The same event id twice (in one file or in two) is read once, the first copy kept."""
+    root = tmp_path / "c"
+    when = DAY + dt.timedelta(hours=1)
+    twice = record(when, [{"v": 1}, {"v": 2}], event_id="dup-1")
+    other = record(when, [{"v": 3}], event_id="other")
+    write_jsonl(root, when, [twice, other, twice], "a.jsonl")
+    write_jsonl(root, when, [twice], "b.jsonl")
+    frame = modeltap.read(root)
+    assert frame["v"].tolist() == [1, 2, 3]
+
+
+def test_only_committed_files_are_seen(tmp_path: Path, opened: list[str]) -> None:
+    """Spool parts, hidden files, temp files and the catalog folder are never read."""
+    root = tmp_path / "c"
+    when = DAY
+    write_jsonl(root, when, [record(when, [{"v": 1}])], "good.jsonl")
+    folder = partition(root, when)
+    (folder / "seg.jsonl.part").write_text("{broken")
+    (folder / ".good.jsonl.1234.tmp").write_text("{broken")
+    (folder / ".hidden.jsonl").write_text("{broken")
+    (root / "_assets").mkdir()
+    (root / "_assets" / "x.jsonl").write_text("{broken")
+    (root / ".modeltap").mkdir()
+    (root / ".modeltap" / "y.jsonl").write_text("{broken")
+    assert modeltap.read(root)["v"].tolist() == [1]
+    assert opened == ["2024/05/01/00/good.jsonl"]
+
+
+def test_dataref_payload_is_followed(tmp_path: Path) -> None:
+    """A record whose data is stored out of line (``dataref``) reads as if it were inline."""
+    root = tmp_path / "c"
+    when = DAY
+    folder = partition(root, when)
+    (folder / "payloads").mkdir(parents=True)
+    (folder / "payloads" / "big.json").write_bytes(orjson.dumps([{"v": 7}, {"v": 8}]))
+    inline = record(when, [{"v": 1}])
+    outline = record(when, None, dataref="payloads/big.json")
+    write_jsonl(root, when, [inline, outline], "a.jsonl")
+    frame = modeltap.read(root)
+    assert frame["v"].tolist() == [1, 7, 8]
+    assert frame["row_index"].tolist() == [0, 0, 1]
+
+
+def test_payload_collection_keeps_body_and_metadata(tmp_path: Path) -> None:
+    """A request collection gives one row per request: parsed body plus metadata columns."""
+    root = tmp_path / "ep" / "dep" / "request"
+    when = DAY
+    body = {"data": [[1, 2, 3]]}
+    records = [
+        record(when, body, method="POST", path="/score", status=200),
+        record(when, "plain text body", method="POST", path="/score", status=415),
+    ]
+    write_jsonl(root, when, records, "a.jsonl")
+    frame = modeltap.read(root)
+    assert len(frame) == 2
+    assert frame["data"].tolist() == [body, "plain text body"]
+    assert frame["method"].tolist() == ["POST", "POST"]
+    assert frame["status"].tolist() == [200, 415]
+
+
+def test_mixed_types_are_kept_not_crashed(tmp_path: Path) -> None:
+    """A column typed differently across events is read (as text), nothing is dropped."""
+    root = tmp_path / "c"
+    when = DAY
+    records = [record(when, [{"v": 1, "w": 1}]), record(when, [{"v": "one", "w": 2.5}])]
+    write_jsonl(root, when, records, "a.jsonl")
+    frame = modeltap.read(root)
+    assert frame["v"].tolist() == ["1", "one"]
+    assert frame["w"].tolist() == [1.0, 2.5]
+
+
+def test_schema_drift_across_files_unites_columns(tmp_path: Path) -> None:
+    """A column that appears later is null where it is absent."""
+    root = tmp_path / "c"
+    write_jsonl(root, DAY, [record(DAY, [{"a": 1}])], "1.jsonl")
+    later = DAY + dt.timedelta(hours=1)
+    write_jsonl(root, later, [record(later, [{"a": 2, "b": "new"}])], "2.jsonl")
+    frame = modeltap.read(root)
+    assert frame["a"].tolist() == [1, 2]
+    assert frame["b"].isna().tolist() == [True, False]
+
+
+def test_parquet_files_read_with_dedup_and_pruning(tmp_path: Path, opened: list[str]) -> None:
+    """Parquet files read like JSON lines: envelope columns, window, duplicates dropped."""
+    root = tmp_path / "c"
+    events = []
+    for hour in (1, 2):
+        when = DAY + dt.timedelta(hours=hour)
+        event = record(when, [{"x": hour, "y": "a"}, {"x": hour * 10, "y": "b"}])
+        events.append(event)
+        write_parquet(root, when, [event], "p-0.parquet")
+    later = DAY + dt.timedelta(hours=2)
+    write_parquet(root, later, [events[1]], "p-1.parquet")  # a duplicate delivery
+    frame = modeltap.read(root, "2024-05-01T02:00Z")
+    assert list(frame.columns) == ["correlationid", "xrequestid", "time", "row_index", "x", "y"]
+    assert frame["x"].tolist() == [2, 20]
+    assert frame["row_index"].tolist() == [0, 1]
+    assert sorted(opened) == ["2024/05/01/02/p-0.parquet", "2024/05/01/02/p-1.parquet"]
+    picked = modeltap.read(root, columns=["y", "correlationid"])
+    assert list(picked.columns) == ["y", "correlationid"]
+    assert picked["y"].tolist() == ["a", "b", "a", "b"]
+
+
+def test_parquet_written_by_the_pipeline(configure_tap: ConfigureTap, data_dir: Path) -> None:
+    """With format parquet, what collect() wrote reads back with its types."""
+    configure_tap(format="parquet")
+    collector = modeltap.Collector(name="model_outputs")
+    context = collector.collect(pd.DataFrame({"p": [0.25, 0.75], "k": [1, 2]}))
+    assert modeltap.flush(timeout=30)
+    frame = modeltap.read(data_dir / "ep" / "dep" / "model_outputs")
+    assert frame["p"].tolist() == [0.25, 0.75]
+    assert frame["k"].tolist() == [1, 2]
+    assert set(frame["correlationid"]) == {context.id}
+
+
+def test_join_inputs_and_outputs(configure_tap: ConfigureTap, data_dir: Path) -> None:
+    """join() lines up inputs and outputs of the same request and row, with the key column."""
+    configure_tap()
+    inputs = modeltap.Collector(name="model_inputs")
+    outputs = modeltap.Collector(name="model_outputs")
+    for i in range(3):
+        context = inputs.collect(pd.DataFrame({"x": [i, i + 100]}))
+        outputs.collect(pd.DataFrame({"y": [i * 2, i * 2 + 1]}), context)
+    assert modeltap.flush(timeout=30)
+    joined = modeltap.join(
+        data_dir / "ep" / "dep" / "model_inputs", data_dir / "ep" / "dep" / "model_outputs"
+    )
+    assert len(joined) == 6
+    assert joined.columns[0] == "correlationid_row_index"
+    expected = joined["correlationid"] + "_" + joined["row_index"].astype(str)
+    assert joined["correlationid_row_index"].tolist() == expected.tolist()
+    for row in joined.itertuples():
+        base = row.x if row.x < 100 else row.x - 100
+        assert row.y == base * 2 + (row.row_index)
+
+
+def test_scan_gives_a_duckdb_relation(tmp_path: Path) -> None:
+    """scan() returns a relation SQL can query."""
+    root = tmp_path / "c"
+    write_jsonl(root, DAY, [record(DAY, [{"v": i} for i in range(10)])], "a.jsonl")
+    relation = modeltap.scan(root)
+    assert relation.query("t", "SELECT sum(v), count(*) FROM t").fetchall() == [(45, 10)]
+
+
+def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:
+    """Unknown assets, bad times and missing folders raise modeltap errors that say what."""
+    with pytest.raises(modeltap.AssetNotFoundError, match="no data asset nothing"):
+        modeltap.read("nothing", destination=str(tmp_path))
+    (tmp_path / "c").mkdir()
+    with pytest.raises(modeltap.InvalidTimeError, match="not a time"):
+        modeltap.read(tmp_path / "c", start="noon-ish")
+    with pytest.raises(modeltap.InvalidTimeError, match="after end"):
+        modeltap.read(tmp_path / "c", start="2024-05-02", end="2024-05-01")
+    with pytest.raises(modeltap.StoreError, match="nothing to read"):
+        modeltap.read(tmp_path / "missing" / "folder")
+
+
+def test_empty_window_has_the_envelope_columns(tmp_path: Path) -> None:
+    """A window without data gives an empty frame with the envelope columns."""
+    root = tmp_path / "c"
+    write_jsonl(root, DAY, [record(DAY, [{"v": 1}])], "a.jsonl")
+    frame = modeltap.read(root, "2030-01-01")
+    assert list(frame.columns) == ["correlationid", "xrequestid", "time", "row_index"]
+    assert len(frame) == 0
+
+
+def test_reads_from_an_fsspec_store(tmp_path: Path) -> None:
+    """A memory:// store is read through fsspec, pruning included."""
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    for hour in (0, 5):
+        when = DAY + dt.timedelta(hours=hour)
+        blob = orjson.dumps(record(when, [{"h": hour}])) + b"\n"
+        fs.pipe_file(f"/readtest/c/{when.strftime('%Y/%m/%d/%H')}/a.jsonl", blob)
+    try:
+        frame = modeltap.read("memory://readtest/c", "2024-05-01T05:00Z")
+        assert frame["h"].tolist() == [5]
+    finally:
+        fs.rm("/readtest", recursive=True)
+
+
+def test_duckdb_and_pyarrow_dataset_read_the_tree_directly(tmp_path: Path) -> None:
+    """The SQL of docs/reading.md works on the tree with no modeltap code involved."""
+    import duckdb
+    import pyarrow.dataset as ds
+
+    root = tmp_path / "c"
+    write_jsonl(root, DAY, [record(DAY, [{"v": 1}, {"v": 2}]), record(DAY, [{"v": 3}])], "a.jsonl")
+    (partition(root, DAY) / "b.jsonl.part").write_text("{torn")
+    sql = f"""
+        SELECT correlationid, row_index, v FROM (
+            SELECT correlationid, time::TIMESTAMPTZ AS time,
+                   generate_subscripts(data, 1) - 1 AS row_index,
+                   unnest(data, recursive := true)
+            FROM read_json('{root}/*/*/*/*/*.jsonl', format = 'newline_delimited')
+        ) WHERE time >= TIMESTAMPTZ '2024-05-01 00:00:00+00'
+        ORDER BY time, correlationid, row_index
+    """
+    rows = duckdb.sql(sql).fetchall()
+    assert sorted((r[1], r[2]) for r in rows) == [(0, 1), (0, 3), (1, 2)]
+
+    proot = tmp_path / "p"
+    write_parquet(proot, DAY, [record(DAY, [{"v": 1}, {"v": 2}])], "a.parquet")
+    (partition(proot, DAY) / "x.parquet.pq-tmp").write_text("junk")
+    (partition(proot, DAY) / ".a.parquet.1f2e.tmp").write_text("junk")
+    dataset = ds.dataset(proot, format="parquet", exclude_invalid_files=True)
+    table = dataset.to_table(filter=ds.field("row_index") >= 0)
+    assert table.column("v").to_pylist() == [1, 2]
+    count = duckdb.sql(f"SELECT count(*) FROM read_parquet('{proot}/**/*.parquet')").fetchall()
+    assert count == [(2,)]
