@@ -22,7 +22,7 @@ AZURITE_KEY = (
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 )
 S3_KEY = "testing"
-S3_SECRET = "testing"  # noqa: S105 - moto's fake credentials
+S3_SECRET = "testing"  # moto accepts any credentials
 
 
 def free_port() -> int:
