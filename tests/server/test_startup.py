@@ -76,3 +76,17 @@ def test_missing_script_file_is_a_config_error(server_dir: Path) -> None:
     process = launch(server_dir, "serve", "--entry-script", str(server_dir / "nope.py"))
     assert process.wait_exit() == 2
     assert "nope.py not found" in process.log()
+
+
+def test_invalid_yaml_value_names_the_file_and_key(server_dir: Path) -> None:
+    """A bad data_collector value exits 2 with the file and the key in the message."""
+    deployment = write_deployment(
+        server_dir,
+        code_configuration={"code": str(SCRIPTS), "scoring_script": "score_echo.py"},
+        data_collector={"sampling_rate": 2},
+    )
+    process = launch(server_dir, "serve", "-f", str(deployment))
+    assert process.wait_exit() == 2
+    log = process.log()
+    assert str(deployment) in log
+    assert "data_collector.sampling_rate" in log

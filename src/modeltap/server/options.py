@@ -26,6 +26,11 @@ from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES
 __all__ = ["ServeOptions", "resolve_options"]
 
 _SERVER_KEYS = ("max_request_bytes", "max_event_bytes", "auth_key_file")
+_DEPLOYMENT_KEYS = (
+    "data_collector", "endpoint_name", "name", "model", "code_configuration",
+    "environment_variables", "auth_mode", "server", "environment", "instance_type",
+    "instance_count", "request_settings",
+)
 
 
 @dataclass
@@ -71,6 +76,20 @@ def _model_path(label: str, model: object, base: Path) -> Path | None:
     return (base / model).resolve()
 
 
+def _read_deployment(path: str) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: deployment file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top, got {type(loaded).__name__}")
+    if not any(key in loaded for key in _DEPLOYMENT_KEYS):
+        return {"data_collector": loaded}  # a bare data_collector section
+    return dict(loaded)
+
+
 def resolve_options(
     *,
     deployment_file: str | None = None,
@@ -92,13 +111,7 @@ def resolve_options(
     base = Path.cwd()
     if deployment_file is not None:
         label = deployment_file
-        load_settings(deployment_file)  # validates with the file's name in every message
-        loaded = yaml.safe_load(Path(deployment_file).read_text(encoding="utf-8")) or {}
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"{label}: expected a mapping at the top")
-        raw = dict(loaded)
-        if not any(k in raw for k in ("data_collector", "endpoint_name", "name")):
-            raw = {"data_collector": raw}
+        raw = _read_deployment(deployment_file)
         base = Path(deployment_file).resolve().parent
     collector = dict(raw.get("data_collector") or {})
     if data_dir is not None:
@@ -113,7 +126,10 @@ def resolve_options(
             f"{label}: server.{unknown[0]}: unknown key; allowed keys here: "
             f"{', '.join(_SERVER_KEYS)}"
         )
-    settings = load_settings(raw)
+    try:
+        settings = load_settings(raw)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace("<mapping>", label)) from None
     settings = Settings(deployment=settings.deployment, source=label,
                         destination=settings.destination)
     HeaderAllowlist(settings.collector.request_logging.capture_headers, source=label)
