@@ -64,7 +64,7 @@ class Committer:
         stats: StatsRecorder,
         *,
         base_delay: float = 0.5,
-        max_delay: float = 30.0,
+        max_delay: float = 10.0,
         on_committed: Callable[[PendingSegment], None] | None = None,
     ) -> None:
         self._stats = stats

@@ -1,0 +1,246 @@
+"""Surviving a store outage: under steady collect() load the S3 server (moto, on loopback) goes
+away and comes back; nothing collected is lost or duplicated. A process killed during an outage
+leaves a backlog that the next process commits. A full spool applies its policy, counted."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import modeltap
+from modeltap import BasicCorrelationContext, Collector, SpoolFullError
+from modeltap.formats.jsonl import decode_records
+from modeltap.store import open_destination
+from tests.store.servers import MotoS3
+
+OUTAGE_SECONDS = 30.0
+LOAD_INTERVAL = 0.005  # one collect() every 5 ms: about 200 events a second
+MAX_EVENTS = 20_000  # the load loop's bound
+
+
+@pytest.fixture
+def s3() -> Any:
+    """A moto S3 server of this test only (the test stops and starts it)."""
+    server = MotoS3()
+    server.start()
+    yield server
+    server.stop()
+
+
+def _committed_ids(url: str, options: dict[str, Any]) -> Counter[str]:
+    """How many times each correlation id was committed (one count per event)."""
+    destination = open_destination(url, options)
+    ids: Counter[str] = Counter()
+    for name in destination.list_files("ep/dep/model_inputs"):
+        if not name.endswith((".jsonl", ".parquet")):
+            continue  # catalog entries and the like
+        blob = destination.read_bytes(name)
+        if name.endswith(".parquet"):
+            table = pq.read_table(io.BytesIO(blob), columns=["correlationid", "row_index"])
+            for cid, row in zip(
+                table.column("correlationid").to_pylist(),
+                table.column("row_index").to_pylist(),
+                strict=True,
+            ):
+                if row == 0:
+                    ids[cid] += 1
+        else:
+            for record in decode_records(blob):
+                ids[record["correlationid"]] += 1
+    return ids
+
+
+def _configure(url: str, options: dict[str, Any], spool: Path, **extra: Any) -> None:
+    """Point modeltap at the bucket with a spool folder of the test's own."""
+    section: dict[str, Any] = {
+        "destination": url,
+        "storage_options": options,
+        "spool_dir": str(spool),
+        "fsync": "never",
+        "segment_max_age": 0.5,
+    }
+    section.update(extra)
+    modeltap.configure({"endpoint_name": "ep", "name": "dep", "data_collector": section})
+
+
+@pytest.mark.slow
+def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path: Path) -> None:
+    """Every event collected before, during and after an outage is committed exactly once,
+    the queue stays small (the writer keeps spooling) and nothing is dropped."""
+    bucket = s3.new_bucket()
+    url = f"s3://{bucket}/root"
+    _configure(url, s3.storage_options(), tmp_path / "spool")
+    inputs = Collector(name="model_inputs")
+    frame = pd.DataFrame({"x": [1, 2, 3], "s": ["a", "b", "c"]})
+    stop = threading.Event()
+    sent: list[str] = []
+
+    def load() -> None:
+        """Steady collect() calls until told to stop (bounded)."""
+        for i in range(MAX_EVENTS):
+            if stop.is_set():
+                return
+            inputs.collect(frame, BasicCorrelationContext(id=f"e{i}"))
+            sent.append(f"e{i}")
+            time.sleep(LOAD_INTERVAL)
+
+    worker = threading.Thread(target=load)
+    worker.start()
+    max_queue = 0
+    max_segments = 0
+    try:
+        time.sleep(2.0)
+        s3.stop()
+        deadline = time.monotonic() + OUTAGE_SECONDS
+        while time.monotonic() < deadline:
+            stats = modeltap.stats()
+            max_queue = max(max_queue, stats.queue_depth)
+            max_segments = max(max_segments, stats.spool_segments)
+            time.sleep(0.25)
+        during = modeltap.stats()
+        s3.start()
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        worker.join(timeout=60)
+        if not _listening(s3):
+            s3.start()
+    assert modeltap.flush(timeout=120), "the backlog did not drain after the store came back"
+    after = modeltap.stats()
+
+    assert during.commit_failures > 0, "the outage should have been noticed"
+    assert max_segments > 1, "closed segments should have waited in the spool"
+    assert max_queue < 2_000, "the queue must not pile up while the store is down"
+    assert after.dropped_total == 0
+    assert after.spool_segments == 0 and after.spool_bytes == 0
+    assert after.total("collected") == len(sent)
+    ids = _committed_ids(url, s3.storage_options())
+    assert sorted(ids) == sorted(sent), "every collected event is committed"
+    assert {k: v for k, v in ids.items() if v != 1} == {}, "and only once"
+
+
+def _listening(server: MotoS3) -> bool:
+    """Whether the server's port accepts connections."""
+    import socket
+
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", server.port)) == 0
+
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys, time
+    import pandas as pd
+    import modeltap
+    from modeltap import BasicCorrelationContext, Collector
+
+    url, options, spool, fmt = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+    modeltap.configure({"endpoint_name": "ep", "name": "dep", "data_collector": {
+        "destination": url, "storage_options": options, "spool_dir": spool, "format": fmt,
+        "segment_max_age": 3600}})
+    inputs = Collector(name="model_inputs")
+    frame = pd.DataFrame({"x": list(range(100)), "y": [0.5] * 100})
+    for i in range(50):
+        inputs.collect(frame, BasicCorrelationContext(id=f"e{i}"))
+    modeltap.flush(timeout=1)  # closes the segments; the store is down, so they wait
+    for i in range(50, 60):
+        inputs.collect(frame, BasicCorrelationContext(id=f"e{i}"))  # stays in an open segment
+    for _ in range(600):
+        if modeltap.stats().total("events_written") == 60:
+            break
+        time.sleep(0.05)
+    print("spooled", modeltap.stats().total("events_written"), flush=True)
+    time.sleep(600)
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_sigkill_during_outage_then_restart_commits_backlog(
+    s3: MotoS3, tmp_path: Path, fmt: str
+) -> None:
+    """A process killed while the store is down leaves its events in the spool; the next
+    process commits all of them once the store is back."""
+    bucket = s3.new_bucket()
+    url = f"s3://{bucket}/root"
+    spool = tmp_path / "spool"
+    s3.stop()
+    process = subprocess.Popen(
+        [sys.executable, "-c", CHILD, url, json.dumps(s3.storage_options()), str(spool), fmt],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        line = process.stdout.readline().strip()
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    assert line == "spooled 60"
+    assert list(spool.rglob("*.part")), "the backlog should be in the spool"
+
+    s3.start()
+    _configure(url, s3.storage_options(), spool, format=fmt)
+    modeltap.start()
+    assert modeltap.flush(timeout=60)
+    modeltap.shutdown(timeout=30)
+    ids = _committed_ids(url, s3.storage_options())
+    assert ids == Counter({f"e{i}": 1 for i in range(60)})
+    assert not list(spool.rglob("*.part"))
+
+
+@pytest.mark.parametrize("policy", ["reject_new", "drop_oldest"])
+def test_full_spool_applies_its_policy_and_counts_drops(
+    s3: MotoS3, tmp_path: Path, policy: str
+) -> None:
+    """With the store down and the spool full, the policy drops (counted, reported through
+    on_error); everything not dropped is committed once the store is back."""
+    bucket = s3.new_bucket()
+    url = f"s3://{bucket}/root"
+    s3.stop()
+    _configure(
+        url,
+        s3.storage_options(),
+        tmp_path / "spool",
+        spool_max_bytes=60_000,
+        segment_max_bytes=8_000,
+        spool_full_policy=policy,
+    )
+    errors: list[Exception] = []
+    inputs = Collector(name="model_inputs", on_error=errors.append)
+    rows = [{"i": i, "text": "x" * 900} for i in range(1)]
+    total = 300
+    for i in range(total):
+        inputs.collect(rows, BasicCorrelationContext(id=f"e{i}"))
+    assert not modeltap.flush(timeout=2), "nothing can be committed while the store is down"
+    stats = modeltap.stats()
+    dropped = stats.collections["model_inputs"].dropped.get("spool_full", 0)
+    assert dropped > 0
+    assert stats.spool_bytes <= 60_000
+    assert any(isinstance(e, SpoolFullError) for e in errors)
+
+    s3.start()
+    assert modeltap.flush(timeout=60)
+    ids = _committed_ids(url, s3.storage_options())
+    assert all(count == 1 for count in ids.values())
+    assert len(ids) + dropped == total, "every event is either committed or counted as dropped"
+    numbers = sorted(int(k[1:]) for k in ids)
+    if policy == "reject_new":
+        assert numbers == list(range(len(ids))), "the oldest events were kept"
+    else:
+        assert numbers[-1] == total - 1, "the newest events were kept"
