@@ -343,6 +343,8 @@ def test_endpoint_and_deployment_names_are_validated(key: str, value: str) -> No
 def test_several_errors_are_reported_together() -> None:
     """Every problem of a configuration is listed, not only the first."""
     message = config_error({"sampling_rate": 3, "rolling_rate": "weekly"})
+    assert "<mapping>" in message
+    assert "(got 3)" in message and "(got 'weekly')" in message
     assert "data_collector.sampling_rate" in message
     assert "data_collector.rolling_rate" in message
 

@@ -114,6 +114,7 @@ PANDAS_MUTATIONS: dict[str, Callable[[pd.DataFrame], None]] = {
 }
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
 @pytest.mark.parametrize("mutation", sorted(PANDAS_MUTATIONS))
 def test_pandas_frame_mutations_do_not_change_snapshot(mutation: str) -> None:
     """Changing the caller's DataFrame after collect() leaves the snapshot as it was."""
@@ -187,6 +188,7 @@ def test_column_dict_numpy_mutation_does_not_change_snapshot() -> None:
     assert decoded(snapshot) == ROWS
 
 
+@pytest.mark.filterwarnings("ignore:The inplace keyword")
 def test_collect_freezes_the_frame_end_to_end(
     configure_tap: ConfigureTap, read_records: ReadRecords
 ) -> None:
