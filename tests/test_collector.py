@@ -294,3 +294,32 @@ def test_collected_rows_are_written(
     stats = modeltap.stats().collections["model_inputs"]
     assert (stats.collected, stats.events_written, stats.rows_written) == (1, 1, 2)
     assert stats.files_committed == 1
+
+
+# -- pipeline restarts -----------------------------------------------------------------------
+
+
+def test_collect_after_shutdown_restarts_the_pipeline(
+    configure_tap: ConfigureTap, read_records: ReadRecords
+) -> None:
+    """A collector made before shutdown() still delivers: its next collect() restarts the
+    pipeline instead of queueing into the stopped one."""
+    configure_tap()
+    inputs = Collector(name="model_inputs")
+    inputs.collect([{"n": 1}])
+    assert modeltap.shutdown(timeout=30)
+    inputs.collect([{"n": 2}])
+    assert sorted(r["data"][0]["n"] for r in read_records("model_inputs")) == [1, 2]
+
+
+def test_configure_applies_to_existing_collectors(
+    configure_tap: ConfigureTap, read_records: ReadRecords
+) -> None:
+    """After configure(), an existing collector follows the new settings."""
+    configure_tap()
+    outputs = Collector(name="model_outputs")
+    outputs.collect([{"n": 1}])
+    configure_tap(collections={"model_inputs": {"enabled": True}})  # outputs now disabled
+    outputs.collect([{"n": 2}])
+    assert [r["data"] for r in read_records("model_outputs")] == [[{"n": 1}]]
+    assert modeltap.stats().collections["model_outputs"].dropped == {"disabled": 1}

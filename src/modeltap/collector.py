@@ -156,7 +156,12 @@ class Collector:
     def _current(self) -> tuple[Runtime, CollectionPolicy]:
         runtime = self._runtime
         policy = self._policy
-        if runtime is None or policy is None or runtime is not _runtime_module._runtime:
+        if (
+            runtime is None
+            or policy is None
+            or runtime.closed  # shut down: collect() starts a new pipeline
+            or runtime is not _runtime_module._runtime
+        ):
             policy = self._resolve()
             runtime = self._runtime
             assert runtime is not None
