@@ -305,6 +305,14 @@ def test_duplicate_column_names() -> None:
     assert isinstance(info.value, ValueError)
 
 
+def test_column_names_equal_as_text() -> None:
+    """Column names that differ only in type (1 and '1') would be one record key: refused."""
+    frame = pd.DataFrame([[1, 2, 3]], columns=[1, "1", "b"])
+    with pytest.raises(InvalidDataError) as info:
+        take_snapshot(frame)
+    assert "duplicate column names ['1']" in str(info.value)
+
+
 def test_columns_of_unequal_length() -> None:
     """A dict of columns with different lengths names both columns and lengths."""
     with pytest.raises(InvalidDataError) as info:
@@ -418,6 +426,36 @@ def test_pandas_ints_stay_exact_ints_beside_floats(n: int) -> None:
     assert [r["id"] for r in rows] == [big + i for i in range(n)]
     assert all(isinstance(r["id"], int) for r in rows)
     assert b'"id":1152921504606846977,' in take_snapshot(frame).to_json_rows()
+
+
+DTYPE_COLUMNS: dict[str, Callable[[], object]] = {
+    "int": lambda: [1, 2],
+    "float-nan": lambda: [0.1, np.nan],
+    "bool": lambda: [True, False],
+    "str-none": lambda: ["x", None],
+    "categorical": lambda: pd.Categorical(["a", "b"]),
+    "nullable-bool": lambda: pd.array([True, None], dtype="boolean"),
+    "nullable-int": lambda: pd.array([1, None], dtype="Int64"),
+    "string": lambda: pd.array(["p", None], dtype="string"),
+    "datetime": lambda: pd.to_datetime(["2024-05-01T12:34:56.789", None]),
+    "datetime-tz": lambda: pd.to_datetime(["2024-05-01T12:34:56.789+02:00", None]),
+    "uint8": lambda: np.array([1, 2], dtype="uint8"),
+    "float32": lambda: np.array([0.5, 0.25], dtype="float32"),
+    "date": lambda: [dt.date(2024, 5, 1), dt.date(2024, 5, 2)],
+    "lists": lambda: [[1, 2], [3]],
+    "dicts": lambda: [{"k": 1}, {"k": 2}],
+}
+
+
+@pytest.mark.parametrize("dtype", sorted(DTYPE_COLUMNS))
+def test_small_and_large_frames_encode_alike(dtype: str) -> None:
+    """A column encodes the same in a 2-row frame and in a large one (different encoders)."""
+    small = pd.DataFrame({"c": DTYPE_COLUMNS[dtype]()})
+    large = pd.concat([small] * 300, ignore_index=True)
+    expected = rows_of(small)
+    assert len(expected) == 2
+    assert rows_of(large)[:2] == expected
+    assert rows_of(large)[-2:] == expected
 
 
 def test_pandas_index_is_not_recorded() -> None:

@@ -172,8 +172,9 @@ class PandasSnapshot:
     __slots__ = ("approx_bytes", "frame", "rows")
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        if not frame.columns.is_unique:
-            duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+        names = [str(c) for c in frame.columns]  # as the record keys will be
+        if len(set(names)) != len(names):
+            duplicated = sorted({n for n in names if names.count(n) > 1})
             raise InvalidDataError(
                 f"DataFrame has duplicate column names {duplicated}: records need unique "
                 "column names; rename them before collect()"
