@@ -7,6 +7,7 @@ import pytest
 
 import modeltap
 from modeltap import BasicCorrelationContext, Collector
+from modeltap.collector import is_sampled
 from modeltap.config import FullPolicy
 from modeltap.errors import (
     CollectionDisabledError,
@@ -323,3 +324,14 @@ def test_configure_applies_to_existing_collectors(
     outputs.collect([{"n": 2}])
     assert [r["data"] for r in read_records("model_outputs")] == [[{"n": 1}]]
     assert modeltap.stats().collections["model_outputs"].dropped == {"disabled": 1}
+
+
+def test_lower_sampling_rates_keep_a_subset() -> None:
+    """Sampling is by a hash threshold: ids kept at a lower rate are kept at any higher rate,
+    so collections with different rates still line up."""
+    ids = [f"id-{i}" for i in range(2_000)]
+    kept = {rate: {i for i in ids if is_sampled(i, rate)} for rate in (0.0, 0.1, 0.5, 0.9, 1.0)}
+    assert kept[0.0] == set() and kept[1.0] == set(ids)
+    assert kept[0.1] <= kept[0.5] <= kept[0.9]
+    assert 100 < len(kept[0.1]) < 300
+    assert all(is_sampled(i, 0.5) == is_sampled(i, 0.5) for i in ids[:50])
