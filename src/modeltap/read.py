@@ -578,22 +578,24 @@ def _as_text(values: Iterable[Any]) -> pa.Array:
 
 def _deduplicate(table: pa.Table) -> pa.Table:
     """Keep the first copy of every event id (copies come from at-least-once delivery)."""
+    import polars as pl
+
     if len(table) == 0:
         return table
-    firsts = table.filter(pc.equal(table.column("row_index"), 0))
-    ids = firsts.column(_ID)
-    if ids.null_count == len(ids) or pc.count_distinct(ids).as_py() == len(ids) - max(
-        ids.null_count - 1, 0
-    ):
+    starts = pc.equal(table.column("row_index"), 0)
+    ids = pl.Series("id", pc.filter(table.column(_ID), starts))
+    if ids.null_count() == len(ids) or ids.drop_nulls().n_unique() == len(ids) - ids.null_count():
         return table
-    events = pd.DataFrame(
-        {"id": ids.to_numpy(zero_copy_only=False), "ev": firsts.column(_EV).to_numpy()}
-    ).drop_duplicates()
-    events = events.sort_values("ev", kind="stable")
-    dropped = events.loc[events["id"].notna() & events["id"].duplicated(), "ev"].to_numpy()
+    events = (
+        pl.DataFrame({"id": ids, "ev": pl.Series("ev", pc.filter(table.column(_EV), starts))})
+        .unique()
+        .sort("ev")
+    )
+    first = pl.col("id").is_first_distinct()
+    dropped = events.filter(pl.col("id").is_not_null() & ~first)["ev"].to_arrow()
     if len(dropped) == 0:
         return table
-    return table.filter(pc.invert(pc.is_in(table.column(_EV), pa.array(dropped))))
+    return table.filter(pc.invert(pc.is_in(table.column(_EV), dropped)))
 
 
 def _ordered(table: pa.Table, columns: Sequence[str] | None) -> pa.Table:
