@@ -335,3 +335,18 @@ def test_lower_sampling_rates_keep_a_subset() -> None:
     assert kept[0.1] <= kept[0.5] <= kept[0.9]
     assert 100 < len(kept[0.1]) < 300
     assert all(is_sampled(i, 0.5) == is_sampled(i, 0.5) for i in ids[:50])
+
+
+def test_block_policy_loses_nothing_with_a_tiny_queue(
+    configure_tap: ConfigureTap, read_records: ReadRecords
+) -> None:
+    """Under full_policy block, a one-event queue makes collect() wait for the writer; every
+    event arrives and nothing is dropped."""
+    configure_tap(queue_max_events=1, full_policy="block", block_timeout=60)
+    inputs = Collector(name="model_inputs")
+    for n in range(200):
+        inputs.collect([{"n": n}])
+    assert [r["data"][0]["n"] for r in read_records("model_inputs")] == list(range(200))
+    stats = modeltap.stats()
+    assert stats.dropped_total == 0
+    assert stats.collections["model_inputs"].events_written == 200
