@@ -150,7 +150,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             )
             capture.capture(
                 context,
-                path=request.url.path,
+                path=request.scope["path"],
                 method=request.method,
                 request_headers=request_headers,
                 request_body=body,
@@ -195,7 +195,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             id=request_id, headers=_context_headers(request_id, client_request_id)
         )
         script = state.script
-        headers = dict(request.headers)
+        headers: dict[str, str] = dict(request.headers) if script.wants_headers else {}
 
         def call() -> Response | bytes:
             token = set_current_context(context)
