@@ -106,7 +106,7 @@ class Collector:
         return the correlation context it was recorded with."""
         context = correlation_context or current_context() or BasicCorrelationContext()
         if self._invalid is not None:
-            self._fail(_runtime_module.peek_runtime(), self._invalid, "invalid_name")
+            self._fail(get_runtime(), self._invalid, "invalid_name")
             return context
         runtime, policy = self._current()
         if not policy.enabled:
@@ -142,7 +142,7 @@ class Collector:
         """Enqueue an already-taken snapshot with extra envelope fields (payload capture).
         Follows the collection's switch and sampling like collect()."""
         if self._invalid is not None:
-            self._fail(_runtime_module.peek_runtime(), self._invalid, "invalid_name")
+            self._fail(get_runtime(), self._invalid, "invalid_name")
             return
         runtime, policy = self._current()
         if not policy.enabled:

@@ -72,10 +72,11 @@ def test_drop_oldest_skips_control_items() -> None:
     marker = object()
     q.put_control(marker)
     q.put(event(0))
-    evicted = q.put(event(1))
+    assert q.put(event(1)) is None, "a control item takes no event's room"
+    evicted = q.put(event(2))
     assert evicted is not None and evicted.correlation_id == "0"
     items = q.take_all(0)
-    assert items[0] is marker and tags(items) == ["1"]
+    assert items[0] is marker and tags(items) == ["1", "2"]
 
 
 def test_block_times_out_with_queue_full() -> None:

@@ -101,9 +101,6 @@ def test_list_files_hides_dot_folders(tmp_path: Path) -> None:
     assert destination.list_files("ep/dep/model_inputs") == [RELATIVE]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="LocalDestination.list_files lists .part files outside dot folders"
-)
 def test_list_files_hides_part_files_in_visible_folders(tmp_path: Path) -> None:
     """A spool .part file outside a hidden folder (e.g. a spool_dir inside the data) is hidden."""
     root = tmp_path / "data"

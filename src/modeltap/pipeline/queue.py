@@ -45,6 +45,7 @@ class EventQueue:
         self._has_work = threading.Condition(self._lock)
         self._has_room = threading.Condition(self._lock)
         self._writer_waiting = False
+        self._events = 0  # events only: control items never take an event's room
 
     @property
     def depth(self) -> int:
@@ -57,7 +58,7 @@ class EventQueue:
         return self._bytes
 
     def _full(self, size: int) -> bool:
-        return len(self._items) >= self._max_events or (
+        return self._events >= self._max_events or (
             self._bytes + size > self._max_bytes and self._bytes > 0
         )
 
@@ -81,16 +82,17 @@ class EventQueue:
                 else:
                     raise self._refused(event)
             self._items.append(event)
+            self._events += 1
             self._bytes += size
             if self._writer_waiting and (
-                len(self._items) >= self._wake_events or self._bytes >= self._wake_bytes
+                self._events >= self._wake_events or self._bytes >= self._wake_bytes
             ):
                 self._wake()
         return evicted
 
     def _refused(self, event: Event) -> QueueFullError:
         return QueueFullError(
-            f"queue full ({len(self._items)} events, {self._bytes} bytes queued): dropped an "
+            f"queue full ({self._events} events, {self._bytes} bytes queued): dropped an "
             f"event of collection {event.collection!r}; raise queue_max_events/queue_max_bytes "
             "or choose full_policy 'block'"
         )
@@ -99,6 +101,7 @@ class EventQueue:
         for index, item in enumerate(self._items):
             if isinstance(item, Event):
                 del self._items[index]
+                self._events -= 1
                 self._bytes -= item.approx_bytes
                 return item
         return None
@@ -116,12 +119,13 @@ class EventQueue:
     def take_all(self, timeout: float) -> list[Any]:
         """Everything queued, waiting up to ``timeout`` seconds for a wake-up first."""
         with self._lock:
-            if len(self._items) < self._wake_events:
+            if self._events < self._wake_events and len(self._items) == self._events:
                 self._writer_waiting = True
                 self._has_work.wait(timeout)
                 self._writer_waiting = False
             items = list(self._items)
             self._items.clear()
+            self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
         return items
@@ -131,6 +135,7 @@ class EventQueue:
         with self._lock:
             items = list(self._items)
             self._items.clear()
+            self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
         return items

@@ -100,4 +100,8 @@ class FsspecDestination(Destination):
             raise StoreError(f"cannot list {self.url}: {exc}") from exc
         root = self._root.rstrip("/") + "/"
         relative = (str(p)[len(root) :] if str(p).startswith(root) else str(p) for p in found)
-        return sorted(r for r in relative if not any(s.startswith(".") for s in r.split("/")))
+        return sorted(
+            r
+            for r in relative
+            if not r.endswith(".part") and not any(s.startswith(".") for s in r.split("/"))
+        )

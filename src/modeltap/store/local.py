@@ -60,7 +60,8 @@ class LocalDestination(Destination):
         found = []
         for path in base.rglob("*"):
             relative = path.relative_to(self.root).as_posix()
-            if path.is_file() and not any(part.startswith(".") for part in relative.split("/")):
+            hidden = any(part.startswith(".") for part in relative.split("/"))
+            if path.is_file() and not hidden and not path.name.endswith(".part"):
                 found.append(relative)
         return sorted(found)
 
