@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -82,13 +82,21 @@ class Segment:
         """Whether no more can be appended."""
         return self._file is None
 
-    def append(self, blob: bytes, rows: int) -> None:
-        """Append whole records (JSON lines ending with a newline, or one Parquet frame)."""
+    def append(self, blob: bytes | Sequence[Any], rows: int) -> None:
+        """Append whole records: JSON lines ending with a newline, or the pieces (bytes or
+        Arrow buffers, written without joining them) of one Parquet frame."""
         assert self._file is not None, "append to a closed segment"
-        self._file.write(blob)
+        written = 0
+        pieces: Sequence[Any] = [blob] if isinstance(blob, bytes) else blob
+        for piece in pieces:
+            view = memoryview(piece).cast("B")
+            while view:
+                count = self._file.write(view) or 0
+                written += count
+                view = view[count:]
         if self.fsync is FsyncPolicy.ALWAYS:
             os.fsync(self._file.fileno())
-        self.size += len(blob)
+        self.size += written
         self.events += 1
         self.rows += rows
 

@@ -197,21 +197,24 @@ class Writer:
 
     # -- segments ----------------------------------------------------------------------------
 
-    def _encode(self, event: Event) -> tuple[bytes, Any]:
+    def _encode(self, event: Event) -> tuple[bytes | list[Any], int, Any]:
+        """(what to append, its size in bytes, the Arrow table for Parquet segments)."""
         if self._parquet:
             table = parquet.event_table(event, self._envelope)
-            return parquet.encode_frame(table), table
-        return encode_event(event, self._envelope), None
+            pieces = parquet.encode_frame_pieces(table)
+            return pieces, parquet.frame_size(pieces), table
+        blob = encode_event(event, self._envelope)
+        return blob, len(blob), None
 
     def _write(self, event: Event) -> None:
         try:
-            blob, table = self._encode(event)
+            blob, size, table = self._encode(event)
         except Exception as exc:
             self._stats.dropped(event.collection, "encode_error")
             self._stats.error(f"encoding an event of {event.collection!r} failed: {exc}")
             logger.exception("encoding an event of %r failed; it is dropped", event.collection)
             return
-        if not self._make_room(len(blob), event):
+        if not self._make_room(size, event):
             return
         folder = self._clock.folder(event.time_ns)
         current = self._open.get(event.root)
@@ -240,7 +243,7 @@ class Writer:
             segment.note(event.time_ns, snapshot_columns(event.snapshot))
         else:
             segment.note(event.time_ns, {})
-        self._stats.written(event.collection, event.snapshot.rows, len(blob))
+        self._stats.written(event.collection, event.snapshot.rows, size)
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(event.root)
         if event.snapshot.rows > 1_000:
