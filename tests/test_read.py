@@ -210,19 +210,26 @@ def test_only_committed_files_are_seen(tmp_path: Path, opened: list[str]) -> Non
     assert opened == ["2024/05/01/00/good.jsonl"]
 
 
-def test_dataref_payload_is_followed(tmp_path: Path) -> None:
-    """A record whose data is stored out of line (``dataref``) reads as if it were inline."""
+def test_dataref_payload_is_followed(tmp_path: Path, opened: list[str]) -> None:
+    """Out-of-line data (``dataref``) reads as if inline: relative to the collection folder (as
+    the server writes it) or to the record's folder; its folder is not read as data."""
     root = tmp_path / "c"
     when = DAY
     folder = partition(root, when)
-    (folder / "payloads").mkdir(parents=True)
-    (folder / "payloads" / "big.json").write_bytes(orjson.dumps([{"v": 7}, {"v": 8}]))
+    (folder / "_payloads").mkdir(parents=True)
+    (folder / "_payloads" / "big.json").write_bytes(orjson.dumps([{"v": 7}, {"v": 8}]))
+    (folder / "_payloads" / "side.jsonl").write_bytes(b"{broken")
+    (folder / "near.json").write_bytes(orjson.dumps([{"v": 9}]))
     inline = record(when, [{"v": 1}])
-    outline = record(when, None, dataref="payloads/big.json")
-    write_jsonl(root, when, [inline, outline], "a.jsonl")
+    from_root = record(when, None, dataref="2024/05/01/00/_payloads/big.json")
+    from_folder = record(when, None, dataref="near.json")
+    write_jsonl(root, when, [inline, from_root, from_folder], "a.jsonl")
     frame = modeltap.read(root)
-    assert frame["v"].tolist() == [1, 7, 8]
-    assert frame["row_index"].tolist() == [0, 0, 1]
+    assert frame["v"].tolist() == [1, 7, 8, 9]
+    assert frame["row_index"].tolist() == [0, 0, 1, 0]
+    assert opened == [
+        "2024/05/01/00/a.jsonl", "2024/05/01/00/_payloads/big.json", "2024/05/01/00/near.json"
+    ]  # fmt: skip
 
 
 def test_payload_collection_keeps_body_and_metadata(tmp_path: Path) -> None:
@@ -393,3 +400,45 @@ def test_duckdb_and_pyarrow_dataset_read_the_tree_directly(tmp_path: Path) -> No
     assert table.column("v").to_pylist() == [1, 2]
     count = duckdb.sql(f"SELECT count(*) FROM read_parquet('{proot}/**/*.parquet')").fetchall()
     assert count == [(2,)]
+
+
+def test_payloads_captured_by_the_server_read_back(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """Request/response records of the server's payload capture (one stored out of line) read
+    back as one row per call with the parsed body and the call's metadata."""
+    from modeltap.context import BasicCorrelationContext
+    from modeltap.server.capture import PayloadCapture
+
+    settings = configure_tap()
+    capture = PayloadCapture(settings, max_event_bytes=200)
+    big = {"data": [[float(i)] * 4 for i in range(40)]}
+    calls = [({"data": [[1, 2]]}, 200), (big, 200), ({"error": "bad"}, 400)]
+    contexts = []
+    for body, status in calls:
+        context = BasicCorrelationContext()
+        contexts.append(context)
+        capture.capture(
+            context,
+            path="/score",
+            method="POST",
+            request_headers=[],
+            request_body=orjson.dumps(body),
+            request_type="application/json",
+            status=status,
+            response_headers=[],
+            response_body=b'"ok"',
+            response_type="application/json",
+            latency_ms=1.5,
+        )
+    assert modeltap.flush(timeout=30)
+    assert len(list((data_dir / "ep" / "dep" / "request").rglob("_payloads/*.json"))) == 1
+    requests = modeltap.read("ep-dep-request", destination=str(data_dir))
+    assert requests["correlationid"].tolist() == [c.id for c in contexts]
+    assert requests["data"].tolist() == [body for body, _ in calls]
+    assert requests["statuscode"].tolist() == [200, 200, 400]
+    assert set(requests["method"]) == {"POST"}
+    responses = modeltap.read(data_dir / "ep" / "dep" / "response")
+    assert responses["data"].tolist() == ["ok", "ok", "ok"]
+    pairs = modeltap.join(requests, responses)
+    assert len(pairs) == 3

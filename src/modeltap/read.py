@@ -313,14 +313,21 @@ def _put_data_column(
 
 
 def _load_dataref(tree: Tree, relative: str, ref: str) -> Any:
-    """An out-of-line payload: a path relative to the record's folder, or an absolute URL."""
+    """An out-of-line payload. ``ref`` is an absolute URL or path, or relative to the
+    collection folder (``2024/05/01/12/_payloads/{id}.json``, as the server writes it), or
+    else relative to the folder of the record's file."""
     if "://" in ref or ref.startswith("/"):
-        blob = open_tree(ref.rsplit("/", 1)[0]).read_bytes(ref.rsplit("/", 1)[1])
+        parent, _, name = ref.rpartition("/")
+        blob = open_tree(parent or "/").read_bytes(name)
     else:
         folder = relative.rsplit("/", 1)[0] if "/" in relative else ""
-        target = os.path.normpath(f"{folder}/{ref}" if folder else ref).replace(os.sep, "/")
-        if target.startswith("../") or target == "..":
-            raise StoreError(f"dataref {ref!r} in {relative} points outside the collection")
+        candidates = [ref, f"{folder}/{ref}" if folder else ref]
+        for candidate in candidates:
+            target = os.path.normpath(candidate).replace(os.sep, "/")
+            if target.startswith("../") or target == "..":
+                raise StoreError(f"dataref {ref!r} in {relative} points outside the collection")
+            if candidate is candidates[-1] or tree.is_file(target):
+                break
         blob = _open_file(tree, target).to_pybytes()
     try:
         return orjson.loads(blob)
@@ -374,8 +381,8 @@ def _json_slow(
         if value is None and isinstance(record.get("dataref"), str):
             value = _load_dataref(tree, relative, record["dataref"])
         if payload or not (isinstance(value, list) and all(isinstance(r, dict) for r in value)):
-            text = value if payload and isinstance(value, str) else orjson.dumps(value).decode()
-            rows: list[dict[str, Any]] = [{"data": text if payload else value}]
+            body = orjson.dumps(value).decode() if payload else value
+            rows: list[dict[str, Any]] = [{"data": body}]
         else:
             rows = value
         meta = {k: v for k, v in record.items() if k not in _RECORD_FIELDS}

@@ -111,7 +111,8 @@ def snapshot_columns(snapshot: Any) -> dict[str, str]:
             return _rows_columns(snapshot.encoded)
         if kind == "ColumnsSnapshot":
             return {str(k): _column_type(v) for k, v in snapshot.columns.items()}
-        schema = snapshot.to_arrow().schema
-        return {f.name: str(f.type) for f in schema}
+        if kind == "PayloadSnapshot":
+            return {"data": "json"}
+        return {}  # never encode here: other snapshots may have side effects when encoded
     except Exception:
         return {}
