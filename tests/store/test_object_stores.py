@@ -121,3 +121,49 @@ def test_missing_extra_fails_at_configure(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     with pytest.raises(MissingDependencyError, match=r'pip install "modeltap\[gcs\]"'):
         modeltap.configure({"destination": "gs://bucket/root"})
+
+
+@pytest.mark.slow
+def test_azure_outage_then_recovery_commits_everything_once(tmp_path: Path) -> None:
+    """Events collected while Azurite is down wait in the spool and are committed once it is
+    back; events committed before the outage are not committed again."""
+    server = Azurite(tmp_path / "azurite")
+    server.start()
+    try:
+        container = server.new_container()
+        url = f"az://{container}/root"
+        modeltap.configure(
+            {
+                "endpoint_name": "ep",
+                "name": "dep",
+                "data_collector": {
+                    "destination": url,
+                    "storage_options": server.storage_options(),
+                    "spool_dir": str(tmp_path / "spool"),
+                    "segment_max_age": 0.5,
+                },
+            }
+        )
+        inputs = Collector(name="model_inputs")
+        for i in range(10):
+            inputs.collect([{"i": i}], BasicCorrelationContext(id=f"e{i}"))
+        assert modeltap.flush(timeout=60)
+        server.stop()
+        for i in range(10, 20):
+            inputs.collect([{"i": i}], BasicCorrelationContext(id=f"e{i}"))
+        assert not modeltap.flush(timeout=3), "the store is down: nothing can be committed"
+        waiting = modeltap.stats()
+        server.start()
+        assert modeltap.flush(timeout=90)
+        destination = open_destination(url, server.storage_options())
+        ids = [
+            record["correlationid"]
+            for name in destination.list_files("ep/dep/model_inputs")
+            if name.endswith(".jsonl")
+            for record in decode_records(destination.read_bytes(name))
+        ]
+    finally:
+        modeltap.shutdown(timeout=30)
+        server.stop()
+    assert waiting.spool_segments >= 1, "the events collected during the outage waited"
+    assert sorted(ids) == sorted(f"e{i}" for i in range(20))
