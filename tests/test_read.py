@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -442,3 +444,42 @@ def test_payloads_captured_by_the_server_read_back(
     assert responses["data"].tolist() == ["ok", "ok", "ok"]
     pairs = modeltap.join(requests, responses)
     assert len(pairs) == 3
+
+
+def test_reading_while_writers_run_sees_only_whole_events(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """Reads racing the writer and committer never see a partial file or a partial event."""
+    configure_tap(segment_max_age=0.02)
+    collector = modeltap.Collector(name="model_inputs")
+    stop = threading.Event()
+
+    def produce() -> None:
+        for i in range(1_000_000):
+            if stop.is_set():
+                return
+            collector.collect(pd.DataFrame({"i": [i] * 3, "r": [0, 1, 2]}))
+            time.sleep(0.0005)
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    root = data_dir / "ep" / "dep" / "model_inputs"
+    reads = 0
+    try:
+        for _ in range(2_000):
+            if reads >= 25:
+                break
+            if not any(root.rglob("*.jsonl")):
+                time.sleep(0.01)
+                continue
+            frame = modeltap.read(root)
+            assert len(frame) % 3 == 0
+            assert all(list(rows) == [0, 1, 2] for _, rows in frame.groupby("i")["r"])
+            reads += 1
+    finally:
+        stop.set()
+        producer.join(30)
+    assert reads >= 25
+    assert modeltap.flush(timeout=30)
+    final = modeltap.read(root)
+    assert len(final) == 3 * final["i"].nunique()
