@@ -22,9 +22,11 @@ import pyarrow.parquet as pq
 import pytest
 
 import modeltap
-from modeltap import BasicCorrelationContext, Collector, SpoolFullError
+from modeltap import BasicCorrelationContext, Collector, SpoolFullError, StoreError
 from modeltap.formats.jsonl import decode_records
-from modeltap.store import open_destination
+from modeltap.pipeline.commit import Committer
+from modeltap.stats import StatsRecorder
+from modeltap.store import Destination, open_destination
 from tests.store.servers import MotoS3
 
 OUTAGE_SECONDS = 30.0
@@ -244,3 +246,106 @@ def test_full_spool_applies_its_policy_and_counts_drops(
         assert numbers == list(range(len(ids))), "the oldest events were kept"
     else:
         assert numbers[-1] == total - 1, "the newest events were kept"
+
+
+class FlakyDestination(Destination):
+    """A destination that fails every publish while ``down`` (counting the attempts)."""
+
+    def __init__(self, root: Path) -> None:
+        self.url = "flaky://store"
+        self.root = root
+        self.down = True
+        self.attempts = 0
+
+    def publish(self, local_path: Path, relative_path: str) -> None:
+        """Fail while down, else move the file under ``root``."""
+        self.attempts += 1
+        if self.down:
+            raise StoreError("the store is down")
+        target = self.root / relative_path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        local_path.replace(target)
+
+    def read_bytes(self, relative_path: str) -> bytes:
+        """Read a published file."""
+        return (self.root / relative_path).read_bytes()
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Published files."""
+        return sorted(p.relative_to(self.root).as_posix() for p in self.root.rglob("*.jsonl"))
+
+
+def _segments(tmp_path: Path, count: int) -> list[Path]:
+    """``count`` small closed segments in a fake spool."""
+    paths = []
+    for i in range(count):
+        path = tmp_path / "spool" / f"s{i}.jsonl.part"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b'{"i": %d}\n' % i)
+        paths.append(path)
+    return paths
+
+
+def test_an_outage_costs_one_attempt_per_backoff_not_one_per_segment(tmp_path: Path) -> None:
+    """While the store is down only the head segment is tried; the rest wait for its backoff,
+    and everything goes through once the store is back."""
+    stats = StatsRecorder()
+    committer = Committer(stats, base_delay=60.0)
+    store = FlakyDestination(tmp_path / "store")
+    for i, path in enumerate(_segments(tmp_path, 20)):
+        committer.add(path, f"c/s{i}.jsonl", store, "c", path.stat().st_size, 1)
+    assert committer.commit_due() == 0
+    assert store.attempts == 1 and stats.commit_failures == 1
+    assert committer.commit_due() == 0, "the destination waits for its backoff"
+    assert store.attempts == 1
+    store.down = False
+    assert committer.commit_due(ignore_backoff=True) == 20
+    assert committer.backlog == [] and committer.backlog_bytes == 0
+    assert len(store.list_files()) == 20
+    assert stats.commit_retries == 1
+
+
+def test_a_segment_that_cannot_be_converted_does_not_hold_up_the_others(
+    tmp_path: Path,
+) -> None:
+    """A corrupt Parquet spool segment fails on its own; later segments are still committed."""
+    stats = StatsRecorder()
+    committer = Committer(stats)
+    store = FlakyDestination(tmp_path / "store")
+    store.down = False
+    bad = tmp_path / "spool" / "bad.parquet.part"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"MTF1" + (1).to_bytes(8, "little") + b"x")  # a frame that is not Arrow
+    committer.add(bad, "c/bad.parquet", store, "c", bad.stat().st_size, 1, format="parquet")
+    good = _segments(tmp_path, 3)
+    for i, path in enumerate(good):
+        committer.add(path, f"c/s{i}.jsonl", store, "c", path.stat().st_size, 1)
+    assert committer.commit_due() == 3
+    assert [p.relative_path for p in committer.backlog] == ["c/bad.parquet"]
+    assert stats.commit_failures == 1
+    assert bad.exists(), "the segment stays in the spool for a later attempt"
+
+
+def test_committer_thread_drains_the_backlog_when_the_store_returns(tmp_path: Path) -> None:
+    """With its own thread the committer retries by itself until the store takes everything."""
+    stats = StatsRecorder()
+    committer = Committer(stats, base_delay=0.05, max_delay=0.2)
+    store = FlakyDestination(tmp_path / "store")
+    committer.start()
+    try:
+        for i, path in enumerate(_segments(tmp_path, 5)):
+            committer.add(path, f"c/s{i}.jsonl", store, "c", path.stat().st_size, 1)
+        for _ in range(200):  # bounded: at most ~10 s
+            if stats.commit_failures >= 2:
+                break
+            time.sleep(0.05)
+        assert stats.commit_failures >= 2, "the committer should keep retrying"
+        store.down = False
+        for _ in range(200):
+            if committer.is_done(committer.last_key):
+                break
+            time.sleep(0.05)
+    finally:
+        assert committer.stop(timeout=30)
+    assert committer.is_done(committer.last_key)
+    assert len(store.list_files()) == 5

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modeltap.errors import ModelTapError
 from modeltap.stats import StatsRecorder
 from modeltap.store.destination import Destination
 
@@ -31,6 +30,9 @@ __all__ = ["CONVERTED_SUFFIX", "Committer", "PendingSegment"]
 logger = logging.getLogger("modeltap.commit")
 
 CONVERTED_SUFFIX = ".pq-tmp"
+_DONE = "done"
+_STORE_FAILED = "store_failed"
+_LOCAL_FAILED = "local_failed"
 
 
 @dataclass
@@ -148,7 +150,9 @@ class Committer:
 
     def commit_due(self, *, ignore_backoff: bool = False) -> int:
         """Try every segment whose retry time has come, oldest first; return how many were
-        published. After a failure the rest of that destination waits for its next attempt."""
+        published (or found gone). After a store failure the rest of that destination waits for
+        its next attempt; a failed segment moves to the back, so one bad segment never holds
+        up the others."""
         done = 0
         tried: set[int] = set()
         while True:
@@ -171,19 +175,22 @@ class Committer:
                     return done
                 self._in_flight = pending
             tried.add(pending.key)
-            published = False
+            outcome = _STORE_FAILED
             try:
-                published = self._publish(pending)
+                outcome = self._publish(pending)
             finally:
                 with self._lock:
                     self._in_flight = None
-                    if published and pending in self._pending:
+                    if pending in self._pending:
                         self._pending.remove(pending)
-                        self._bytes -= pending.size
-            if published:
+                        if outcome == _DONE:
+                            self._bytes -= pending.size
+                        else:
+                            self._pending.append(pending)
+            if outcome == _DONE:
                 done += 1
                 self._blocked_until.pop(pending.destination.url, None)
-            else:
+            elif outcome == _STORE_FAILED:
                 self._blocked_until[pending.destination.url] = pending.next_attempt
                 if ignore_backoff:
                     return done  # shutting down with the store away: leave the rest waiting
@@ -201,35 +208,48 @@ class Committer:
             temp.replace(converted)
         return converted
 
-    def _publish(self, pending: PendingSegment) -> bool:
+    def _failed(self, pending: PendingSegment, exc: Exception, what: str) -> None:
+        pending.attempts += 1
+        delay = min(self._max_delay, self._base_delay * 2 ** (pending.attempts - 1))
+        pending.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.5)
+        self._stats.commit_failures += 1
+        message = f"{what} of {pending.relative_path} failed (attempt {pending.attempts}): {exc}"
+        self._stats.error(message)
+        if pending.attempts == 1 or pending.attempts % 10 == 0:
+            logger.warning("%s; it waits in the spool and is retried", message)
+
+    def _publish(self, pending: PendingSegment) -> str:
         if pending.attempts:
             self._stats.commit_retries += 1
-        try:
-            if pending.size == 0:
-                pending.path.unlink(missing_ok=True)
-            else:
-                upload = self._prepare(pending)
-                pending.destination.publish(upload, pending.relative_path)
-                if upload != pending.path:
-                    pending.path.unlink(missing_ok=True)
-        except (OSError, ModelTapError, ValueError) as exc:
-            pending.attempts += 1
-            delay = min(self._max_delay, self._base_delay * 2 ** (pending.attempts - 1))
-            pending.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.5)
-            self._stats.commit_failures += 1
-            message = (
-                f"commit of {pending.relative_path} failed "
-                f"(attempt {pending.attempts}): {exc}"
-            )
+        if pending.size == 0:
+            pending.path.unlink(missing_ok=True)
+            return _DONE
+        converted = pending.path.with_name(pending.path.name + CONVERTED_SUFFIX)
+        if not pending.path.exists() and not converted.exists():
+            message = f"spool segment {pending.path} disappeared before its commit"
+            logger.error("%s; its %d event(s) are lost", message, pending.events)
             self._stats.error(message)
-            if pending.attempts == 1 or pending.attempts % 10 == 0:
-                logger.warning("%s; it waits in the spool and is retried", message)
-            return False
-        if pending.size:
-            self._stats.committed(pending.collection)
+            self._stats.dropped(pending.collection, "spool_lost", pending.events)
+            return _DONE
+        try:
+            upload = self._prepare(pending)
+        except Exception as exc:  # a local problem: the store is not to blame
+            self._failed(pending, exc, "conversion")
+            return _LOCAL_FAILED
+        try:
+            pending.destination.publish(upload, pending.relative_path)
+        except Exception as exc:
+            self._failed(pending, exc, "commit")
+            return _STORE_FAILED
+        if upload != pending.path:
+            pending.path.unlink(missing_ok=True)
+        self._stats.committed(pending.collection)
         if self._on_committed is not None:
-            self._on_committed(pending)
-        return True
+            try:
+                self._on_committed(pending)
+            except Exception:  # a hook's failure never undoes the commit
+                logger.exception("the on_committed hook failed for %s", pending.relative_path)
+        return _DONE
 
     def drop_oldest(self) -> PendingSegment | None:
         """Delete the oldest waiting segment (spool full, policy ``drop_oldest``); never the one
