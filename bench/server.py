@@ -1,0 +1,325 @@
+"""Benchmark: ``modeltap serve`` against the reference inference server, over loopback with wrk.
+
+Three servers run the platform how-to scoring script (``examples/score.py``, a trivial model),
+one worker each, each started fresh for every concurrency level:
+
+* ``modeltap on``: ``modeltap serve`` with model_inputs, model_outputs, request and response on
+  (4 records per request);
+* ``modeltap off``: the same with every collection off;
+* ``reference``: ``azureml-inference-server-http==1.5.1`` running the same script with its
+  import line switched back to ``azureml.ai.monitoring`` (2 records per request: that server has
+  no payload logging of its own), the SDK sending to a ``modeltap ingest`` sink on loopback. It
+  runs from a venv this script creates once (``bench/.venv-ref-server``).
+
+Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. Each row reports
+requests/s, p50/p99 latency, and the records captured after a graceful stop (SIGTERM) against
+the records expected for the requests served (warm-up included).
+
+Usage: ``python bench/server.py [--duration S] [--skip-reference]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+SCRIPT = ROOT / "examples" / "score.py"
+REF_VENV = BENCH / ".venv-ref-server"
+REF_REQUIREMENTS = ["azureml-inference-server-http==1.5.1", "azureml-ai-monitoring==1.0.0",
+                    "pandas"]
+MAIN = "import sys; from modeltap.cli import main; sys.exit(main())"
+BODY = '{"data": {"age": [31, 45, 52], "income": [52.1, 48.3, 61.0], "segment": ["a", "b", "c"]}}'
+WARMUP = 20
+COLLECTIONS = ("model_inputs", "model_outputs", "request", "response")
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer in {timeout} s")
+
+
+def post(url: str) -> None:
+    request = urllib.request.Request(url, data=BODY.encode(),
+                                     headers={"content-type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        reply.read()
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def count_records(data_dir: Path) -> int:
+    total = 0
+    for path in data_dir.rglob("*.jsonl"):
+        if ".modeltap" in path.parts:
+            continue
+        with open(path, "rb") as handle:
+            total += sum(1 for line in handle if line.strip())
+    return total
+
+
+@dataclass
+class Row:
+    server: str
+    concurrency: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    served: int
+    errors: int
+    expected: int
+    captured: int
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def run_wrk(url: str, concurrency: int, duration: float, lua: Path) -> tuple[float, float, float,
+                                                                            int, int]:
+    result = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(duration))}s", "--latency",
+         "-s", str(lua), url],
+        capture_output=True, text=True, check=True,
+    )
+    out = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    errors_match = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(errors_match.group(1)) if errors_match else 0
+    return rps, p50, p99, served, errors
+
+
+def deployment(folder: Path, enabled: bool) -> Path:
+    collections = "\n".join(
+        f"    {name}:\n      enabled: '{enabled}'" for name in COLLECTIONS
+    )
+    path = folder / "deployment.yaml"
+    path.write_text(
+        "endpoint_name: bench\nname: blue\n"
+        f"code_configuration:\n  code: {SCRIPT.parent}\n  scoring_script: {SCRIPT.name}\n"
+        f"data_collector:\n  collections:\n{collections}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path,
+                     work: Path) -> Row:
+    folder = Path(tempfile.mkdtemp(dir=work))
+    data = folder / "data"
+    port = free_port()
+    with open(folder / "server.log", "wb") as server_log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", MAIN, "serve", "-f", str(deployment(folder, enabled)),
+             "--port", str(port), "--data-dir", str(data)],
+            stdout=server_log, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_http(f"http://127.0.0.1:{port}/ready", process)
+        for _ in range(WARMUP):
+            post(f"http://127.0.0.1:{port}/score")
+        rps, p50, p99, served, errors = run_wrk(
+            f"http://127.0.0.1:{port}/score", concurrency, duration, lua
+        )
+    finally:
+        stop(process)
+    total = served + WARMUP
+    return Row(
+        server=f"modeltap {'on' if enabled else 'off'}",
+        concurrency=concurrency, rps=rps, p50_ms=p50, p99_ms=p99, served=total, errors=errors,
+        expected=4 * total if enabled else 0, captured=count_records(data),
+    )
+
+
+def ensure_reference_env() -> Path | None:
+    python = REF_VENV / "bin" / "python"
+    check = "import azureml_inference_server_http, azureml.ai.monitoring, pandas"
+    if python.exists() and subprocess.run([python, "-c", check],
+                                          capture_output=True).returncode == 0:
+        return python
+    log(f"creating {REF_VENV} with {' '.join(REF_REQUIREMENTS)} (once)")
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--clear", str(REF_VENV)], check=True,
+                       timeout=300)
+        subprocess.run([python, "-m", "pip", "install", "-q", *REF_REQUIREMENTS], check=True,
+                       timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        log(f"cannot create the reference venv ({exc}); skipping the reference server")
+        return None
+    return python
+
+
+def measure_reference(python: Path, concurrency: int, duration: float, lua: Path,
+                      work: Path) -> Row:
+    folder = Path(tempfile.mkdtemp(dir=work))
+    script = folder / "score.py"
+    script.write_text(
+        SCRIPT.read_text(encoding="utf-8").replace(
+            "from modeltap import Collector  # was: from azureml.ai.monitoring import Collector",
+            "from azureml.ai.monitoring import Collector",
+        ),
+        encoding="utf-8",
+    )
+    data = folder / "data"
+    sink_port, port, health_port = free_port(), free_port(), free_port()
+    with open(folder / "sink.log", "wb") as sink_log:
+        sink = subprocess.Popen(
+            [sys.executable, "-c", MAIN, "ingest", "--port", str(sink_port), "--data-dir",
+             str(data)],
+            stdout=sink_log, stderr=subprocess.STDOUT,
+        )
+    environment = dict(os.environ)
+    environment.update(AZUREML_MDC_ENABLED="true", AZUREML_MDC_HOST="127.0.0.1",
+                       AZUREML_MDC_PORT=str(sink_port))
+    try:
+        wait_http(f"http://127.0.0.1:{sink_port}/ready", sink)
+        with open(folder / "server.log", "wb") as server_log:
+            process = subprocess.Popen(
+                [str(python.parent / "azmlinfsrv"), "--entry_script", str(script), "--port",
+                 str(port), "--health_port", str(health_port), "--worker_count", "1"],
+                stdout=server_log, stderr=subprocess.STDOUT, env=environment, cwd=folder,
+            )
+        try:
+            wait_http(f"http://127.0.0.1:{port}/", process)
+            for _ in range(WARMUP):
+                post(f"http://127.0.0.1:{port}/score")
+            rps, p50, p99, served, errors = run_wrk(
+                f"http://127.0.0.1:{port}/score", concurrency, duration, lua
+            )
+        finally:
+            stop(process)
+    finally:
+        stop(sink)
+    total = served + WARMUP
+    return Row(
+        server="reference", concurrency=concurrency, rps=rps, p50_ms=p50, p99_ms=p99,
+        served=total, errors=errors, expected=2 * total, captured=count_records(data),
+    )
+
+
+def print_table(rows: list[Row]) -> None:
+    header = (f"| {'server':<13} | {'conc.':>5} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} "
+              f"| {'served':>7} | {'records expected':>16} | {'captured':>8} | {'missing':>7} |")
+    print(header)
+    print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
+    for row in rows:
+        missing = max(0, row.expected - row.captured)
+        print(f"| {row.server:<13} | {row.concurrency:>5} | {row.rps:>8.1f} | {row.p50_ms:>7.2f} "
+              f"| {row.p99_ms:>7.2f} | {row.served:>7} | {row.expected:>16} | {row.captured:>8} "
+              f"| {missing:>7} |")
+
+
+def print_targets(rows: list[Row]) -> None:
+    by = {(r.server, r.concurrency): r for r in rows}
+    print()
+    for concurrency in (1, 16):
+        on, off = by.get(("modeltap on", concurrency)), by.get(("modeltap off", concurrency))
+        ref = by.get(("reference", concurrency))
+        if on and off:
+            ratio = on.rps / off.rps
+            verdict = "PASS" if ratio >= 0.85 else "FAIL"
+            print(f"c={concurrency}: capture on / off throughput {ratio:.0%} (target >= 85%) "
+                  f"{verdict}")
+        if on and ref:
+            ratio = on.rps / ref.rps
+            verdict = "PASS" if ratio >= 3 else "FAIL"
+            print(f"c={concurrency}: modeltap on / reference throughput {ratio:.1f}x "
+                  f"(target >= 3x) {verdict}")
+        if on:
+            missing = max(0, on.expected - on.captured)
+            print(f"c={concurrency}: modeltap records missing after shutdown: {missing} "
+                  f"{'PASS' if missing == 0 else 'FAIL'}")
+        if ref:
+            lost = max(0, ref.expected - ref.captured) / max(ref.expected, 1)
+            print(f"c={concurrency}: reference records lost: {lost:.0%}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--skip-reference", action="store_true", help="modeltap rows only")
+    parser.add_argument("--json", help="also write the rows to this JSON file")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    python = None if args.skip_reference else ensure_reference_env()
+    work = Path(tempfile.mkdtemp(prefix="modeltap-bench-server-"))
+    lua = work / "post.lua"
+    lua.write_text(
+        'wrk.method = "POST"\n'
+        f"wrk.body = '{BODY}'\n"
+        'wrk.headers["Content-Type"] = "application/json"\n',
+        encoding="utf-8",
+    )
+    rows: list[Row] = []
+    try:
+        for concurrency in (1, 16):
+            for enabled in (True, False):
+                log(f"modeltap {'on' if enabled else 'off'}, concurrency {concurrency}")
+                rows.append(measure_modeltap(enabled, concurrency, args.duration, lua, work))
+            if python is not None:
+                log(f"reference, concurrency {concurrency}")
+                rows.append(measure_reference(python, concurrency, args.duration, lua, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"\nscoring servers, 1 worker each, loopback, wrk {args.duration:g}s per row, "
+          f"{os.cpu_count()} CPUs\n")
+    print_table(rows)
+    print_targets(rows)
+    if args.json:
+        Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
