@@ -243,10 +243,12 @@ def test_payload_collection_keeps_body_and_metadata(tmp_path: Path) -> None:
         record(when, body, method="POST", path="/score", status=200),
         record(when, "plain text body", method="POST", path="/score", status=415),
     ]
-    write_jsonl(root, when, records, "a.jsonl")
+    path = write_jsonl(root, when, records, "a.jsonl")
     frame = modeltap.read(root)
     assert len(frame) == 2
     assert frame["data"].tolist() == [body, "plain text body"]
+    assert modeltap.read(path)["data"].tolist() == [body, "plain text body"]
+    assert modeltap.read(root / "2024" / "05")["data"].tolist() == [body, "plain text body"]
     assert frame["method"].tolist() == ["POST", "POST"]
     assert frame["status"].tolist() == [200, 415]
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -493,8 +492,17 @@ class _Target:
 
 
 def _is_payload_collection(root: str, asset: DataAsset | None) -> bool:
-    name = asset.collection if asset is not None and asset.collection else root.rstrip("/")
-    return name.rsplit("/", 1)[-1] in PAYLOAD_COLLECTIONS
+    """Whether the collection is ``request``/``response``: by the asset, else by the folder
+    name under any file name and partition folders in ``root``."""
+    if asset is not None and asset.collection:
+        return asset.collection in PAYLOAD_COLLECTIONS
+    folder = root.replace(os.sep, "/").rstrip("/")
+    if folder.endswith(_EXTENSIONS):
+        folder = folder.rpartition("/")[0]
+    parts = folder.split("/")
+    depth = len(_trailing_partition(folder))
+    name = parts[-1 - depth] if len(parts) > depth else ""
+    return name in PAYLOAD_COLLECTIONS
 
 
 def _target(
@@ -627,22 +635,21 @@ def _empty(columns: Sequence[str] | None) -> pa.Table:
     return pa.table({n: pa.array([], types.get(n, pa.null())) for n in names})
 
 
-def read_arrow(
+def _read_table(
     asset_or_path: str | os.PathLike[str] | DataAsset,
-    start: TimeLike = None,
-    end: TimeLike = None,
-    columns: Sequence[str] | None = None,
-    *,
-    destination: str | None = None,
-    storage_options: dict[str, Any] | None = None,
-) -> pa.Table:
-    """Like :func:`read`, as a ``pyarrow.Table`` (payload bodies stay JSON text)."""
+    start: TimeLike,
+    end: TimeLike,
+    columns: Sequence[str] | None,
+    destination: str | None,
+    storage_options: dict[str, Any] | None,
+) -> tuple[pa.Table, bool]:
+    """(the rows, whether it is a payload collection)."""
     lo, hi = _window(start, end)
     if isinstance(columns, str):
         columns = [columns]
     target = _target(asset_or_path, lo, hi, destination, storage_options)
     if not target.files:
-        return _empty(columns)
+        return _empty(columns), target.payload
     bases = [i << 32 for i in range(len(target.files))]
     workers = min(len(target.files), max(2, (os.cpu_count() or 2)))
     if workers == 1:
@@ -657,9 +664,23 @@ def read_arrow(
             )
     tables = [t for t in tables if len(t)]
     if not tables:
-        return _empty(columns)
+        return _empty(columns), target.payload
     table = _concat(tables) if len(tables) > 1 else tables[0]
-    return _ordered(_deduplicate(table), columns)
+    return _ordered(_deduplicate(table), columns), target.payload
+
+
+def read_arrow(
+    asset_or_path: str | os.PathLike[str] | DataAsset,
+    start: TimeLike = None,
+    end: TimeLike = None,
+    columns: Sequence[str] | None = None,
+    *,
+    destination: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> pa.Table:
+    """Like :func:`read`, as a ``pyarrow.Table`` (payload bodies stay JSON text)."""
+    table, _ = _read_table(asset_or_path, start, end, columns, destination, storage_options)
+    return table
 
 
 def read(
@@ -679,42 +700,11 @@ def read(
     (inclusive) and ``end`` (exclusive) bound the event time; naive times are UTC. ``columns``
     picks and orders the columns returned (a column found nowhere comes back as nulls).
     """
-    table = read_arrow(
-        asset_or_path,
-        start,
-        end,
-        columns,
-        destination=destination,
-        storage_options=storage_options,
-    )
+    table, payload = _read_table(asset_or_path, start, end, columns, destination, storage_options)
     frame: pd.DataFrame = table.to_pandas()
-    target_payload = _payload_of(asset_or_path, destination, storage_options)
-    if target_payload and "data" in frame.columns:
+    if payload and "data" in frame.columns:
         frame["data"] = [_parse_body(v) for v in frame["data"]]
     return frame
-
-
-def _payload_of(
-    asset_or_path: str | os.PathLike[str] | DataAsset,
-    destination: str | None,
-    storage_options: dict[str, Any] | None,
-) -> bool:
-    if isinstance(asset_or_path, DataAsset):
-        return _is_payload_collection(asset_or_path.root, asset_or_path)
-    text = os.fspath(asset_or_path)
-    if "/" in text or "://" in text or os.sep in text:
-        parts = [p for p in re.split(r"[/\\]", text.rstrip("/")) if p]
-        trailing = len(_trailing_partition(text))
-        if parts and parts[-1].endswith(_EXTENSIONS):
-            trailing = len(_trailing_partition(text.rsplit("/", 1)[0])) + 1
-        index = len(parts) - 1 - trailing
-        return 0 <= index < len(parts) and parts[index] in PAYLOAD_COLLECTIONS
-    try:
-        from modeltap.catalog import get_asset
-
-        return _is_payload_collection("", get_asset(text, destination, storage_options))
-    except Exception:
-        return text in PAYLOAD_COLLECTIONS
 
 
 def _parse_body(value: Any) -> Any:
