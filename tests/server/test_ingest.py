@@ -125,17 +125,21 @@ def test_cloudevent_errors_are_400_with_reason(ingest_server: ServerProcess) -> 
 
 
 def test_unmodified_azureml_script_under_serve_correlates(server_dir: Path) -> None:
-    """A script importing azureml.ai.monitoring runs under serve; its records share the
-    request's id with the request/response payload records, and shutdown drains its queue."""
+    """A script importing azureml.ai.monitoring runs under serve (with endpoint auth on); its
+    records share the request's id with the payload records, and shutdown drains its queue."""
     deployment = write_deployment(
         server_dir,
         code_configuration={"code": str(SCRIPTS), "scoring_script": "score_azureml.py"},
         data_collector={"segment_max_age": 60.0},
     )
-    with running(server_dir, "serve", "-f", str(deployment)) as server, server.client() as client:
+    key_file = server_dir / "key.txt"
+    key_file.write_text("k3y", encoding="utf-8")
+    authorized = {"Authorization": "Bearer k3y"}
+    with running(server_dir, "serve", "-f", str(deployment), "--auth-key-file",
+                 str(key_file)) as server, server.client() as client:
         for i in range(5):
             reply = client.post("/score", json={"data": {"a": [i], "b": [1]}},
-                                headers={"x-request-id": f"az-{i}"})
+                                headers={"x-request-id": f"az-{i}", **authorized})
             assert reply.status_code == 200
         assert server.stop() == 0
     expected = sorted(f"az-{i}" for i in range(5))

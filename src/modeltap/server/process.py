@@ -21,12 +21,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from modeltap.errors import ModelTapError
 from modeltap.pipeline.runtime import configure
 from modeltap.server.auth import KeyAuth, is_loopback
 from modeltap.server.options import ServeOptions
 from modeltap.server.sdk_bridge import bridge_reference_sdk, drain_reference_sdk, sdk_environment
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
 
 __all__ = ["EXIT_CONFIG", "EXIT_STARTUP", "bind", "serve"]
 
@@ -67,17 +71,18 @@ def _setup_logging(level: str) -> None:
         )
 
 
-def _make_server(options: ServeOptions, on_close: Callable[[], None], app: object) -> object:
+def _make_server(options: ServeOptions, on_close: Callable[[], None], app: Starlette) -> object:
     import uvicorn
 
     class _Server(uvicorn.Server):
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            app.state.modeltap.ready = False  # /ready answers 503 from now on
             # drain what in-process clients still send to us while we still listen
             await asyncio.to_thread(on_close)
             await super().shutdown(sockets)
 
     config = uvicorn.Config(
-        app,  # type: ignore[arg-type]
+        app,
         lifespan="on",
         log_level=options.log_level,
         access_log=options.access_log,

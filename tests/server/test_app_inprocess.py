@@ -1,0 +1,86 @@
+"""The Starlette app in-process: readiness before start-up, ingest auth, MDC header mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+import modeltap
+from modeltap.server.app import AppOptions, build_app
+from modeltap.server.auth import KeyAuth
+from modeltap.server.ingest import IngestError, collection_of_type, parse_mdc
+
+
+def _app(tmp_path: Path, **options: object) -> TestClient:
+    settings = modeltap.configure(
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
+    )
+    return TestClient(build_app(settings, None, AppOptions(**options)))  # type: ignore[arg-type]
+
+
+def test_not_ready_before_start_up(tmp_path: Path) -> None:
+    """/ready is 503 until the app has started, then 200; liveness is always 200."""
+    client = _app(tmp_path)
+    assert client.get("/ready").status_code == 503
+    assert client.get("/").text == "Healthy"
+    with client:
+        assert client.get("/ready").status_code == 200
+
+
+def test_loopback_exemption_does_not_cover_remote_clients(tmp_path: Path) -> None:
+    """With auth on, /modeldata/log from a non-loopback client still needs the key."""
+    headers = {"ce-type": "azureml.inference.model_inputs", "content-type": "application/json"}
+    with _app(tmp_path, auth=KeyAuth("k"), ingest_without_key_from_loopback=True) as client:
+        refused = client.post("/modeldata/log", content=b"[]", headers=headers)
+        accepted = client.post("/modeldata/log", content=b"[]",
+                               headers={**headers, "Authorization": "Bearer k"})
+    assert refused.status_code == 401
+    assert accepted.status_code == 202
+
+
+def test_no_score_route_without_a_script(tmp_path: Path) -> None:
+    """The ingest-only app has no /score."""
+    with _app(tmp_path) as client:
+        assert client.post("/score", content=b"{}").status_code == 404
+
+
+def test_mdc_headers_map_to_the_envelope() -> None:
+    """ce-* headers of the reference sender become collection, ids, time, agent and headers."""
+    event = parse_mdc(
+        {
+            "ce-type": "azureml.inference.model_outputs",
+            "ce-x-request-id": "corr-9",
+            "ce-time": "1700000000",
+            "ce-collect-data-type": "pandas.DataFrame",
+            "ce-agent": "azureml-ai-monitoring/1.0.0",
+            "ce-model-version": "3",
+            "ce-tenant": "contoso",
+            "trace-id": "trace-1",
+            "content-type": "application/json",
+        },
+        b'[{"a":1}]',
+    )
+    assert event.collection == "model_outputs"
+    assert event.correlation_id == event.xrequest_id == "corr-9"
+    assert event.extra == {
+        "time": "2023-11-14T22:13:20.000Z",
+        "id": "trace-1",
+        "agent": "azureml-ai-monitoring/1.0.0",
+        "modelversion": "3",
+        "headers": {"tenant": "contoso"},
+    }
+
+
+def test_event_types_map_to_collections() -> None:
+    """Types map to collections; a bad collection name or an unknown type is a 400."""
+    assert collection_of_type("org.kubeflow.serving.inference.request") == "request"
+    assert collection_of_type("org.kubeflow.serving.inference.response") == "response"
+    assert collection_of_type("azureml.inference.model_inputs") == "model_inputs"
+    assert collection_of_type("modeltap.inference.features") == "features"
+    for bad in ("azureml.inference.../etc", "com.example.thing"):
+        with pytest.raises(IngestError) as caught:
+            collection_of_type(bad)
+        assert caught.value.status == 400
