@@ -35,6 +35,10 @@ _STORE_FAILED = "store_failed"
 _LOCAL_FAILED = "local_failed"
 
 
+def _attempt_order(pending: PendingSegment) -> tuple[int, int]:
+    return pending.attempts, pending.key
+
+
 @dataclass
 class PendingSegment:
     """A closed segment waiting to be published."""
@@ -80,6 +84,7 @@ class Committer:
         self._wakeup = threading.Condition(self._lock)
         self._in_flight: PendingSegment | None = None
         self._blocked_until: dict[str, float] = {}
+        self._store_failures: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
 
@@ -149,30 +154,32 @@ class Committer:
     # -- publishing --------------------------------------------------------------------------
 
     def commit_due(self, *, ignore_backoff: bool = False) -> int:
-        """Try every segment whose retry time has come, oldest first; return how many were
-        published (or found gone). After a store failure the rest of that destination waits for
-        its next attempt; a failed segment moves to the back, so one bad segment never holds
-        up the others."""
+        """Try every segment whose retry time has come; return how many were published (or
+        found gone). Segments are tried fewest attempts first, then oldest, so one segment that
+        keeps failing never holds up the others. After a store failure the rest of that
+        destination waits for the destination's own backoff (the store is most likely down).
+        With ``ignore_backoff`` (shutdown, tests) every segment is tried once, oldest first,
+        stopping at the first store failure."""
         done = 0
         tried: set[int] = set()
         while True:
             now = time.monotonic()
             with self._lock:
-                pending = next(
-                    (
-                        p
-                        for p in self._pending
-                        if p.key not in tried
-                        and (ignore_backoff or p.next_attempt <= now)
-                        and (
-                            ignore_backoff
-                            or self._blocked_until.get(p.destination.url, 0.0) <= now
+                due = [
+                    p
+                    for p in self._pending
+                    if p.key not in tried
+                    and (
+                        ignore_backoff
+                        or (
+                            p.next_attempt <= now
+                            and self._blocked_until.get(p.destination.url, 0.0) <= now
                         )
-                    ),
-                    None,
-                )
-                if pending is None:
+                    )
+                ]
+                if not due:
                     return done
+                pending = due[0] if ignore_backoff else min(due, key=_attempt_order)
                 self._in_flight = pending
             tried.add(pending.key)
             outcome = _STORE_FAILED
@@ -181,19 +188,25 @@ class Committer:
             finally:
                 with self._lock:
                     self._in_flight = None
-                    if pending in self._pending:
+                    if outcome == _DONE and pending in self._pending:
                         self._pending.remove(pending)
-                        if outcome == _DONE:
-                            self._bytes -= pending.size
-                        else:
-                            self._pending.append(pending)
+                        self._bytes -= pending.size
+            url = pending.destination.url
             if outcome == _DONE:
                 done += 1
-                self._blocked_until.pop(pending.destination.url, None)
+                self._blocked_until.pop(url, None)
+                self._store_failures.pop(url, None)
             elif outcome == _STORE_FAILED:
-                self._blocked_until[pending.destination.url] = pending.next_attempt
+                failures = self._store_failures.get(url, 0) + 1
+                self._store_failures[url] = failures
+                self._blocked_until[url] = time.monotonic() + self._delay(failures)
                 if ignore_backoff:
                     return done  # shutting down with the store away: leave the rest waiting
+
+    def _delay(self, failures: int) -> float:
+        """Exponential backoff with jitter after ``failures`` failures in a row."""
+        delay = min(self._max_delay, self._base_delay * 2.0 ** min(failures - 1, 60))
+        return delay * random.uniform(0.5, 1.5)
 
     def _prepare(self, pending: PendingSegment) -> Path:
         """The file to upload: the segment itself, or its Parquet conversion."""
@@ -210,8 +223,7 @@ class Committer:
 
     def _failed(self, pending: PendingSegment, exc: Exception, what: str) -> None:
         pending.attempts += 1
-        delay = min(self._max_delay, self._base_delay * 2 ** (pending.attempts - 1))
-        pending.next_attempt = time.monotonic() + delay * random.uniform(0.5, 1.5)
+        pending.next_attempt = time.monotonic() + self._delay(pending.attempts)
         self._stats.commit_failures += 1
         message = f"{what} of {pending.relative_path} failed (attempt {pending.attempts}): {exc}"
         self._stats.error(message)
