@@ -78,6 +78,8 @@ class ScoringScript:
         if folder not in sys.path:
             sys.path.insert(0, folder)
         name = script.stem if script.stem.isidentifier() else "score"
+        if name in sys.modules:  # never shadow a loaded module (a script named json.py, ...)
+            name = f"_modeltap_entry_{name}"
         spec = importlib.util.spec_from_file_location(name, script)
         if spec is None or spec.loader is None:
             raise ScoringScriptError(f"cannot import {script}: not a Python file")
