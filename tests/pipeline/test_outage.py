@@ -106,6 +106,7 @@ def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path
     max_segments = 0
     try:
         time.sleep(2.0)
+        rss_before = _rss_bytes()
         s3.stop()
         deadline = time.monotonic() + OUTAGE_SECONDS
         while time.monotonic() < deadline:
@@ -114,6 +115,7 @@ def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path
             max_segments = max(max_segments, stats.spool_segments)
             time.sleep(0.25)
         during = modeltap.stats()
+        rss_growth = _rss_bytes() - rss_before
         s3.start()
         time.sleep(2.0)
     finally:
@@ -127,12 +129,21 @@ def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path
     assert during.commit_failures > 0, "the outage should have been noticed"
     assert max_segments > 1, "closed segments should have waited in the spool"
     assert max_queue < 2_000, "the queue must not pile up while the store is down"
+    assert rss_growth < 100 * 1024 * 1024, "the backlog waits on disk, not in memory"
     assert after.dropped_total == 0
     assert after.spool_segments == 0 and after.spool_bytes == 0
     assert after.total("collected") == len(sent)
     ids = _committed_ids(url, s3.storage_options())
     assert sorted(ids) == sorted(sent), "every collected event is committed"
     assert {k: v for k, v in ids.items() if v != 1} == {}, "and only once"
+
+
+def _rss_bytes() -> int:
+    """This process's resident memory."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS in /proc/self/status")
 
 
 def _listening(server: MotoS3) -> bool:

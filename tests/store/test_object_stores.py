@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 import modeltap
 from modeltap import BasicCorrelationContext, Collector
@@ -167,3 +168,37 @@ def test_azure_outage_then_recovery_commits_everything_once(tmp_path: Path) -> N
         server.stop()
     assert waiting.spool_segments >= 1, "the events collected during the outage waited"
     assert sorted(ids) == sorted(f"e{i}" for i in range(20))
+
+
+def test_yaml_storage_options_and_a_collection_path_on_another_bucket(
+    moto_s3: MotoS3, tmp_path: Path
+) -> None:
+    """storage_options come from the deployment YAML; a collection's data.path may point at
+    another bucket, reached with the same options."""
+    main, other = moto_s3.new_bucket(), moto_s3.new_bucket()
+    options = moto_s3.storage_options()
+    deployment = {
+        "endpoint_name": "ep",
+        "name": "dep",
+        "data_collector": {
+            "destination": f"s3://{main}/root",
+            "storage_options": options,
+            "spool_dir": str(tmp_path / "spool"),
+            "collections": {
+                "model_inputs": {"enabled": True},
+                "model_outputs": {"enabled": True, "data": {"path": f"s3://{other}/outs"}},
+            },
+        },
+    }
+    path = tmp_path / "deployment.yaml"
+    path.write_text(yaml.safe_dump(deployment))
+    modeltap.configure(path)
+    Collector(name="model_inputs").collect([{"a": 1}])
+    Collector(name="model_outputs").collect([{"b": 2}])
+    assert modeltap.flush(timeout=60)
+    inputs = open_destination(f"s3://{main}/root", options).list_files("ep/dep/model_inputs")
+    outputs = [
+        f for f in open_destination(f"s3://{other}/outs", options).list_files() if "jsonl" in f
+    ]
+    assert len(inputs) == 1 and inputs[0].endswith(".jsonl")
+    assert len(outputs) == 1 and len(outputs[0].split("/")) == 5  # yyyy/MM/dd/HH/name
