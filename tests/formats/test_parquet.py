@@ -216,3 +216,37 @@ def test_schema_union_merges_only_lossless_changes(
     assert accepted == (merged is not None)
     assert union.schema is not None
     assert union.schema.field("c").type == (merged if merged is not None else first)
+
+
+def test_extra_envelope_fields_become_columns_and_override_the_envelope() -> None:
+    """Payload/ingest extras: scalars keep their type, dicts become JSON text, and an event's
+    own id and time replace the generated ones."""
+    from modeltap.event import Event
+    from modeltap.formats.jsonl import EnvelopeSource
+    from modeltap.snapshot import take_snapshot
+
+    event = Event(
+        collection="model_inputs",
+        time_ns=0,
+        correlation_id="c1",
+        xrequest_id="x1",
+        data_type="cloudevent",
+        snapshot=take_snapshot([{"a": 1}, {"a": 2}]),
+        root="ep/dep/model_inputs",
+        extra={
+            "id": "event-7",
+            "time": "2024-05-01T12:00:00.250Z",
+            "statuscode": 200,
+            "headers": {"user-agent": "t"},
+            "note": None,
+        },
+    )
+    table = parquet.event_table(event, EnvelopeSource("ep", "dep", "v1", "agent"))
+    assert table.column("id").to_pylist() == ["event-7", "event-7"]
+    assert table.column("time").to_pylist()[0] == dt.datetime(
+        2024, 5, 1, 12, 0, 0, 250_000, tzinfo=dt.UTC
+    )
+    assert table.schema.field("statuscode").type == pa.int64()
+    assert orjson.loads(table.column("headers")[0].as_py()) == {"user-agent": "t"}
+    assert table.column("note").to_pylist() == [None, None]
+    assert table.column("a").to_pylist() == [1, 2]

@@ -20,6 +20,7 @@ Anything else makes the writer start a new segment (so a new file).
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import struct
 import uuid
@@ -75,9 +76,13 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
 
 
+def _is_payload(event: Event) -> bool:
+    return event.collection in PAYLOAD_COLLECTIONS or event.data_type.startswith("http.")
+
+
 def _data_table(event: Event) -> pa.Table:
     """The event's data as Arrow: its own types when possible, else a JSON string column."""
-    if event.collection not in PAYLOAD_COLLECTIONS:
+    if not _is_payload(event):
         try:
             snapshot = event.snapshot
             if isinstance(snapshot, PandasSnapshot):
@@ -87,28 +92,78 @@ def _data_table(event: Event) -> pa.Table:
                 table = snapshot.to_arrow()
             if isinstance(table, pa.RecordBatch):
                 table = pa.Table.from_batches([table])
-            return table.replace_schema_metadata(None)
-        except (pa.ArrowException, ValueError, TypeError):
-            pass  # mixed or odd column types: keep the data as JSON text, never lose it
+            if isinstance(table, pa.Table):
+                return table.replace_schema_metadata(None)
+        except Exception:
+            pass  # mixed or odd column types, or data without an Arrow form: keep it as JSON text
     body = event.snapshot.to_json_rows().decode()
     return pa.table({"data": pa.array([body], pa.large_string())})
 
 
+def _parse_time(value: Any) -> int | None:
+    """Microseconds since the epoch of an RFC 3339 time, or None."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    delta = parsed - dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _extra_column(value: Any, rows: int) -> pa.Array:
+    """An extra envelope field as a constant column: scalars keep their type, the rest is
+    JSON text."""
+    if value is None:
+        return pa.nulls(rows, pa.large_string())
+    if isinstance(value, str):
+        return _constant(value, rows)
+    if isinstance(value, bool | int | float):
+        try:
+            return pa.repeat(pa.scalar(value), rows)
+        except (pa.ArrowException, OverflowError):
+            pass
+    return _constant(_text(value), rows)
+
+
 def event_table(event: Event, envelope: EnvelopeSource) -> pa.Table:
-    """The rows of one event with their envelope columns in front."""
-    data = _data_table(event)
+    """The rows of one event with their envelope columns in front. Extra envelope fields of
+    the event (payload capture, ingest) follow; ``id``, ``time``, ``correlationid``,
+    ``xrequestid`` and ``modelversion`` among them override the envelope's own values."""
+    data = _data_table(event)  # first: a payload snapshot completes its extra fields here
     rows = data.num_rows
-    columns: dict[str, pa.Array] = {
-        "correlationid": _constant(event.correlation_id, rows),
-        "xrequestid": _constant(event.xrequest_id, rows),
-        "time": pa.repeat(pa.scalar(event.time_ns // 1_000, _TIME_TYPE), rows),
-        "id": _constant(str(uuid.uuid4()), rows),
-        "row_index": pa.array(np.arange(rows, dtype=np.int64)),
-        "modelversion": _constant(envelope.model_version, rows),
+    extra = dict(event.extra or {})
+    time_us = event.time_ns // 1_000
+    if "time" in extra:
+        parsed = _parse_time(extra["time"])
+        if parsed is not None:
+            time_us = parsed
+            del extra["time"]
+        else:
+            extra["sourcetime"] = extra.pop("time")
+    texts = {
+        "correlationid": event.correlation_id,
+        "xrequestid": event.xrequest_id,
+        "id": str(uuid.uuid4()),
+        "modelversion": envelope.model_version,
     }
-    for key, value in (event.extra or {}).items():
+    for key in texts:
+        if key in extra and extra[key] is not None:
+            texts[key] = _text(extra.pop(key))
+    columns: dict[str, pa.Array] = {
+        "correlationid": _constant(texts["correlationid"], rows),
+        "xrequestid": _constant(texts["xrequestid"], rows),
+        "time": pa.repeat(pa.scalar(time_us, _TIME_TYPE), rows),
+        "id": _constant(texts["id"], rows),
+        "row_index": pa.array(np.arange(rows, dtype=np.int64)),
+        "modelversion": _constant(texts["modelversion"], rows),
+    }
+    for key, value in extra.items():
         if key not in columns:
-            columns[key] = _constant(_text(value), rows)
+            columns[key] = _extra_column(value, rows)
     for name, column in zip(data.column_names, data.columns, strict=True):
         target = name
         while target in columns:
