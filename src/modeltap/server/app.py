@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -139,7 +139,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         else:
             response, body, response_is_json = await _score(request, request_id,
                                                             client_request_id)
-        request_id = request_id or response.headers.get("x-request-id") or str(uuid.uuid4())
+        request_id = request_id or response.headers.get("x-request-id") or _new_request_id()
         response.headers["x-request-id"] = request_id
         if client_request_id is not None:
             response.headers["x-ms-client-request-id"] = client_request_id
@@ -190,7 +190,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
                 False,
             )
         assert state.script is not None
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or _new_request_id()
         context = BasicCorrelationContext(
             id=request_id, headers=_context_headers(request_id, client_request_id)
         )
@@ -291,6 +291,15 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.modeltap = state
     return app
+
+
+def _new_request_id() -> str:
+    """A random version-4 UUID string, without building a UUID object (cheaper per request)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def _context_headers(request_id: str, client_request_id: str | None) -> dict[str, str]:
