@@ -225,39 +225,48 @@ def _json_fast(buffer: pa.Buffer) -> pa.Table | None:
     """Records via Arrow when they type cleanly; None means: take the Python path."""
     import pyarrow.json as pajson
 
-    schema = pa.schema(
-        [
-            ("id", pa.string()),
-            ("time", pa.string()),
-            ("correlationid", pa.string()),
-            ("xrequestid", pa.string()),
-        ]
-    )
     try:
         table = pajson.read_json(
             pa.BufferReader(buffer),
             read_options=pajson.ReadOptions(use_threads=True, block_size=_block_size(buffer)),
-            parse_options=pajson.ParseOptions(
-                explicit_schema=schema, unexpected_field_behavior="infer"
-            ),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if "data" not in table.column_names:
+    names = table.column_names
+    if "data" not in names or "time" not in names:
         return None
     kind = table.schema.field("data").type
     if not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
         return None
     if not pa.types.is_struct(kind.value_type):
         return None
-    if "dataref" in table.column_names and table.column("dataref").null_count < len(table):
+    if "dataref" in names and table.column("dataref").null_count < len(table):
         return None
+    for name in ("id", "correlationid", "xrequestid"):  # inference may type them otherwise
+        if name not in names:
+            table = table.append_column(name, pa.nulls(len(table), pa.string()))
+        elif not pa.types.is_string(table.schema.field(name).type):
+            try:
+                index = table.schema.get_field_index(name)
+                table = table.set_column(index, name, pc.cast(table.column(name), pa.string()))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                return None
     return table
+
+
+def _as_utc(times: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Event times as UTC timestamps (text is RFC 3339; naive timestamps are UTC)."""
+    kind = times.type
+    if pa.types.is_timestamp(kind) and kind.tz is None:
+        times = pc.cast(times, pa.timestamp(kind.unit), safe=False)
+        times = pc.assume_timezone(times, "UTC")
+    return pc.cast(times, _TIME_TYPE, safe=False)
 
 
 def _time_mask(
     times: pa.Array | pa.ChunkedArray, start: dt.datetime | None, end: dt.datetime | None
 ) -> pa.Array | pa.ChunkedArray | None:
+    """Which events fall in [start, end); None when all of them do (no copy needed)."""
     if start is None and end is None:
         return None
     mask = None
@@ -266,14 +275,15 @@ def _time_mask(
     if end is not None:
         upper = pc.less(times, pa.scalar(end, _TIME_TYPE))
         mask = upper if mask is None else pc.and_(mask, upper)
-    return mask
+    mask = pc.fill_null(mask, False)
+    return None if pc.all(mask).as_py() else mask
 
 
 def _explode_fast(
     table: pa.Table, ev_base: int, start: dt.datetime | None, end: dt.datetime | None
 ) -> pa.Table:
     """Records (one per line) -> rows, in Arrow."""
-    times = pc.cast(table.column("time"), _TIME_TYPE)
+    times = _as_utc(table.column("time"))
     table = table.set_column(table.schema.get_field_index("time"), "time", times)
     table = table.append_column(_EV, pa.array(np.arange(ev_base, ev_base + len(table))))
     mask = _time_mask(times, start, end)
@@ -456,7 +466,7 @@ def _read_parquet(
     except (pa.ArrowInvalid, OSError) as exc:
         raise StoreError(f"cannot read Parquet file {tree.join(relative)}: {exc}") from None
     if "time" in table.column_names:
-        times = pc.cast(table.column("time"), _TIME_TYPE, safe=False)
+        times = _as_utc(table.column("time"))
         table = table.set_column(table.schema.get_field_index("time"), "time", times)
         mask = _time_mask(times, start, end)
         if mask is not None:
