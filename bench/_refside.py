@@ -100,7 +100,13 @@ def _delivery(
 ) -> dict[str, Any]:
     finished, flushed_at = _flush(spec["max_flush"])
     host, port = _sink()
+    # the sink counts after replying: wait (bounded) until every accepted post is counted
+    expected = before["requests"] + sent - drops.count
+    deadline = time.monotonic() + 10.0
     after = read_stats(host, port)
+    while after["requests"] < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+        after = read_stats(host, port)
     delivered_rows = after["rows"] - before["rows"]
     delivered_events = after["requests"] - before["requests"]
     elapsed = flushed_at - start

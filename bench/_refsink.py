@@ -1,8 +1,9 @@
 """A minimal local stand-in for the reference SDK's sidecar: counts what it is sent.
 
-``POST /modeldata/log`` parses the JSON body and counts its rows (the length of a JSON array, or
-1 for any other value); ``GET /stats`` returns the counters as JSON. Loopback only, standard
-library only, so the reference worker can read the stats without extra packages.
+``POST /modeldata/log`` answers 200 at once, then parses the JSON body and counts its rows (the
+length of a JSON array, or 1 for any other value); ``GET /stats`` returns the counters as JSON.
+Loopback only, standard library only, so the reference worker can read the stats without extra
+packages.
 """
 
 from __future__ import annotations
@@ -55,13 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != LOG_PATH:
             self._reply(404, b"not found")
             return
+        self._reply(200, b"ok")  # reply first: the SDK's post does not wait for the counting
         counters = self.server.counters
         try:
             value = json.loads(body)
         except ValueError:
             with counters.lock:
                 counters.bad += 1
-            self._reply(400, b"bad json")
             return
         rows = len(value) if isinstance(value, list) else 1
         with counters.lock:
@@ -69,7 +70,6 @@ class _Handler(BaseHTTPRequestHandler):
             counters.rows += rows
             counters.bytes += length
             counters.last_monotonic = time.monotonic()
-        self._reply(200, b"ok")
 
     def do_GET(self) -> None:
         if self.path != STATS_PATH:

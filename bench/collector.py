@@ -410,8 +410,9 @@ def tight_table(results: Results, plan: Plan) -> str:
         f"then flush (bounded {plan.max_flush:g} s). Rate = committed / (first collect -> flush "
         f"return). modeltap: full_policy block, queue_max_events {plan.tight_queue_events:,}; "
         "committed = records read back from committed files, 'verified' = stats agree with them. "
-        "reference: config-file mode (queue 1500, drops when full); committed = received by the "
-        "sink; flush = teardown(wait_for_flush=True)."
+        "reference: config-file mode (queue 1500, drops when full); committed = rows the sink "
+        "received (it replies before parsing, so counting is off the SDK's path); flush = "
+        "teardown(wait_for_flush=True)."
     )
     return render(
         "Throughput: tight loop of collect(), committed events/s and rows/s",
