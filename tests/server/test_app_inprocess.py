@@ -84,3 +84,12 @@ def test_event_types_map_to_collections() -> None:
         with pytest.raises(IngestError) as caught:
             collection_of_type(bad)
         assert caught.value.status == 400
+
+
+def test_mdc_compact_format_is_text() -> None:
+    """The SDK's compact (octet-stream) payload is DataFrame.to_string() text, stored as text."""
+    event = parse_mdc(
+        {"ce-type": "azureml.inference.model_inputs", "content-type": "application/octet-stream"},
+        b"   a\n0  1",
+    )
+    assert event.content_type.startswith("text/plain")

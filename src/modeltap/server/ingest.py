@@ -97,6 +97,13 @@ def _epoch_time(value: str | None) -> str | None:
     return rfc3339_ms(int(seconds * 1_000_000_000))
 
 
+def _mdc_content_type(content_type: str) -> str:
+    """The SDK's compact format posts ``DataFrame.to_string()`` as octet-stream: it is text."""
+    if content_type.split(";", 1)[0].strip().lower() == "application/octet-stream":
+        return "text/plain; charset=utf-8"
+    return content_type
+
+
 def parse_mdc(headers: Mapping[str, str], body: bytes) -> IngestEvent:
     """An event posted by the reference SDK's sender to /modeldata/log."""
     event_type = headers.get("ce-type")
@@ -130,7 +137,7 @@ def parse_mdc(headers: Mapping[str, str], body: bytes) -> IngestEvent:
         correlation_id=correlation_id,
         xrequest_id=context_headers.get("x-ms-client-request-id") or correlation_id,
         body=body,
-        content_type=headers.get("content-type", "application/json"),
+        content_type=_mdc_content_type(headers.get("content-type", "application/json")),
         data_type=headers.get("ce-collect-data-type") or "python.str",
         extra=extra,
     )
