@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,23 @@ def test_mdc_compact_format_is_text() -> None:
         b"   a\n0  1",
     )
     assert event.content_type.startswith("text/plain")
+
+
+def test_disabled_collection_is_counted_as_a_drop(tmp_path: Path) -> None:
+    """Ingest into a collection the configuration disables: 200, nothing stored, the drop is
+    counted and exported on /metrics with its reason."""
+    settings = modeltap.configure(
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never",
+                            "collections": {"model_inputs": {"enabled": True}}}}
+    )
+    headers = {"ce-type": "azureml.inference.model_outputs", "content-type": "application/json"}
+    with TestClient(build_app(settings, None, AppOptions())) as client:
+        reply = client.post("/modeldata/log", content=b'[{"a":1}]', headers=headers)
+        metrics = client.get("/metrics").text
+    assert reply.status_code == 200
+    assert reply.json() == {"accepted": 0, "disabled": 1}
+    assert re.search(
+        r'modeltap_dropped_total\{collection="model_outputs",pid="\d+",reason="disabled"\} 1\.0',
+        metrics,
+    )

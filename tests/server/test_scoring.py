@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import uuid
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from modeltap.stats import CollectionStats
 from tests.server.conftest import SCRIPTS, ServerProcess, running, write_deployment
 
 MAX_REQUEST = 64 * 1024
@@ -222,8 +224,12 @@ def test_metrics_expose_requests_and_collector_counters(server: ServerProcess) -
     for counter in ("collected", "sampled_out", "events_written", "rows_written",
                     "bytes_written", "files_committed"):
         assert f'modeltap_{counter}_total{{collection="model_inputs"' in text, counter
-    assert "modeltap_queue_depth" in text
-    assert "modeltap_spool_bytes" in text
+    for field in dataclasses.fields(CollectionStats):
+        if field.name != "dropped":
+            assert f"modeltap_{field.name}_total{{" in text, field.name
+    for gauge in ("queue_depth", "queue_bytes", "spool_bytes", "spool_segments",
+                  "oldest_waiting_age_seconds", "commit_failures_total", "commit_retries_total"):
+        assert f"modeltap_{gauge}{{" in text, gauge
 
 
 def test_wrong_method_and_route(server: ServerProcess) -> None:

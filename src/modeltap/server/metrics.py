@@ -8,25 +8,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import fields
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector as PromCollector
 
 from modeltap.pipeline.runtime import stats
+from modeltap.stats import CollectionStats, PipelineStats
 
 __all__ = ["CONTENT_TYPE", "ServerMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
-_COUNTERS = (
-    ("collected", "Events accepted into the queue"),
-    ("sampled_out", "Events skipped by sampling"),
-    ("events_written", "Events appended to spool segments"),
-    ("rows_written", "Rows appended to spool segments"),
-    ("bytes_written", "Bytes appended to spool segments"),
-    ("files_committed", "Files made visible at the destination"),
-)
+_HELP = {
+    "collected": "Events accepted into the queue",
+    "sampled_out": "Events skipped by sampling",
+    "events_written": "Events appended to spool segments",
+    "rows_written": "Rows appended to spool segments",
+    "bytes_written": "Bytes appended to spool segments",
+    "files_committed": "Files made visible at the destination",
+    "commit_failures": "Failed commits to the destination",
+    "commit_retries": "Retried commits to the destination",
+    "queue_depth": "Events waiting in the in-memory queue",
+    "queue_bytes": "Approximate bytes waiting in the queue",
+    "spool_bytes": "Bytes in the local spool",
+    "spool_segments": "Segments in the local spool",
+    "oldest_waiting_age": "Age in seconds of the oldest segment waiting for the destination",
+}
+_RENAME = {"oldest_waiting_age": "oldest_waiting_age_seconds"}
+_NOT_METRICS = frozenset({"collections", "last_error", "last_error_time"})
+
+
+def _numeric_fields(cls: type) -> list[str]:
+    """The int/float fields of a stats dataclass: every one becomes a metric, so a counter
+    added to stats() later is exported without touching this module."""
+    return [f.name for f in fields(cls) if f.type in ("int", "float", int, float)]
 
 
 class _PipelineCollector(PromCollector):
@@ -35,9 +52,11 @@ class _PipelineCollector(PromCollector):
     def collect(self) -> Iterator[Metric]:
         current = stats()
         pid = str(os.getpid())
-        for name, help_text in _COUNTERS:
+        for name in _numeric_fields(CollectionStats):
             family = CounterMetricFamily(
-                f"modeltap_{name}", f"{help_text}, per collection", labels=["collection", "pid"]
+                f"modeltap_{name}",
+                f"{_HELP.get(name, name.replace('_', ' '))}, per collection",
+                labels=["collection", "pid"],
             )
             for collection, counters in current.collections.items():
                 family.add_metric([collection, pid], float(getattr(counters, name)))
@@ -50,27 +69,21 @@ class _PipelineCollector(PromCollector):
             for reason, count in sorted(counters.dropped.items()):
                 dropped.add_metric([collection, reason, pid], float(count))
         yield dropped
-        for name, help_text, value in (
-            ("commit_failures", "Failed commits to the destination", current.commit_failures),
-            ("commit_retries", "Retried commits to the destination", current.commit_retries),
-        ):
-            family = CounterMetricFamily(f"modeltap_{name}", help_text, labels=["pid"])
-            family.add_metric([pid], float(value))
-            yield family
-        for name, help_text, gauge in (
-            ("queue_depth", "Events waiting in the in-memory queue", current.queue_depth),
-            ("queue_bytes", "Approximate bytes waiting in the queue", current.queue_bytes),
-            ("spool_bytes", "Bytes in the local spool", current.spool_bytes),
-            ("spool_segments", "Segments in the local spool", current.spool_segments),
-            (
-                "oldest_waiting_age_seconds",
-                "Age of the oldest segment waiting for the destination",
-                current.oldest_waiting_age,
-            ),
-        ):
-            gauge_family = GaugeMetricFamily(f"modeltap_{name}", help_text, labels=["pid"])
-            gauge_family.add_metric([pid], float(gauge))
-            yield gauge_family
+        for name in _numeric_fields(PipelineStats):
+            if name in _NOT_METRICS:
+                continue
+            help_text = _HELP.get(name, name.replace("_", " "))
+            value = float(getattr(current, name))
+            if name.startswith("commit_"):
+                counter = CounterMetricFamily(f"modeltap_{name}", help_text, labels=["pid"])
+                counter.add_metric([pid], value)
+                yield counter
+            else:
+                gauge = GaugeMetricFamily(
+                    f"modeltap_{_RENAME.get(name, name)}", help_text, labels=["pid"]
+                )
+                gauge.add_metric([pid], value)
+                yield gauge
 
 
 class ServerMetrics:
