@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+import modeltap
 from modeltap.stats import CollectionStats
 from tests.server.conftest import SCRIPTS, ServerProcess, running, write_deployment
 
@@ -197,6 +198,8 @@ def test_large_body_is_stored_out_of_line(server: ServerProcess) -> None:
     from modeltap.server.payload import resolve_dataref
 
     assert resolve_dataref(record, str(collection_root)) == body
+    frame = modeltap.read(str(collection_root))
+    assert frame.loc[frame["correlationid"] == "ref-1", "data"].tolist() == [body]
 
 
 def test_only_allowlisted_headers_are_captured(server: ServerProcess) -> None:
