@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -29,7 +30,8 @@ from modeltap.server.capture import PayloadCapture
 from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, parse_mdc
 from modeltap.server.metrics import CONTENT_TYPE, ServerMetrics
 from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES, BlobSink
-from modeltap.server.scoring import ScoringScript, encode_result
+from modeltap.server.scoring import BadInput, ScoringScript, encode_result
+from modeltap.server.swagger import build_swagger
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "AppOptions", "ServerState", "build_app"]
 
@@ -181,26 +183,22 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             )
         except ClientDisconnect:
             return PlainTextResponse("client disconnected", status_code=400), b"", False
-        try:
-            text = body.decode("utf-8")
-        except UnicodeDecodeError:
-            return (
-                PlainTextResponse("request body is not UTF-8 text", status_code=400),
-                body,
-                False,
-            )
         assert state.script is not None
+        script = state.script
+        try:
+            arguments = script.arguments(body, request.headers.get("content-type", ""))
+        except BadInput as exc:
+            return PlainTextResponse(exc.reason, status_code=exc.status), body, False
         request_id = request_id or _new_request_id()
         context = BasicCorrelationContext(
             id=request_id, headers=_context_headers(request_id, client_request_id)
         )
-        script = state.script
         headers: dict[str, str] = dict(request.headers) if script.wants_headers else {}
 
         def call() -> Response | bytes:
             token = set_current_context(context)
             try:
-                return encode_result(script.run(text, headers))
+                return encode_result(script.call(arguments, headers))
             finally:
                 reset_current_context(token)
 
@@ -288,6 +286,24 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     ]
     if script is not None:
         routes.append(Route("/score", score, methods=["POST"]))
+        swagger = build_swagger(
+            script.path, script.run_function, title=f"{settings.endpoint}/"
+            f"{settings.deployment_name}", version=settings.collector.model_version,
+            key_auth=auth is not None,
+        )
+        swagger_body = orjson.dumps(swagger) if swagger is not None else None
+
+        async def swagger_route(request: Request) -> Response:
+            if swagger_body is None:
+                return PlainTextResponse(
+                    "the scoring script declares no schema: decorate run() with "
+                    "inference_schema's @input_schema/@output_schema or put a swagger.json "
+                    "beside it",
+                    status_code=404,
+                )
+            return Response(swagger_body, media_type=_JSON)
+
+        routes.append(Route("/swagger.json", swagger_route, methods=["GET"]))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.modeltap = state
     return app

@@ -25,7 +25,7 @@ from starlette.responses import Response
 
 from modeltap.errors import ModelTapError
 
-__all__ = ["ScoringScript", "ScoringScriptError", "encode_result"]
+__all__ = ["BadInput", "ScoringScript", "ScoringScriptError", "encode_result"]
 
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
@@ -62,11 +62,20 @@ class ScoringScript:
         assert init is not None and run is not None
         self._init: Callable[[], Any] = init
         self._run: Callable[..., Any] = run
+        self.run_function = run
         try:
-            parameters = inspect.signature(run).parameters
+            parameters = dict(inspect.signature(run).parameters)
         except (TypeError, ValueError):
-            parameters = {}  # type: ignore[assignment]
+            parameters = {}
         self.wants_headers = "request_headers" in parameters
+        # a run() decorated with inference_schema's @input_schema gets the JSON body's values
+        # by parameter name, as the platform server passes them; otherwise the body as a str
+        self.object_input = _is_schema_decorated(run)
+        self._body_parameters = [
+            p for name, p in parameters.items()
+            if name != "request_headers"
+            and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+        ]
 
     @classmethod
     def load(cls, path: str | Path) -> ScoringScript:
@@ -107,11 +116,64 @@ class ScoringScript:
                 f"{_script_traceback(self.path)}"
             ) from exc
 
+    def arguments(self, body: bytes, content_type: str) -> dict[str, Any]:
+        """run()'s arguments from a request body; BadInput (4xx) when the body does not fit."""
+        if not self.object_input:
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadInput(400, "request body is not UTF-8 text") from None
+            return {"": text}
+        media = content_type.split(";", 1)[0].strip().lower()
+        if media != "application/json" and not media.endswith("+json"):
+            raise BadInput(415, "expects Content-Type application/json (run() has a schema)")
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            reason = "request body is empty" if not body else f"body is not valid JSON: {exc}"
+            raise BadInput(400, f"{reason}; expecting a JSON object") from None
+        if not isinstance(document, dict):
+            raise BadInput(400, "the body must be a JSON object of run()'s parameters")
+        arguments: dict[str, Any] = {}
+        for parameter in self._body_parameters:
+            value = document.get(parameter.name, parameter.default)
+            if value is inspect.Parameter.empty:
+                raise BadInput(400, f"no value for run()'s parameter {parameter.name!r}")
+            arguments[parameter.name] = value
+        return arguments
+
+    def call(self, arguments: dict[str, Any], headers: Mapping[str, str]) -> Any:
+        """Call run() with what ``arguments`` made of the request."""
+        extra: dict[str, Any] = {"request_headers": dict(headers)} if self.wants_headers else {}
+        if "" in arguments:
+            return self._run(arguments[""], **extra)
+        return self._run(**arguments, **extra)
+
     def run(self, raw_data: str, headers: Mapping[str, str]) -> Any:
-        """Call the script's run()."""
-        if self.wants_headers:
-            return self._run(raw_data, request_headers=dict(headers))
-        return self._run(raw_data)
+        """Call run() with a raw body string (for scripts without a schema)."""
+        return self.call({"": raw_data}, headers)
+
+
+class BadInput(Exception):
+    """A request body that run() cannot be called with; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _is_schema_decorated(run: Any) -> bool:
+    try:
+        from inference_schema.schema_util import (  # type: ignore[import-not-found,import-untyped,unused-ignore]
+            is_schema_decorated,
+        )
+    except ImportError:
+        return False
+    try:
+        return bool(is_schema_decorated(run))
+    except Exception:
+        return False
 
 
 def _default(value: Any) -> Any:
