@@ -68,8 +68,15 @@ _TIME_TYPE = pa.timestamp("us", tz="UTC")
 # -- one event -> one Arrow table ------------------------------------------------------------
 
 
+_CONSTANT_KEY = b"modeltap.constant"
+
+
 def _constant(value: str, rows: int) -> pa.Array:
-    return pa.repeat(pa.scalar(value, pa.large_string()), rows)
+    """A string repeated on every row, dictionary-encoded while spooled (a few bytes a row
+    instead of the whole string); ``_decode_constants`` turns it into plain strings."""
+    return pa.DictionaryArray.from_arrays(
+        pa.array(np.zeros(rows, dtype=np.int32)), pa.array([value], pa.large_string())
+    )
 
 
 def _text(value: Any) -> str:
@@ -164,12 +171,55 @@ def event_table(event: Event, envelope: EnvelopeSource) -> pa.Table:
     for key, value in extra.items():
         if key not in columns:
             columns[key] = _extra_column(value, rows)
+    fields = [
+        pa.field(name, column.type, metadata={_CONSTANT_KEY: b"1"})
+        if pa.types.is_dictionary(column.type)
+        else pa.field(name, column.type)
+        for name, column in columns.items()
+    ]
     for name, column in zip(data.column_names, data.columns, strict=True):
         target = name
         while target in columns:
             target = f"data_{target}"
         columns[target] = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
-    return pa.table(columns)
+        fields.append(data.schema.field(name).with_name(target))
+    return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
+
+
+def _expand_constant(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column of one-value dictionary chunks as plain large strings, built with one copy
+    (much cheaper than a cast, which looks every row up)."""
+    parts: list[bytes] = []
+    offsets: list[np.ndarray[Any, Any]] = [np.zeros(1, dtype=np.int64)]
+    position = 0
+    for chunk in column.chunks:
+        dictionary = getattr(chunk, "dictionary", None)
+        if dictionary is None or len(dictionary) != 1 or chunk.null_count:
+            return column.cast(pa.large_string())
+        value = str(dictionary[0].as_py()).encode()
+        rows = len(chunk)
+        parts.append(value * rows)
+        offsets.append(position + len(value) * np.arange(1, rows + 1, dtype=np.int64))
+        position += len(value) * rows
+    length = sum(len(c) for c in column.chunks)
+    array = pa.LargeStringArray.from_buffers(
+        length, pa.py_buffer(np.concatenate(offsets)), pa.py_buffer(b"".join(parts))
+    )
+    return pa.chunked_array([array])
+
+
+def _decode_constants(table: pa.Table) -> pa.Table:
+    """Spooled constant columns as plain strings again (no field metadata left)."""
+    fields = []
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if field.metadata and _CONSTANT_KEY in field.metadata:
+            if pa.types.is_dictionary(field.type):
+                column = _expand_constant(column)
+            field = pa.field(field.name, column.type)
+        fields.append(field)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 # -- spool frames ----------------------------------------------------------------------------
@@ -366,14 +416,16 @@ def _as_json_columns(table: pa.Table) -> pa.Table:
 
 
 def _data_as_text(table: pa.Table) -> pa.Table:
+    fields = []
     columns = []
-    for name in table.column_names:
-        column = table.column(name)
-        if name not in ENVELOPE_COLUMNS:
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if field.name not in ENVELOPE_COLUMNS:
             values = [_text(v) if v is not None else None for v in column.to_pylist()]
             column = pa.chunked_array([pa.array(values, pa.large_string())])
+            field = pa.field(field.name, pa.large_string())
+        fields.append(field)
         columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.column_names)
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
 def _write_parquet(table: pa.Table, target: Path) -> None:
@@ -385,29 +437,35 @@ def _write_parquet(table: pa.Table, target: Path) -> None:
         or pa.types.is_large_string(f.type)
         or pa.types.is_dictionary(f.type)
     ]
+    # statistics (min/max for pruning) for the envelope and non-text columns; min/max of
+    # free text costs a sixth of the write and prunes little
+    with_statistics = [
+        f.name for f in table.schema if f.name in ENVELOPE_COLUMNS or f.name not in textual
+    ]
     pq.write_table(
         table,
         target,
         compression=COMPRESSION,
         row_group_size=ROW_GROUP_ROWS,
         use_dictionary=textual,
+        write_statistics=with_statistics,
     )
 
 
 def spool_to_parquet(source: Path, target: Path) -> int:
     """Convert a spool segment of frames into a Parquet file; return the number of rows."""
-    with pa.OSFile(str(source), "rb") as handle:
-        buffer = handle.read_buffer()  # into Arrow's pool: no fresh pages per segment
-    tables = read_frames(buffer)
-    try:
-        table = unify(tables)
-    except (ValueError, pa.ArrowException):
-        # the writer keeps segments mergeable; should one not be, keep the data as text
-        table = unify(_data_as_text(t) for t in tables)
-    try:
-        _write_parquet(table, target)
-    except (pa.ArrowException, ValueError, TypeError):
-        _write_parquet(_as_json_columns(table), target)
+    with pa.memory_map(str(source), "r") as mapped:
+        tables = read_frames(mapped.read_buffer())  # zero-copy over the page cache
+        try:
+            table = unify(tables)
+        except (ValueError, pa.ArrowException):
+            # the writer keeps segments mergeable; should one not be, keep the data as text
+            table = unify(_data_as_text(t) for t in tables)
+        table = _decode_constants(table)
+        try:
+            _write_parquet(table, target)
+        except (pa.ArrowException, ValueError, TypeError):
+            _write_parquet(_as_json_columns(table), target)
     return int(table.num_rows)
 
 
