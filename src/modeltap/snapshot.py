@@ -96,37 +96,6 @@ def _orjson_default(value: Any) -> Any:
     return str(value)
 
 
-def _frame_columns(frame: pd.DataFrame) -> list[list[Any]]:
-    """Each column as a Python list, read from the frame's own arrays without casts."""
-    manager = frame._mgr
-    if not hasattr(manager, "iget_values"):  # pragma: no cover - pandas internals moved
-        return [frame.iloc[:, i].tolist() for i in range(frame.shape[1])]
-    columns = []
-    for i in range(frame.shape[1]):
-        array = manager.iget_values(i)
-        arrow = getattr(array, "_pa_array", None)
-        if isinstance(array, np.ndarray):
-            # float32 stays numpy so orjson writes its shortest form (0.1, not 0.100000001)
-            columns.append(list(array) if array.dtype.kind == "f" and array.itemsize < 8
-                           else array.tolist())
-        elif arrow is not None and array.dtype.kind in "OSU":
-            columns.append(arrow.to_pylist())
-        else:
-            columns.append(list(array))
-    return columns
-
-
-def _small_pandas_json(frame: pd.DataFrame) -> bytes:
-    """Few rows: Python lists of the columns and orjson beat any columnar encoder's set-up
-    cost (and ``to_numpy``'s casts) by an order of magnitude."""
-    names = [str(c) for c in frame.columns]
-    columns = _frame_columns(frame)
-    if not columns:
-        return orjson.dumps([{}] * len(frame))
-    rows = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    return orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)
-
-
 def _polars_json(frame: pl.DataFrame) -> bytes:
     """Encode a polars frame as a JSON array of rows, datetimes as ISO 8601 (UTC when zoned)."""
     import polars as pl
@@ -166,36 +135,133 @@ def _pandas_json(frame: pd.DataFrame) -> bytes:
     return b"[" + b",".join(p for p in pieces if p) + b"]"
 
 
-class PandasSnapshot:
-    """A pandas DataFrame, copied (lazily under copy-on-write)."""
+def _column_names(columns: pd.Index) -> list[str]:
+    """Column labels as record keys; Arrow-backed labels (pandas >= 3) read straight from Arrow."""
+    arrow = getattr(columns.array, "_pa_array", None)
+    names = arrow.to_pylist() if arrow is not None else columns.tolist()
+    return [n if isinstance(n, str) else str(n) for n in names]
 
-    __slots__ = ("approx_bytes", "frame", "rows")
+
+def _check_unique(columns: pd.Index) -> None:
+    if columns.is_unique and columns.inferred_type == "string":
+        return  # distinct strings stay distinct as record keys
+    names = [str(c) for c in columns]
+    if len(set(names)) != len(names):
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        raise InvalidDataError(
+            f"DataFrame has duplicate column names {duplicated}: records need unique "
+            "column names; rename them before collect()"
+        )
+
+
+def _freeze_blocks(frame: pd.DataFrame) -> list[tuple[Any, Any, Any]] | None:
+    """(column positions, frozen values) per block of a small frame: Arrow-backed arrays are
+    immutable and kept as they are, everything else is copied. A handful of objects, so a queue
+    full of them costs the garbage collector little; None if pandas' internals are unfamiliar."""
+    blocks = getattr(frame._mgr, "blocks", None)
+    if blocks is None:  # pragma: no cover - pandas internals moved
+        return None
+    frozen = []
+    for block in blocks:
+        values = block.values
+        arrow = getattr(values, "_pa_array", None)
+        kept = arrow if arrow is not None else values.copy()
+        frozen.append((block.mgr_locs.indexer, kept, block.dtype))
+    return frozen
+
+
+def _frozen_columns(frozen: list[tuple[Any, Any, Any]], width: int) -> list[Any]:
+    """The columns of frozen blocks, in frame order, as Python lists (numpy floats narrower
+    than 64 bits stay numpy so orjson writes their shortest form)."""
+    columns: list[Any] = [None] * width
+    for positions, values, _ in frozen:
+        if isinstance(positions, slice):
+            positions = range(*positions.indices(width))
+        if hasattr(values, "to_pylist"):  # an Arrow chunked array: one column
+            parts = [values.to_pylist()]
+        elif isinstance(values, np.ndarray):
+            keep = values.dtype.kind == "f" and values.itemsize < 8
+            parts = [list(row) if keep else row.tolist() for row in values]
+        elif getattr(values, "ndim", 1) == 2:
+            parts = [list(values[i]) for i in range(values.shape[0])]
+        else:
+            parts = [list(values)]
+        for position, part in zip(positions, parts, strict=True):
+            columns[position] = part
+    return columns
+
+
+class PandasSnapshot:
+    """A pandas DataFrame. Small frames keep frozen copies of their blocks (cheap to take,
+    cheap to hold); larger ones a copy-on-write copy (pandas >= 3) or a deep copy."""
+
+    __slots__ = ("_blocks", "_columns", "_frame", "_names", "approx_bytes", "rows")
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        names = [str(c) for c in frame.columns]  # as the record keys will be
-        if len(set(names)) != len(names):
-            duplicated = sorted({n for n in names if names.count(n) > 1})
-            raise InvalidDataError(
-                f"DataFrame has duplicate column names {duplicated}: records need unique "
-                "column names; rename them before collect()"
-            )
-        self.frame = frame.copy(deep=not _PANDAS_COPY_ON_WRITE)
+        _check_unique(frame.columns)
         self.rows = len(frame)
         self.approx_bytes = 64 + self.rows * frame.shape[1] * _APPROX_CELL_BYTES
+        self._columns = frame.columns  # an Index is immutable: renaming replaces it
+        self._names: list[str] | None = None
+        self._frame: pd.DataFrame | None = None
+        self._blocks = _freeze_blocks(frame) if self.rows <= _SMALL_ROWS else None
+        if self._blocks is None:
+            self._frame = frame.copy(deep=not _PANDAS_COPY_ON_WRITE)
+
+    @property
+    def names(self) -> list[str]:
+        """The column names as record keys."""
+        if self._names is None:
+            self._names = _column_names(self._columns)
+        return self._names
+
+    @property
+    def signature(self) -> tuple[Any, ...]:
+        """Column names and types, cheap to compare (the writer's schema-change check)."""
+        if self._blocks is not None:
+            return (
+                tuple(self.names),
+                tuple((str(positions), dtype) for positions, _, dtype in self._blocks),
+            )
+        assert self._frame is not None
+        return (tuple(self.names), tuple(self._frame.dtypes))
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The snapshot as a DataFrame (rebuilt once from the frozen blocks of small frames)."""
+        if self._frame is None:
+            assert self._blocks is not None
+            arrays: list[Any] = [None] * len(self._columns)
+            for positions, values, dtype in self._blocks:
+                if isinstance(positions, slice):
+                    positions = range(*positions.indices(len(arrays)))
+                for offset, position in enumerate(positions):
+                    if hasattr(values, "to_pylist"):
+                        arrays[position] = pd.array(values.to_pylist(), dtype=dtype)
+                    elif getattr(values, "ndim", 1) == 2:
+                        arrays[position] = values[offset]
+                    else:
+                        arrays[position] = values
+            self._frame = pd.DataFrame(dict(enumerate(arrays)))
+            self._frame.columns = self._columns
+        return self._frame
 
     def to_json_rows(self) -> bytes:
-        """Rows via polars (fast, releases the GIL), falling back to pandas for odd columns."""
+        """Small frames from their frozen columns with orjson; larger ones via polars (fast,
+        releases the GIL while writing); odd columns fall back to pandas with orjson."""
         import polars as pl
 
-        if self.rows <= _SMALL_ROWS:
+        if self._blocks is not None:
             try:
-                return _small_pandas_json(self.frame)
+                columns = _frozen_columns(self._blocks, len(self._columns))
+                return _rows_json(self.names, columns, self.rows)
             except (TypeError, orjson.JSONEncodeError):
                 return _pandas_json(self.frame)
+        frame = self.frame
         try:
-            converted = pl.from_pandas(self.frame, include_index=False)
+            converted = pl.from_pandas(frame, include_index=False)
         except Exception:
-            return _pandas_json(self.frame)
+            return _pandas_json(frame)
         return _polars_json(converted)
 
     def to_arrow(self) -> pa.Table:
@@ -203,6 +269,14 @@ class PandasSnapshot:
         import pyarrow as pa
 
         return pa.Table.from_pandas(self.frame, preserve_index=False)
+
+
+def _rows_json(names: list[str], columns: list[Any], rows: int) -> bytes:
+    """Row objects from column lists, encoded by orjson."""
+    if not columns:
+        return orjson.dumps([{}] * rows)
+    records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    return orjson.dumps(records, option=_ORJSON_OPTIONS, default=_orjson_default)
 
 
 class ArrowSnapshot:

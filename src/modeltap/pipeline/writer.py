@@ -34,6 +34,7 @@ __all__ = ["FlushRequest", "StopRequest", "Writer"]
 logger = logging.getLogger("modeltap.writer")
 
 _ROOTS_FOLDER = "_roots"
+_WAKE_UP = object()  # a control item that only wakes the writer
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Writer:
         self._tick = tick
         self._clock = PartitionClock(settings.collector.rolling_rate)
         self._registrar = Registrar(settings, spool.instance)
-        self._committer = Committer(stats, on_committed=self._registrar.segment_committed)
+        self._committer = Committer(stats, on_committed=self._segment_committed)
         self._open: dict[str, tuple[str, Segment]] = {}
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
@@ -114,6 +115,13 @@ class Writer:
             "spool_segments": len(open_segments) + len(self._committer.backlog),
             "oldest_waiting_age": self._committer.oldest_age(),
         }
+
+    def _segment_committed(self, pending: Any) -> None:
+        """The committer's hook (on its thread): register the segment in the catalog and,
+        if a flush waits, wake the writer so it releases the flush without waiting a tick."""
+        self._registrar.segment_committed(pending)
+        if self._waiters:
+            self._queue.put_control(_WAKE_UP)
 
     # -- routing -----------------------------------------------------------------------------
 
@@ -344,14 +352,7 @@ def _collection_of(relative_path: str) -> str:
 
 
 def _schema_signature(snapshot: object) -> tuple[object, ...] | None:
-    """A cheap fingerprint of a pandas snapshot's columns and dtypes, so the catalog's column
-    types (costly to derive) are worked out once per schema per segment, not once per event."""
-    frame = getattr(snapshot, "frame", None)
-    blocks = getattr(getattr(frame, "_mgr", None), "blocks", None)
-    if frame is None or blocks is None:
-        return None
-    return (
-        tuple(frame.columns),
-        tuple(str(b.dtype) for b in blocks),
-        tuple(len(b.mgr_locs) for b in blocks),
-    )
+    """A cheap fingerprint of a snapshot's columns and types (pandas snapshots have one), so
+    the catalog's column types, costly to derive, are worked out once per schema per segment."""
+    signature = getattr(snapshot, "signature", None)
+    return signature if isinstance(signature, tuple) else None
