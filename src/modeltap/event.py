@@ -11,10 +11,17 @@ from modeltap.snapshot import Snapshot
 __all__ = ["Event", "rfc3339_ms"]
 
 
+_last: tuple[int, str] = (-1, "")  # (second, its formatted stamp), swapped atomically
+
+
 def rfc3339_ms(epoch_ns: int) -> str:
     """``2024-05-01T12:34:56.789Z`` for a time in nanoseconds since the epoch."""
+    global _last
     seconds, rest = divmod(epoch_ns, 1_000_000_000)
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    cached_second, stamp = _last
+    if seconds != cached_second:  # one strftime per second, not per event
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+        _last = (seconds, stamp)
     return f"{stamp}.{rest // 1_000_000:03d}Z"
 
 

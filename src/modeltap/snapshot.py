@@ -170,6 +170,13 @@ def _freeze_blocks(frame: pd.DataFrame) -> list[tuple[Any, Any, Any]] | None:
     return frozen
 
 
+def _positions_key(positions: Any) -> object:
+    """A hashable form of a block's column positions (a slice or an integer array)."""
+    if isinstance(positions, slice):
+        return (positions.start, positions.stop, positions.step)
+    return bytes(positions.tobytes())
+
+
 def _frozen_columns(frozen: list[tuple[Any, Any, Any]], width: int) -> list[Any]:
     """The columns of frozen blocks, in frame order, as Python lists (numpy floats narrower
     than 64 bits stay numpy so orjson writes their shortest form)."""
@@ -221,7 +228,7 @@ class PandasSnapshot:
         if self._blocks is not None:
             return (
                 tuple(self.names),
-                tuple((str(positions), dtype) for positions, _, dtype in self._blocks),
+                tuple((_positions_key(positions), dtype) for positions, _, dtype in self._blocks),
             )
         assert self._frame is not None
         return (tuple(self.names), tuple(self._frame.dtypes))
