@@ -278,8 +278,27 @@ def _describe(error: Mapping[str, Any], root_loc: tuple[str, ...]) -> str:
     return f"{key}: {message} (got {error.get('input')!r})"
 
 
+_DEPLOYMENT_KEYS = frozenset(
+    {
+        "data_collector",
+        "endpoint_name",
+        "name",
+        "model",
+        "model_type",
+        "code_configuration",
+        "environment",
+        "environment_variables",
+        "instance_type",
+        "instance_count",
+        "auth_mode",
+        "server",
+    }
+)
+
+
 def _is_deployment(mapping: Mapping[str, Any]) -> bool:
-    return any(k in mapping for k in ("data_collector", "endpoint_name", "name"))
+    """A whole deployment (else the mapping is taken as its ``data_collector`` section)."""
+    return any(k in mapping for k in _DEPLOYMENT_KEYS)
 
 
 def load_settings(
