@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 import struct
 import uuid
 from collections.abc import Iterable
@@ -452,8 +453,9 @@ def _write_parquet(table: pa.Table, target: Path) -> None:
     )
 
 
-def spool_to_parquet(source: Path, target: Path) -> int:
-    """Convert a spool segment of frames into a Parquet file; return the number of rows."""
+def spool_to_parquet(source: Path, target: Path, *, durable: bool = False) -> int:
+    """Convert a spool segment of frames into a Parquet file; return the number of rows.
+    ``durable`` fsyncs the file before returning (fsync policy ``commit`` or ``always``)."""
     with pa.memory_map(str(source), "r") as mapped:
         tables = read_frames(mapped.read_buffer())  # zero-copy over the page cache
         try:
@@ -466,6 +468,9 @@ def spool_to_parquet(source: Path, target: Path) -> int:
             _write_parquet(table, target)
         except (pa.ArrowException, ValueError, TypeError):
             _write_parquet(_as_json_columns(table), target)
+    if durable:
+        with open(target, "rb") as handle:
+            os.fsync(handle.fileno())
     return int(table.num_rows)
 
 

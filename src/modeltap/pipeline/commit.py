@@ -72,6 +72,7 @@ class Committer:
         base_delay: float = 0.5,
         max_delay: float = 10.0,
         on_committed: Callable[[PendingSegment], None] | None = None,
+        durable: bool = False,
     ) -> None:
         self._stats = stats
         self._pending: deque[PendingSegment] = deque()
@@ -79,6 +80,7 @@ class Committer:
         self._base_delay = base_delay
         self._max_delay = max_delay
         self._on_committed = on_committed
+        self._durable = durable
         self._next_key = 0
         self._lock = threading.Lock()
         self._wakeup = threading.Condition(self._lock)
@@ -217,7 +219,7 @@ class Committer:
         converted = pending.path.with_name(pending.path.name + CONVERTED_SUFFIX)
         if not converted.exists():
             temp = converted.with_name(converted.name + ".tmp")
-            spool_to_parquet(pending.path, temp)
+            spool_to_parquet(pending.path, temp, durable=self._durable)
             temp.replace(converted)
         return converted
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from modeltap.catalog.registrar import Registrar
 from modeltap.catalog.schema import snapshot_columns
-from modeltap.config import Settings, SpoolFullPolicy
+from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
 from modeltap.errors import SpoolFullError
 from modeltap.event import Event
 from modeltap.formats import parquet
@@ -74,7 +74,10 @@ class Writer:
         self._tick = tick
         self._clock = PartitionClock(settings.collector.rolling_rate)
         self._registrar = Registrar(settings, spool.instance)
-        self._committer = Committer(stats, on_committed=self._segment_committed)
+        self._durable = settings.collector.fsync is not FsyncPolicy.NEVER
+        self._committer = Committer(
+            stats, on_committed=self._segment_committed, durable=self._durable
+        )
         self._open: dict[str, tuple[str, Segment]] = {}
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
@@ -129,7 +132,7 @@ class Writer:
         destination = self._destinations.get(url)
         if destination is None:
             options = self._settings.collector.storage_options
-            destination = open_destination(url, options)
+            destination = open_destination(url, options, durable=self._durable)
             self._destinations[url] = destination
         return destination
 

@@ -47,10 +47,13 @@ def check_destination(url: str) -> None:
         )
 
 
-def open_destination(url: str, storage_options: dict[str, Any] | None = None) -> Destination:
-    """The destination for ``url``; a missing extra raises with its ``pip install`` hint."""
+def open_destination(
+    url: str, storage_options: dict[str, Any] | None = None, *, durable: bool = True
+) -> Destination:
+    """The destination for ``url``; a missing extra raises with its ``pip install`` hint.
+    ``durable=False`` (fsync policy ``never``) skips the local destination's fsyncs."""
     if is_local(url):
-        return LocalDestination(url.removeprefix("file://"))
+        return LocalDestination(url.removeprefix("file://"), durable=durable)
     check_destination(url)
     from modeltap.store.fsspec_store import FsspecDestination
 
