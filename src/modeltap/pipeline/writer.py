@@ -330,6 +330,9 @@ class Writer:
             for orphan in orphans:
                 url, relative = self._unroute(orphan.relative_path)
                 collection = _collection_of(relative)
+                if orphan.torn_bytes:
+                    # the record a crash cut in half is lost: count it, never hide it
+                    self._stats.dropped(collection, "torn_by_crash")
                 path = self._spool.adopt(orphan, folder)
                 size = path.stat().st_size
                 self._committer.add(
