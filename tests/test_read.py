@@ -485,3 +485,23 @@ def test_reading_while_writers_run_sees_only_whole_events(
     assert modeltap.flush(timeout=30)
     final = modeltap.read(root)
     assert len(final) == 3 * final["i"].nunique()
+
+
+def test_a_collection_that_switched_format_reads_as_one(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """JSON lines written first and Parquet written after a format switch read together."""
+    configure_tap()
+    collector = modeltap.Collector(name="model_inputs")
+    first = collector.collect(pd.DataFrame({"x": [1, 2], "s": ["a", "b"]}))
+    assert modeltap.flush(timeout=30)
+    configure_tap(format="parquet")
+    collector = modeltap.Collector(name="model_inputs")
+    second = collector.collect(pd.DataFrame({"x": [3], "s": ["c"]}))
+    assert modeltap.flush(timeout=30)
+    root = data_dir / "ep" / "dep" / "model_inputs"
+    assert {p.suffix for p in root.rglob("*.*")} == {".jsonl", ".parquet"}
+    frame = modeltap.read(root).sort_values("x")
+    assert frame["x"].tolist() == [1, 2, 3]
+    assert frame["s"].tolist() == ["a", "b", "c"]
+    assert frame["correlationid"].tolist() == [first.id, first.id, second.id]
