@@ -94,3 +94,26 @@ def test_sigkill_mid_stream_then_restart_commits_everything_once(tmp_path: Path)
     duplicated = {k: v for k, v in ids.items() if v > 1}
     assert duplicated == {}
     assert not list(spool.rglob("*.part")), "recovered segments must leave the spool"
+
+
+def test_torn_last_record_is_cut_counted_and_the_rest_committed(tmp_path: Path) -> None:
+    """A segment whose last line a crash cut in half commits its whole lines and counts one drop."""
+    destination = tmp_path / "data"
+    relative = "local/default/model_inputs/2026/01/02/03/deadhost-1-abcdef-000000.jsonl"
+    part = destination / ".modeltap" / "spool" / "deadhost-1-abcdef" / (relative + ".part")
+    part.parent.mkdir(parents=True)
+    (part.parents[7] / ".lock").touch()  # nobody holds it: its process is dead
+    whole = b'{"correlationid":"a","data":[{"x":1}]}\n{"correlationid":"b","data":[{"x":2}]}\n'
+    part.write_bytes(whole + b'{"correlationid":"c","da')
+
+    modeltap.configure({"destination": str(destination)})
+    try:
+        modeltap.start()
+        assert modeltap.flush(timeout=60)
+        stats = modeltap.stats()
+    finally:
+        modeltap.shutdown()
+
+    assert (destination / relative).read_bytes() == whole
+    assert stats.collections["model_inputs"].dropped == {"torn_by_crash": 1}
+    assert not part.exists()
