@@ -187,3 +187,17 @@ def test_pipeline_registers_collections_with_columns_and_times(
     assert assets["preds:3"].columns == {"p": "double"}
     frame = modeltap.read("preds", destination=str(data_dir))
     assert frame["p"].tolist() == [0.5, 0.25]
+
+
+def test_a_failing_catalog_never_fails_the_commit(
+    configure_tap: ConfigureTap, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """When the manifest cannot be written the data is still committed, and a warning says so."""
+    data_dir.mkdir(parents=True)
+    (data_dir / "_assets").write_text("not a folder")
+    configure_tap()
+    modeltap.Collector(name="model_inputs").collect(pd.DataFrame({"x": [1]}))
+    assert modeltap.flush(timeout=30)
+    assert modeltap.read(data_dir / "ep" / "dep" / "model_inputs")["x"].tolist() == [1]
+    assert "registering data asset ep-dep-model_inputs:1 failed" in caplog.text
+    assert modeltap.stats().collections["model_inputs"].files_committed >= 1
