@@ -271,12 +271,15 @@ class Writer:
         self._open[event.root] = current
         return current
 
+    def _spool_bytes(self) -> int:
+        return sum(seg.size for _, seg in self._open.values()) + self._committer.backlog_bytes
+
     def _make_room(self, size: int, event: Event) -> bool:
         limit = self._settings.collector.spool_max_bytes
-        if int(self.gauges()["spool_bytes"]) + size <= limit:
+        if self._spool_bytes() + size <= limit:
             return True
         if self._settings.collector.spool_full_policy is SpoolFullPolicy.DROP_OLDEST:
-            while int(self.gauges()["spool_bytes"]) + size > limit:
+            while self._spool_bytes() + size > limit:
                 dropped = self._committer.drop_oldest()
                 if dropped is None:
                     break
@@ -288,7 +291,7 @@ class Writer:
                     ),
                     dropped.collection,
                 )
-            if int(self.gauges()["spool_bytes"]) + size <= limit:
+            if self._spool_bytes() + size <= limit:
                 return True
         self._stats.dropped(event.collection, "spool_full")
         self._report_drop(
