@@ -8,23 +8,18 @@ A drop-in for the platform data collector's scoring-script API::
 """
 
 from modeltap._version import __version__
-from modeltap.catalog import (
-    AssetNotFoundError,
-    DataAsset,
-    InvalidTimeError,
-    get_asset,
-    list_assets,
-    register_asset,
-)
+from modeltap.catalog import DataAsset, get_asset, list_assets, register_asset
 from modeltap.collector import Collector
 from modeltap.config import Settings
 from modeltap.context import BasicCorrelationContext, CorrelationContext, correlation
 from modeltap.errors import (
+    AssetNotFoundError,
     CollectionDisabledError,
     ConfigError,
     DataDroppedError,
     InvalidCollectionNameError,
     InvalidDataError,
+    InvalidTimeError,
     MissingDependencyError,
     ModelTapError,
     QueueFullError,

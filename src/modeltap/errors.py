@@ -7,11 +7,13 @@ at the boundary, so callers only ever need to catch what is listed here.
 from __future__ import annotations
 
 __all__ = [
+    "AssetNotFoundError",
     "CollectionDisabledError",
     "ConfigError",
     "DataDroppedError",
     "InvalidCollectionNameError",
     "InvalidDataError",
+    "InvalidTimeError",
     "MissingDependencyError",
     "ModelTapError",
     "QueueFullError",
@@ -63,3 +65,11 @@ class SpoolFullError(DataDroppedError):
 
 class StoreError(ModelTapError):
     """A destination store failed (the data waits in the spool and is retried)."""
+
+
+class AssetNotFoundError(ModelTapError, LookupError):
+    """No data asset of that name (and version) is registered in the store."""
+
+
+class InvalidTimeError(ModelTapError, ValueError):
+    """A start or end time for reading that cannot be understood."""

@@ -31,9 +31,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from modeltap.catalog.model import AssetNotFoundError, DataAsset, InvalidTimeError
+from modeltap.catalog.model import DataAsset
 from modeltap.catalog.tree import Tree, open_tree
-from modeltap.errors import StoreError
+from modeltap.errors import AssetNotFoundError, InvalidTimeError, StoreError
 
 if TYPE_CHECKING:
     import duckdb

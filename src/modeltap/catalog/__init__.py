@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from modeltap.catalog.model import (
-    AssetNotFoundError,
-    DataAsset,
-    InvalidTimeError,
-    parse_asset_ref,
-)
+from modeltap.catalog.model import DataAsset, parse_asset_ref
 from modeltap.catalog.registrar import Registrar, asset_for_collection, asset_identity
 from modeltap.catalog.store import ASSETS_FOLDER, Catalog
+from modeltap.errors import AssetNotFoundError, InvalidTimeError
 
 __all__ = [
     "ASSETS_FOLDER",

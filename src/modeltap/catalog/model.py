@@ -9,26 +9,16 @@ from typing import Any
 
 import orjson
 
-from modeltap.errors import ModelTapError
+from modeltap.errors import AssetNotFoundError
 
 __all__ = [
-    "AssetNotFoundError",
     "DataAsset",
-    "InvalidTimeError",
     "merge_columns",
     "merge_types",
     "parse_asset_ref",
 ]
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
-
-
-class AssetNotFoundError(ModelTapError, LookupError):
-    """No data asset of that name (and version) is registered in the store."""
-
-
-class InvalidTimeError(ModelTapError, ValueError):
-    """A start or end time that cannot be understood."""
 
 
 def merge_types(a: str, b: str) -> str:

@@ -15,9 +15,9 @@ import logging
 import secrets
 from typing import Any
 
-from modeltap.catalog.model import AssetNotFoundError, DataAsset, parse_asset_ref
+from modeltap.catalog.model import DataAsset, parse_asset_ref
 from modeltap.catalog.tree import Tree, open_tree
-from modeltap.errors import StoreError
+from modeltap.errors import AssetNotFoundError, StoreError
 
 __all__ = ["ASSETS_FOLDER", "Catalog", "version_key"]
 
