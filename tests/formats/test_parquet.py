@@ -144,6 +144,8 @@ def test_committed_tree_reads_as_one_dataset(configure_tap: ConfigureTap, data_d
     frame = pd.DataFrame({"x": range(100), "y": [0.5] * 100})
     for i in range(30):
         inputs.collect(frame, BasicCorrelationContext(id=f"e{i}"))
+        if i % 10 == 9:
+            assert modeltap.flush(timeout=30)  # a file per flush at least
     files = _files(data_dir)
     assert len(files) > 1
     root = data_dir / "ep" / "dep" / "model_inputs"
@@ -250,3 +252,31 @@ def test_extra_envelope_fields_become_columns_and_override_the_envelope() -> Non
     assert orjson.loads(table.column("headers")[0].as_py()) == {"user-agent": "t"}
     assert table.column("note").to_pylist() == [None, None]
     assert table.column("a").to_pylist() == [1, 2]
+
+
+def test_small_events_share_frames_and_keep_their_envelope(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """Many small events batched into shared frames still get their own id, time,
+    correlation id and row indexes; the spool counts every event."""
+    configure_tap(format="parquet", segment_max_age=3600)
+    inputs = Collector(name="model_inputs")
+    for i in range(300):
+        inputs.collect(pd.DataFrame({"v": [i, i]}), BasicCorrelationContext(id=f"e{i}"))
+    table = _table(data_dir)
+    assert table.num_rows == 600
+    assert table.column("correlationid").to_pylist() == [f"e{i}" for i in range(300) for _ in "ab"]
+    assert table.column("row_index").to_pylist() == [0, 1] * 300
+    assert table.column("v").to_pylist() == [i for i in range(300) for _ in "ab"]
+    assert len(set(table.column("id").to_pylist())) == 300
+    assert table.schema.field("correlationid").type == pa.large_string()
+    assert modeltap.stats().total("events_written") == 300
+
+
+def test_frames_count_their_events(tmp_path: Path) -> None:
+    """A frame holding several events counts them all (drops and recovery use the count)."""
+    path = tmp_path / "seg.parquet.part"
+    path.write_bytes(
+        parquet.encode_frame(_frame_table(0), events=5) + parquet.encode_frame(_frame_table(1))
+    )
+    assert parquet.count_frames(path) == 6

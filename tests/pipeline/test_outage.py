@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import modeltap
 from modeltap import BasicCorrelationContext, Collector, SpoolFullError, StoreError
+from modeltap.formats import parquet
 from modeltap.formats.jsonl import decode_records
 from modeltap.pipeline.commit import Committer
 from modeltap.stats import StatsRecorder
@@ -326,7 +328,8 @@ def test_a_segment_that_cannot_be_converted_does_not_hold_up_the_others(
     store.down = False
     bad = tmp_path / "spool" / "bad.parquet.part"
     bad.parent.mkdir(parents=True)
-    bad.write_bytes(b"MTF1" + (1).to_bytes(8, "little") + b"x")  # a frame that is not Arrow
+    good_frame = parquet.encode_frame(pa.table({"i": [1]}))
+    bad.write_bytes(good_frame[:-8] + b"garbage!")  # a whole frame whose body is not Arrow
     committer.add(bad, "c/bad.parquet", store, "c", bad.stat().st_size, 1, format="parquet")
     good = _segments(tmp_path, 3)
     for i, path in enumerate(good):

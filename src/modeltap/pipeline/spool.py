@@ -82,7 +82,7 @@ class Segment:
         """Whether no more can be appended."""
         return self._file is None
 
-    def append(self, blob: bytes | Sequence[Any], rows: int) -> None:
+    def append(self, blob: bytes | Sequence[Any], rows: int, events: int = 1) -> None:
         """Append whole records: JSON lines ending with a newline, or the pieces (bytes or
         Arrow buffers, written without joining them) of one Parquet frame."""
         assert self._file is not None, "append to a closed segment"
@@ -97,7 +97,7 @@ class Segment:
         if self.fsync is FsyncPolicy.ALWAYS:
             os.fsync(self._file.fileno())
         self.size += written
-        self.events += 1
+        self.events += events
         self.rows += rows
 
     def note(self, time_ns: int, columns: dict[str, str]) -> None:

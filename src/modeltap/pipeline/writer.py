@@ -35,6 +35,8 @@ logger = logging.getLogger("modeltap.writer")
 
 _ROOTS_FOLDER = "_roots"
 _WAKE_UP = object()  # a control item that only wakes the writer
+_BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
+_BATCH_EVENTS = 1_024  # at most this many events in one frame
 
 
 @dataclass
@@ -162,13 +164,26 @@ class Writer:
         while True:
             items = self._queue.take_all(self._tick)
             stop: StopRequest | None = None
+            batch: list[Event] = []
             for item in items:
                 if isinstance(item, Event):
+                    if self._parquet and item.snapshot.rows < _BATCH_ROWS:
+                        batch.append(item)  # small events share frames (see _write_many)
+                        if len(batch) >= _BATCH_EVENTS:
+                            self._write_many(batch)
+                            batch = []
+                        continue
+                    self._write_many(batch)
+                    batch = []
                     self._write(item)
-                elif isinstance(item, FlushRequest):
+                    continue
+                self._write_many(batch)
+                batch = []
+                if isinstance(item, FlushRequest):
                     self._begin_flush(item)
                 elif isinstance(item, StopRequest):
                     stop = item
+            self._write_many(batch)
             self._close_aged()
             self._release_waiters()
             if stop is not None:
@@ -260,6 +275,68 @@ class Writer:
         if event.snapshot.rows > 1_000:
             time.sleep(0)  # let request threads run between large events
 
+    def _write_many(self, events: list[Event]) -> None:
+        """Small Parquet events in order, consecutive ones of one collection, partition and
+        schema sharing a frame: the per-frame cost (Arrow, IPC, schema checks) is paid once."""
+        if not events:
+            return
+        try:
+            groups = parquet.batch_tables(
+                events, self._envelope, lambda e: (e.root, self._clock.folder(e.time_ns))
+            )
+        except Exception:
+            for event in events:  # find the one that fails; the others are written alone
+                self._write(event)
+            return
+        for group, table in groups:
+            self._write_frame(group, table)
+
+    def _write_frame(self, events: list[Event], table: Any) -> None:
+        """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
+        first = events[0]
+        try:
+            pieces = parquet.encode_frame_pieces(table, len(events))
+        except Exception as exc:
+            self._stats.dropped(first.collection, "encode_error", len(events))
+            self._stats.error(f"encoding events of {first.collection!r} failed: {exc}")
+            logger.exception("encoding %d event(s) of %r failed", len(events), first.collection)
+            return
+        size = parquet.frame_size(pieces)
+        if not self._make_room(size, first, len(events)):
+            return
+        folder = self._clock.folder(first.time_ns)
+        current = self._open.get(first.root)
+        if current is not None and current[0] != folder:
+            self._close(first.root)
+            current = None
+        if current is not None and not current[1].union.accept(table):
+            self._close(first.root)
+            current = None
+        if current is None:
+            current = self._open_segment(first, folder)
+            current[1].union = parquet.SchemaUnion()
+            current[1].union.accept(table)
+        segment = current[1]
+        rows = sum(e.snapshot.rows for e in events)
+        try:
+            segment.append(pieces, rows, len(events))
+        except OSError as exc:
+            self._stats.dropped(first.collection, "write_error", len(events))
+            self._stats.error(f"writing to the spool failed: {exc}")
+            logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
+            return
+        share = size // len(events)
+        for event in events:
+            signature = _schema_signature(event.snapshot)
+            if signature is None or signature != segment.schema_signature:
+                segment.schema_signature = signature
+                segment.note(event.time_ns, snapshot_columns(event.snapshot))
+            else:
+                segment.note(event.time_ns, {})
+            self._stats.written(event.collection, event.snapshot.rows, share)
+        if segment.size >= self._settings.collector.segment_max_bytes:
+            self._close(first.root)
+
     def _open_segment(self, event: Event, folder: str) -> tuple[str, Segment]:
         url, relative, spool_relative = self._route(event.root)
         name = segment_name(self._spool.instance, self._seq, self._extension)
@@ -274,7 +351,7 @@ class Writer:
     def _spool_bytes(self) -> int:
         return sum(seg.size for _, seg in self._open.values()) + self._committer.backlog_bytes
 
-    def _make_room(self, size: int, event: Event) -> bool:
+    def _make_room(self, size: int, event: Event, count: int = 1) -> bool:
         limit = self._settings.collector.spool_max_bytes
         if self._spool_bytes() + size <= limit:
             return True
@@ -293,10 +370,11 @@ class Writer:
                 )
             if self._spool_bytes() + size <= limit:
                 return True
-        self._stats.dropped(event.collection, "spool_full")
+        self._stats.dropped(event.collection, "spool_full", count)
+        what = "an event" if count == 1 else f"{count} events"
         self._report_drop(
             SpoolFullError(
-                f"spool full ({limit} bytes waiting for the destination): dropped an event of "
+                f"spool full ({limit} bytes waiting for the destination): dropped {what} of "
                 f"{event.collection!r}; raise spool_max_bytes or fix the destination"
             ),
             event.collection,
