@@ -39,6 +39,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("-f", "--file", dest="deployment", help="deployment YAML")
     serve.add_argument("--entry-script", help="the scoring script (overrides the YAML's)")
     serve.add_argument("--model-dir", help="model folder (AZUREML_MODEL_DIR, MODELTAP_MODEL_DIR)")
+    serve.add_argument(
+        "--mlflow-model",
+        metavar="PATH",
+        help="serve this MLflow model (pyfunc) with no scoring script; needs modeltap[mlflow]",
+    )
+    serve.add_argument(
+        "--collect",
+        action="store_true",
+        help="with --mlflow-model: collect model_inputs and model_outputs",
+    )
     _common(serve, 5001)
     serve.set_defaults(handler=_serve, need_script=True)
     ingest = subparsers.add_parser(
@@ -48,17 +58,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ingest.add_argument("-f", "--file", dest="deployment", help="deployment YAML")
     _common(ingest, 50011)
-    ingest.set_defaults(handler=_serve, need_script=False, entry_script=None, model_dir=None)
+    ingest.set_defaults(handler=_serve, need_script=False, entry_script=None, model_dir=None,
+                        mlflow_model=None, collect=False)
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from modeltap.errors import ConfigError
+    from modeltap.errors import ConfigError, MissingDependencyError
     from modeltap.server.options import resolve_options
     from modeltap.server.process import EXIT_CONFIG, serve
 
-    if args.need_script and not args.deployment and not args.entry_script:
-        print("modeltap serve: give -f deployment.yaml or --entry-script score.py",
-              file=sys.stderr)
+    if args.need_script and not (args.deployment or args.entry_script or args.mlflow_model):
+        print("modeltap serve: give -f deployment.yaml, --entry-script score.py or "
+              "--mlflow-model PATH", file=sys.stderr)
         return EXIT_CONFIG
     try:
         options = resolve_options(
@@ -74,8 +85,14 @@ def _serve(args: argparse.Namespace) -> int:
             max_event_bytes=args.max_event_bytes,
             access_log=args.access_log,
             need_script=args.need_script,
+            mlflow_model=args.mlflow_model,
+            collect=args.collect,
         )
-    except ConfigError as exc:
+        if options.model_type == "mlflow":
+            from modeltap.server.mlflow_model import require_mlflow
+
+            require_mlflow()
+    except (ConfigError, MissingDependencyError) as exc:
         print(f"modeltap: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return serve(options)

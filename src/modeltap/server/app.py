@@ -164,7 +164,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
                 latency_ms=elapsed * 1000.0,
                 response_is_json=response_is_json,
             )
-        metrics.observe("/score", request.method, response.status_code, elapsed)
+        metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
         return response
 
     async def _score(
@@ -285,7 +285,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         Route("/events", ingest_route(parse_cloudevents), methods=["POST"]),
     ]
     if script is not None:
-        routes.append(Route("/score", score, methods=["POST"]))
+        routes.extend(Route(path, score, methods=["POST"]) for path in script.score_paths)
         swagger = build_swagger(
             script.path, script.run_function, title=f"{settings.endpoint}/"
             f"{settings.deployment_name}", version=settings.collector.model_version,

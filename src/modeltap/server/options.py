@@ -2,8 +2,10 @@
 
 Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``),
 ``code_configuration`` (``code`` and ``scoring_script``), ``environment_variables``,
-``auth_mode: key`` and modeltap's own ``server:`` section (``max_request_bytes``,
-``max_event_bytes``, ``auth_key_file``). Relative paths are relative to the YAML's folder.
+``auth_mode: key``, ``model_type: mlflow`` (serve ``model`` as an MLflow pyfunc model with the
+built-in scoring script, no ``code_configuration``) and modeltap's own ``server:`` section
+(``max_request_bytes``, ``max_event_bytes``, ``auth_key_file``). Relative paths are relative
+to the YAML's folder.
 """
 
 from __future__ import annotations
@@ -29,8 +31,9 @@ _SERVER_KEYS = ("max_request_bytes", "max_event_bytes", "auth_key_file")
 _DEPLOYMENT_KEYS = (
     "data_collector", "endpoint_name", "name", "model", "code_configuration",
     "environment_variables", "auth_mode", "server", "environment", "instance_type",
-    "instance_count", "request_settings",
+    "instance_count", "request_settings", "model_type",
 )
+_MODEL_COLLECTIONS = ("model_inputs", "model_outputs")
 
 
 @dataclass
@@ -41,6 +44,7 @@ class ServeOptions:
     settings: Settings
     entry_script: Path | None = None
     model_dir: Path | None = None
+    model_type: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
     port: int = 5001
@@ -104,8 +108,14 @@ def resolve_options(
     max_event_bytes: int | None = None,
     access_log: bool = False,
     need_script: bool = True,
+    mlflow_model: str | None = None,
+    collect: bool = False,
 ) -> ServeOptions:
-    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise)."""
+    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise).
+
+    ``mlflow_model`` (or ``model_type: mlflow`` in the YAML) serves an MLflow model with the
+    built-in scoring script; ``collect`` turns ``model_inputs`` and ``model_outputs`` on. An
+    MLflow model collects nothing unless one of those, or the YAML's collections, says so."""
     raw: dict[str, Any] = {}
     label = "<command line>"
     base = Path.cwd()
@@ -114,6 +124,14 @@ def resolve_options(
         raw = _read_deployment(deployment_file)
         base = Path(deployment_file).resolve().parent
     collector = dict(raw.get("data_collector") or {})
+    model_type = _model_type(label, raw.get("model_type"), mlflow_model is not None)
+    if model_type == "mlflow":
+        if mlflow_model is not None:
+            raw["model"] = str(Path(mlflow_model).expanduser().resolve())
+        _mlflow_collections(label, collector, collect)
+    elif collect:
+        raise ConfigError(f"{label}: --collect is for MLflow models (--mlflow-model); a "
+                          "scoring script's collections are set in data_collector.collections")
     if data_dir is not None:
         collector["destination"] = str(Path(data_dir).expanduser().resolve())
     raw["data_collector"] = collector
@@ -135,14 +153,16 @@ def resolve_options(
     HeaderAllowlist(settings.collector.request_logging.capture_headers, source=label)
 
     script: Path | None = None
-    if entry_script is not None:
+    if model_type == "mlflow":
+        _check_mlflow_deployment(label, raw, entry_script)
+    elif entry_script is not None:
         script = Path(entry_script).expanduser().resolve()
     else:
         code_configuration = raw.get("code_configuration") or {}
         if isinstance(code_configuration, Mapping) and code_configuration.get("scoring_script"):
             code = base / str(code_configuration.get("code") or ".")
             script = (code / str(code_configuration["scoring_script"])).resolve()
-    if need_script and script is None:
+    if need_script and script is None and model_type is None:
         raise ConfigError(
             f"{label}: no scoring script: give --entry-script or "
             "code_configuration.scoring_script in the deployment YAML"
@@ -158,6 +178,8 @@ def resolve_options(
     if not isinstance(variables, Mapping):
         raise ConfigError(f"{label}: environment_variables: expected a mapping of names to values")
     environment.update({str(k): str(v) for k, v in variables.items()})
+    if model_type == "mlflow" and model is None:
+        raise ConfigError(f"{label}: model_type: mlflow needs model: (the MLflow model folder)")
     if model is not None:
         environment["AZUREML_MODEL_DIR"] = str(model)
         environment["MODELTAP_MODEL_DIR"] = str(model)
@@ -187,6 +209,7 @@ def resolve_options(
         settings=settings,
         entry_script=script,
         model_dir=model,
+        model_type=model_type,
         environment=environment,
         host=host,
         port=port,
@@ -203,3 +226,44 @@ def resolve_options(
         ),
         access_log=access_log,
     )
+
+
+def _model_type(label: str, value: object, mlflow_flag: bool) -> str | None:
+    if mlflow_flag:
+        return "mlflow"
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.strip().lower() not in ("mlflow", "custom_model"):
+        raise ConfigError(
+            f"{label}: model_type: {value!r} is not supported; use mlflow (an MLflow model "
+            "served without a scoring script) or leave it out"
+        )
+    return "mlflow" if value.strip().lower() == "mlflow" else None
+
+
+def _mlflow_collections(label: str, collector: dict[str, Any], collect: bool) -> None:
+    """``--collect`` turns model_inputs/model_outputs on; without it and without collections in
+    the YAML an MLflow model collects nothing (the platform's default for MLflow models)."""
+    collections = collector.get("collections")
+    if collections is not None and not isinstance(collections, Mapping):
+        return  # load_settings reports the bad value
+    merged: dict[str, Any] = dict(collections or {})
+    if collect:
+        for name in _MODEL_COLLECTIONS:
+            entry = merged.get(name)
+            entry = dict(entry) if isinstance(entry, Mapping) else {}
+            entry["enabled"] = True
+            merged[name] = entry
+    if collect or collections is None:
+        collector["collections"] = merged
+
+
+def _check_mlflow_deployment(label: str, raw: Mapping[str, Any], entry_script: str | None) -> None:
+    code_configuration = raw.get("code_configuration") or {}
+    if entry_script is not None or (
+        isinstance(code_configuration, Mapping) and code_configuration.get("scoring_script")
+    ):
+        raise ConfigError(
+            f"{label}: an MLflow model is served without a scoring script: drop "
+            "--entry-script / code_configuration, or drop --mlflow-model / model_type: mlflow"
+        )

@@ -103,8 +103,14 @@ def run_worker(
     os.environ.update(options.environment)
     try:
         settings = configure(options.config)
-        script = None
-        if options.entry_script is not None:
+        script: ScoringScript | None = None
+        if options.model_type == "mlflow":
+            from modeltap.server.mlflow_model import MlflowScoringScript
+
+            assert options.model_dir is not None
+            script = MlflowScoringScript.for_model(options.model_dir)
+            script.init()
+        elif options.entry_script is not None:
             script = ScoringScript.load(options.entry_script)
             script.init()
             bridge_reference_sdk()
@@ -139,7 +145,11 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 def _announce(options: ServeOptions, sock: socket.socket) -> None:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    what = "scoring" if options.entry_script is not None else "ingest"
+    what = "ingest"
+    if options.model_type == "mlflow":
+        what = "MLflow model"
+    elif options.entry_script is not None:
+        what = "scoring"
     _say(
         f"{what} server on http://{shown}:{port} with {options.workers} worker(s), "
         f"data in {options.settings.destination} (pid {os.getpid()})"

@@ -47,6 +47,9 @@ def _script_traceback(path: Path) -> str:
 class ScoringScript:
     """A loaded scoring script module with its ``init`` and ``run``."""
 
+    #: the POST routes that call run() (the built-in MLflow script adds ``/invocations``)
+    score_paths: tuple[str, ...] = ("/score",)
+
     def __init__(self, path: Path, module: ModuleType) -> None:
         self.path = path
         self.module = module
