@@ -1,6 +1,6 @@
 """Registration from the writer: every committed segment updates its collection's data asset.
 
-Runs on the writer thread after a segment is committed (the committer's ``on_committed`` hook).
+Runs on the committer thread after a segment is committed (the committer's ``on_committed`` hook).
 A failure is logged and retried with the next commit; it never fails the commit itself.
 """
 
