@@ -263,12 +263,7 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; the event is dropped", exc)
             return
-        signature = _schema_signature(event.snapshot)
-        if signature is None or signature != segment.schema_signature:
-            segment.schema_signature = signature
-            segment.note(event.time_ns, snapshot_columns(event.snapshot))
-        else:
-            segment.note(event.time_ns, {})
+        _note(segment, event)
         self._stats.written(event.collection, event.snapshot.rows, size)
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(event.root)
@@ -327,12 +322,7 @@ class Writer:
             return
         share = size // len(events)
         for event in events:
-            signature = _schema_signature(event.snapshot)
-            if signature is None or signature != segment.schema_signature:
-                segment.schema_signature = signature
-                segment.note(event.time_ns, snapshot_columns(event.snapshot))
-            else:
-                segment.note(event.time_ns, {})
+            _note(segment, event)
             self._stats.written(event.collection, event.snapshot.rows, share)
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
@@ -436,6 +426,17 @@ class Writer:
 def _collection_of(relative_path: str) -> str:
     parts = relative_path.split("/")
     return parts[2] if len(parts) > 3 else "unknown"
+
+
+def _note(segment: Segment, event: Event) -> None:
+    """Tell the segment an event's time and, when its schema is new to the segment, its columns
+    for the catalog (costly to derive, so once per schema per segment, not once per event)."""
+    signature = _schema_signature(event.snapshot)
+    if signature is None or signature != segment.schema_signature:
+        segment.schema_signature = signature
+        segment.note(event.time_ns, snapshot_columns(event.snapshot))
+    else:
+        segment.note(event.time_ns, {})
 
 
 def _schema_signature(snapshot: object) -> tuple[object, ...] | None:
