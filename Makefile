@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make demo   - create .venv, install modeltap, run the example scoring script, show what was captured
+#   make demo   - create .venv, install modeltap, serve an MLflow model with collection on, show what was captured
 #   make test   - create/use .venv, install dev dependencies, run ruff, mypy and the whole test suite
 PYTHON ?= python3
 VENV := .venv
@@ -11,8 +11,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e ".[server]"
+# the demo trains and serves an MLflow model: mlflow-skinny (pyfunc save/load without the
+# tracking server, UI and their pins, e.g. pyarrow<26) and scikit-learn on top of the server
+$(VENV)/.installed-demo: $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e ".[server]" "mlflow-skinny>=2.10" "scikit-learn>=1.3"
 	touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
@@ -21,7 +23,7 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 		npm install --prefix .cache/azurite --no-audit --no-fund azurite
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/server/demo.py
 
 install-dev: $(VENV)/.installed-dev
