@@ -287,3 +287,33 @@ def test_mlflow_deployment_mistakes_are_named(
     deployment = write_deployment(tmp_path, **document)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
         resolve_options(deployment_file=str(deployment), **flags)
+
+
+def test_module_is_a_scoring_script_in_process(
+    model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """init()/run() of the built-in module score a JSON body and collect under the context."""
+    from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
+    from modeltap.server import mlflow_model
+
+    data = tmp_path / "data"
+    modeltap.configure({"data_collector": {
+        "destination": str(data), "fsync": "never",
+        "collections": {"model_inputs": {"enabled": True}, "model_outputs": {"enabled": True}},
+    }})
+    monkeypatch.setenv("MODELTAP_MODEL_DIR", str(model_dir))
+    mlflow_model.init()
+    token = set_current_context(BasicCorrelationContext(id="in-process"))
+    try:
+        answer = mlflow_model.run(
+            '{"dataframe_records": [{"age": 25.0, "income": 20.0}, {"age": 65, "income": 80}]}'
+        )
+        refused = mlflow_model.run('{"dataframe_records": [{"age": 25.0}]}')
+    finally:
+        reset_current_context(token)
+    assert answer == {"predictions": _expected(model_dir, ROWS[:2])}
+    assert refused.status_code == 400
+    assert modeltap.flush(30)
+    outputs = modeltap.read("local-default-model_outputs", destination=str(data))
+    assert outputs["correlationid"].tolist() == ["in-process", "in-process"]
+    assert outputs["prediction"].tolist() == answer["predictions"]
