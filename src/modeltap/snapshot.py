@@ -142,16 +142,18 @@ def _column_names(columns: pd.Index) -> list[str]:
     return [n if isinstance(n, str) else str(n) for n in names]
 
 
-def _check_unique(columns: pd.Index) -> None:
-    if columns.is_unique and columns.inferred_type == "string":
-        return  # distinct strings stay distinct as record keys
-    names = [str(c) for c in columns]
+def _unique_names(columns: pd.Index) -> list[str]:
+    """The column names as record keys, refused when two of them would be the same key. Checked
+    on the names themselves: ``Index.is_unique`` builds a hash engine for every new frame
+    (tens of µs, and through Arrow for pandas >= 3 string labels)."""
+    names = _column_names(columns)
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         raise InvalidDataError(
             f"DataFrame has duplicate column names {duplicated}: records need unique "
             "column names; rename them before collect()"
         )
+    return names
 
 
 def _freeze_blocks(frame: pd.DataFrame) -> list[tuple[Any, Any, Any]] | None:
@@ -184,11 +186,13 @@ def _frozen_columns(frozen: list[tuple[Any, Any, Any]], width: int) -> list[Any]
     for positions, values, _ in frozen:
         if isinstance(positions, slice):
             positions = range(*positions.indices(width))
-        if hasattr(values, "to_pylist"):  # an Arrow chunked array: one column
+        if type(values) is np.ndarray:  # a 2-D block: one row per column
+            if values.dtype.kind == "f" and values.itemsize < 8:
+                parts = [list(row) for row in values]
+            else:
+                parts = values.tolist()  # one call for the whole block
+        elif hasattr(values, "to_pylist"):  # an Arrow chunked array: one column
             parts = [values.to_pylist()]
-        elif isinstance(values, np.ndarray):
-            keep = values.dtype.kind == "f" and values.itemsize < 8
-            parts = [list(row) if keep else row.tolist() for row in values]
         elif getattr(values, "ndim", 1) == 2:
             parts = [list(values[i]) for i in range(values.shape[0])]
         else:
@@ -205,11 +209,10 @@ class PandasSnapshot:
     __slots__ = ("_blocks", "_columns", "_frame", "_names", "approx_bytes", "rows")
 
     def __init__(self, frame: pd.DataFrame) -> None:
-        _check_unique(frame.columns)
+        self._names = _unique_names(frame.columns)
         self.rows = len(frame)
         self.approx_bytes = 64 + self.rows * frame.shape[1] * _APPROX_CELL_BYTES
         self._columns = frame.columns  # an Index is immutable: renaming replaces it
-        self._names: list[str] | None = None
         self._frame: pd.DataFrame | None = None
         self._blocks = _freeze_blocks(frame) if self.rows <= _SMALL_ROWS else None
         if self._blocks is None:
@@ -218,8 +221,6 @@ class PandasSnapshot:
     @property
     def names(self) -> list[str]:
         """The column names as record keys."""
-        if self._names is None:
-            self._names = _column_names(self._columns)
         return self._names
 
     @property
