@@ -33,6 +33,7 @@ import pandas as pd
 from starlette.responses import PlainTextResponse, Response
 
 from modeltap.collector import Collector
+from modeltap.context import BasicCorrelationContext, current_context
 from modeltap.errors import MissingDependencyError
 from modeltap.pipeline.runtime import current_settings
 from modeltap.server.scoring import ScoringScript, ScoringScriptError
@@ -313,7 +314,8 @@ class MlflowModel:
     # -- scoring --------------------------------------------------------------------------
 
     def predict(self, data: Any, params: dict[str, Any] | None) -> Any:
-        """Run the model; signature mismatches raise BadRequest, other failures propagate."""
+        """Run the model. A signature mismatch, or the model failing on this input, is a
+        BadRequest (400, as MLflow answers); the model's traceback goes to the log only."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -322,6 +324,14 @@ class MlflowModel:
             return self.model.predict(data)
         except MlflowException as exc:
             raise BadRequest(self._signature_message(_detail(exc.message))) from None
+        except Exception as exc:
+            context = current_context()
+            logger.exception("the MLflow model failed on a request (x-request-id %s)",
+                             context.get_id() if context is not None else "-")
+            raise BadRequest(
+                "Encountered an unexpected error while evaluating the model. Verify that the "
+                f"input is compatible with the model: {type(exc).__name__}: {exc}"
+            ) from None
 
     def score(self, body: bytes, content_type: str) -> Response | dict[str, Any]:
         """One request: parse, predict, collect inputs and outputs, answer like MLflow."""
@@ -330,14 +340,16 @@ class MlflowModel:
             predictions = self.predict(data, params)
         except BadRequest as exc:
             return exc.response()
+        # the server sets the request's context; called without one, both share a new one
+        context = current_context() or BasicCorrelationContext()
         if self.inputs is not None:
             frame = _frame(data, self.input_names)
             if frame is not None:
-                self.inputs.collect(frame)
+                self.inputs.collect(frame, context)
         if self.outputs is not None:
             outputs = _predictions_frame(predictions, self.output_names)
             if outputs is not None:
-                self.outputs.collect(outputs)
+                self.outputs.collect(outputs, context)
         return {"predictions": _jsonable(predictions)}
 
 
@@ -371,6 +383,7 @@ class MlflowScoringScript(ScoringScript):
 
     def __init__(self, model_dir: Path) -> None:
         super().__init__(Path(__file__).resolve(), sys.modules[__name__])
+        self.path = model_dir / "MLmodel"  # named in the log; a swagger.json beside it is served
         self.model_dir = model_dir
         self.wants_headers = False
         self.object_input = False
