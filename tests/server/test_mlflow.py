@@ -114,6 +114,7 @@ def collected(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Sess
             "/invocations", content=b"<rows/>", headers={"content-type": "application/xml"}
         )
         session.replies["metrics"] = client.get("/metrics")
+        session.replies["swagger"] = client.get("/swagger.json")
     session.exit_code = server.process.returncode
     return session
 
@@ -158,6 +159,16 @@ def test_invocations_route_is_measured(collected: Session) -> None:
     text = collected.replies["metrics"].text
     assert 'route="/invocations",status="200"' in text
     assert 'route="/score",status="400"' in text
+
+
+def test_swagger_is_made_from_the_signature(collected: Session) -> None:
+    """/swagger.json describes both routes and the signature's columns and types."""
+    document = collected.replies["swagger"].json()
+    assert set(document["paths"]) >= {"/score", "/invocations"}
+    records = document["definitions"]["ServiceInput"]["properties"]["dataframe_records"]
+    assert records["items"]["properties"] == {"age": {"type": "number"},
+                                              "income": {"type": "number"}}
+    assert records["items"]["required"] == FEATURES
 
 
 def test_inputs_and_outputs_are_collected_and_correlated(

@@ -31,7 +31,6 @@ from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, par
 from modeltap.server.metrics import CONTENT_TYPE, ServerMetrics
 from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES, BlobSink
 from modeltap.server.scoring import BadInput, ScoringScript, encode_result
-from modeltap.server.swagger import build_swagger
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "AppOptions", "ServerState", "build_app"]
 
@@ -286,10 +285,9 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     ]
     if script is not None:
         routes.extend(Route(path, score, methods=["POST"]) for path in script.score_paths)
-        swagger = build_swagger(
-            script.path, script.run_function, title=f"{settings.endpoint}/"
-            f"{settings.deployment_name}", version=settings.collector.model_version,
-            key_auth=auth is not None,
+        swagger = script.swagger(
+            title=f"{settings.endpoint}/{settings.deployment_name}",
+            version=settings.collector.model_version, key_auth=auth is not None,
         )
         swagger_body = orjson.dumps(swagger) if swagger is not None else None
 

@@ -137,6 +137,19 @@ def _predictions_frame(predictions: Any, names: list[str] | None) -> pd.DataFram
     return _frame(array, names)
 
 
+def _json_type(kind: Any) -> dict[str, Any]:
+    name = str(getattr(kind, "name", "")).lower()
+    if name in ("double", "float"):
+        return {"type": "number"}
+    if name in ("long", "integer"):
+        return {"type": "integer"}
+    if name == "boolean":
+        return {"type": "boolean"}
+    if name in ("string", "binary", "datetime"):
+        return {"type": "string"}
+    return {}
+
+
 def _jsonable(predictions: Any) -> Any:
     """Predictions in the JSON form MLflow answers with (DataFrames as records)."""
     if isinstance(predictions, pd.DataFrame):
@@ -198,6 +211,73 @@ class MlflowModel:
         """One line for the log: where the model is and what its signature asks for."""
         schema = "no signature" if self.input_schema is None else f"inputs {self.input_schema}"
         return f"MLflow model {self.model_dir} ({schema})"
+
+    def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any]:
+        """A Swagger 2.0 document of /score and /invocations from the model's signature."""
+        row: dict[str, Any] = {"type": "object"}
+        if self.input_schema is not None and not self.input_schema.is_tensor_spec():
+            row["properties"] = {
+                str(spec.name): _json_type(spec.type) for spec in self.input_schema.inputs
+                if spec.name is not None
+            }
+            if self.required:
+                row["required"] = self.required
+        split: dict[str, Any] = {"type": "object", "properties": {
+            "columns": {"type": "array", "items": {"type": "string"}},
+            "data": {"type": "array", "items": {"type": "array", "items": {}}},
+        }, "required": ["data"]}
+        if self.input_names:
+            split["properties"]["columns"]["example"] = self.input_names
+        service_input = {
+            "type": "object",
+            "description": "exactly one of the four formats (MLflow's scoring protocol), "
+            "optionally with params; text/csv and Parquet bodies are accepted too",
+            "properties": {
+                "dataframe_split": split,
+                "dataframe_records": {"type": "array", "items": row},
+                "instances": {"type": "array", "items": {}},
+                "inputs": {},
+                "params": {"type": "object"},
+            },
+        }
+        operation: dict[str, Any] = {
+            "description": f"Predict with the MLflow model {self.model_dir.name}",
+            "consumes": [_JSON, _CSV, _PARQUET],
+            "parameters": [{"name": "body", "in": "body", "required": True,
+                            "schema": {"$ref": "#/definitions/ServiceInput"}}],
+            "responses": {
+                "200": {"description": "The predictions",
+                        "schema": {"$ref": "#/definitions/ServiceOutput"}},
+                "400": {"description": "Input the model cannot score (names the column)",
+                        "schema": {"$ref": "#/definitions/Error"}},
+            },
+        }
+        if key_auth:
+            operation["security"] = [{"Bearer": []}]
+        document: dict[str, Any] = {
+            "swagger": "2.0",
+            "info": {"title": title, "version": version,
+                     "description": f"{self.describe()}, served by modeltap"},
+            "schemes": ["http", "https"],
+            "produces": [_JSON],
+            "paths": {
+                "/": {"get": {"responses": {"200": {"description": "Healthy"}}}},
+                "/score": {"post": {**operation, "operationId": "Score"}},
+                "/invocations": {"post": {**operation, "operationId": "Invocations"}},
+            },
+            "definitions": {
+                "ServiceInput": service_input,
+                "ServiceOutput": {"type": "object", "properties": {
+                    "predictions": {"type": "array", "items": {}}}},
+                "Error": {"type": "object", "properties": {
+                    "error_code": {"type": "string"}, "message": {"type": "string"}}},
+            },
+        }
+        if key_auth:
+            document["securityDefinitions"] = {"Bearer": {
+                "type": "apiKey", "name": "Authorization", "in": "header",
+                "description": "Bearer <endpoint key>"}}
+        return document
 
     # -- parsing --------------------------------------------------------------------------
 
@@ -400,6 +480,13 @@ class MlflowScoringScript(ScoringScript):
         global _MODEL
         self.model = _MODEL = MlflowModel(self.model_dir)
         logger.info("serving %s", self.model.describe())
+
+    def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any] | None:
+        """A swagger.json beside MLmodel, else a document made from the model's signature."""
+        document = super().swagger(title=title, version=version, key_auth=key_auth)
+        if document is None and self.model is not None:
+            document = self.model.swagger(title=title, version=version, key_auth=key_auth)
+        return document
 
     def arguments(self, body: bytes, content_type: str) -> dict[str, Any]:
         """The raw body and its content type: parsing happens in the thread pool."""

@@ -24,6 +24,7 @@ import pandas as pd
 from starlette.responses import Response
 
 from modeltap.errors import ModelTapError
+from modeltap.server.swagger import build_swagger
 
 __all__ = ["BadInput", "ScoringScript", "ScoringScriptError", "encode_result"]
 
@@ -155,6 +156,11 @@ class ScoringScript:
     def run(self, raw_data: str, headers: Mapping[str, str]) -> Any:
         """Call run() with a raw body string (for scripts without a schema)."""
         return self.call({"": raw_data}, headers)
+
+    def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any] | None:
+        """The /swagger.json document (None when the script declares no schema)."""
+        return build_swagger(self.path, self.run_function, title=title, version=version,
+                             key_auth=key_auth)
 
 
 class BadInput(Exception):
