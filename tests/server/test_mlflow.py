@@ -9,6 +9,7 @@ flushes) before the stored data is checked.
 from __future__ import annotations
 
 import io
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -362,3 +363,21 @@ def test_model_without_signature_takes_tensors(tmp_path: Path) -> None:
     assert inputs[["0", "1"]].to_numpy().tolist() == [[1, 2], [3, 4]]
     joined = modeltap.join(inputs, outputs)
     assert joined["prediction"].tolist() == pytest.approx([5.0, 11.0])
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    """make demo's script serves the MLflow example, and finds every request's records."""
+    pytest.importorskip("mlflow")
+    import subprocess
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "server" / "demo.py"
+    result = subprocess.run(
+        [sys.executable, str(demo), "--requests", "40"],
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp_path)},  # its work folder lands in tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert list(tmp_path.glob("modeltap-demo-*/data/credit-endpoint/blue/model_inputs"))
+    assert "every request's records are there" in result.stdout
+    assert "credit-endpoint-blue-model_outputs" in result.stdout
+    assert "40 x 200, 1 x 400" in result.stdout
