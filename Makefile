@@ -14,7 +14,7 @@ $(BIN)/python:
 # the demo trains and serves an MLflow model: mlflow-skinny (pyfunc save/load without the
 # tracking server, UI and their pins, e.g. pyarrow<26) and scikit-learn on top of the server
 $(VENV)/.installed-demo: $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e ".[server]" "mlflow-skinny>=2.10" "scikit-learn>=1.3"
+	$(BIN)/pip install -q -e ".[server,mlflow]"
 	touch $@
 
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
