@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["ACCEPTED_TYPES", "Snapshot", "take_snapshot", "type_fullname"]
+__all__ = ["ACCEPTED_TYPES", "Snapshot", "json_rows_many", "take_snapshot", "type_fullname"]
 
 ACCEPTED_TYPES = (
     "pandas.DataFrame, pyarrow.Table, polars.DataFrame, "
@@ -206,7 +206,7 @@ class PandasSnapshot:
     """A pandas DataFrame. Small frames keep frozen copies of their blocks (cheap to take,
     cheap to hold); larger ones a copy-on-write copy (pandas >= 3) or a deep copy."""
 
-    __slots__ = ("_blocks", "_columns", "_frame", "_names", "approx_bytes", "rows")
+    __slots__ = ("_blocks", "_columns", "_frame", "_names", "_signature", "approx_bytes", "rows")
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._names = _unique_names(frame.columns)
@@ -214,6 +214,7 @@ class PandasSnapshot:
         self.approx_bytes = 64 + self.rows * frame.shape[1] * _APPROX_CELL_BYTES
         self._columns = frame.columns  # an Index is immutable: renaming replaces it
         self._frame: pd.DataFrame | None = None
+        self._signature: tuple[Any, ...] | None = None
         self._blocks = _freeze_blocks(frame) if self.rows <= _SMALL_ROWS else None
         if self._blocks is None:
             self._frame = frame.copy(deep=not _PANDAS_COPY_ON_WRITE)
@@ -226,13 +227,16 @@ class PandasSnapshot:
     @property
     def signature(self) -> tuple[Any, ...]:
         """Column names and types, cheap to compare (the writer's schema-change check)."""
-        if self._blocks is not None:
-            return (
-                tuple(self.names),
-                tuple((_positions_key(positions), dtype) for positions, _, dtype in self._blocks),
-            )
-        assert self._frame is not None
-        return (tuple(self.names), tuple(self._frame.dtypes))
+        if self._signature is None:
+            if self._blocks is not None:
+                self._signature = (
+                    tuple(self.names),
+                    tuple((_positions_key(p), dtype) for p, _, dtype in self._blocks),
+                )
+            else:
+                assert self._frame is not None
+                self._signature = (tuple(self.names), tuple(self._frame.dtypes))
+        return self._signature
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -285,6 +289,103 @@ def _rows_json(names: list[str], columns: list[Any], rows: int) -> bytes:
         return orjson.dumps([{}] * rows)
     records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     return orjson.dumps(records, option=_ORJSON_OPTIONS, default=_orjson_default)
+
+
+def json_rows_many(snapshots: Sequence[Any]) -> list[bytes | Exception]:
+    """``to_json_rows()`` of each snapshot, or the exception it raised. Small pandas frames of
+    one schema are converted together: their blocks are joined, turned into Python values with
+    one call per block, and cut back into one rows array per snapshot (byte for byte what
+    ``to_json_rows`` gives), so a run of 1-row frames does not pay Arrow's and numpy's per-call
+    costs once per frame."""
+    out: list[bytes | Exception | None] = [None] * len(snapshots)
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, snapshot in enumerate(snapshots):
+        if type(snapshot) is PandasSnapshot and snapshot._blocks is not None:
+            groups.setdefault(_batch_key(snapshot), []).append(index)
+    for indices in groups.values():
+        if len(indices) > 1:
+            try:
+                encoded = _pandas_rows_together([snapshots[i] for i in indices])
+            except Exception:
+                continue  # each snapshot alone below
+            for index, data in zip(indices, encoded, strict=True):
+                out[index] = data
+    for index, snapshot in enumerate(snapshots):
+        if out[index] is None:
+            try:
+                out[index] = snapshot.to_json_rows()
+            except Exception as exc:
+                out[index] = exc
+    return [data for data in out if data is not None]
+
+
+def _batch_key(snapshot: PandasSnapshot) -> tuple[Any, ...]:
+    """What snapshots converted together must share: names, block layout, and per block what
+    the conversion depends on (numpy dtype, Arrow type, or the array class, converted one
+    snapshot at a time). Cheaper to hash than ``signature``, whose pandas dtypes hash in
+    Python."""
+    assert snapshot._blocks is not None
+    return (
+        tuple(snapshot.names),
+        tuple(
+            (
+                _positions_key(positions),
+                values.dtype
+                if type(values) is np.ndarray
+                else values.type
+                if hasattr(values, "to_pylist")
+                else type(values),
+            )
+            for positions, values, _ in snapshot._blocks
+        ),
+    )
+
+
+def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]:
+    """The rows arrays of small pandas snapshots sharing one signature (None where one needs
+    the slow path: ``to_json_rows`` then runs for it alone)."""
+    import pyarrow as pa
+
+    first = snapshots[0]
+    assert first._blocks is not None
+    width = len(first._columns)
+    columns: list[Any] = [None] * width
+    for number, (positions, values, _) in enumerate(first._blocks):
+        if isinstance(positions, slice):
+            positions = range(*positions.indices(width))
+        pieces = [s._blocks[number][1] for s in snapshots]  # type: ignore[index]
+        parts: list[Any]
+        if type(values) is np.ndarray and all(type(v) is np.ndarray for v in pieces):
+            joined = np.concatenate(pieces, axis=1)
+            if joined.dtype.kind == "f" and joined.itemsize < 8:
+                parts = [list(row) for row in joined]
+            else:
+                parts = joined.tolist()
+        elif isinstance(values, pa.ChunkedArray):
+            chunks = [chunk for piece in pieces for chunk in piece.chunks]
+            parts = [pa.chunked_array(chunks, type=values.type).to_pylist()]
+        else:
+            each = [_frozen_columns([(slice(0, len(positions)), p, None)], len(positions))
+                    for p in pieces]
+            parts = [[v for one in each for v in one[k]] for k in range(len(positions))]
+        for position, part in zip(positions, parts, strict=True):
+            columns[position] = part
+    names = first.names
+    records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+    if not columns:
+        records = [{}] * sum(s.rows for s in snapshots)
+    out: list[bytes | None] = []
+    start = 0
+    for snapshot in snapshots:
+        end = start + snapshot.rows
+        try:
+            out.append(
+                orjson.dumps(records[start:end], option=_ORJSON_OPTIONS, default=_orjson_default)
+            )
+        except (TypeError, orjson.JSONEncodeError):
+            out.append(None)
+        start = end
+    return out
 
 
 class ArrowSnapshot:

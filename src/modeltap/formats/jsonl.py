@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from modeltap.event import Event, rfc3339_ms
+from modeltap.snapshot import json_rows_many
 
-__all__ = ["EXTENSION", "EnvelopeSource", "decode_records", "encode_event", "new_uuid4"]
+__all__ = [
+    "EXTENSION",
+    "EnvelopeSource",
+    "decode_records",
+    "encode_event",
+    "encode_events",
+    "new_uuid4",
+]
 
 EXTENSION = "jsonl"
 
@@ -95,7 +103,26 @@ _PREFIX = b'{"specversion":"1.0","id":"'
 
 def encode_event(event: Event, envelope: EnvelopeSource) -> bytes:
     """One record line (with its newline). ``data`` is the rows array as the snapshot encodes it."""
-    data = event.snapshot.to_json_rows()
+    return _line(event, envelope, event.snapshot.to_json_rows())
+
+
+def encode_events(events: Sequence[Event], envelope: EnvelopeSource) -> list[bytes | Exception]:
+    """The record line of each event (as ``encode_event`` gives it), or the exception its
+    encoding raised. Small pandas frames of one schema have their rows encoded together."""
+    datas = json_rows_many([event.snapshot for event in events])
+    lines: list[bytes | Exception] = []
+    for event, data in zip(events, datas, strict=True):
+        if isinstance(data, Exception):
+            lines.append(data)
+            continue
+        try:
+            lines.append(_line(event, envelope, data))
+        except Exception as exc:
+            lines.append(exc)
+    return lines
+
+
+def _line(event: Event, envelope: EnvelopeSource, data: bytes) -> bytes:
     if event.extra:
         return _encode_with_extra(event, envelope, data)
     size = len(data)

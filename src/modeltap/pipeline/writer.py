@@ -21,7 +21,7 @@ from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
 from modeltap.errors import SpoolFullError
 from modeltap.event import Event
 from modeltap.formats import parquet
-from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event
+from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event, encode_events
 from modeltap.pipeline.commit import Committer
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Segment, Spool, count_events
@@ -36,7 +36,8 @@ logger = logging.getLogger("modeltap.writer")
 _ROOTS_FOLDER = "_roots"
 _WAKE_UP = object()  # a control item that only wakes the writer
 _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
-_BATCH_EVENTS = 1_024  # at most this many events in one frame
+_BATCH_EVENTS = 1_024  # at most this many events in one frame (or one JSON lines batch)
+_LINES_BATCH_ROWS = 1_000  # JSON lines events up to this size are encoded and appended together
 
 
 @dataclass
@@ -167,8 +168,9 @@ class Writer:
             batch: list[Event] = []
             for item in items:
                 if isinstance(item, Event):
-                    if self._parquet and item.snapshot.rows < _BATCH_ROWS:
-                        batch.append(item)  # small events share frames (see _write_many)
+                    limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
+                    if item.snapshot.rows <= limit:
+                        batch.append(item)  # small events are written together (_write_many)
                         if len(batch) >= _BATCH_EVENTS:
                             self._write_many(batch)
                             batch = []
@@ -275,6 +277,9 @@ class Writer:
         schema sharing a frame: the per-frame cost (Arrow, IPC, schema checks) is paid once."""
         if not events:
             return
+        if not self._parquet:
+            self._write_lines(events)
+            return
         try:
             groups = parquet.batch_tables(
                 events, self._envelope, lambda e: (e.root, self._clock.folder(e.time_ns))
@@ -285,6 +290,63 @@ class Writer:
             return
         for group, table in groups:
             self._write_frame(group, table)
+
+    def _write_lines(self, events: list[Event]) -> None:
+        """Small JSON lines events, in order: encoded together (see ``encode_events``), then
+        appended with one write per segment instead of one per event (fewer syscalls, each of
+        which hands the GIL to the request threads and waits to get it back)."""
+        lines = encode_events(events, self._envelope)
+        pending: dict[str, _Pending] = {}
+        pending_bytes = 0
+        max_bytes = self._settings.collector.segment_max_bytes
+        for event, line in zip(events, lines, strict=True):
+            if isinstance(line, Exception):
+                self._stats.dropped(event.collection, "encode_error")
+                self._stats.error(f"encoding an event of {event.collection!r} failed: {line}")
+                logger.error(
+                    "encoding an event of %r failed; it is dropped",
+                    event.collection,
+                    exc_info=line,
+                )
+                continue
+            size = len(line)
+            if not self._make_room(size + pending_bytes, event):
+                continue
+            folder = self._clock.folder(event.time_ns)
+            current = self._open.get(event.root)
+            if current is not None and current[0] != folder:
+                pending_bytes -= self._append_pending(pending.pop(event.root, None))
+                self._close(event.root)
+                current = None
+            if current is None:
+                current = self._open_segment(event, folder)
+            waiting = pending.get(event.root)
+            if waiting is None:
+                waiting = pending[event.root] = _Pending(current[1])
+            waiting.add(event, line)
+            pending_bytes += size
+            if waiting.segment.size + waiting.size >= max_bytes:
+                pending_bytes -= self._append_pending(pending.pop(event.root))
+                self._close(event.root)
+        for waiting in pending.values():
+            self._append_pending(waiting)
+
+    def _append_pending(self, waiting: _Pending | None) -> int:
+        """Append the lines gathered for one segment with one write; returns their bytes."""
+        if waiting is None:
+            return 0
+        segment, events, lines = waiting.segment, waiting.events, waiting.lines
+        try:
+            segment.append(b"".join(lines), waiting.rows, len(events))
+        except OSError as exc:
+            self._stats.dropped(events[0].collection, "write_error", len(events))
+            self._stats.error(f"writing to the spool failed: {exc}")
+            logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
+            return waiting.size
+        for event, line in zip(events, lines, strict=True):
+            _note(segment, event)
+            self._stats.written(event.collection, event.snapshot.rows, len(line))
+        return waiting.size
 
     def _write_frame(self, events: list[Event], table: Any) -> None:
         """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
@@ -421,6 +483,25 @@ class Writer:
                     len(orphans),
                     folder.name,
                 )
+
+
+class _Pending:
+    """JSON lines gathered for one open segment, appended together."""
+
+    __slots__ = ("events", "lines", "rows", "segment", "size")
+
+    def __init__(self, segment: Segment) -> None:
+        self.segment = segment
+        self.events: list[Event] = []
+        self.lines: list[bytes] = []
+        self.rows = 0
+        self.size = 0
+
+    def add(self, event: Event, line: bytes) -> None:
+        self.events.append(event)
+        self.lines.append(line)
+        self.rows += event.snapshot.rows
+        self.size += len(line)
 
 
 def _collection_of(relative_path: str) -> str:
