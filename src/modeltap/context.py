@@ -8,11 +8,12 @@ shares its id without passing a context around.
 from __future__ import annotations
 
 import time
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+
+from modeltap._ids import new_uuid4
 
 __all__ = [
     "BasicCorrelationContext",
@@ -57,7 +58,7 @@ class BasicCorrelationContext(CorrelationContext):
         timestamp: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.id = str(id) if id else str(uuid.uuid4())
+        self.id = str(id) if id else new_uuid4()
         self.timestamp = int(timestamp) if timestamp is not None else int(time.time())
         self.headers: dict[str, str] = dict(headers) if headers else {}
 

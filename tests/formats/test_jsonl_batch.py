@@ -11,8 +11,9 @@ import orjson
 import pandas as pd
 import pytest
 
+from modeltap._ids import new_uuid4
 from modeltap.event import Event
-from modeltap.formats.jsonl import EnvelopeSource, encode_event, encode_events, new_uuid4
+from modeltap.formats.jsonl import EnvelopeSource, encode_event, encode_events
 from modeltap.snapshot import take_snapshot, type_fullname
 
 ENVELOPE = EnvelopeSource(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from modeltap._ids import new_uuid4
 from modeltap.event import Event, rfc3339_ms
 from modeltap.snapshot import json_rows_many
 
@@ -19,46 +18,9 @@ __all__ = [
     "decode_records",
     "encode_event",
     "encode_events",
-    "new_uuid4",
 ]
 
 EXTENSION = "jsonl"
-
-
-_UUIDS_PER_DRAW = 512
-_uuids: list[str] = []
-_uuid_lock = threading.Lock()
-
-
-def _draw_uuids() -> list[str]:
-    """Version-4 UUID strings from one ``os.urandom`` call (one syscall per few hundred ids)."""
-    raw = bytearray(os.urandom(16 * _UUIDS_PER_DRAW))
-    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])
-    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])
-    text = raw.hex()
-    return [
-        f"{text[o:o + 8]}-{text[o + 8:o + 12]}-{text[o + 12:o + 16]}-{text[o + 16:o + 20]}-"
-        f"{text[o + 20:o + 32]}"
-        for o in range(0, len(text), 32)
-    ]
-
-
-def new_uuid4() -> str:
-    """A random version-4 UUID string, as ``str(uuid.uuid4())`` gives, drawn from a pool."""
-    try:
-        return _uuids.pop()
-    except IndexError:
-        with _uuid_lock:
-            if not _uuids:
-                _uuids.extend(_draw_uuids())
-            return _uuids.pop()
-
-
-def _forget_uuids() -> None:
-    _uuids.clear()  # a forked child must never hand out its parent's ids
-
-
-os.register_at_fork(after_in_child=_forget_uuids)
 
 
 @dataclass(frozen=True, slots=True)

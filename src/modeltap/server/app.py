@@ -22,9 +22,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from modeltap._ids import new_uuid4
 from modeltap.config import Settings
 from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
-from modeltap.formats.jsonl import new_uuid4
 from modeltap.pipeline.runtime import flush, shutdown
 from modeltap.server.auth import KeyAuth
 from modeltap.server.capture import PayloadCapture

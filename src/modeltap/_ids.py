@@ -1,0 +1,49 @@
+"""Random version-4 UUID strings from a pool: one ``os.urandom`` call per few hundred ids.
+
+Record ids, request ids and generated correlation ids are made per event and per request; a
+syscall each (as ``uuid.uuid4()`` makes) hands the GIL to whichever thread wants it, and the
+caller then waits for it back. The pool is emptied in a forked child, which never hands out its
+parent's ids.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+__all__ = ["new_uuid4"]
+
+_UUIDS_PER_DRAW = 512
+_uuids: list[str] = []
+_uuid_lock = threading.Lock()
+
+
+def _draw_uuids() -> list[str]:
+    """Version-4 UUID strings from one ``os.urandom`` call (one syscall per few hundred ids)."""
+    raw = bytearray(os.urandom(16 * _UUIDS_PER_DRAW))
+    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])
+    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])
+    text = raw.hex()
+    return [
+        f"{text[o:o + 8]}-{text[o + 8:o + 12]}-{text[o + 12:o + 16]}-{text[o + 16:o + 20]}-"
+        f"{text[o + 20:o + 32]}"
+        for o in range(0, len(text), 32)
+    ]
+
+
+def new_uuid4() -> str:
+    """A random version-4 UUID string, as ``str(uuid.uuid4())`` gives, drawn from a pool."""
+    try:
+        return _uuids.pop()
+    except IndexError:
+        with _uuid_lock:
+            if not _uuids:
+                _uuids.extend(_draw_uuids())
+            return _uuids.pop()
+
+
+def _forget_uuids() -> None:
+    _uuids.clear()  # a forked child must never hand out its parent's ids
+
+
+os.register_at_fork(after_in_child=_forget_uuids)
