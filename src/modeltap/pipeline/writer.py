@@ -37,7 +37,7 @@ _ROOTS_FOLDER = "_roots"
 _WAKE_UP = object()  # a control item that only wakes the writer
 _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
 _BATCH_EVENTS = 1_024  # at most this many events in one frame (or one JSON lines batch)
-_LINES_BATCH_ROWS = 1_000  # JSON lines events up to this size are encoded and appended together
+_LINES_BATCH_ROWS = 1_000  # JSON lines events smaller than this are encoded and appended together
 
 
 @dataclass
@@ -169,7 +169,7 @@ class Writer:
             for item in items:
                 if isinstance(item, Event):
                     limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
-                    if item.snapshot.rows <= limit:
+                    if item.snapshot.rows < limit:
                         batch.append(item)  # small events are written together (_write_many)
                         if len(batch) >= _BATCH_EVENTS:
                             self._write_many(batch)
