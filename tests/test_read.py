@@ -376,7 +376,7 @@ def test_reads_from_an_fsspec_store(tmp_path: Path) -> None:
 
 
 def test_duckdb_and_pyarrow_dataset_read_the_tree_directly(tmp_path: Path) -> None:
-    """The SQL of docs/reading.md works on the tree with no modeltap code involved."""
+    """The SQL of the README works on the tree with no modeltap code involved."""
     import duckdb
     import pyarrow.dataset as ds
 
