@@ -96,17 +96,21 @@ class LocalTree(Tree):
         except OSError as exc:
             raise StoreError(f"cannot read {self._p(relative)}: {exc}") from exc
 
+    def _write_temp(self, final: Path, content: bytes) -> Path:
+        """``content`` fsynced into a hidden temp file beside ``final``."""
+        final.parent.mkdir(parents=True, exist_ok=True)
+        temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
+        with open(temp, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return temp
+
     def write_atomic(self, relative: str, content: bytes) -> None:
         """Temp file in the same folder, fsync, rename."""
         final = self._p(relative)
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
-            with open(temp, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, final)
+            os.replace(self._write_temp(final, content), final)
         except OSError as exc:
             raise StoreError(f"cannot write {final}: {exc}") from exc
 
@@ -114,12 +118,7 @@ class LocalTree(Tree):
         """Write a temp file, then hard-link it to the final name (fails if it exists)."""
         final = self._p(relative)
         try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            temp = final.with_name(f".{final.name}.{secrets.token_hex(4)}.tmp")
-            with open(temp, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
+            temp = self._write_temp(final, content)
             try:
                 os.link(temp, final)
                 return True
