@@ -1,8 +1,9 @@
 """Snapshots of collected data: taken cheaply on the request thread, encoded later by the writer.
 
 A snapshot keeps the data exactly as it was when ``collect()`` returned, whatever the caller does
-to its frame afterwards. pandas frames are copied lazily under copy-on-write (pandas >= 3) or
-deeply otherwise; Arrow tables are immutable; polars frames are cloned; row dicts are encoded at
+to its frame afterwards. Small pandas frames keep frozen copies of their blocks (Arrow arrays as
+they are, numpy arrays copied); larger ones a lazy copy under copy-on-write (pandas >= 3) or a
+deep copy otherwise; Arrow tables are immutable; polars frames are cloned; row dicts are encoded at
 once (their encoding *is* the snapshot); column dicts have each column copied.
 """
 
@@ -32,8 +33,7 @@ ACCEPTED_TYPES = (
     "a list of row dicts, or a dict of equal-length columns"
 )
 _PANDAS_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
-_PIECE_ROWS = 8_192
-_JSON_PIECE_ROWS = 2_048  # rows polars encodes while holding the GIL
+_PIECE_ROWS = 2_048  # rows encoded while holding the GIL, before handing it back
 _SMALL_ROWS = 256
 _ORJSON_OPTIONS = (
     orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
@@ -64,13 +64,6 @@ def type_fullname(data: object) -> str:
     if cls is pd.DataFrame:
         return "pandas.core.frame.DataFrame"
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-def _iso_timestamp(value: pd.Timestamp) -> str:
-    """ISO 8601 with milliseconds; zoned times converted to UTC and marked ``Z``."""
-    if value.tzinfo is not None:
-        return value.tz_convert("UTC").strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    return value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
 def _iso_datetime(value: dt.datetime) -> str:
@@ -113,9 +106,9 @@ def _polars_json(frame: pl.DataFrame) -> bytes:
     if fixes:
         frame = frame.with_columns(fixes)
     pieces = []
-    for start in range(0, frame.height, _JSON_PIECE_ROWS):
+    for start in range(0, frame.height, _PIECE_ROWS):
         buffer = io.BytesIO()
-        frame.slice(start, _JSON_PIECE_ROWS).write_ndjson(buffer)
+        frame.slice(start, _PIECE_ROWS).write_ndjson(buffer)
         # one row a line; JSON text never holds a raw newline, so lines become array items
         pieces.append(buffer.getvalue()[:-1].replace(b"\n", b","))
         if start:
@@ -126,10 +119,9 @@ def _polars_json(frame: pl.DataFrame) -> bytes:
 def _pandas_json(frame: pd.DataFrame) -> bytes:
     """Encode the rows with orjson (floats exact, unlike ``to_json``), in pieces, yielding the
     GIL between them. For frames polars cannot take (object columns of mixed types)."""
-    step = _PIECE_ROWS // 4
     pieces = []
-    for start in range(0, len(frame), step):
-        rows = frame.iloc[start : start + step].to_dict(orient="records")
+    for start in range(0, len(frame), _PIECE_ROWS):
+        rows = frame.iloc[start : start + _PIECE_ROWS].to_dict(orient="records")
         pieces.append(orjson.dumps(rows, option=_ORJSON_OPTIONS, default=_orjson_default)[1:-1])
         time.sleep(0)
     return b"[" + b",".join(p for p in pieces if p) + b"]"
@@ -259,8 +251,8 @@ class PandasSnapshot:
         return self._frame
 
     def to_json_rows(self) -> bytes:
-        """Small frames from their frozen columns with orjson; larger ones via polars (fast,
-        releases the GIL while writing); odd columns fall back to pandas with orjson."""
+        """Small frames from their frozen columns with orjson; larger ones via polars, in pieces
+        that hand the GIL back in between; odd columns fall back to pandas with orjson."""
         import polars as pl
 
         if self._blocks is not None:

@@ -2,8 +2,8 @@
 committer.
 
 Segments close on size, on age, when the partition folder changes and on flush. Large frames are
-encoded by polars, which releases the GIL, and the writer yields between events, so the request
-threads are not starved while it works.
+encoded in pieces and the writer yields the GIL between pieces and between large events, so the
+request threads are not starved while it works.
 """
 
 from __future__ import annotations
