@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from modeltap.collector import Collector
 from modeltap.config import Settings
@@ -75,39 +76,38 @@ class PayloadCapture:
         response_is_json: bool = False,
     ) -> None:
         """Emit the request and response records of one call."""
+        common = {"path": path, "method": method, "statuscode": status}
         latency = round(latency_ms, 3)
         if self._request is not None:
-            extra = {
-                "path": path,
-                "method": method,
-                "statuscode": status,
-                "latencyms": latency,
-                "headers": self.allowlist.pick(request_headers),
-            }
-            snapshot = PayloadSnapshot(
-                request_body,
-                request_type,
-                extra,
-                root=self._request_root,
-                sink=self.sink,
-                max_event_bytes=self.max_event_bytes,
-            )
-            self._request.emit(snapshot, context, data_type="http.request", extra=extra)
+            self._emit(self._request, self._request_root, context, common, latency,
+                       request_headers, request_body, request_type, "http.request", False)
         if self._response is not None:
-            extra = {
-                "path": path,
-                "method": method,
-                "statuscode": status,
-                "latencyms": latency,
-                "headers": self.allowlist.pick(response_headers),
-            }
-            snapshot = PayloadSnapshot(
-                response_body,
-                response_type,
-                extra,
-                root=self._response_root,
-                sink=self.sink,
-                max_event_bytes=self.max_event_bytes,
-                trusted_json=response_is_json,
-            )
-            self._response.emit(snapshot, context, data_type="http.response", extra=extra)
+            self._emit(self._response, self._response_root, context, common, latency,
+                       response_headers, response_body, response_type, "http.response",
+                       response_is_json)
+
+    def _emit(
+        self,
+        collector: Collector,
+        root: str,
+        context: CorrelationContext,
+        common: dict[str, Any],
+        latency: float,
+        headers: Iterable[tuple[bytes, bytes]],
+        body: bytes,
+        content_type: str,
+        data_type: str,
+        trusted_json: bool,
+    ) -> None:
+        """One side of a call (request or response) as a payload record."""
+        extra = {**common, "latencyms": latency, "headers": self.allowlist.pick(headers)}
+        snapshot = PayloadSnapshot(
+            body,
+            content_type,
+            extra,
+            root=root,
+            sink=self.sink,
+            max_event_bytes=self.max_event_bytes,
+            trusted_json=trusted_json,
+        )
+        collector.emit(snapshot, context, data_type=data_type, extra=extra)
