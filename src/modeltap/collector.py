@@ -105,24 +105,10 @@ class Collector:
         """Capture ``data`` (a DataFrame, Arrow/polars table, row dicts or column dict) and
         return the correlation context it was recorded with."""
         context = correlation_context or current_context() or BasicCorrelationContext()
-        if self._invalid is not None:
-            self._fail(get_runtime(), self._invalid, "invalid_name")
+        admitted = self._admit(context)
+        if admitted is None:
             return context
-        runtime, policy = self._current()
-        if not policy.enabled:
-            runtime.stats.dropped(self.name, "disabled")
-            if self.on_error is not None:
-                self.on_error(
-                    CollectionDisabledError(
-                        f"collection {self.name!r} is disabled by configuration "
-                        f"({runtime.settings.source}); the data was not collected"
-                    )
-                )
-            return context
-        correlation_id = context.get_id()
-        if policy.sampling_rate < 1.0 and not is_sampled(correlation_id, policy.sampling_rate):
-            runtime.stats.sampled_out(self.name)
-            return context
+        runtime, policy = admitted
         try:
             snapshot = take_snapshot(data)
         except (UnsupportedDataError, InvalidDataError) as exc:
@@ -141,17 +127,31 @@ class Collector:
     ) -> None:
         """Enqueue an already-taken snapshot with extra envelope fields (payload capture).
         Follows the collection's switch and sampling like collect()."""
+        admitted = self._admit(context)
+        if admitted is not None:
+            self._enqueue(*admitted, context, snapshot, data_type, extra)
+
+    def _admit(self, context: CorrelationContext) -> tuple[Runtime, CollectionPolicy] | None:
+        """The pipeline and policy to enqueue into, or None when the name is invalid, the
+        collection disabled or the request sampled out (each counted and reported)."""
         if self._invalid is not None:
             self._fail(get_runtime(), self._invalid, "invalid_name")
-            return
+            return None
         runtime, policy = self._current()
         if not policy.enabled:
             runtime.stats.dropped(self.name, "disabled")
-            return
+            if self.on_error is not None:
+                self.on_error(
+                    CollectionDisabledError(
+                        f"collection {self.name!r} is disabled by configuration "
+                        f"({runtime.settings.source}); the data was not collected"
+                    )
+                )
+            return None
         if policy.sampling_rate < 1.0 and not is_sampled(context.get_id(), policy.sampling_rate):
             runtime.stats.sampled_out(self.name)
-            return
-        self._enqueue(runtime, policy, context, snapshot, data_type, extra)
+            return None
+        return runtime, policy
 
     def _current(self) -> tuple[Runtime, CollectionPolicy]:
         runtime = self._runtime
