@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.store.servers import Azurite, MotoS3
+from tests.store.servers import Azurite, GcsEmulator, MotoS3
 
 
 @pytest.fixture(scope="session")
@@ -22,6 +22,15 @@ def moto_s3() -> Iterator[MotoS3]:
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     """Azurite's blob service, running for the whole session."""
     server = Azurite(tmp_path_factory.mktemp("azurite"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsEmulator]:
+    """The GCS emulator (JSON API), running for the whole session."""
+    server = GcsEmulator(tmp_path_factory.mktemp("gcs"))
     server.start()
     yield server
     server.stop()

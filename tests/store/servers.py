@@ -1,15 +1,17 @@
-"""Real object-store servers on loopback for the tests: moto (S3 protocol) and Azurite (Azure
-Blob). Each can be stopped and started again on the same port, keeping its data, to play an
-outage."""
+"""Real object-store servers on loopback for the tests: moto (S3 protocol), Azurite (Azure Blob)
+and gcp-storage-emulator (the GCS JSON API). Each can be stopped and started again on the same
+port, keeping its data, to play an outage."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import socket
 import subprocess
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ AZURITE_KEY = (
 )
 S3_KEY = "testing"
 S3_SECRET = "testing"  # moto accepts any credentials
+GCS_PROJECT = "modeltap-tests"  # the emulator takes any project and needs no credentials
 
 
 def free_port() -> int:
@@ -182,4 +185,66 @@ class Azurite:
         name = f"c{uuid.uuid4().hex[:12]}"
         client = BlobServiceClient.from_connection_string(self.connection_string)
         client.create_container(name)
+        return name
+
+
+class GcsEmulator:
+    """gcp-storage-emulator (the GCS JSON API, uploads simple and resumable) in this process; its
+    data lives in a folder, so it survives a stop/start."""
+
+    def __init__(self, location: Path) -> None:
+        self.location = location
+        self.port = free_port()
+        self._server: Any = None
+        logging.getLogger("gcp_storage_emulator").setLevel(logging.ERROR)
+
+    @property
+    def endpoint_url(self) -> str:
+        """The server's URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        """Listen (again) on the same port, with the data of the same folder."""
+        from gcp_storage_emulator.server import create_server  # type: ignore[import-untyped]
+
+        self.location.mkdir(parents=True, exist_ok=True)
+        self._server = create_server(
+            "127.0.0.1", self.port, in_memory=False, data_dir=str(self.location)
+        )
+        self._server.start()
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        """Stop listening: clients get connection refused."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def storage_options(self) -> dict[str, Any]:
+        """gcsfs options for this server: its endpoint, no credentials, a project.
+
+        gcsfs asks the Storage Control API (gRPC) for a bucket's type before uploads, reads and
+        listings and, failing that, uses the JSON API as for any bucket; a failed lookup is not
+        cached. The emulator speaks only the JSON API, so the lookup fails: ``retry_timeout: 0``
+        makes it fail at the first attempt instead of retrying for a minute each time.
+        """
+        return {
+            "endpoint_url": self.endpoint_url,
+            "token": "anon",
+            "project": GCS_PROJECT,
+            "retry_timeout": 0,
+        }
+
+    def new_bucket(self) -> str:
+        """Create a fresh bucket (a JSON API insert); return its name."""
+        name = f"bucket-{uuid.uuid4().hex[:12]}"
+        request = urllib.request.Request(
+            f"{self.endpoint_url}/storage/v1/b?project={GCS_PROJECT}",
+            data=json.dumps({"name": name}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: no proxy
+        with direct.open(request, timeout=10) as response:
+            assert json.loads(response.read())["name"] == name
         return name
