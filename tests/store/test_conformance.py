@@ -1,4 +1,5 @@
-"""One conformance suite for every destination: local, memory, S3 (moto) and Azure (Azurite)."""
+"""One conformance suite for every destination: local, memory, S3 (moto), Azure (Azurite) and GCS
+(gcp-storage-emulator)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from modeltap.errors import StoreError
 from modeltap.store import Destination, LocalDestination, open_destination
 from modeltap.store.fsspec_store import FsspecDestination
-from tests.store.servers import Azurite, MotoS3
+from tests.store.servers import Azurite, GcsEmulator, MotoS3
 
 
 class DestinationConformance:
@@ -108,6 +109,16 @@ class TestAzureConformance(DestinationConformance):
         """A prefix in a fresh container."""
         container = azurite.new_container()
         return open_destination(f"az://{container}/root", azurite.storage_options())
+
+
+class TestGcsConformance(DestinationConformance):
+    """Google Cloud Storage (gcp-storage-emulator, JSON API) through gcsfs."""
+
+    @pytest.fixture
+    def destination(self, gcs_emulator: GcsEmulator) -> Destination:
+        """A prefix in a fresh bucket."""
+        bucket = gcs_emulator.new_bucket()
+        return open_destination(f"gs://{bucket}/root", gcs_emulator.storage_options())
 
 
 def test_failed_upload_keeps_the_local_file(tmp_path: Path, moto_s3: MotoS3) -> None:
