@@ -1,12 +1,13 @@
-"""The whole pipeline committing to object stores: S3 (moto) and Azure Blob (Azurite), in JSON
-lines and Parquet, with storage_options from the configuration."""
+"""The whole pipeline committing to object stores: S3 (moto), Azure Blob (Azurite) and GCS
+(gcp-storage-emulator), in JSON lines and Parquet, with storage_options from the configuration."""
 
 from __future__ import annotations
 
 import importlib.util
 import io
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -18,7 +19,7 @@ from modeltap import BasicCorrelationContext, Collector
 from modeltap.errors import MissingDependencyError
 from modeltap.formats.jsonl import decode_records
 from modeltap.store import Destination, open_destination
-from tests.store.servers import Azurite, MotoS3
+from tests.store.servers import Azurite, GcsEmulator, MotoS3
 
 EVENTS = 20
 
@@ -86,6 +87,20 @@ def test_collect_to_azure(azurite: Azurite, tmp_path: Path, fmt: str) -> None:
     assert sorted(ids) == sorted(f"e{i}" for i in range(EVENTS) for _ in range(3))
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_collect_to_gcs(gcs_emulator: GcsEmulator, tmp_path: Path, fmt: str) -> None:
+    """Every row collected lands once in the GCS bucket under the partitioned layout."""
+    bucket, options = gcs_emulator.new_bucket(), gcs_emulator.storage_options()
+    _, files, ids = _collect_and_read(f"gs://{bucket}/captures", options, fmt, tmp_path / "spool")
+    assert files and all(f.endswith(f".{fmt}") for f in files)
+    assert all(len(f.split("/")) == 8 for f in files)  # ep/dep/coll/yyyy/MM/dd/HH/name
+    assert sorted(ids) == sorted(f"e{i}" for i in range(EVENTS) for _ in range(3))
+    assert not list((tmp_path / "spool").rglob("*.part")), "committed segments leave the spool"
+    frame = modeltap.read(f"gs://{bucket}/captures/ep/dep/model_inputs", storage_options=options)
+    assert sorted(frame["correlationid"]) == sorted(ids)
+    assert sorted(frame["x"]) == sorted([1, 2, 3] * EVENTS) and str(frame["x"].dtype) == "int64"
+
+
 def test_collect_to_memory(tmp_path: Path) -> None:
     """memory:// works as a destination too (for tests of user code)."""
     _, files, ids = _collect_and_read("memory://tap-tests/root", {}, "jsonl", tmp_path / "sp")
@@ -124,15 +139,27 @@ def test_missing_extra_fails_at_configure(monkeypatch: pytest.MonkeyPatch) -> No
         modeltap.configure({"destination": "gs://bucket/root"})
 
 
-@pytest.mark.slow
-def test_azure_outage_then_recovery_commits_everything_once(tmp_path: Path) -> None:
-    """Events collected while Azurite is down wait in the spool and are committed once it is
-    back; events committed before the outage are not committed again."""
-    server = Azurite(tmp_path / "azurite")
+class _RestartableStore(Protocol):
+    """A store server on loopback that a test can stop and start again, keeping its data."""
+
+    def start(self) -> None:
+        """Listen (again) on the same port."""
+
+    def stop(self) -> None:
+        """Stop listening."""
+
+    def storage_options(self) -> dict[str, Any]:
+        """The fsspec options that reach this server."""
+
+
+def _outage_then_recovery(
+    server: _RestartableStore, new_root: Callable[[], str], tmp_path: Path
+) -> None:
+    """Start ``server``, collect, stop it, collect, start it again: every event is committed
+    exactly once and the ones of the outage waited in the spool."""
     server.start()
     try:
-        container = server.new_container()
-        url = f"az://{container}/root"
+        url = new_root()
         modeltap.configure(
             {
                 "endpoint_name": "ep",
@@ -168,6 +195,22 @@ def test_azure_outage_then_recovery_commits_everything_once(tmp_path: Path) -> N
         server.stop()
     assert waiting.spool_segments >= 1, "the events collected during the outage waited"
     assert sorted(ids) == sorted(f"e{i}" for i in range(20))
+
+
+@pytest.mark.slow
+def test_azure_outage_then_recovery_commits_everything_once(tmp_path: Path) -> None:
+    """Events collected while Azurite is down wait in the spool and are committed once it is
+    back; events committed before the outage are not committed again."""
+    server = Azurite(tmp_path / "azurite")
+    _outage_then_recovery(server, lambda: f"az://{server.new_container()}/root", tmp_path)
+
+
+@pytest.mark.slow
+def test_gcs_outage_then_recovery_commits_everything_once(tmp_path: Path) -> None:
+    """Events collected while the GCS emulator is down wait in the spool and are committed once
+    it is back; events committed before the outage are not committed again."""
+    server = GcsEmulator(tmp_path / "gcs")
+    _outage_then_recovery(server, lambda: f"gs://{server.new_bucket()}/root", tmp_path)
 
 
 def test_yaml_storage_options_and_a_collection_path_on_another_bucket(
