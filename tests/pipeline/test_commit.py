@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
 from modeltap.errors import StoreError
-from modeltap.pipeline.commit import Committer, PendingSegment
+from modeltap.formats import parquet
+from modeltap.pipeline.commit import CONVERTED_SUFFIX, Committer, PendingSegment
 from modeltap.stats import StatsRecorder
 from modeltap.store.destination import Destination
 
@@ -221,3 +227,90 @@ def test_stop_leaves_segments_of_a_store_still_down(tmp_path: Path) -> None:
     assert dest.attempts == 1  # it stops at the first failure
     assert first.path.exists()
     assert len(committer.backlog) == 2
+
+
+class GatedDestination(FlakyDestination):
+    """A destination whose first publish waits until ``gate`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.entered = threading.Event()
+
+    def publish(self, local_path: Path, relative_path: str) -> None:
+        """Wait at the gate on the first call, then store the file."""
+        if not self.publishes:
+            self.entered.set()
+            assert self.gate.wait(30), "the test never opened the gate"
+        super().publish(local_path, relative_path)
+
+
+def add_parquet(committer: Committer, tmp_path: Path, name: str, dest: Destination,
+                rows: int = 1_000) -> PendingSegment:
+    """Queue one Parquet spool segment (one frame of ``rows`` rows) named ``name``."""
+    path = tmp_path / f"{name}.part"
+    table = pa.table({"x": list(range(rows)), "name": [name] * rows})
+    path.write_bytes(parquet.encode_frame(table))
+    return committer.add(path, f"c/{name}.parquet", dest, "model_inputs", path.stat().st_size, 1,
+                         format="parquet")
+
+
+def test_the_next_parquet_segment_is_converted_while_one_is_published(tmp_path: Path) -> None:
+    """A Parquet segment added while the committer publishes another is converted meanwhile,
+    on the converter thread, and then published once with its rows intact."""
+    dest = GatedDestination()
+    committer = Committer(StatsRecorder())
+    committer.start()
+    try:
+        add_parquet(committer, tmp_path, "s0", dest)
+        assert dest.entered.wait(30), "the committer did not start publishing s0"
+        second = add_parquet(committer, tmp_path, "s1", dest)
+        converted = second.path.with_name(second.path.name + CONVERTED_SUFFIX)
+        deadline = time.monotonic() + 30
+        while not converted.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert converted.exists(), "s1 was not converted while s0 was being published"
+        assert dest.publishes == []
+        dest.gate.set()
+    finally:
+        dest.gate.set()
+        assert committer.stop(timeout=30)
+    assert dest.publishes == ["c/s0.parquet", "c/s1.parquet"]
+    table = pq.read_table(io.BytesIO(dest.files["c/s1.parquet"]))
+    assert table.column("x").to_pylist() == list(range(1_000))
+    assert set(table.column("name").to_pylist()) == {"s1"}
+    assert committer.backlog == []
+    assert not list(tmp_path.iterdir())
+
+
+def test_drop_oldest_spares_segments_being_published_or_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """drop_oldest never deletes the segment being committed nor the one the converter works
+    on ahead; it takes the oldest other one."""
+    started = threading.Semaphore(0)
+    release = threading.Event()
+    convert = parquet.spool_to_parquet
+
+    def slow_convert(source: Path, target: Path, *, durable: bool = False) -> int:
+        started.release()
+        assert release.wait(30), "the test never released the conversion"
+        return convert(source, target, durable=durable)
+
+    monkeypatch.setattr(parquet, "spool_to_parquet", slow_convert)
+    dest = FlakyDestination()
+    committer = Committer(StatsRecorder())
+    segments = [add_parquet(committer, tmp_path, f"s{i}", dest) for i in range(3)]
+    worker = threading.Thread(target=committer.commit_due)
+    worker.start()
+    try:
+        for _ in range(2):  # s0 on the committer, s1 on the converter
+            assert started.acquire(timeout=30), "two conversions did not start"
+        assert committer.drop_oldest() is segments[2]
+        assert committer.drop_oldest() is None
+        assert segments[0].path.exists() and segments[1].path.exists()
+    finally:
+        release.set()
+        worker.join(30)
+    assert dest.publishes == ["c/s0.parquet", "c/s1.parquet"]
+    assert committer.backlog == []

@@ -8,7 +8,9 @@ deterministic, so a retry after an ambiguous failure overwrites instead of dupli
 When one segment of a destination fails, the other segments of that destination wait for its
 next attempt too (the store is most likely down): an outage costs one failed attempt per backoff
 interval, not one per waiting segment. Parquet segments are converted from their spooled frames
-to a Parquet file just before the upload.
+to a Parquet file before the upload; while the committer converts or uploads one segment, a
+converter thread converts the next (the conversion releases the GIL for most of its work, so
+the two overlap on a second core, and a conversion overlaps an upload).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +60,7 @@ class PendingSegment:
     first_time_ns: int | None = None  # event times and columns, for the data-asset catalog
     last_time_ns: int | None = None
     columns: dict[str, str] | None = None
+    conversion: Future[Path] | None = None  # its Parquet conversion, running ahead
 
 
 class Committer:
@@ -89,6 +93,8 @@ class Committer:
         self._store_failures: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._converter: ThreadPoolExecutor | None = None
+        self._ahead: Future[Path] | None = None
 
     # -- the backlog -------------------------------------------------------------------------
 
@@ -125,6 +131,9 @@ class Committer:
             self._pending.append(pending)
             self._bytes += size
             self._wakeup.notify()
+            busy = self._in_flight is not None
+        if busy:
+            self._convert_ahead()  # the committer is on an earlier segment: start on this one
         return pending
 
     @property
@@ -211,9 +220,31 @@ class Committer:
         return delay * random.uniform(0.5, 1.5)
 
     def _prepare(self, pending: PendingSegment) -> Path:
-        """The file to upload: the segment itself, or its Parquet conversion."""
+        """The file to upload: the segment itself, or its Parquet conversion (made here, or
+        awaited from the converter thread when it got there first)."""
         if pending.format != "parquet":
             return pending.path
+        with self._lock:
+            conversion = pending.conversion
+            here = conversion is None
+            if conversion is None:
+                conversion = pending.conversion = Future()  # claimed: the converter skips it
+        self._convert_ahead()
+        try:
+            if not here:
+                return conversion.result()
+            try:
+                converted = self._convert(pending)
+            except BaseException as exc:
+                conversion.set_exception(exc)
+                raise
+            conversion.set_result(converted)
+            return converted
+        finally:
+            with self._lock:
+                pending.conversion = None  # a failed conversion is tried afresh next time
+
+    def _convert(self, pending: PendingSegment) -> Path:
         from modeltap.formats.parquet import spool_to_parquet
 
         converted = pending.path.with_name(pending.path.name + CONVERTED_SUFFIX)
@@ -222,6 +253,32 @@ class Committer:
             spool_to_parquet(pending.path, temp, durable=self._durable)
             temp.replace(converted)
         return converted
+
+    def _convert_ahead(self) -> None:
+        """Start converting the oldest waiting Parquet segment nobody converts yet on the
+        converter thread, unless it is busy; a failing destination's segments wait their turn."""
+        now = time.monotonic()
+        with self._lock:
+            if self._stopping or (self._ahead is not None and not self._ahead.done()):
+                return
+            upcoming = next(
+                (
+                    p
+                    for p in self._pending
+                    if p.format == "parquet"
+                    and p is not self._in_flight
+                    and p.conversion is None
+                    and p.attempts == 0
+                    and p.size > 0
+                    and self._blocked_until.get(p.destination.url, 0.0) <= now
+                ),
+                None,
+            )
+            if upcoming is None:
+                return
+            if self._converter is None:
+                self._converter = ThreadPoolExecutor(1, thread_name_prefix="modeltap-converter")
+            upcoming.conversion = self._ahead = self._converter.submit(self._convert, upcoming)
 
     def _failed(self, pending: PendingSegment, exc: Exception, what: str) -> None:
         pending.attempts += 1
@@ -267,9 +324,16 @@ class Committer:
 
     def drop_oldest(self) -> PendingSegment | None:
         """Delete the oldest waiting segment (spool full, policy ``drop_oldest``); never the one
-        being uploaded."""
+        being uploaded or converted."""
         with self._lock:
-            victim = next((p for p in self._pending if p is not self._in_flight), None)
+            victim = next(
+                (
+                    p
+                    for p in self._pending
+                    if p is not self._in_flight and (p.conversion is None or p.conversion.done())
+                ),
+                None,
+            )
             if victim is None:
                 return None
             self._pending.remove(victim)
@@ -332,4 +396,6 @@ class Committer:
             ended = not thread.is_alive()
         if ended:
             self.commit_due(ignore_backoff=True)
+        if self._converter is not None:
+            self._converter.shutdown(wait=True)  # a conversion ahead finishes; its file is kept
         return ended
