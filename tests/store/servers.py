@@ -223,17 +223,10 @@ class GcsEmulator:
     def storage_options(self) -> dict[str, Any]:
         """gcsfs options for this server: its endpoint, no credentials, a project.
 
-        gcsfs asks the Storage Control API (gRPC) for a bucket's type before uploads, reads and
-        listings and, failing that, uses the JSON API as for any bucket; a failed lookup is not
-        cached. The emulator speaks only the JSON API, so the lookup fails: ``retry_timeout: 0``
-        makes it fail at the first attempt instead of retrying for a minute each time.
+        No ``retry_timeout``: modeltap sets it for a gs:// destination with an ``endpoint_url``
+        (see ``modeltap.store.fsspec_store``), and these tests would hang without it.
         """
-        return {
-            "endpoint_url": self.endpoint_url,
-            "token": "anon",
-            "project": GCS_PROJECT,
-            "retry_timeout": 0,
-        }
+        return {"endpoint_url": self.endpoint_url, "token": "anon", "project": GCS_PROJECT}
 
     def new_bucket(self) -> str:
         """Create a fresh bucket (a JSON API insert); return its name."""

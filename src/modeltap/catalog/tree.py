@@ -161,8 +161,11 @@ class FsspecTree(Tree):
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         import fsspec
 
+        from modeltap.store.fsspec_store import client_options
+
         self.url = url.rstrip("/")
-        self._options = dict(storage_options or {})
+        protocol = self.url.split("://", 1)[0].lower()
+        self._options = client_options(protocol, dict(storage_options or {}))
         try:
             self.fs, root = fsspec.core.url_to_fs(self.url, **self._options)
         except ImportError as exc:

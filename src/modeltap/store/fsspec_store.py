@@ -21,18 +21,24 @@ from typing import Any
 from modeltap.errors import StoreError
 from modeltap.store.destination import Destination
 
-__all__ = ["FsspecDestination"]
+__all__ = ["FsspecDestination", "client_options"]
 
 _S3_CONFIG = {"connect_timeout": 10, "read_timeout": 120, "retries": {"max_attempts": 2}}
 _FLAT_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
 
 
-def _with_defaults(protocol: str, options: dict[str, Any]) -> dict[str, Any]:
+def client_options(protocol: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The user's storage_options with modeltap's defaults for the protocol's client added."""
     options = copy.deepcopy(options)
     if protocol in ("s3", "s3a"):
         config = options.setdefault("config_kwargs", {})
         for key, value in _S3_CONFIG.items():
             config.setdefault(key, value)
+    if protocol in ("gs", "gcs") and options.get("endpoint_url"):
+        # gcsfs asks Google's Storage Control API (gRPC) for the bucket's type before uploads,
+        # reads and listings, and falls back to the JSON API when that fails. An emulator or a
+        # private endpoint has no such API: without this, each operation retries for a minute.
+        options.setdefault("retry_timeout", 0)
     return options
 
 
@@ -56,7 +62,7 @@ class FsspecDestination(Destination):
         self.url = url.rstrip("/")
         protocol = self.url.split("://", 1)[0].lower()
         user_options = dict(storage_options or {})
-        options = _with_defaults(protocol, user_options)
+        options = client_options(protocol, user_options)
         try:
             self.fs, self._root = fsspec.core.url_to_fs(self.url, **options)
         except (ImportError, ValueError, TypeError) as exc:
