@@ -14,6 +14,12 @@ def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
         "--port", type=int, default=default_port, help=f"port (default {default_port}; 0 = any)"
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="server log level (default info)",
+    )
     parser.add_argument("--data-dir", help="where captured data goes (overrides the YAML)")
     parser.add_argument(
         "--auth-key-file", help="file holding the endpoint key; clients send 'Bearer <key>'"
@@ -50,6 +56,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="with --mlflow-model: collect model_inputs and model_outputs",
     )
     _common(serve, 5001)
+    serve.add_argument(
+        "--threads",
+        type=int,
+        help="concurrent run() calls per worker (default: the YAML's request_settings."
+        "max_concurrent_requests_per_instance shared by the workers, else 1)",
+    )
     serve.set_defaults(handler=_serve, need_script=True)
     ingest = subparsers.add_parser(
         "ingest",
@@ -59,7 +71,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ingest.add_argument("-f", "--file", dest="deployment", help="deployment YAML")
     _common(ingest, 50011)
     ingest.set_defaults(handler=_serve, need_script=False, entry_script=None, model_dir=None,
-                        mlflow_model=None, collect=False)
+                        mlflow_model=None, collect=False, threads=None)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -80,6 +92,8 @@ def _serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             workers=args.workers,
+            threads=args.threads,
+            log_level=args.log_level,
             auth_key_file=args.auth_key_file,
             max_request_bytes=args.max_request_bytes,
             max_event_bytes=args.max_event_bytes,

@@ -12,6 +12,7 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +48,7 @@ class AppOptions:
     """What one server process needs besides the collector settings."""
 
     auth: KeyAuth | None = None
+    run_threads: int = 1
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     shutdown_timeout: float = 30.0
@@ -59,7 +61,10 @@ class _TooLarge(Exception):
 
 
 class ServerState:
-    """Readiness and the parts shared by the routes of one process."""
+    """Readiness and the parts shared by the routes of one process. run() calls go to a pool
+    of ``options.run_threads`` threads of their own: a CPU-bound run() is fastest one at a time
+    (more threads only fight over the GIL with each other and with the event loop), a run()
+    waiting on I/O wants more."""
 
     def __init__(self, settings: Settings, script: ScoringScript | None, options: AppOptions):
         self.settings = settings
@@ -69,6 +74,7 @@ class ServerState:
         sink = BlobSink(settings)
         self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
         self.ingestor = Ingestor(sink, options.max_event_bytes)
+        self.run_pool = ThreadPoolExecutor(options.run_threads, thread_name_prefix="modeltap-run")
         self.ready = False
 
 
@@ -203,7 +209,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
                 reset_current_context(token)
 
         try:
-            result = await run_in_threadpool(call)
+            result = await asyncio.get_running_loop().run_in_executor(state.run_pool, call)
         except Exception:
             logger.exception("run() of %s raised (x-request-id %s)", script.path, request_id)
             response: Response = PlainTextResponse(
@@ -280,6 +286,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             yield
         finally:
             state.ready = False
+            state.run_pool.shutdown(wait=False)
             await asyncio.to_thread(_drain, options)
 
     routes = [

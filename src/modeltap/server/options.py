@@ -3,7 +3,9 @@
 Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``),
 ``code_configuration`` (``code`` and ``scoring_script``), ``environment_variables``,
 ``auth_mode: key``, ``model_type: mlflow`` (serve ``model`` as an MLflow pyfunc model with the
-built-in scoring script, no ``code_configuration``) and modeltap's own ``server:`` section
+built-in scoring script, no ``code_configuration``), ``request_settings.
+max_concurrent_requests_per_instance`` (concurrent run() calls, shared by the workers) and
+modeltap's own ``server:`` section
 (``max_request_bytes``, ``max_event_bytes``, ``auth_key_file``). Relative paths are relative
 to the YAML's folder.
 """
@@ -49,6 +51,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 5001
     workers: int = 1
+    run_threads: int = 1
     auth_key: str | None = None
     auth_key_source: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
@@ -103,6 +106,8 @@ def resolve_options(
     host: str = "127.0.0.1",
     port: int = 5001,
     workers: int = 1,
+    threads: int | None = None,
+    log_level: str = "info",
     auth_key_file: str | None = None,
     max_request_bytes: int | None = None,
     max_event_bytes: int | None = None,
@@ -214,6 +219,7 @@ def resolve_options(
         host=host,
         port=port,
         workers=_positive_int("--workers", workers),
+        run_threads=_run_threads(label, raw.get("request_settings"), threads, workers),
         auth_key=auth_key,
         auth_key_source=key_source,
         max_request_bytes=_positive_int(
@@ -225,7 +231,33 @@ def resolve_options(
             max_event_bytes or server.get("max_event_bytes", DEFAULT_MAX_EVENT_BYTES),
         ),
         access_log=access_log,
+        log_level=_log_level(log_level),
     )
+
+
+def _run_threads(label: str, request_settings: object, threads: int | None, workers: int) -> int:
+    """Concurrent run() calls per worker: ``--threads``, else the YAML's per-instance limit
+    shared by the workers, else 1 (the platform's default)."""
+    if threads is not None:
+        return _positive_int("--threads", threads)
+    if request_settings is None:
+        return 1
+    if not isinstance(request_settings, Mapping):
+        raise ConfigError(f"{label}: request_settings: expected a mapping")
+    limit = request_settings.get("max_concurrent_requests_per_instance")
+    if limit is None:
+        return 1
+    limit = _positive_int(f"{label}: request_settings.max_concurrent_requests_per_instance", limit)
+    return max(1, -(-limit // max(workers, 1)))
+
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+
+
+def _log_level(level: str) -> str:
+    if level.lower() not in _LOG_LEVELS:
+        raise ConfigError(f"--log-level: {level!r} is not one of {', '.join(_LOG_LEVELS)}")
+    return level.lower()
 
 
 def _model_type(label: str, value: object, mlflow_flag: bool) -> str | None:

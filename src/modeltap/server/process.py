@@ -116,6 +116,7 @@ def run_worker(
             bridge_reference_sdk()
         app_options = AppOptions(
             auth=KeyAuth(options.auth_key) if options.auth_key else None,
+            run_threads=options.run_threads,
             max_request_bytes=options.max_request_bytes,
             max_event_bytes=options.max_event_bytes,
             ingest_without_key_from_loopback=script is not None,

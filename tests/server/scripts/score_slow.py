@@ -1,0 +1,25 @@
+"""A scoring script for the server tests: run() takes a while and reports how many run() calls
+were in progress at once (the most seen so far)."""
+
+import threading
+import time
+
+_lock = threading.Lock()
+_running = 0
+_most = 0
+
+
+def init():
+    """Nothing to load."""
+
+
+def run(raw_data):
+    """Sleep 0.3 s; return the most concurrent run() calls seen."""
+    global _running, _most
+    with _lock:
+        _running += 1
+        _most = max(_most, _running)
+    time.sleep(0.3)
+    with _lock:
+        _running -= 1
+        return {"most_concurrent": _most}
