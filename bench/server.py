@@ -11,11 +11,21 @@ one worker each, each started fresh for every concurrency level:
   no payload logging of its own), the SDK sending to a ``modeltap ingest`` sink on loopback. It
   runs from a venv this script creates once (``bench/.venv-ref-server``).
 
-Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. Each row reports
-requests/s, p50/p99 latency, and the records captured after a graceful stop (SIGTERM) against
-the records expected for the requests served (warm-up included).
+Both modeltap servers run with ``--log-level warning``: with its collections off, the how-to
+script's ``on_error`` handler logs one INFO line per request (the collector reports a disabled
+collection to it), which would slow the capture-off baseline down. The reference server runs
+with its defaults.
 
-Usage: ``python bench/server.py [--duration S] [--skip-reference]``.
+Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. The three servers take
+turns, ``--rounds`` times per concurrency (these machines are noisy: interleaving spreads a slow
+spell over all three); each row is the round with the median requests/s, with its p50/p99
+latency, and the records captured after a graceful stop (SIGTERM) against the records expected
+for the requests served (warm-up included), summed over all rounds.
+
+A last line measures what bounds one worker: the CPU time of run() itself, called in a loop in
+one process with the same collections on (no HTTP), and the requests/s that allows.
+
+Usage: ``python bench/server.py [--duration S] [--rounds N] [--skip-reference]``.
 """
 
 from __future__ import annotations
@@ -161,6 +171,7 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
     with open(folder / "server.log", "wb") as server_log:
         process = subprocess.Popen(
             [sys.executable, "-c", MAIN, "serve", "-f", str(deployment(folder, enabled)),
+             "--log-level", "warning",
              "--port", str(port), "--data-dir", str(data)],
             stdout=server_log, stderr=subprocess.STDOUT,
         )
@@ -284,9 +295,54 @@ def print_targets(rows: list[Row]) -> None:
             print(f"c={concurrency}: reference records lost: {lost:.0%}")
 
 
+RUN_ALONE = """
+import json, sys, time
+sys.path.insert(0, sys.argv[1])
+import modeltap
+modeltap.configure({"destination": sys.argv[2]})
+import score
+score.init()
+body = sys.argv[3]
+for _ in range(300):
+    score.run(body)
+costs = []
+deadline = time.monotonic() + float(sys.argv[4])
+while time.monotonic() < deadline:
+    started = time.thread_time()
+    score.run(body)
+    costs.append(time.thread_time() - started)
+modeltap.flush()
+costs.sort()
+print(json.dumps({"calls": len(costs), "median_us": costs[len(costs) // 2] * 1e6}))
+"""
+
+
+def measure_run_alone(work: Path, seconds: float) -> dict[str, float]:
+    """CPU time of the script's run() called in a loop in one process, collections on."""
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_ALONE, str(SCRIPT.parent), str(work / "alone"), BODY,
+         str(seconds)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return dict(json.loads(out.strip().splitlines()[-1]))
+
+
+def median_row(rounds: list[Row]) -> Row:
+    """The round with the median requests/s, with served/expected/captured of all rounds."""
+    ordered = sorted(rounds, key=lambda r: r.rps)
+    middle = ordered[(len(ordered) - 1) // 2]
+    return Row(
+        server=middle.server, concurrency=middle.concurrency, rps=middle.rps,
+        p50_ms=middle.p50_ms, p99_ms=middle.p99_ms, served=sum(r.served for r in rounds),
+        errors=sum(r.errors for r in rounds), expected=sum(r.expected for r in rounds),
+        captured=sum(r.captured for r in rounds),
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=3, help="turns per server and concurrency")
     parser.add_argument("--skip-reference", action="store_true", help="modeltap rows only")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
@@ -304,18 +360,31 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     try:
         for concurrency in (1, 16):
-            for enabled in (True, False):
-                log(f"modeltap {'on' if enabled else 'off'}, concurrency {concurrency}")
-                rows.append(measure_modeltap(enabled, concurrency, args.duration, lua, work))
-            if python is not None:
-                log(f"reference, concurrency {concurrency}")
-                rows.append(measure_reference(python, concurrency, args.duration, lua, work))
+            rounds: dict[str, list[Row]] = {}
+            for turn in range(args.rounds):
+                for enabled in (True, False):
+                    name = f"modeltap {'on' if enabled else 'off'}"
+                    log(f"{name}, concurrency {concurrency}, round {turn + 1}/{args.rounds}")
+                    rounds.setdefault(name, []).append(
+                        measure_modeltap(enabled, concurrency, args.duration, lua, work)
+                    )
+                if python is not None:
+                    log(f"reference, concurrency {concurrency}, round {turn + 1}/{args.rounds}")
+                    rounds.setdefault("reference", []).append(
+                        measure_reference(python, concurrency, args.duration, lua, work)
+                    )
+            rows.extend(median_row(r) for r in rounds.values())
+        log("run() alone, in one process")
+        alone = measure_run_alone(work, args.duration)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nscoring servers, 1 worker each, loopback, wrk {args.duration:g}s per row, "
-          f"{os.cpu_count()} CPUs\n")
+    print(f"\nscoring servers, 1 worker each, loopback, wrk {args.duration:g}s per run, "
+          f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs\n")
     print_table(rows)
     print_targets(rows)
+    ceiling = 1e6 / alone["median_us"]
+    print(f"\nrun() alone (no HTTP, collections on, {alone['calls']:.0f} calls): median "
+          f"{alone['median_us']:.0f} µs of CPU -> at most {ceiling:.0f} req/s for one worker")
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     return 0
