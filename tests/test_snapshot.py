@@ -106,8 +106,8 @@ PANDAS_MUTATIONS: dict[str, Callable[[pd.DataFrame], None]] = {
     "loc": lambda df: df.loc.__setitem__((0, "a"), 99),
     "iloc": lambda df: df.iloc.__setitem__((1, 1), -1.0),
     "at": lambda df: df.at.__setitem__((0, "c"), "changed"),
-    "column-assignment": lambda df: df.__setitem__("a", [7, 8]),
-    "added-column": lambda df: df.__setitem__("d", [True, False]),
+    "column-assignment": lambda df: df.__setitem__("a", [7] * len(df)),
+    "added-column": lambda df: df.__setitem__("d", [True] * len(df)),
     "drop-inplace": lambda df: df.drop(columns=["b"], inplace=True),
     "rename-inplace": lambda df: df.rename(columns={"a": "z"}, inplace=True),
     "fillna-inplace": lambda df: df.__setitem__("b", df["b"] * 0),
@@ -115,24 +115,30 @@ PANDAS_MUTATIONS: dict[str, Callable[[pd.DataFrame], None]] = {
 
 
 @pytest.mark.filterwarnings("ignore:The inplace keyword")
+@pytest.mark.parametrize("copies", [1, 300])  # 2 rows: frozen copies; 600: shared blocks
 @pytest.mark.parametrize("mutation", sorted(PANDAS_MUTATIONS))
-def test_pandas_frame_mutations_do_not_change_snapshot(mutation: str) -> None:
-    """Changing the caller's DataFrame after collect() leaves the snapshot as it was."""
-    frame = pd.DataFrame({"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]})
+def test_pandas_frame_mutations_do_not_change_snapshot(mutation: str, copies: int) -> None:
+    """Changing the caller's DataFrame after collect() leaves the snapshot as it was, for small
+    frames and for large ones (whose arrays the snapshot shares under copy-on-write)."""
+    frame = pd.DataFrame(
+        {"a": [1, 2] * copies, "b": [0.5, 1.5] * copies, "c": ["x", "y"] * copies}
+    )
     snapshot = take_snapshot(frame)
     PANDAS_MUTATIONS[mutation](frame)
-    assert decoded(snapshot) == ROWS
-    assert snapshot.to_arrow().to_pylist() == ROWS
+    assert decoded(snapshot) == ROWS * copies
+    assert snapshot.to_arrow().to_pylist() == ROWS * copies
 
 
-def test_pandas_frame_from_numpy_mutated_in_place() -> None:
+@pytest.mark.parametrize("copies", [1, 300])
+def test_pandas_frame_from_numpy_mutated_in_place(copies: int) -> None:
     """A frame built from a numpy array (copied by pandas) is frozen when the array changes."""
-    array = np.array([[1.0, 2.0], [3.0, 4.0]])
+    array = np.array([[1.0, 2.0], [3.0, 4.0]] * copies)
     frame = pd.DataFrame(array, columns=["a", "b"])
     snapshot = take_snapshot(frame)
     array[0, 0] = 99.0
     frame.iloc[1, 1] = -1.0
-    assert decoded(snapshot) == [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}]
+    frame.iloc[0, 0] = -1.0
+    assert decoded(snapshot) == [{"a": 1.0, "b": 2.0}, {"a": 3.0, "b": 4.0}] * copies
 
 
 def test_polars_frame_mutation_does_not_change_snapshot() -> None:

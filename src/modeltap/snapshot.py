@@ -2,9 +2,11 @@
 
 A snapshot keeps the data exactly as it was when ``collect()`` returned, whatever the caller does
 to its frame afterwards. Small pandas frames keep frozen copies of their blocks (Arrow arrays as
-they are, numpy arrays copied); larger ones a lazy copy under copy-on-write (pandas >= 3) or a
-deep copy otherwise; Arrow tables are immutable; polars frames are cloned; row dicts are encoded at
-once (their encoding *is* the snapshot); column dicts have each column copied.
+they are, numpy arrays copied); larger ones share their blocks' arrays under copy-on-write
+(pandas >= 3: a shallow copy of each block registers a reference, so the caller's frame copies
+before it writes) or take a deep copy otherwise; Arrow tables are immutable; polars frames are
+cloned; row dicts are encoded at once (their encoding *is* the snapshot); column dicts have each
+column copied.
 """
 
 from __future__ import annotations
@@ -148,10 +150,15 @@ def _unique_names(columns: pd.Index) -> list[str]:
     return names
 
 
-def _freeze_blocks(frame: pd.DataFrame) -> list[tuple[Any, Any, Any]] | None:
-    """(column positions, frozen values) per block of a small frame: Arrow-backed arrays are
-    immutable and kept as they are, everything else is copied. A handful of objects, so a queue
-    full of them costs the garbage collector little; None if pandas' internals are unfamiliar."""
+def _freeze_blocks(
+    frame: pd.DataFrame, guards: list[Any] | None = None
+) -> list[tuple[Any, Any, Any]] | None:
+    """(column positions, frozen values, dtype) per block: Arrow-backed arrays are immutable and
+    kept as they are; other values are copied, or, given ``guards`` (copy-on-write pandas),
+    shared: a shallow copy of the block goes into ``guards`` and, while it lives, pandas copies
+    the caller's block before writing to it (a few µs per block instead of a copy of the data,
+    or of ``DataFrame.copy(deep=False)``'s 30 µs). A handful of objects, so a queue full of them
+    costs the garbage collector little; None if pandas' internals are unfamiliar."""
     blocks = getattr(frame._mgr, "blocks", None)
     if blocks is None:  # pragma: no cover - pandas internals moved
         return None
@@ -159,7 +166,14 @@ def _freeze_blocks(frame: pd.DataFrame) -> list[tuple[Any, Any, Any]] | None:
     for block in blocks:
         values = block.values
         arrow = getattr(values, "_pa_array", None)
-        kept = arrow if arrow is not None else values.copy()
+        if arrow is not None:
+            kept = arrow
+        elif guards is None:
+            kept = values.copy()
+        else:
+            guard = block.copy(deep=False)
+            guards.append(guard)
+            kept = guard.values
         frozen.append((block.mgr_locs.indexer, kept, block.dtype))
     return frozen
 
@@ -196,9 +210,13 @@ def _frozen_columns(frozen: list[tuple[Any, Any, Any]], width: int) -> list[Any]
 
 class PandasSnapshot:
     """A pandas DataFrame. Small frames keep frozen copies of their blocks (cheap to take,
-    cheap to hold); larger ones a copy-on-write copy (pandas >= 3) or a deep copy."""
+    cheap to hold); larger ones share their blocks under copy-on-write (pandas >= 3) or take a
+    deep copy."""
 
-    __slots__ = ("_blocks", "_columns", "_frame", "_names", "_signature", "approx_bytes", "rows")
+    __slots__ = (
+        "_blocks", "_columns", "_frame", "_guards", "_names", "_signature", "approx_bytes",
+        "rows",
+    )
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._names = _unique_names(frame.columns)
@@ -207,9 +225,16 @@ class PandasSnapshot:
         self._columns = frame.columns  # an Index is immutable: renaming replaces it
         self._frame: pd.DataFrame | None = None
         self._signature: tuple[Any, ...] | None = None
-        self._blocks = _freeze_blocks(frame) if self.rows <= _SMALL_ROWS else None
+        self._guards: list[Any] | None = None
+        if self.rows <= _SMALL_ROWS:
+            self._blocks = _freeze_blocks(frame)
+        elif _PANDAS_COPY_ON_WRITE:
+            self._guards = []
+            self._blocks = _freeze_blocks(frame, self._guards)
+        else:
+            self._blocks = None
         if self._blocks is None:
-            self._frame = frame.copy(deep=not _PANDAS_COPY_ON_WRITE)
+            self._frame = frame.copy(deep=True)
 
     @property
     def names(self) -> list[str]:
@@ -241,7 +266,7 @@ class PandasSnapshot:
                     positions = range(*positions.indices(len(arrays)))
                 for offset, position in enumerate(positions):
                     if hasattr(values, "to_pylist"):
-                        arrays[position] = pd.array(values.to_pylist(), dtype=dtype)
+                        arrays[position] = pd.array(values, dtype=dtype)
                     elif getattr(values, "ndim", 1) == 2:
                         arrays[position] = values[offset]
                     else:
@@ -250,22 +275,51 @@ class PandasSnapshot:
             self._frame.columns = self._columns
         return self._frame
 
+    def blocks_table(self) -> pa.Table | None:
+        """The blocks straight to Arrow, without pandas' conversion (half a millisecond even
+        for one row): numpy columns of plain kinds by reference, Arrow ones as they are. None
+        when a block is of another kind (then ``to_arrow`` goes through pandas)."""
+        import pyarrow as pa
+
+        if self._blocks is None or len(set(self.names)) != len(self.names):
+            return None
+        arrays: list[Any] = [None] * len(self.names)
+        for positions, values, _ in self._blocks:
+            if isinstance(positions, slice):
+                positions = range(*positions.indices(len(arrays)))
+            for offset, position in enumerate(positions):
+                if isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
+                    arrays[position] = pa.array(values[offset] if values.ndim == 2 else values)
+                elif isinstance(values, pa.ChunkedArray | pa.Array) and len(positions) == 1:
+                    arrays[position] = values
+                else:
+                    return None
+        if any(a is None for a in arrays):
+            return None
+        return pa.table(dict(zip(self.names, arrays, strict=True)))
+
     def to_json_rows(self) -> bytes:
-        """Small frames from their frozen columns with orjson; larger ones via polars, in pieces
-        that hand the GIL back in between; odd columns fall back to pandas with orjson."""
+        """Small frames from their frozen columns with orjson; larger ones via polars (from
+        their blocks through Arrow when they allow, else from pandas), in pieces that hand the
+        GIL back in between; odd columns fall back to pandas with orjson."""
         import polars as pl
 
-        if self._blocks is not None:
+        if self._blocks is not None and self.rows <= _SMALL_ROWS:
             try:
                 columns = _frozen_columns(self._blocks, len(self._columns))
                 return _rows_json(self.names, columns, self.rows)
             except (TypeError, orjson.JSONEncodeError):
                 return _pandas_json(self.frame)
-        frame = self.frame
         try:
-            converted = pl.from_pandas(frame, include_index=False)
+            table = self.blocks_table()
+            converted = (
+                pl.from_pandas(self.frame, include_index=False)
+                if table is None
+                else pl.from_arrow(table)
+            )
         except Exception:
-            return _pandas_json(frame)
+            return _pandas_json(self.frame)
+        assert isinstance(converted, pl.DataFrame)
         return _polars_json(converted)
 
     def to_arrow(self) -> pa.Table:
@@ -292,7 +346,11 @@ def json_rows_many(snapshots: Sequence[Any]) -> list[bytes | Exception]:
     out: list[bytes | Exception | None] = [None] * len(snapshots)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, snapshot in enumerate(snapshots):
-        if type(snapshot) is PandasSnapshot and snapshot._blocks is not None:
+        if (
+            type(snapshot) is PandasSnapshot
+            and snapshot._blocks is not None
+            and snapshot.rows <= _SMALL_ROWS
+        ):
             groups.setdefault(_batch_key(snapshot), []).append(index)
     for indices in groups.values():
         if len(indices) > 1:

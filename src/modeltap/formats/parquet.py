@@ -89,38 +89,14 @@ def _is_payload(event: Event) -> bool:
     return event.collection in PAYLOAD_COLLECTIONS or event.data_type.startswith("http.")
 
 
-def _from_frozen_blocks(snapshot: Any) -> pa.Table | None:
-    """A small pandas snapshot's frozen blocks straight to Arrow (from_pandas costs half a
-    millisecond even for one row); None when a block is not plain numpy or Arrow."""
-    blocks = getattr(snapshot, "_blocks", None)
-    names = getattr(snapshot, "names", None)
-    if blocks is None or not isinstance(names, list):
-        return None
-    arrays: list[Any] = [None] * len(names)
-    for positions, values, _ in blocks:
-        if isinstance(positions, slice):
-            positions = range(*positions.indices(len(names)))
-        for offset, position in enumerate(positions):
-            if isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
-                column = values[offset] if values.ndim == 2 else values
-                arrays[position] = pa.array(column)
-            elif isinstance(values, pa.ChunkedArray | pa.Array) and len(positions) == 1:
-                arrays[position] = values
-            else:
-                return None
-    if any(a is None for a in arrays) or len(set(names)) != len(names):
-        return None
-    return pa.table(dict(zip(names, arrays, strict=True)))
-
-
 def _data_table(event: Event) -> pa.Table:
     """The event's data as Arrow: its own types when possible, else a JSON string column."""
     if not _is_payload(event):
         try:
             snapshot = event.snapshot
-            small = _from_frozen_blocks(snapshot) if isinstance(snapshot, PandasSnapshot) else None
-            if small is not None:
-                table = small
+            direct = snapshot.blocks_table() if isinstance(snapshot, PandasSnapshot) else None
+            if direct is not None:
+                table = direct
             elif isinstance(snapshot, PandasSnapshot):
                 # one thread: for a frame of this size the thread pool costs more than it gives
                 table = pa.Table.from_pandas(snapshot.frame, preserve_index=False, nthreads=1)
