@@ -136,7 +136,7 @@ def _column_names(columns: pd.Index) -> list[str]:
     return [n if isinstance(n, str) else str(n) for n in names]
 
 
-def _unique_names(columns: pd.Index) -> list[str]:
+def _unique_names(columns: pd.Index) -> tuple[str, ...]:
     """The column names as record keys, refused when two of them would be the same key. Checked
     on the names themselves: ``Index.is_unique`` builds a hash engine for every new frame
     (tens of µs, and through Arrow for pandas >= 3 string labels)."""
@@ -147,12 +147,12 @@ def _unique_names(columns: pd.Index) -> list[str]:
             f"DataFrame has duplicate column names {duplicated}: records need unique "
             "column names; rename them before collect()"
         )
-    return names
+    return tuple(names)  # a tuple of str: the garbage collector stops tracking it
 
 
 def _freeze_blocks(
     frame: pd.DataFrame, guards: list[Any] | None = None
-) -> list[tuple[Any, Any, Any]] | None:
+) -> tuple[tuple[Any, Any, Any], ...] | None:
     """(column positions, frozen values, dtype) per block: Arrow-backed arrays are immutable and
     kept as they are; other values are copied, or, given ``guards`` (copy-on-write pandas),
     shared: a shallow copy of the block goes into ``guards`` and, while it lives, pandas copies
@@ -174,24 +174,25 @@ def _freeze_blocks(
             guard = block.copy(deep=False)
             guards.append(guard)
             kept = guard.values
-        frozen.append((block.mgr_locs.indexer, kept, block.dtype))
-    return frozen
+        positions = block.mgr_locs.indexer
+        if isinstance(positions, slice):  # slices are tracked by the garbage collector, ranges not
+            positions = range(*positions.indices(len(frame.columns)))
+        frozen.append((positions, kept, block.dtype))
+    return tuple(frozen)  # untracked by the garbage collector when its blocks are
 
 
 def _positions_key(positions: Any) -> object:
-    """A hashable form of a block's column positions (a slice or an integer array)."""
-    if isinstance(positions, slice):
+    """A hashable form of a block's column positions (a range or an integer array)."""
+    if isinstance(positions, range):
         return (positions.start, positions.stop, positions.step)
     return bytes(positions.tobytes())
 
 
-def _frozen_columns(frozen: list[tuple[Any, Any, Any]], width: int) -> list[Any]:
+def _frozen_columns(frozen: Sequence[tuple[Any, Any, Any]], width: int) -> list[Any]:
     """The columns of frozen blocks, in frame order, as Python lists (numpy floats narrower
     than 64 bits stay numpy so orjson writes their shortest form)."""
     columns: list[Any] = [None] * width
     for positions, values, _ in frozen:
-        if isinstance(positions, slice):
-            positions = range(*positions.indices(width))
         if type(values) is np.ndarray:  # a 2-D block: one row per column
             if values.dtype.kind == "f" and values.itemsize < 8:
                 parts = [list(row) for row in values]
@@ -213,16 +214,12 @@ class PandasSnapshot:
     cheap to hold); larger ones share their blocks under copy-on-write (pandas >= 3) or take a
     deep copy."""
 
-    __slots__ = (
-        "_blocks", "_columns", "_frame", "_guards", "_names", "_signature", "approx_bytes",
-        "rows",
-    )
+    __slots__ = ("_blocks", "_frame", "_guards", "_names", "_signature", "approx_bytes", "rows")
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._names = _unique_names(frame.columns)
         self.rows = len(frame)
         self.approx_bytes = 64 + self.rows * frame.shape[1] * _APPROX_CELL_BYTES
-        self._columns = frame.columns  # an Index is immutable: renaming replaces it
         self._frame: pd.DataFrame | None = None
         self._signature: tuple[Any, ...] | None = None
         self._guards: list[Any] | None = None
@@ -235,9 +232,10 @@ class PandasSnapshot:
             self._blocks = None
         if self._blocks is None:
             self._frame = frame.copy(deep=True)
+            self._frame.columns = list(self._names)
 
     @property
-    def names(self) -> list[str]:
+    def names(self) -> tuple[str, ...]:
         """The column names as record keys."""
         return self._names
 
@@ -247,12 +245,12 @@ class PandasSnapshot:
         if self._signature is None:
             if self._blocks is not None:
                 self._signature = (
-                    tuple(self.names),
+                    self.names,
                     tuple((_positions_key(p), dtype) for p, _, dtype in self._blocks),
                 )
             else:
                 assert self._frame is not None
-                self._signature = (tuple(self.names), tuple(self._frame.dtypes))
+                self._signature = (self.names, tuple(self._frame.dtypes))
         return self._signature
 
     @property
@@ -260,10 +258,8 @@ class PandasSnapshot:
         """The snapshot as a DataFrame (rebuilt once from the frozen blocks of small frames)."""
         if self._frame is None:
             assert self._blocks is not None
-            arrays: list[Any] = [None] * len(self._columns)
+            arrays: list[Any] = [None] * len(self._names)
             for positions, values, dtype in self._blocks:
-                if isinstance(positions, slice):
-                    positions = range(*positions.indices(len(arrays)))
                 for offset, position in enumerate(positions):
                     if hasattr(values, "to_pylist"):
                         arrays[position] = pd.array(values, dtype=dtype)
@@ -272,7 +268,7 @@ class PandasSnapshot:
                     else:
                         arrays[position] = values
             self._frame = pd.DataFrame(dict(enumerate(arrays)))
-            self._frame.columns = self._columns
+            self._frame.columns = list(self._names)
         return self._frame
 
     def blocks_table(self) -> pa.Table | None:
@@ -285,8 +281,6 @@ class PandasSnapshot:
             return None
         arrays: list[Any] = [None] * len(self.names)
         for positions, values, _ in self._blocks:
-            if isinstance(positions, slice):
-                positions = range(*positions.indices(len(arrays)))
             for offset, position in enumerate(positions):
                 if isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
                     arrays[position] = pa.array(values[offset] if values.ndim == 2 else values)
@@ -306,7 +300,7 @@ class PandasSnapshot:
 
         if self._blocks is not None and self.rows <= _SMALL_ROWS:
             try:
-                columns = _frozen_columns(self._blocks, len(self._columns))
+                columns = _frozen_columns(self._blocks, len(self._names))
                 return _rows_json(self.names, columns, self.rows)
             except (TypeError, orjson.JSONEncodeError):
                 return _pandas_json(self.frame)
@@ -329,7 +323,7 @@ class PandasSnapshot:
         return pa.Table.from_pandas(self.frame, preserve_index=False)
 
 
-def _rows_json(names: list[str], columns: list[Any], rows: int) -> bytes:
+def _rows_json(names: Sequence[str], columns: list[Any], rows: int) -> bytes:
     """Row objects from column lists, encoded by orjson."""
     if not columns:
         return orjson.dumps([{}] * rows)
@@ -398,11 +392,9 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
 
     first = snapshots[0]
     assert first._blocks is not None
-    width = len(first._columns)
+    width = len(first._names)
     columns: list[Any] = [None] * width
     for number, (positions, values, _) in enumerate(first._blocks):
-        if isinstance(positions, slice):
-            positions = range(*positions.indices(width))
         pieces = [s._blocks[number][1] for s in snapshots]  # type: ignore[index]
         parts: list[Any]
         if type(values) is np.ndarray and all(type(v) is np.ndarray for v in pieces):
@@ -415,7 +407,7 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
             chunks = [chunk for piece in pieces for chunk in piece.chunks]
             parts = [pa.chunked_array(chunks, type=values.type).to_pylist()]
         else:
-            each = [_frozen_columns([(slice(0, len(positions)), p, None)], len(positions))
+            each = [_frozen_columns([(range(len(positions)), p, None)], len(positions))
                     for p in pieces]
             parts = [[v for one in each for v in one[k]] for k in range(len(positions))]
         for position, part in zip(positions, parts, strict=True):
