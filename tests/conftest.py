@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -16,6 +18,16 @@ from modeltap.store.local import LocalDestination
 
 ConfigureTap = Callable[..., Settings]
 ReadRecords = Callable[[str], list[dict[str, Any]]]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a scoring script from a file, as a scoring server does."""
+    spec = importlib.util.spec_from_file_location(f"score_{id(path)}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)

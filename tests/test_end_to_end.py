@@ -3,27 +3,15 @@ collections land on disk, correlated."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
-from types import ModuleType
 
 import orjson
 import pandas as pd
 import pytest
 
 import modeltap
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load_script(path: Path) -> ModuleType:
-    """Import a scoring script from a file, as a scoring server does."""
-    spec = importlib.util.spec_from_file_location(f"score_{id(path)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import EXAMPLES, load_script
 
 
 def _records(root: Path, collection: str) -> list[dict[str, object]]:
@@ -51,7 +39,7 @@ def test_how_to_scoring_script_captures_inputs_and_outputs(tmp_path: Path) -> No
             },
         }
     )
-    script = _load_script(EXAMPLES / "score.py")
+    script = load_script(EXAMPLES / "score.py")
     script.init()
     bodies = [{"data": {"a": [i, i + 1], "b": [0.5 * i, 1.5], "c": ["x", "y"]}} for i in range(50)]
     try:

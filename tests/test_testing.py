@@ -4,11 +4,9 @@ it collected, leaves nothing on disk and restores the configuration it replaced.
 from __future__ import annotations
 
 import gc
-import importlib.util
 import json
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
 import fsspec
 import pandas as pd
@@ -20,18 +18,7 @@ from modeltap import BasicCorrelationContext, Collector
 from modeltap.errors import ConfigError, ModelTapError
 from modeltap.pipeline import runtime as runtime_module
 from modeltap.read import ENVELOPE_COLUMNS
-from tests.conftest import ConfigureTap, ReadRecords
-
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-
-
-def _load_script(path: Path) -> ModuleType:
-    """Import a scoring script from a file, as a scoring server does."""
-    spec = importlib.util.spec_from_file_location(f"score_{id(path)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.conftest import EXAMPLES, ConfigureTap, ReadRecords, load_script
 
 
 def _files(root: Path) -> list[Path]:
@@ -61,7 +48,7 @@ def clean_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_how_to_script_records_both_collections_with_one_correlation_id() -> None:
     """The how-to scoring script inside capture(): inputs and outputs per request, correlated."""
-    script = _load_script(EXAMPLES / "score.py")
+    script = load_script(EXAMPLES / "score.py")
     bodies = [{"data": {"a": [i, i + 1], "b": [0.5, 1.5]}} for i in range(3)]
     with modeltap.testing.capture() as captured:
         script.init()

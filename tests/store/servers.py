@@ -47,21 +47,35 @@ def wait_for_port(port: int, timeout: float = 30.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
 
 
-class MotoS3:
-    """moto's S3 server in this process (its data lives in the process, so it survives a
-    stop/start)."""
+class InProcessServer:
+    """A server thread of this process on a loopback port that stays the same across
+    stop/start; subclasses start it."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self._server: Any = None
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", S3_KEY)
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", S3_SECRET)
 
     @property
     def endpoint_url(self) -> str:
         """The server's URL."""
         return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop listening: clients get connection refused."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+class MotoS3(InProcessServer):
+    """moto's S3 server in this process (its data lives in the process, so it survives a
+    stop/start)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", S3_KEY)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", S3_SECRET)
 
     def start(self) -> None:
         """Listen (again) on the same port."""
@@ -70,12 +84,6 @@ class MotoS3:
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         wait_for_port(self.port)
-
-    def stop(self) -> None:
-        """Stop listening: clients get connection refused."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
     def storage_options(self) -> dict[str, Any]:
         """s3fs options for this server (short timeouts, no client-side retry storms)."""
@@ -188,20 +196,14 @@ class Azurite:
         return name
 
 
-class GcsEmulator:
+class GcsEmulator(InProcessServer):
     """gcp-storage-emulator (the GCS JSON API, uploads simple and resumable) in this process; its
     data lives in a folder, so it survives a stop/start."""
 
     def __init__(self, location: Path) -> None:
+        super().__init__()
         self.location = location
-        self.port = free_port()
-        self._server: Any = None
         logging.getLogger("gcp_storage_emulator").setLevel(logging.ERROR)
-
-    @property
-    def endpoint_url(self) -> str:
-        """The server's URL."""
-        return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
         """Listen (again) on the same port, with the data of the same folder."""
@@ -213,12 +215,6 @@ class GcsEmulator:
         )
         self._server.start()
         wait_for_port(self.port)
-
-    def stop(self) -> None:
-        """Stop listening: clients get connection refused."""
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
 
     def storage_options(self) -> dict[str, Any]:
         """gcsfs options for this server: its endpoint, no credentials, a project.
