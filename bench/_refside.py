@@ -22,7 +22,9 @@ from _refsink import read_stats
 from _workload import (
     COLLECTION,
     WARMUP_COLLECTION,
+    FullGcWatch,
     burst,
+    freeze_heap,
     lead_in,
     make_frame,
     paced,
@@ -71,11 +73,13 @@ def _flush(max_wait: float) -> tuple[bool, float]:
 
 
 def run_burst(spec: dict[str, Any]) -> dict[str, Any]:
-    """Caller cost of collect() over a burst (big queue: nothing should drop)."""
+    """Caller cost of collect() over a burst (big queue: nothing should drop), with the full
+    collections that ran meanwhile; ``spec["freeze"]`` freezes the heap first."""
     _warm_up(spec["rows"])
     drops = DropCounter()
     collector = Collector(name=COLLECTION, on_error=drops)
     frame = make_frame(spec["rows"])
+    frozen = freeze_heap(spec)  # after imports and warm-up, before the lead-in
     host, port = _sink()
     posted_before = read_stats(host, port)["requests"]
     busy = lead_in(
@@ -85,11 +89,14 @@ def run_burst(spec: dict[str, Any]) -> dict[str, Any]:
         lambda: read_stats(host, port)["requests"] > posted_before,
         timeout=5.0,
     )
-    samples = burst(collector.collect, frame, spec["count"])
+    with FullGcWatch() as gcs:
+        samples = burst(collector.collect, frame, spec["count"])
     return {
         "samples_ns": samples,
         "dropped": drops.count,
         "writer_busy_at_start": busy,
+        "frozen_objects": frozen,
+        **gcs.result(),
         **summarize_ns(samples),
     }
 

@@ -20,7 +20,9 @@ import modeltap
 from _workload import (
     COLLECTION,
     WARMUP_COLLECTION,
+    FullGcWatch,
     burst,
+    freeze_heap,
     lead_in,
     make_frame,
     paced,
@@ -63,11 +65,13 @@ def count_committed(destination: str) -> tuple[int, int, int]:
 
 
 def run_burst(spec: dict[str, Any]) -> dict[str, Any]:
-    """Caller cost of collect() over a burst, default drop_newest policy with a big queue."""
+    """Caller cost of collect() over a burst, default drop_newest policy with a big queue, with
+    the full collections that ran meanwhile; ``spec["freeze"]`` freezes the heap first."""
     _configure(spec, queue_max_events=10_000_000, queue_max_bytes=2**40)
     _warm_up(spec["rows"])
     collector = modeltap.Collector(name=COLLECTION)
     frame = make_frame(spec["rows"])
+    frozen = freeze_heap(spec)  # after imports and warm-up, before the lead-in
     written_before = _counters().events_written
     busy = lead_in(
         collector.collect,
@@ -77,13 +81,16 @@ def run_burst(spec: dict[str, Any]) -> dict[str, Any]:
         timeout=5.0,
     )
     written_at_start = _counters().events_written
-    samples = burst(collector.collect, frame, spec["count"])
+    with FullGcWatch() as gcs:
+        samples = burst(collector.collect, frame, spec["count"])
     after = _counters()
     return {
         "samples_ns": samples,
         "dropped": after.dropped_total,
         "written_during_burst": after.events_written - written_at_start,
         "writer_busy_at_start": busy,
+        "frozen_objects": frozen,
+        **gcs.result(),
         **summarize_ns(samples),
     }
 

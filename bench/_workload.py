@@ -2,10 +2,13 @@
 
 Imported by the modeltap worker and by the reference worker (which runs in its own venv), so it
 uses only the standard library, numpy and pandas. Every loop is bounded in count and in time.
+Both sides get the same garbage-collector treatment from here: ``FullGcWatch`` records the full
+collections during a timed burst, ``freeze_heap`` freezes the worker's heap when the spec asks.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable
@@ -18,7 +21,9 @@ import pandas as pd
 __all__ = [
     "COLLECTION",
     "WARMUP_COLLECTION",
+    "FullGcWatch",
     "burst",
+    "freeze_heap",
     "lead_in",
     "make_frame",
     "paced",
@@ -86,6 +91,57 @@ def burst(collect: Collect, frame: pd.DataFrame, count: int) -> list[int]:
         collect(frame)
         samples[i] = clock() - start
     return samples
+
+
+class FullGcWatch:
+    """Records the full (generation 2) collections of this process while installed, from any
+    thread: their count, the longest and the total, timed from gc's "start" to its "stop"
+    callback. Install it around the timed part only: ``with FullGcWatch() as gcs: ...``."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.longest_ns = 0
+        self.total_ns = 0
+        self._started: int | None = None
+        self._callback = self._on_gc  # one bound method, so remove() finds what append() added
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if info.get("generation") != 2:
+            return
+        if phase == "start":
+            self._started = time.perf_counter_ns()
+        elif phase == "stop" and self._started is not None:
+            took = time.perf_counter_ns() - self._started
+            self._started = None
+            self.count += 1
+            self.total_ns += took
+            self.longest_ns = max(self.longest_ns, took)
+
+    def __enter__(self) -> FullGcWatch:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def result(self) -> dict[str, Any]:
+        """``full_gcs``, ``longest_gc_ms`` and ``total_gc_ms`` for a worker's result."""
+        return {
+            "full_gcs": self.count,
+            "longest_gc_ms": self.longest_ns / 1e6,
+            "total_gc_ms": self.total_ns / 1e6,
+        }
+
+
+def freeze_heap(spec: dict[str, Any]) -> int:
+    """If ``spec["freeze"]``: ``gc.collect(); gc.freeze()``, as a latency-tuned server does after
+    start-up (``modeltap serve`` does), so later collections skip everything alive now. Returns
+    how many objects are frozen (0 when not asked)."""
+    if not spec.get("freeze"):
+        return 0
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def tight_loop(
