@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections import Counter
 from pathlib import Path
 
 import orjson
 import pandas as pd
+import pytest
 
 import modeltap
 from modeltap import BasicCorrelationContext, Collector
+from modeltap.config import FsyncPolicy
+from modeltap.pipeline.spool import Spool
 
 
 def _ids_by_instance(root: Path) -> dict[str, Counter[str]]:
@@ -58,3 +62,37 @@ def test_child_after_fork_gets_its_own_writer(tmp_path: Path) -> None:
     assert max(merged.values()) == 1, "no event may be written twice"
     child = next(ids for ids in by_instance.values() if "child-0" in ids)
     assert not any(key.startswith(("before", "parent")) for key in child)
+
+
+def test_a_scan_while_the_child_makes_its_spool_folder_leaves_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parent's orphan scan, run just before the child locks its new folder, skips it."""
+    parent = Spool(tmp_path, "parent", FsyncPolicy.NEVER)
+    real_flock = fcntl.flock
+    taken: list[Path] = []
+    scanned = False
+
+    def scan_then_flock(fd: int, operation: int) -> None:
+        # the child's first lock: the parent's writer scans for orphans right then (the race
+        # a pre-fork server loses now and then; flock conflicts within one process too)
+        nonlocal scanned
+        if not scanned:
+            scanned = True
+            taken.extend(folder for folder, _ in parent.orphans())
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", scan_then_flock)
+    child = Spool(tmp_path, "child", FsyncPolicy.NEVER)
+    monkeypatch.undo()
+    try:
+        assert scanned
+        assert taken == [], "a live process's folder must never be taken for an orphan"
+        assert (child.folder / ".lock").is_file()
+        with open(child.folder / ".lock", "ab") as other, pytest.raises(OSError):
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert list(parent.orphans()) == []
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["child", "parent"]
+    finally:
+        child.release()
+        parent.release()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,21 @@ def test_orphans_after_release_of_the_first(tmp_path: Path) -> None:
         assert [o.relative_path for o in orphans] == [RELATIVE]
     finally:
         second.release()
+
+
+def test_a_staging_folder_is_skipped_and_removed_once_stale(tmp_path: Path) -> None:
+    """orphans() never yields a folder being made; one left by a crash long ago is removed."""
+    fresh = tmp_path / ".new-fresh-1-abc-0000"
+    stale = tmp_path / ".new-stale-2-def-0000"
+    for folder in (fresh, stale):
+        folder.mkdir()
+        (folder / ".lock").touch()
+    long_ago = time.time() - 3600
+    os.utime(stale, (long_ago, long_ago))
+    spool = Spool(tmp_path, "alive", FsyncPolicy.NEVER)
+    try:
+        assert list(spool.orphans()) == []
+        assert fresh.is_dir()
+        assert not stale.exists()
+    finally:
+        spool.release()

@@ -4,6 +4,9 @@ Each process owns one folder ``{spool}/{instance}/`` and holds an exclusive ``fl
 ``.lock`` file while it runs. Segment files mirror their final path under the destination with a
 ``.part`` suffix, so a segment always knows where it goes. A folder whose lock can be taken belongs
 to a dead process: its segments are orphans, repaired (a torn last line is cut) and committed.
+A folder is made under a hidden staging name, locked, then renamed into place, so another
+process's scan for orphans (a pre-fork server's parent and workers start together) never finds a
+live process's folder before its lock is held.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Iterator, Sequence
@@ -34,6 +38,8 @@ logger = logging.getLogger("modeltap.spool")
 
 PART_SUFFIX = ".part"
 _LOCK_NAME = ".lock"
+_STAGING_PREFIX = ".new-"  # a folder being made: skipped by orphans() until it is stale
+_STAGING_STALE_AFTER = 600.0  # seconds; a process dies between mkdir and rename only by a crash
 
 
 class Segment:
@@ -184,9 +190,28 @@ class Spool:
         self.instance = instance
         self.fsync = fsync
         self.folder = root / instance
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self._lock_file: BinaryIO | None = open(self.folder / _LOCK_NAME, "ab")  # noqa: SIM115
-        fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self._lock_file: BinaryIO | None = self._claim()
+
+    def _claim(self) -> BinaryIO:
+        """Make this process's folder with its lock already held: built under a staging name
+        that orphans() skips, locked, then renamed into place. (Made in place, then locked, a
+        scan by another process could take the lock in between and remove a live process's
+        folder as an orphan.) An existing folder is locked in place: OSError if it is held."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        staging = self.root / f"{_STAGING_PREFIX}{self.instance}-{secrets.token_hex(4)}"
+        staging.mkdir()
+        try:
+            handle = _take_lock(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            os.rename(staging, self.folder)
+        except OSError:  # the folder exists already (an instance id used again)
+            handle.close()
+            shutil.rmtree(staging, ignore_errors=True)
+            return _take_lock(self.folder)
+        return handle
 
     def segment(self, relative_path: str, root: str, collection: str) -> Segment:
         """Open a new segment that will be committed as ``relative_path``."""
@@ -227,6 +252,9 @@ class Spool:
         for folder in sorted(self.root.iterdir()):
             if folder == self.folder or not folder.is_dir():
                 continue
+            if folder.name.startswith(_STAGING_PREFIX):
+                _remove_stale_staging(folder)
+                continue
             lock_path = folder / _LOCK_NAME
             try:
                 handle = open(lock_path, "ab")  # noqa: SIM115
@@ -257,6 +285,32 @@ class Spool:
                     shutil.rmtree(folder, ignore_errors=True)
             finally:
                 handle.close()
+
+
+def _take_lock(folder: Path) -> BinaryIO:
+    """Open and lock ``folder``'s lock file (exclusive, without waiting; OSError if held)."""
+    handle = open(folder / _LOCK_NAME, "ab")  # noqa: SIM115
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
+
+
+def _remove_stale_staging(folder: Path) -> None:
+    """Remove a staging folder its process left behind (it died before the rename): one old
+    enough whose lock nobody holds. A folder being made right now is never touched."""
+    try:
+        if time.time() - folder.stat().st_mtime < _STAGING_STALE_AFTER:
+            return
+        handle = _take_lock(folder)
+    except OSError:
+        return
+    try:
+        shutil.rmtree(folder, ignore_errors=True)
+    finally:
+        handle.close()
 
 
 def _remove_empty_tree(folder: Path, keep: set[str]) -> None:
