@@ -43,7 +43,9 @@ def new_uuid4() -> str:
 
 
 def _forget_uuids() -> None:
+    global _uuid_lock
     _uuids.clear()  # a forked child must never hand out its parent's ids
+    _uuid_lock = threading.Lock()  # another thread may have held it at fork time
 
 
 os.register_at_fork(after_in_child=_forget_uuids)
