@@ -253,14 +253,14 @@ def test_pipeline_not_stopping_in_time_is_an_error(
     """If the pipeline does not commit and stop within the timeout, leaving the block raises
     ModelTapError (the block's own error wins if it raised); the configuration is restored."""
     settings = configure_tap()
-    real = runtime_module.shutdown
+    real = runtime_module.Runtime.shutdown
 
-    def late_shutdown(timeout: float | None = None) -> bool:
+    def late_shutdown(self: runtime_module.Runtime, timeout: float | None = None) -> bool:
         """Stop the pipeline, then report that the timeout ran out."""
-        real(timeout)
+        real(self, timeout)
         return False
 
-    monkeypatch.setattr(runtime_module, "shutdown", late_shutdown)
+    monkeypatch.setattr(runtime_module.Runtime, "shutdown", late_shutdown)
     with pytest.raises(ModelTapError, match=r"within 0\.5 s"), modeltap.testing.capture(
         timeout=0.5
     ):

@@ -197,13 +197,17 @@ def capture(
     settings = load_settings({} if config is None else config)
     url = f"memory://modeltap-capture-{uuid.uuid4().hex}"
     spool = tempfile.mkdtemp(prefix="modeltap-capture-")
-    with _pipeline._lock:
-        previous = _pipeline._settings
-        try:
-            captured = Capture(_pipeline.configure(_isolated(settings, url, spool)), timeout)
-        except BaseException:
-            _stop(previous, spool, timeout)
-            raise
+    try:
+        isolated = load_settings(_isolated(settings, url, spool))
+    except BaseException:
+        shutil.rmtree(spool, ignore_errors=True)
+        raise
+    previous, _, _ = _pipeline.swap_settings(isolated, timeout)
+    try:
+        captured = Capture(isolated, timeout)
+    except BaseException:
+        _stop(previous, spool, timeout)
+        raise
     try:
         yield captured
     except BaseException:
@@ -217,11 +221,7 @@ def _stop(previous: Settings | None, spool: str, timeout: float) -> tuple[bool, 
     """Commit and stop the capture's pipeline, put ``previous`` back in force (None: loaded
     from the environment on first use) and remove the spool: (stopped in time, final stats)."""
     try:
-        with _pipeline._lock:  # no collect() may start a pipeline in between
-            stopped = _pipeline.shutdown(timeout)
-            stats = _pipeline.stats()
-            _pipeline._settings = previous
-            _pipeline._runtime = None
+        _, stopped, stats = _pipeline.swap_settings(previous, timeout)
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     return stopped, stats

@@ -205,6 +205,24 @@ def configure(
     return settings
 
 
+def swap_settings(
+    settings: Settings | None, timeout: float | None = None
+) -> tuple[Settings | None, bool, PipelineStats]:
+    """Put ``settings`` in force (None: loaded from the environment on first use), flushing and
+    stopping a running pipeline first, all under the lock so no collect() starts one in between.
+    Returns the settings that were in force (None if never loaded), whether the pipeline
+    stopped within ``timeout``, and its final counters. For ``modeltap.testing``."""
+    global _settings, _runtime
+    with _lock:
+        runtime = peek_runtime()
+        stopped = True if runtime is None else runtime.shutdown(timeout)
+        final = stats()
+        previous = _settings
+        _settings = settings
+        _runtime = None
+    return previous, stopped, final
+
+
 def start() -> None:
     """Start the pipeline now instead of on the first collect(); segments left in the spool by
     crashed processes are committed right away."""
