@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -54,6 +55,8 @@ class AppOptions:
     shutdown_timeout: float = 30.0
     ingest_without_key_from_loopback: bool = False
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+    metrics_dir: Path | None = None
+    """The workers' shared run directory: /metrics then answers for all of them."""
 
 
 class _TooLarge(Exception):
@@ -70,7 +73,7 @@ class ServerState:
         self.settings = settings
         self.script = script
         self.options = options
-        self.metrics = ServerMetrics()
+        self.metrics = ServerMetrics(options.metrics_dir)
         sink = BlobSink(settings)
         self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
         self.ingestor = Ingestor(sink, options.max_event_bytes)
@@ -281,13 +284,17 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         # all (tens of ms with pandas loaded, every request waiting) as captured events age
         gc.collect()
         gc.freeze()
+        metrics.start_publishing()  # for the other workers' /metrics
         state.ready = True
         try:
             yield
         finally:
             state.ready = False
             state.run_pool.shutdown(wait=False)
-            await asyncio.to_thread(_drain, options)
+            try:
+                await asyncio.to_thread(_drain, options)
+            finally:
+                metrics.stop_publishing()
 
     routes = [
         Route("/", liveness, methods=["GET"]),

@@ -1,25 +1,49 @@
 """Prometheus metrics: HTTP requests and latency, and every ``modeltap.stats()`` counter.
 
-Each worker process answers /metrics with its own numbers (label ``pid``), so a scraper that
-reaches every worker, or sums over ``pid``, sees the whole server.
+Every series carries the label ``pid`` of the worker process it comes from, and /metrics shows
+the whole server whichever worker answers. With several workers the supervisor gives them a
+private run directory (``AppOptions.metrics_dir``, removed when the server exits): each worker
+writes its own exposition there as ``{pid}.prom`` once a second (a temporary file moved into
+place, so a reader never sees half a file) and removes it when it stops. The worker answering
+a scrape renders its own numbers fresh, reads the other workers' files, ignores those of
+processes that no longer exist or not rewritten for ``STALE_AFTER`` seconds, and merges them
+family by family: one ``# HELP``/``# TYPE`` block per metric holding the samples of every
+worker, each worker's series once. Another worker's numbers are thus at most about a second
+old. Sum over ``pid`` for the server's totals; a restarted worker starts its counters again
+from zero under its new pid. Without a run directory (a single worker, an app built
+in-process) /metrics is the process's own numbers.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import fields
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector as PromCollector
 
 from modeltap.pipeline.runtime import stats
 from modeltap.stats import CollectionStats, PipelineStats
 
-__all__ = ["CONTENT_TYPE", "ServerMetrics"]
+__all__ = ["CONTENT_TYPE", "PUBLISH_INTERVAL", "STALE_AFTER", "ServerMetrics", "merge_expositions"]
+
+logger = logging.getLogger("modeltap.server")
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PUBLISH_INTERVAL = 1.0
+"""Seconds between two writes of a worker's exposition file."""
+STALE_AFTER = 5 * PUBLISH_INTERVAL
+"""A worker's file not rewritten for this long is left out (the worker hangs, or its pid was
+reused by another process)."""
+_SUFFIX = ".prom"
 
 _HELP = {
     "collected": "Events accepted into the queue",
@@ -87,30 +111,163 @@ class _PipelineCollector(PromCollector):
 
 
 class ServerMetrics:
-    """The registry of one server process."""
+    """The registry of one server process and, with ``run_dir``, its view of the other workers."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_dir: Path | None = None) -> None:
+        self.pid = os.getpid()
+        self.run_dir = run_dir
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter(
             "modeltap_http_requests",
             "HTTP requests answered, by route, method and status code",
-            ["route", "method", "status"],
+            ["route", "method", "status", "pid"],
             registry=self.registry,
         )
         self.latency = Histogram(
             "modeltap_http_request_duration_seconds",
             "Time from request start to response, by route",
-            ["route"],
+            ["route", "pid"],
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.registry.register(_PipelineCollector())
+        self._stop = threading.Event()
+        self._publisher: threading.Thread | None = None
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        pid = str(self.pid)
+        self.requests.labels(route, method, str(status), pid).inc()
+        self.latency.labels(route, pid).observe(seconds)
+
+    def render_own(self) -> bytes:
+        """This process's numbers alone, as Prometheus text."""
+        return generate_latest(self.registry)
 
     def render(self) -> bytes:
-        """The Prometheus text exposition."""
-        return generate_latest(self.registry)
+        """The Prometheus text exposition of the whole server: this process's numbers, fresh,
+        merged with every live worker's published ones."""
+        own = self.render_own()
+        if self.run_dir is None:
+            return own
+        return merge_expositions([own.decode("utf-8"), *self._peer_expositions()])
+
+    def publish(self) -> None:
+        """Write this process's exposition to ``{run_dir}/{pid}.prom``, atomically."""
+        if self.run_dir is None:
+            return
+        temporary = self.run_dir / f".{self.pid}.tmp"
+        temporary.write_bytes(self.render_own())
+        os.replace(temporary, self._own_file())
+
+    def start_publishing(self) -> None:
+        """Publish now, then every PUBLISH_INTERVAL seconds from a daemon thread (after the
+        fork: call it in the worker)."""
+        if self.run_dir is None or self._publisher is not None:
+            return
+        self._stop.clear()
+        self._publish_logged()
+        self._publisher = threading.Thread(
+            target=self._publish_loop, name="modeltap-metrics", daemon=True
+        )
+        self._publisher.start()
+
+    def stop_publishing(self) -> None:
+        """Stop the thread and remove this process's file: its series leave the answer."""
+        self._stop.set()
+        if self._publisher is not None:
+            self._publisher.join(timeout=5.0)
+            self._publisher = None
+        if self.run_dir is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self._own_file().unlink()
+
+    def _own_file(self) -> Path:
+        assert self.run_dir is not None
+        return self.run_dir / f"{self.pid}{_SUFFIX}"
+
+    def _publish_loop(self) -> None:
+        while not self._stop.wait(PUBLISH_INTERVAL):
+            self._publish_logged()
+
+    def _publish_logged(self) -> None:
+        try:
+            self.publish()
+        except Exception:
+            logger.exception("cannot publish this worker's metrics to %s", self.run_dir)
+
+    def _peer_expositions(self) -> list[str]:
+        """The published expositions of the other live workers."""
+        assert self.run_dir is not None
+        texts: list[str] = []
+        try:
+            paths = sorted(self.run_dir.glob(f"*{_SUFFIX}"))
+        except OSError:
+            return texts
+        now = time.time()
+        for path in paths:
+            try:
+                pid = int(path.name.removesuffix(_SUFFIX))
+            except ValueError:
+                continue
+            if pid == self.pid:
+                continue  # rendered fresh instead
+            if not _alive(pid):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                continue
+            try:
+                if now - path.stat().st_mtime > STALE_AFTER:
+                    continue
+                texts.append(path.read_text(encoding="utf-8"))
+            except OSError:
+                continue  # removed by its worker meanwhile
+        return texts
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Families(PromCollector):
+    """Already collected metric families, for ``generate_latest``."""
+
+    def __init__(self, families: Iterable[Metric]) -> None:
+        self.families = list(families)
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self.families)
+
+
+def merge_expositions(texts: Iterable[str]) -> bytes:
+    """Merge Prometheus text expositions into one: a family (same name) appears once with the
+    samples of all of them, in the order first seen. A sample already seen (same name and
+    labels: the series of a worker twice) keeps its first value, as does a family's help and
+    type; an exposition that does not parse is left out."""
+    merged: dict[str, Metric] = {}
+    seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+    for text in texts:
+        try:
+            families = list(text_string_to_metric_families(text))
+        except Exception:
+            logger.warning("left out a worker's metrics that do not parse")
+            continue
+        for family in families:
+            target = merged.get(family.name)
+            if target is None:
+                target = Metric(family.name, family.documentation, family.type)
+                merged[family.name] = target
+            elif target.type != family.type:
+                continue
+            for sample in family.samples:
+                key = (sample.name, frozenset(sample.labels.items()))
+                if key not in seen:
+                    seen.add(key)
+                    target.samples.append(sample)
+    return generate_latest(_Families(merged.values()))

@@ -58,6 +58,8 @@ class ServeOptions:
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     access_log: bool = False
     log_level: str = "info"
+    metrics_dir: Path | None = None
+    """Set by the supervisor of several workers: where they publish their metrics."""
 
 
 def _positive_int(label: str, value: object) -> int:

@@ -4,19 +4,24 @@ Every worker loads the scoring script, calls its ``init()``, and serves the shar
 socket with uvicorn; each has its own modeltap writer (the pipeline restarts itself in a forked
 child). The supervisor waits until every worker reports ready; a worker that fails to start
 stops the whole server with its error and a non-zero exit. SIGTERM or SIGINT shuts every worker
-down gracefully: in-flight requests finish, then everything collected is flushed.
+down gracefully: in-flight requests finish, then everything collected is flushed. Several workers
+share a private run directory, removed at exit, where each publishes its metrics so that any of
+them answers /metrics for the whole server (see ``modeltap.server.metrics``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import select
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -120,6 +125,7 @@ def run_worker(
             max_request_bytes=options.max_request_bytes,
             max_event_bytes=options.max_event_bytes,
             ingest_without_key_from_loopback=script is not None,
+            metrics_dir=options.metrics_dir,
         )
         app = build_app(settings, script, app_options)
     except ScoringScriptError as exc:
@@ -191,7 +197,11 @@ def serve(options: ServeOptions) -> int:
     _prepare(options, sock)
     if options.workers == 1:
         return run_worker(options, sock, ready=lambda: _announce(options, sock))
-    return _Supervisor(options, sock).run()
+    metrics_dir = Path(tempfile.mkdtemp(prefix="modeltap-metrics-"))
+    try:
+        return _Supervisor(dataclasses.replace(options, metrics_dir=metrics_dir), sock).run()
+    finally:  # the supervisor only: a worker leaves through os._exit
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 class _Supervisor:
