@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -222,7 +223,10 @@ def test_metrics_expose_requests_and_collector_counters(server: ServerProcess) -
     with server.client() as client:
         client.post("/score", json={"rows": [{"a": 1}]})
         text = client.get("/metrics").text
-    assert 'modeltap_http_requests_total{method="POST",route="/score",status="200"}' in text
+    assert re.search(
+        r'modeltap_http_requests_total\{method="POST",pid="\d+",route="/score",status="200"\}',
+        text,
+    )
     assert "modeltap_http_request_duration_seconds_bucket" in text
     for counter in ("collected", "sampled_out", "events_written", "rows_written",
                     "bytes_written", "files_committed"):
