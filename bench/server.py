@@ -342,7 +342,7 @@ def median_row(rounds: list[Row]) -> Row:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
-    parser.add_argument("--rounds", type=int, default=3, help="turns per server and concurrency")
+    parser.add_argument("--rounds", type=int, default=5, help="turns per server and concurrency")
     parser.add_argument("--skip-reference", action="store_true", help="modeltap rows only")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args(argv)
