@@ -182,10 +182,20 @@ def _freeze_blocks(
 
 
 def _positions_key(positions: Any) -> object:
-    """A hashable form of a block's column positions (a range or an integer array)."""
-    if isinstance(positions, range):
-        return (positions.start, positions.stop, positions.step)
-    return bytes(positions.tobytes())
+    """A hashable form of a block's column positions (a range is one; an integer array's
+    bytes)."""
+    return positions if type(positions) is range else bytes(positions.tobytes())
+
+
+def _block_type(values: Any, dtype: Any) -> object:
+    """What a block's type comes down to, cheap to compare (no pandas dtype ``__eq__``, which
+    runs in Python): the numpy dtype, the Arrow type with the pandas dtype's class, or the
+    array class with its dtype for other extension arrays."""
+    if type(values) is np.ndarray:
+        return values.dtype
+    if hasattr(values, "to_pylist"):
+        return (values.type, type(dtype))
+    return (type(values), dtype)
 
 
 def _frozen_columns(frozen: Sequence[tuple[Any, Any, Any]], width: int) -> list[Any]:
@@ -241,12 +251,13 @@ class PandasSnapshot:
 
     @property
     def signature(self) -> tuple[Any, ...]:
-        """Column names and types, cheap to compare (the writer's schema-change check)."""
+        """Column names and types, cheap to compare and hash: the writer's schema-change check,
+        and the key of small snapshots whose rows are converted together."""
         if self._signature is None:
             if self._blocks is not None:
                 self._signature = (
                     self.names,
-                    tuple((_positions_key(p), dtype) for p, _, dtype in self._blocks),
+                    tuple((_positions_key(p), _block_type(v, d)) for p, v, d in self._blocks),
                 )
             else:
                 assert self._frame is not None
@@ -345,7 +356,7 @@ def json_rows_many(snapshots: Sequence[Any]) -> list[bytes | Exception]:
             and snapshot._blocks is not None
             and snapshot.rows <= _SMALL_ROWS
         ):
-            groups.setdefault(_batch_key(snapshot), []).append(index)
+            groups.setdefault(snapshot.signature, []).append(index)
     for indices in groups.values():
         if len(indices) > 1:
             try:
@@ -361,28 +372,6 @@ def json_rows_many(snapshots: Sequence[Any]) -> list[bytes | Exception]:
             except Exception as exc:
                 out[index] = exc
     return [data for data in out if data is not None]
-
-
-def _batch_key(snapshot: PandasSnapshot) -> tuple[Any, ...]:
-    """What snapshots converted together must share: names, block layout, and per block what
-    the conversion depends on (numpy dtype, Arrow type, or the array class, converted one
-    snapshot at a time). Cheaper to hash than ``signature``, whose pandas dtypes hash in
-    Python."""
-    assert snapshot._blocks is not None
-    return (
-        tuple(snapshot.names),
-        tuple(
-            (
-                _positions_key(positions),
-                values.dtype
-                if type(values) is np.ndarray
-                else values.type
-                if hasattr(values, "to_pylist")
-                else type(values),
-            )
-            for positions, values, _ in snapshot._blocks
-        ),
-    )
 
 
 def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]:
