@@ -1,10 +1,12 @@
-"""The Starlette app in-process: readiness before start-up, ingest auth, MDC header mapping."""
+"""The Starlette app in-process: readiness before start-up, ingest auth, MDC header mapping,
+payload capture after the answer."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 from starlette.testclient import TestClient
 
@@ -12,6 +14,7 @@ import modeltap
 from modeltap.server.app import AppOptions, build_app
 from modeltap.server.auth import KeyAuth
 from modeltap.server.ingest import IngestError, collection_of_type, parse_mdc
+from modeltap.server.scoring import ScoringScript
 
 
 def _app(tmp_path: Path, **options: object) -> TestClient:
@@ -114,3 +117,34 @@ def test_disabled_collection_is_counted_as_a_drop(tmp_path: Path) -> None:
         r'modeltap_dropped_total\{collection="model_outputs",pid="\d+",reason="disabled"\} 1\.0',
         metrics,
     )
+
+
+def test_payload_is_captured_after_the_scripts_own_background_task(tmp_path: Path) -> None:
+    """A Response with a background task keeps it: the task runs, then the request and the
+    response are captured (after the answer is sent)."""
+    script_path = tmp_path / "score_background.py"
+    script_path.write_text(
+        "from starlette.background import BackgroundTask\n"
+        "from starlette.responses import Response\n"
+        "ran = []\n"
+        "def init():\n"
+        "    pass\n"
+        "def run(raw_data):\n"
+        "    return Response('ok', background=BackgroundTask(ran.append, raw_data))\n",
+        encoding="utf-8",
+    )
+    script = ScoringScript.load(script_path)
+    script.init()
+    settings = modeltap.configure(
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
+    )
+    with TestClient(build_app(settings, script, AppOptions())) as client:
+        reply = client.post("/score", content=b"hello", headers={"x-request-id": "bg-1"})
+    assert reply.text == "ok"
+    assert script.module.ran == ["hello"]
+    assert modeltap.flush(30)
+    for collection in ("request", "response"):
+        files = list((tmp_path / "data").rglob(f"{collection}/**/*.jsonl"))
+        records = [orjson.loads(line) for f in files for line in f.read_bytes().splitlines()]
+        assert [r["correlationid"] for r in records] == ["bg-1"], collection

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -159,20 +160,26 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             context = BasicCorrelationContext(
                 id=request_id, headers=_context_headers(request_id, client_request_id)
             )
-            capture.capture(
-                context,
-                path=request.scope["path"],
-                method=request.method,
-                request_headers=request_headers,
-                request_body=body,
-                request_type=request.headers.get("content-type", ""),
-                status=response.status_code,
-                response_headers=response.raw_headers,
-                response_body=bytes(getattr(response, "body", b"")),
-                response_type=response.media_type or response.headers.get("content-type", ""),
-                latency_ms=elapsed * 1000.0,
-                response_is_json=response_is_json,
-            )
+            sent = response
+
+            async def record() -> None:
+                capture.capture(
+                    context,
+                    path=request.scope["path"],
+                    method=request.method,
+                    request_headers=request_headers,
+                    request_body=body,
+                    request_type=request.headers.get("content-type", ""),
+                    status=sent.status_code,
+                    response_headers=sent.raw_headers,
+                    response_body=bytes(getattr(sent, "body", b"")),
+                    response_type=sent.media_type or sent.headers.get("content-type", ""),
+                    latency_ms=elapsed * 1000.0,
+                    response_is_json=response_is_json,
+                )
+
+            # captured once the response is on its way: the client does not wait for it
+            _run_after(response, record)
         metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
         return response
 
@@ -325,6 +332,16 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.modeltap = state
     return app
+
+
+def _run_after(response: Response, task: Callable[[], Awaitable[None]]) -> None:
+    """Run ``task`` after ``response`` is sent, after any background task it already has."""
+    earlier = response.background
+    response.background = (
+        BackgroundTask(task)
+        if earlier is None
+        else BackgroundTasks([BackgroundTask(earlier), BackgroundTask(task)])
+    )
 
 
 def _new_request_id() -> str:
