@@ -238,37 +238,9 @@ class Writer:
         try:
             blob, size, table = self._encode(event)
         except Exception as exc:
-            self._stats.dropped(event.collection, "encode_error")
-            self._stats.error(f"encoding an event of {event.collection!r} failed: {exc}")
-            logger.exception("encoding an event of %r failed; it is dropped", event.collection)
+            self._encoding_failed([event], exc)
             return
-        if not self._make_room(size, event):
-            return
-        folder = self._clock.folder(event.time_ns)
-        current = self._open.get(event.root)
-        if current is not None and current[0] != folder:
-            self._close(event.root)
-            current = None
-        if current is not None and table is not None and not current[1].union.accept(table):
-            self._close(event.root)  # a schema change that cannot merge losslessly: new file
-            current = None
-        if current is None:
-            current = self._open_segment(event, folder)
-            if table is not None:
-                current[1].union = parquet.SchemaUnion()
-                current[1].union.accept(table)
-        segment = current[1]
-        try:
-            segment.append(blob, event.snapshot.rows)
-        except OSError as exc:
-            self._stats.dropped(event.collection, "write_error")
-            self._stats.error(f"writing to the spool failed: {exc}")
-            logger.error("writing to the spool failed: %s; the event is dropped", exc)
-            return
-        _note(segment, event)
-        self._stats.written(event.collection, event.snapshot.rows, size)
-        if segment.size >= self._settings.collector.segment_max_bytes:
-            self._close(event.root)
+        self._append([event], blob, size, table)
         if event.snapshot.rows > 1_000:
             time.sleep(0)  # let request threads run between large events
 
@@ -350,33 +322,30 @@ class Writer:
 
     def _write_frame(self, events: list[Event], table: Any) -> None:
         """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
-        first = events[0]
         try:
             pieces = parquet.encode_frame_pieces(table, len(events))
         except Exception as exc:
-            self._stats.dropped(first.collection, "encode_error", len(events))
-            self._stats.error(f"encoding events of {first.collection!r} failed: {exc}")
-            logger.exception("encoding %d event(s) of %r failed", len(events), first.collection)
+            self._encoding_failed(events, exc)
             return
-        size = parquet.frame_size(pieces)
+        self._append(events, pieces, parquet.frame_size(pieces), table)
+
+    def _encoding_failed(self, events: list[Event], exc: Exception) -> None:
+        collection = events[0].collection
+        self._stats.dropped(collection, "encode_error", len(events))
+        self._stats.error(f"encoding events of {collection!r} failed: {exc}")
+        logger.exception("encoding %d event(s) of %r failed; dropped", len(events), collection)
+
+    def _append(
+        self, events: list[Event], blob: bytes | list[Any], size: int, table: Any
+    ) -> None:
+        """Append what encodes ``events`` (one root, one folder; ``table`` is its Arrow form for
+        Parquet segments) to the open segment, counting it, closing the segment once full."""
+        first = events[0]
         if not self._make_room(size, first, len(events)):
             return
-        folder = self._clock.folder(first.time_ns)
-        current = self._open.get(first.root)
-        if current is not None and current[0] != folder:
-            self._close(first.root)
-            current = None
-        if current is not None and not current[1].union.accept(table):
-            self._close(first.root)
-            current = None
-        if current is None:
-            current = self._open_segment(first, folder)
-            current[1].union = parquet.SchemaUnion()
-            current[1].union.accept(table)
-        segment = current[1]
-        rows = sum(e.snapshot.rows for e in events)
+        segment = self._segment_for(first, table)
         try:
-            segment.append(pieces, rows, len(events))
+            segment.append(blob, sum(e.snapshot.rows for e in events), len(events))
         except OSError as exc:
             self._stats.dropped(first.collection, "write_error", len(events))
             self._stats.error(f"writing to the spool failed: {exc}")
@@ -388,6 +357,23 @@ class Writer:
             self._stats.written(event.collection, event.snapshot.rows, share)
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
+
+    def _segment_for(self, event: Event, table: Any) -> Segment:
+        """The open segment of the event's root, a new one after a partition change or (Parquet)
+        a schema change that cannot merge losslessly."""
+        folder = self._clock.folder(event.time_ns)
+        current = self._open.get(event.root)
+        if current is not None and (
+            current[0] != folder or (table is not None and not current[1].union.accept(table))
+        ):
+            self._close(event.root)
+            current = None
+        if current is None:
+            current = self._open_segment(event, folder)
+            if table is not None:
+                current[1].union = parquet.SchemaUnion()
+                current[1].union.accept(table)
+        return current[1]
 
     def _open_segment(self, event: Event, folder: str) -> tuple[str, Segment]:
         url, relative, spool_relative = self._route(event.root)
