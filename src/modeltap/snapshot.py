@@ -288,7 +288,7 @@ class PandasSnapshot:
         when a block is of another kind (then ``to_arrow`` goes through pandas)."""
         import pyarrow as pa
 
-        if self._blocks is None or len(set(self.names)) != len(self.names):
+        if self._blocks is None:
             return None
         arrays: list[Any] = [None] * len(self.names)
         for positions, values, _ in self._blocks:
@@ -328,10 +328,15 @@ class PandasSnapshot:
         return _polars_json(converted)
 
     def to_arrow(self) -> pa.Table:
-        """The frame as an Arrow table (index dropped)."""
+        """The frame as an Arrow table (index dropped): from the blocks when they allow, else
+        through pandas (one thread: for a frame of this size the pool costs more than it
+        gives)."""
         import pyarrow as pa
 
-        return pa.Table.from_pandas(self.frame, preserve_index=False)
+        table = self.blocks_table()
+        if table is not None:
+            return table
+        return pa.Table.from_pandas(self.frame, preserve_index=False, nthreads=1)
 
 
 def _rows_json(names: Sequence[str], columns: list[Any], rows: int) -> bytes:

@@ -37,7 +37,6 @@ import pyarrow.parquet as pq
 
 from modeltap.event import Event
 from modeltap.formats.jsonl import EnvelopeSource
-from modeltap.snapshot import PandasSnapshot
 
 __all__ = [
     "ENVELOPE_COLUMNS",
@@ -93,17 +92,7 @@ def _data_table(event: Event) -> pa.Table:
     """The event's data as Arrow: its own types when possible, else a JSON string column."""
     if not _is_payload(event):
         try:
-            snapshot = event.snapshot
-            direct = snapshot.blocks_table() if isinstance(snapshot, PandasSnapshot) else None
-            if direct is not None:
-                table = direct
-            elif isinstance(snapshot, PandasSnapshot):
-                # one thread: for a frame of this size the thread pool costs more than it gives
-                table = pa.Table.from_pandas(snapshot.frame, preserve_index=False, nthreads=1)
-            else:
-                table = snapshot.to_arrow()
-            if isinstance(table, pa.RecordBatch):
-                table = pa.Table.from_batches([table])
+            table = event.snapshot.to_arrow()
             if isinstance(table, pa.Table):
                 return table.replace_schema_metadata(None)
         except Exception:
