@@ -220,29 +220,17 @@ class Committer:
         return delay * random.uniform(0.5, 1.5)
 
     def _prepare(self, pending: PendingSegment) -> Path:
-        """The file to upload: the segment itself, or its Parquet conversion (made here, or
-        awaited from the converter thread when it got there first)."""
+        """The file to upload: the segment itself, or its Parquet conversion (awaited from the
+        converter thread if it got there first, else made here). The segment is in flight, so
+        neither the converter nor ``drop_oldest`` touches it meanwhile."""
         if pending.format != "parquet":
             return pending.path
         with self._lock:
-            conversion = pending.conversion
-            here = conversion is None
-            if conversion is None:
-                conversion = pending.conversion = Future()  # claimed: the converter skips it
+            ahead, pending.conversion = pending.conversion, None
         self._convert_ahead()
-        try:
-            if not here:
-                return conversion.result()
-            try:
-                converted = self._convert(pending)
-            except BaseException as exc:
-                conversion.set_exception(exc)
-                raise
-            conversion.set_result(converted)
-            return converted
-        finally:
-            with self._lock:
-                pending.conversion = None  # a failed conversion is tried afresh next time
+        if ahead is not None:
+            return ahead.result()  # a failed conversion raises here and is tried afresh later
+        return self._convert(pending)
 
     def _convert(self, pending: PendingSegment) -> Path:
         from modeltap.formats.parquet import spool_to_parquet
