@@ -255,16 +255,10 @@ class Spool:
             if folder.name.startswith(_STAGING_PREFIX):
                 _remove_stale_staging(folder)
                 continue
-            lock_path = folder / _LOCK_NAME
             try:
-                handle = open(lock_path, "ab")  # noqa: SIM115
+                handle = _take_lock(folder)
             except OSError:
-                continue
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                continue  # its process is alive
+                continue  # its process is alive (or the lock file cannot be opened)
             try:
                 found = []
                 for leftover in [*folder.rglob("*.pq-tmp"), *folder.rglob("*.pq-tmp.tmp")]:
