@@ -137,11 +137,16 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         request_headers = request.scope["headers"]
         client_request_id = _header(request, "x-ms-client-request-id")
         request_id = _header(request, "x-request-id")
+        too_long = request_id is not None and len(request_id) > MAX_REQUEST_ID_LENGTH
+        if too_long or not request_id:
+            request_id = new_uuid4()
+        context = BasicCorrelationContext(
+            id=request_id, headers=_context_headers(request_id, client_request_id)
+        )
         body = b""
         response: Response
         response_is_json = False
-        if request_id is not None and len(request_id) > MAX_REQUEST_ID_LENGTH:
-            request_id = None
+        if too_long:
             response = PlainTextResponse(
                 f"x-request-id is longer than {MAX_REQUEST_ID_LENGTH} characters",
                 status_code=431,
@@ -149,17 +154,12 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         elif auth is not None and not auth.check(_header(request, "authorization")):
             response = _unauthorized()
         else:
-            response, body, response_is_json = await _score(request, request_id,
-                                                            client_request_id)
-        request_id = request_id or response.headers.get("x-request-id") or _new_request_id()
+            response, body, response_is_json = await _score(request, context)
         response.headers["x-request-id"] = request_id
         if client_request_id is not None:
             response.headers["x-ms-client-request-id"] = client_request_id
         elapsed = time.perf_counter() - started
         if capture.enabled:
-            context = BasicCorrelationContext(
-                id=request_id, headers=_context_headers(request_id, client_request_id)
-            )
             sent = response
 
             async def record() -> None:
@@ -184,8 +184,10 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         return response
 
     async def _score(
-        request: Request, request_id: str | None, client_request_id: str | None
+        request: Request, context: BasicCorrelationContext
     ) -> tuple[Response, bytes, bool]:
+        """run() on the request: (the response, the body read, whether the response is
+        run()'s value encoded as JSON)."""
         try:
             body = await _read_body(request, options.max_request_bytes)
         except _TooLarge:
@@ -205,10 +207,6 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             arguments = script.arguments(body, request.headers.get("content-type", ""))
         except BadInput as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status), body, False
-        request_id = request_id or _new_request_id()
-        context = BasicCorrelationContext(
-            id=request_id, headers=_context_headers(request_id, client_request_id)
-        )
         headers: dict[str, str] = dict(request.headers) if script.wants_headers else {}
 
         def call() -> Response | bytes:
@@ -221,20 +219,20 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         try:
             result = await asyncio.get_running_loop().run_in_executor(state.run_pool, call)
         except Exception:
+            request_id = context.get_id()
             logger.exception("run() of %s raised (x-request-id %s)", script.path, request_id)
-            response: Response = PlainTextResponse(
-                "run() of the scoring script raised an exception; see the server log "
-                f"(x-request-id {request_id})",
-                status_code=500,
+            return (
+                PlainTextResponse(
+                    "run() of the scoring script raised an exception; see the server log "
+                    f"(x-request-id {request_id})",
+                    status_code=500,
+                ),
+                body,
+                False,
             )
-            response.headers["x-request-id"] = request_id
-            return response, body, False
         if isinstance(result, Response):
-            result.headers["x-request-id"] = request_id
             return result, body, False
-        response = Response(result, media_type=_JSON)
-        response.headers["x-request-id"] = request_id
-        return response, body, True
+        return Response(result, media_type=_JSON), body, True
 
     def _ingest_allowed(request: Request) -> bool:
         if auth is None or auth.check(_header(request, "authorization")):
@@ -342,11 +340,6 @@ def _run_after(response: Response, task: Callable[[], Awaitable[None]]) -> None:
         if earlier is None
         else BackgroundTasks([BackgroundTask(earlier), BackgroundTask(task)])
     )
-
-
-def _new_request_id() -> str:
-    """A random version-4 UUID string, drawn from a pool (no syscall per request)."""
-    return new_uuid4()
 
 
 def _context_headers(request_id: str, client_request_id: str | None) -> dict[str, str]:
