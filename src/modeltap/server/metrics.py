@@ -115,6 +115,7 @@ class ServerMetrics:
 
     def __init__(self, run_dir: Path | None = None) -> None:
         self.pid = os.getpid()
+        self._pid_label = str(self.pid)
         self.run_dir = run_dir
         self.registry = CollectorRegistry(auto_describe=False)
         self.requests = Counter(
@@ -136,9 +137,8 @@ class ServerMetrics:
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        pid = str(self.pid)
-        self.requests.labels(route, method, str(status), pid).inc()
-        self.latency.labels(route, pid).observe(seconds)
+        self.requests.labels(route, method, str(status), self._pid_label).inc()
+        self.latency.labels(route, self._pid_label).observe(seconds)
 
     def render_own(self) -> bytes:
         """This process's numbers alone, as Prometheus text."""
