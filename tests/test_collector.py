@@ -181,7 +181,7 @@ def test_queue_full_drop_oldest_reports_the_evicted_event(configure_tap: Configu
         assert stats["model_outputs"].collected == 1
         assert len(errors) == 1 and isinstance(errors[0], QueueFullError)
         assert "model_inputs" in str(errors[0])
-        queued = runtime.queue.discard_all()
+        queued = list(runtime.queue.discard_all())
         assert [e.collection for e in queued] == ["model_outputs"]
     finally:
         runtime.queue = original

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,14 @@ import pytest
 import modeltap
 from modeltap import Collector
 from modeltap.errors import InvalidDataError, UnsupportedDataError
-from modeltap.snapshot import Snapshot, take_snapshot, type_fullname
+from modeltap.snapshot import (
+    Snapshot,
+    json_rows_many,
+    pack_snapshot,
+    take_snapshot,
+    type_fullname,
+    unpack_snapshot,
+)
 from tests.conftest import ConfigureTap, ReadRecords
 
 ROWS = [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}]
@@ -468,3 +476,56 @@ def test_pandas_index_is_not_recorded() -> None:
     """The index of a pandas frame is not part of the rows."""
     frame = pd.DataFrame({"a": [1, 2]}, index=["r1", "r2"])
     assert rows_of(frame) == [{"a": 1}, {"a": 2}]
+
+
+# -- packed for the queue ----------------------------------------------------------------------
+
+
+def mixed_frame(rows: int) -> pd.DataFrame:
+    """Float, int and string columns (pandas 3 strings are Arrow-backed), with missing values."""
+    return pd.DataFrame(
+        {
+            "f": np.linspace(0.0, 1.0, rows),
+            "i": np.arange(rows),
+            "s": pd.array([f"v{n}" if n % 3 else None for n in range(rows)], dtype="str"),
+            "t": pd.array([f"w{n}" for n in range(rows)], dtype="string"),
+        }
+    )
+
+
+@pytest.mark.parametrize("rows", [1, 16, 17, 100, 300])
+def test_packed_snapshot_round_trips(rows: int) -> None:
+    """A snapshot packed for the queue and unpacked encodes, converts and rebuilds alike."""
+    snapshot = take_snapshot(mixed_frame(rows))
+    back = unpack_snapshot(pack_snapshot(snapshot))
+    assert back.to_json_rows() == snapshot.to_json_rows()
+    assert back.to_arrow().equals(snapshot.to_arrow())
+    if rows <= 256:
+        pd.testing.assert_frame_equal(back.frame, snapshot.frame)  # type: ignore[attr-defined]
+        assert back.signature == snapshot.signature  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("rows", [1, 100])
+def test_packed_small_frames_are_not_tracked_by_the_garbage_collector(rows: int) -> None:
+    """A packed small pandas snapshot is untracked after two young collections, so a backlog
+    of them adds nothing to full collections."""
+    packed = [pack_snapshot(take_snapshot(mixed_frame(rows))) for _ in range(50)]
+    gc.collect(0)
+    gc.collect(1)
+    assert not any(gc.is_tracked(p) for p in packed)
+    assert all(len(p) > 1 for p in packed)  # not merely the snapshot object itself
+
+
+def test_large_frames_are_packed_as_they_are() -> None:
+    """A large frame's snapshot (sharing the caller's blocks) travels as itself."""
+    snapshot = take_snapshot(mixed_frame(1_000))
+    assert pack_snapshot(snapshot) == (snapshot,)
+    assert unpack_snapshot((snapshot,)) is snapshot
+
+
+def test_tiny_frames_encode_together_like_alone() -> None:
+    """Tiny frames converted together (strings as Python values) give each its own rows."""
+    snapshots = [take_snapshot(mixed_frame(n)) for n in (1, 2, 3, 1)]
+    unpacked = [unpack_snapshot(pack_snapshot(s)) for s in snapshots]
+    assert json_rows_many(unpacked) == [s.to_json_rows() for s in snapshots]
+    assert decoded(snapshots[2])[0] == {"f": 0.0, "i": 0, "s": None, "t": "w0"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 
-__all__ = ["new_uuid4"]
+__all__ = ["new_uuid4", "top_up_uuids"]
 
 _UUIDS_PER_DRAW = 512
 _uuids: list[str] = []
@@ -40,6 +40,16 @@ def new_uuid4() -> str:
             if not _uuids:
                 _uuids.extend(_draw_uuids())
             return _uuids.pop()
+
+
+def top_up_uuids(minimum: int = 4 * _UUIDS_PER_DRAW) -> None:
+    """Refill the pool up to ``minimum`` ids. The writer thread calls this between batches, so
+    request threads seldom draw: a draw is a syscall, which hands the GIL to the writer, and
+    the request thread then waits up to the switch interval (5 ms) to get it back."""
+    if len(_uuids) < minimum:
+        with _uuid_lock:
+            while len(_uuids) < minimum:
+                _uuids.extend(_draw_uuids())
 
 
 def _forget_uuids() -> None:

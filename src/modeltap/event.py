@@ -6,9 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from modeltap.snapshot import Snapshot
+from modeltap.snapshot import Snapshot, pack_snapshot, unpack_snapshot
 
-__all__ = ["Event", "rfc3339_ms"]
+__all__ = ["Event", "PackedEvent", "rfc3339_ms"]
+
+PackedEvent = tuple[Any, ...]
+"""An event as a queue holds it: (approx_bytes, collection, time_ns, correlation_id,
+xrequest_id, data_type, root, extra, *the snapshot's parts)."""
 
 
 _last: tuple[int, str] = (-1, "")  # (second, its formatted stamp), swapped atomically
@@ -42,3 +46,32 @@ class Event:
     def approx_bytes(self) -> int:
         """An estimate of the memory the event holds, for the queue's byte bound."""
         return self.snapshot.approx_bytes
+
+    def pack(self) -> PackedEvent:
+        """The event as one flat exact tuple: with a small pandas snapshot and no extra
+        fields, the garbage collector stops tracking it (see ``pack_snapshot``)."""
+        return (
+            self.snapshot.approx_bytes,
+            self.collection,
+            self.time_ns,
+            self.correlation_id,
+            self.xrequest_id,
+            self.data_type,
+            self.root,
+            self.extra,
+            *pack_snapshot(self.snapshot),
+        )
+
+    @classmethod
+    def unpack(cls, packed: PackedEvent) -> Event:
+        """The event ``pack`` gave ``packed`` for."""
+        return cls(
+            packed[1],
+            packed[2],
+            packed[3],
+            packed[4],
+            packed[5],
+            unpack_snapshot(packed[8:]),
+            packed[6],
+            packed[7],
+        )

@@ -12,10 +12,11 @@ column copied.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -28,7 +29,15 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-__all__ = ["ACCEPTED_TYPES", "Snapshot", "json_rows_many", "take_snapshot", "type_fullname"]
+__all__ = [
+    "ACCEPTED_TYPES",
+    "Snapshot",
+    "json_rows_many",
+    "pack_snapshot",
+    "take_snapshot",
+    "type_fullname",
+    "unpack_snapshot",
+]
 
 ACCEPTED_TYPES = (
     "pandas.DataFrame, pyarrow.Table, polars.DataFrame, "
@@ -37,6 +46,8 @@ ACCEPTED_TYPES = (
 _PANDAS_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3
 _PIECE_ROWS = 2_048  # rows encoded while holding the GIL, before handing it back
 _SMALL_ROWS = 256
+_TINY_ROWS = 16  # string columns of frames up to this size are frozen as Python strings
+_BUFFERS = "buffers"  # ends the string token of a packed Arrow string column's buffers
 _ORJSON_OPTIONS = (
     orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 )
@@ -151,22 +162,30 @@ def _unique_names(columns: pd.Index) -> tuple[str, ...]:
 
 
 def _freeze_blocks(
-    frame: pd.DataFrame, guards: list[Any] | None = None
-) -> tuple[tuple[Any, Any, Any], ...] | None:
-    """(column positions, frozen values, dtype) per block: Arrow-backed arrays are immutable and
-    kept as they are; other values are copied, or, given ``guards`` (copy-on-write pandas),
-    shared: a shallow copy of the block goes into ``guards`` and, while it lives, pandas copies
-    the caller's block before writing to it (a few µs per block instead of a copy of the data,
-    or of ``DataFrame.copy(deep=False)``'s 30 µs). A handful of objects, so a queue full of them
-    costs the garbage collector little; None if pandas' internals are unfamiliar."""
+    frame: pd.DataFrame, width: int, guards: list[Any] | None = None
+) -> tuple[Any, ...] | None:
+    """Column positions, frozen values and dtype of each block, in one flat tuple (``_triples``
+    reads it back; flat, so a queue can hold it as it is: see ``pack_snapshot``). Arrow-backed
+    arrays are immutable and kept as they are, but the string columns of tiny frames become a
+    tuple of Python strings with a string token for their dtype (cheaper for the writer, and
+    untracked by the garbage collector). Other values are copied, or, given ``guards``
+    (copy-on-write pandas), shared: a shallow copy of the block goes into ``guards`` and, while
+    it lives, pandas copies the caller's block before writing to it (a few µs per block instead
+    of a copy of the data, or of ``DataFrame.copy(deep=False)``'s 30 µs). None if pandas'
+    internals are unfamiliar."""
     blocks = getattr(frame._mgr, "blocks", None)
     if blocks is None:  # pragma: no cover - pandas internals moved
         return None
-    frozen = []
+    tiny = guards is None and len(frame) <= _TINY_ROWS
+    frozen: list[Any] = []
     for block in blocks:
         values = block.values
+        dtype = block.dtype
         arrow = getattr(values, "_pa_array", None)
-        if arrow is not None:
+        if arrow is not None and tiny and type(dtype) is pd.StringDtype:
+            # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes
+            kept, dtype = tuple(arrow.to_pylist()), _string_token(dtype)
+        elif arrow is not None:
             kept = arrow
         elif guards is None:
             kept = values.copy()
@@ -176,9 +195,45 @@ def _freeze_blocks(
             kept = guard.values
         positions = block.mgr_locs.indexer
         if isinstance(positions, slice):  # slices are tracked by the garbage collector, ranges not
-            positions = range(*positions.indices(len(frame.columns)))
-        frozen.append((positions, kept, block.dtype))
-    return tuple(frozen)  # untracked by the garbage collector when its blocks are
+            positions = range(*positions.indices(width))
+        frozen += (positions, kept, dtype)
+    return tuple(frozen)
+
+
+def _triples(blocks: tuple[Any, ...]) -> Iterator[tuple[Any, Any, Any]]:
+    """(positions, values, dtype) of each block frozen by ``_freeze_blocks``."""
+    return zip(blocks[0::3], blocks[1::3], blocks[2::3], strict=True)
+
+
+_string_tokens: dict[int, tuple[Any, tuple[str, bool]]] = {}  # id -> (dtype, its token)
+
+
+def _string_token(dtype: Any) -> tuple[str, bool]:
+    """What a small frame's string column keeps of its pandas dtype, in a form the garbage
+    collector does not track (a StringDtype is tracked): the pandas storage, and whether NaN
+    marks a missing value. Remembered per dtype object (its attributes are Python properties,
+    and frames share a handful of dtype objects)."""
+    known = _string_tokens.get(id(dtype))
+    if known is not None and known[0] is dtype:
+        return known[1]
+    token = (dtype.storage, getattr(dtype, "na_value", pd.NA) is not pd.NA)
+    if len(_string_tokens) >= 64:
+        _string_tokens.clear()
+    _string_tokens[id(dtype)] = (dtype, token)  # keeps dtype alive: its id stays its own
+    return token
+
+
+@functools.cache
+def _string_dtype(token: tuple[str, bool]) -> Any:
+    """The pandas StringDtype a string token stands for."""
+    storage, nan_missing = token
+    string_dtype: Any = pd.StringDtype  # the stubs know fewer storages than pandas versions do
+    if nan_missing:
+        try:
+            return string_dtype(storage, na_value=np.nan)
+        except TypeError:  # pragma: no cover - pandas < 2.3: the storage implies it
+            pass
+    return string_dtype(storage)
 
 
 def _positions_key(positions: Any) -> object:
@@ -190,7 +245,9 @@ def _positions_key(positions: Any) -> object:
 def _block_type(values: Any, dtype: Any) -> object:
     """What a block's type comes down to, cheap to compare (no pandas dtype ``__eq__``, which
     runs in Python): the numpy dtype, the Arrow type with the pandas dtype's class, or the
-    array class with its dtype for other extension arrays."""
+    array class with its dtype for other extension arrays; a string column's token as it is."""
+    if type(dtype) is tuple:
+        return dtype
     if type(values) is np.ndarray:
         return values.dtype
     if hasattr(values, "to_pylist"):
@@ -198,12 +255,14 @@ def _block_type(values: Any, dtype: Any) -> object:
     return (type(values), dtype)
 
 
-def _frozen_columns(frozen: Sequence[tuple[Any, Any, Any]], width: int) -> list[Any]:
+def _frozen_columns(frozen: Iterable[tuple[Any, Any, Any]], width: int) -> list[Any]:
     """The columns of frozen blocks, in frame order, as Python lists (numpy floats narrower
     than 64 bits stay numpy so orjson writes their shortest form)."""
     columns: list[Any] = [None] * width
     for positions, values, _ in frozen:
-        if type(values) is np.ndarray:  # a 2-D block: one row per column
+        if type(values) is tuple:  # a tiny frame's string column
+            parts = [list(values)]
+        elif type(values) is np.ndarray:  # a 2-D block: one row per column
             if values.dtype.kind == "f" and values.itemsize < 8:
                 parts = [list(row) for row in values]
             else:
@@ -228,21 +287,40 @@ class PandasSnapshot:
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._names = _unique_names(frame.columns)
+        width = len(self._names)
         self.rows = len(frame)
-        self.approx_bytes = 64 + self.rows * frame.shape[1] * _APPROX_CELL_BYTES
+        self.approx_bytes = 64 + self.rows * width * _APPROX_CELL_BYTES
         self._frame: pd.DataFrame | None = None
         self._signature: tuple[Any, ...] | None = None
         self._guards: list[Any] | None = None
         if self.rows <= _SMALL_ROWS:
-            self._blocks = _freeze_blocks(frame)
+            self._blocks = _freeze_blocks(frame, width)
         elif _PANDAS_COPY_ON_WRITE:
             self._guards = []
-            self._blocks = _freeze_blocks(frame, self._guards)
+            self._blocks = _freeze_blocks(frame, width, self._guards)
         else:
             self._blocks = None
         if self._blocks is None:
             self._frame = frame.copy(deep=True)
             self._frame.columns = list(self._names)
+
+    @classmethod
+    def _from_parts(cls, parts: tuple[Any, ...]) -> PandasSnapshot:
+        """The snapshot ``pack_snapshot`` flattened into ``parts``."""
+        snapshot = cls.__new__(cls)
+        snapshot._names, snapshot.rows = parts[0], parts[1]
+        snapshot.approx_bytes = 64 + snapshot.rows * len(snapshot._names) * _APPROX_CELL_BYTES
+        blocks = parts[2:]
+        if snapshot.rows > _TINY_ROWS:  # Arrow string columns travelled as their buffers
+            restored: list[Any] = []
+            for positions, values, dtype in _triples(blocks):
+                if type(dtype) is tuple and dtype[-1] is _BUFFERS:
+                    values, dtype = _arrow_chunked(values, dtype[2]), _string_dtype(dtype[:2])
+                restored += (positions, values, dtype)
+            blocks = tuple(restored)
+        snapshot._blocks = blocks
+        snapshot._frame = snapshot._signature = snapshot._guards = None
+        return snapshot
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -257,7 +335,9 @@ class PandasSnapshot:
             if self._blocks is not None:
                 self._signature = (
                     self.names,
-                    tuple((_positions_key(p), _block_type(v, d)) for p, v, d in self._blocks),
+                    tuple(
+                        (_positions_key(p), _block_type(v, d)) for p, v, d in _triples(self._blocks)
+                    ),
                 )
             else:
                 assert self._frame is not None
@@ -270,9 +350,11 @@ class PandasSnapshot:
         if self._frame is None:
             assert self._blocks is not None
             arrays: list[Any] = [None] * len(self._names)
-            for positions, values, dtype in self._blocks:
+            for positions, values, dtype in _triples(self._blocks):
                 for offset, position in enumerate(positions):
-                    if hasattr(values, "to_pylist"):
+                    if type(dtype) is tuple:
+                        arrays[position] = pd.array(list(values), dtype=_string_dtype(dtype))
+                    elif hasattr(values, "to_pylist"):
                         arrays[position] = pd.array(values, dtype=dtype)
                     elif getattr(values, "ndim", 1) == 2:
                         arrays[position] = values[offset]
@@ -291,9 +373,11 @@ class PandasSnapshot:
         if self._blocks is None:
             return None
         arrays: list[Any] = [None] * len(self.names)
-        for positions, values, _ in self._blocks:
+        for positions, values, dtype in _triples(self._blocks):
             for offset, position in enumerate(positions):
-                if isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
+                if type(dtype) is tuple:  # a string column's values and token
+                    arrays[position] = pa.array(values, type=pa.large_string())  # as pandas
+                elif isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
                     arrays[position] = pa.array(values[offset] if values.ndim == 2 else values)
                 elif isinstance(values, pa.ChunkedArray | pa.Array) and len(positions) == 1:
                     arrays[position] = values
@@ -311,7 +395,7 @@ class PandasSnapshot:
 
         if self._blocks is not None and self.rows <= _SMALL_ROWS:
             try:
-                columns = _frozen_columns(self._blocks, len(self._names))
+                columns = _frozen_columns(_triples(self._blocks), len(self._names))
                 return _rows_json(self.names, columns, self.rows)
             except (TypeError, orjson.JSONEncodeError):
                 return _pandas_json(self.frame)
@@ -337,6 +421,52 @@ class PandasSnapshot:
         if table is not None:
             return table
         return pa.Table.from_pandas(self.frame, preserve_index=False, nthreads=1)
+
+
+def pack_snapshot(snapshot: Snapshot) -> tuple[Any, ...]:
+    """``snapshot`` as parts of the flat tuple a queue holds an event as. A small pandas
+    snapshot gives its names, its row count and each frozen block's positions, values and type
+    (for numpy and string columns all of them values the garbage collector does not track, or
+    tuples of such values), so the event's tuple stops being tracked within two young
+    collections and a backlog of queued small frames adds nothing to the full collections that
+    would otherwise walk it on the request thread. (The collector untracks a tuple once its
+    items are untracked, one level of nesting per collection: hence flat.) Any other snapshot
+    is its one part."""
+    blocks = snapshot._blocks if type(snapshot) is PandasSnapshot else None
+    if blocks is None or snapshot._guards is not None:  # type: ignore[attr-defined]
+        return (snapshot,)
+    if snapshot.rows <= _TINY_ROWS:  # string columns already frozen as Python strings
+        return (snapshot._names, snapshot.rows, *blocks)  # type: ignore[attr-defined]
+    flat: list[Any] = [snapshot._names, snapshot.rows]  # type: ignore[attr-defined]
+    for positions, values, dtype in _triples(blocks):
+        if type(dtype) is pd.StringDtype and getattr(values, "num_chunks", 0) == 1:
+            token = (*_string_token(dtype), values.type, _BUFFERS)
+            flat += (positions, _arrow_buffers(values.chunk(0)), token)
+        else:
+            flat += (positions, values, dtype)
+    return tuple(flat)
+
+
+def _arrow_buffers(array: pa.Array) -> tuple[Any, ...]:
+    """An Arrow array as (offset, length, null count, *buffers): Arrow buffers are not tracked
+    by the garbage collector, while arrays are."""
+    return (array.offset, len(array), array.null_count, *array.buffers())
+
+
+def _arrow_chunked(parts: tuple[Any, ...], arrow_type: pa.DataType) -> pa.ChunkedArray:
+    """The chunked array ``_arrow_buffers`` took ``parts`` from."""
+    import pyarrow as pa
+
+    offset, length, null_count, *buffers = parts
+    array = pa.Array.from_buffers(arrow_type, length, buffers, null_count, offset)
+    return pa.chunked_array([array], type=arrow_type)
+
+
+def unpack_snapshot(parts: tuple[Any, ...]) -> Snapshot:
+    """The snapshot ``pack_snapshot`` gave ``parts`` for."""
+    if len(parts) == 1:
+        return parts[0]  # type: ignore[no-any-return]
+    return PandasSnapshot._from_parts(parts)
 
 
 def _rows_json(names: Sequence[str], columns: list[Any], rows: int) -> bytes:
@@ -388,10 +518,12 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
     assert first._blocks is not None
     width = len(first._names)
     columns: list[Any] = [None] * width
-    for number, (positions, values, _) in enumerate(first._blocks):
-        pieces = [s._blocks[number][1] for s in snapshots]  # type: ignore[index]
+    for number, (positions, values, _) in enumerate(_triples(first._blocks)):
+        pieces = [s._blocks[3 * number + 1] for s in snapshots]  # type: ignore[index]
         parts: list[Any]
-        if type(values) is np.ndarray and all(type(v) is np.ndarray for v in pieces):
+        if type(values) is tuple:  # tiny frames' string columns
+            parts = [[v for piece in pieces for v in piece]]
+        elif type(values) is np.ndarray and all(type(v) is np.ndarray for v in pieces):
             joined = np.concatenate(pieces, axis=1)
             if joined.dtype.kind == "f" and joined.itemsize < 8:
                 parts = [list(row) for row in joined]
@@ -401,8 +533,9 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
             chunks = [chunk for piece in pieces for chunk in piece.chunks]
             parts = [pa.chunked_array(chunks, type=values.type).to_pylist()]
         else:
-            each = [_frozen_columns([(range(len(positions)), p, None)], len(positions))
-                    for p in pieces]
+            each = [
+                _frozen_columns([(range(len(positions)), p, None)], len(positions)) for p in pieces
+            ]
             parts = [[v for one in each for v in one[k]] for k in range(len(positions))]
         for position, part in zip(positions, parts, strict=True):
             columns[position] = part

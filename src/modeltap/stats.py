@@ -117,11 +117,11 @@ class StatsRecorder:
         with self._lock:
             self._get(collection).dropped[reason] += count
 
-    def written(self, collection: str, rows: int, nbytes: int) -> None:
-        """One event appended to a spool segment."""
+    def written(self, collection: str, rows: int, nbytes: int, events: int = 1) -> None:
+        """``events`` events (``rows`` rows, ``nbytes`` bytes) appended to a spool segment."""
         with self._lock:
             counters = self._get(collection)
-            counters.events_written += 1
+            counters.events_written += events
             counters.rows_written += rows
             counters.bytes_written += nbytes
 

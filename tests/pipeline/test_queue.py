@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+from collections.abc import Iterable
 
+import pandas as pd
 import pytest
 
 from modeltap.config import FullPolicy
@@ -35,7 +38,7 @@ def queue(
     )
 
 
-def tags(items: list[object]) -> list[str]:
+def tags(items: Iterable[object]) -> list[str]:
     """Correlation ids of the events among ``items``."""
     return [i.correlation_id for i in items if isinstance(i, Event)]
 
@@ -75,7 +78,7 @@ def test_drop_oldest_skips_control_items() -> None:
     assert q.put(event(1)) is None, "a control item takes no event's room"
     evicted = q.put(event(2))
     assert evicted is not None and evicted.correlation_id == "0"
-    items = q.take_all(0)
+    items = list(q.take_all(0))
     assert items[0] is marker and tags(items) == ["1", "2"]
 
 
@@ -145,7 +148,7 @@ def test_take_all_empties_and_frees_room() -> None:
     q = queue(FullPolicy.DROP_NEWEST, max_events=2)
     q.put(event(0))
     q.put_control("mark")
-    items = q.take_all(0)
+    items = list(q.take_all(0))
     assert tags(items) == ["0"] and items[1] == "mark"
     assert (q.depth, q.nbytes) == (0, 0)
     q.put(event(1))
@@ -155,7 +158,7 @@ def test_take_all_empties_and_frees_room() -> None:
 
 def test_take_all_returns_empty_after_timeout() -> None:
     """take_all on an empty queue returns an empty list once its wait ends."""
-    assert queue(FullPolicy.DROP_NEWEST).take_all(0.01) == []
+    assert list(queue(FullPolicy.DROP_NEWEST).take_all(0.01)) == []
 
 
 def test_discard_all() -> None:
@@ -165,4 +168,29 @@ def test_discard_all() -> None:
     q.put(event(1))
     assert tags(q.discard_all()) == ["0", "1"]
     assert (q.depth, q.nbytes) == (0, 0)
-    assert q.discard_all() == []
+    assert list(q.discard_all()) == []
+
+
+def test_queued_small_pandas_events_are_not_tracked_by_the_garbage_collector() -> None:
+    """Events wait packed: a backlog of small pandas frames is invisible to full collections,
+    and the writer gets the same events back."""
+    q = queue(FullPolicy.DROP_NEWEST, max_events=100)
+    frame = pd.DataFrame({"x": [1.5], "name": pd.array(["a"], dtype="str")})
+    for tag in range(20):
+        q.put(
+            Event(
+                collection="model_inputs",
+                time_ns=tag,
+                correlation_id=str(tag),
+                xrequest_id=str(tag),
+                data_type="pandas.core.frame.DataFrame",
+                snapshot=take_snapshot(frame),
+                root="ep/dep/model_inputs",
+            )
+        )
+    gc.collect(0)
+    gc.collect(1)
+    assert not any(gc.is_tracked(item) for item in q._items)
+    taken = list(q.take_all(0))
+    assert tags(taken) == [str(t) for t in range(20)]
+    assert all(e.snapshot.to_json_rows() == b'[{"x":1.5,"name":"a"}]' for e in taken)

@@ -4,6 +4,11 @@ Bounded by events and by (approximate) bytes. When full, the policy decides: ``d
 refuses the new event, ``drop_oldest`` evicts the oldest queued event, ``block`` waits up to a
 timeout for room. Control items (flush, stop) bypass the bounds. The writer is woken when enough
 has piled up or a control item arrives; otherwise it polls on its own tick, so a put is cheap.
+
+Events wait packed (``Event.pack``): a backlog of small pandas events is then invisible to the
+garbage collector, whose full collections would otherwise walk it on the request thread. They
+are unpacked one by one as the writer iterates what it took, so the writer's own working set
+stays small too.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from modeltap.config import FullPolicy
@@ -65,7 +71,8 @@ class EventQueue:
     def put(self, event: Event) -> Event | None:
         """Enqueue ``event``. Returns an evicted event under ``drop_oldest``; raises
         QueueFullError when the new event itself is refused."""
-        size = event.approx_bytes
+        packed = event.pack()
+        size = packed[0]
         evicted: Event | None = None
         with self._lock:
             if self._full(size):
@@ -81,7 +88,7 @@ class EventQueue:
                         self._has_room.wait(remaining)
                 else:
                     raise self._refused(event)
-            self._items.append(event)
+            self._items.append(packed)
             self._events += 1
             self._bytes += size
             if self._writer_waiting and (
@@ -99,11 +106,11 @@ class EventQueue:
 
     def _evict_oldest(self) -> Event | None:
         for index, item in enumerate(self._items):
-            if isinstance(item, Event):
+            if type(item) is tuple:
                 del self._items[index]
                 self._events -= 1
-                self._bytes -= item.approx_bytes
-                return item
+                self._bytes -= item[0]
+                return Event.unpack(item)
         return None
 
     def _wake(self) -> None:
@@ -116,8 +123,9 @@ class EventQueue:
             self._items.append(item)
             self._wake()
 
-    def take_all(self, timeout: float) -> list[Any]:
-        """Everything queued, waiting up to ``timeout`` seconds for a wake-up first."""
+    def take_all(self, timeout: float) -> Iterator[Any]:
+        """Everything queued (events and control items, in order), waiting up to ``timeout``
+        seconds for a wake-up first."""
         with self._lock:
             if self._events < self._wake_events and len(self._items) == self._events:
                 self._writer_waiting = True
@@ -128,9 +136,9 @@ class EventQueue:
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
-        return items
+        return _unpacking(items)
 
-    def discard_all(self) -> list[Any]:
+    def discard_all(self) -> Iterator[Any]:
         """Empty the queue without waiting (used at shutdown and after fork)."""
         with self._lock:
             items = list(self._items)
@@ -138,4 +146,10 @@ class EventQueue:
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
-        return items
+        return _unpacking(items)
+
+
+def _unpacking(items: list[Any]) -> Iterator[Any]:
+    """The items with each event unpacked as it is reached."""
+    for item in items:
+        yield Event.unpack(item) if type(item) is tuple else item

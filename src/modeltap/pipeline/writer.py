@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from modeltap._ids import top_up_uuids
 from modeltap.catalog.registrar import Registrar
 from modeltap.catalog.schema import snapshot_columns
 from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
@@ -249,6 +250,7 @@ class Writer:
         schema sharing a frame: the per-frame cost (Arrow, IPC, schema checks) is paid once."""
         if not events:
             return
+        top_up_uuids()  # here, not on request threads (see top_up_uuids)
         if not self._parquet:
             self._write_lines(events)
             return
@@ -315,9 +317,10 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
             return waiting.size
-        for event, line in zip(events, lines, strict=True):
+        for event in events:
             _note(segment, event)
-            self._stats.written(event.collection, event.snapshot.rows, len(line))
+        # one count per append, not per event: request threads take the same lock
+        self._stats.written(events[0].collection, waiting.rows, waiting.size, len(events))
         return waiting.size
 
     def _write_frame(self, events: list[Event], table: Any) -> None:
@@ -351,10 +354,11 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
             return
-        share = size // len(events)
+        rows = 0
         for event in events:
             _note(segment, event)
-            self._stats.written(event.collection, event.snapshot.rows, share)
+            rows += event.snapshot.rows
+        self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
 
