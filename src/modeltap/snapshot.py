@@ -166,12 +166,14 @@ def _freeze_blocks(
 ) -> tuple[Any, ...] | None:
     """Column positions, frozen values and dtype of each block, in one flat tuple (``_triples``
     reads it back; flat, so a queue can hold it as it is: see ``pack_snapshot``). Arrow-backed
-    arrays are immutable and kept as they are, but the string columns of tiny frames become a
-    tuple of Python strings with a string token for their dtype (cheaper for the writer, and
-    untracked by the garbage collector). Other values are copied, or, given ``guards``
-    (copy-on-write pandas), shared: a shallow copy of the block goes into ``guards`` and, while
-    it lives, pandas copies the caller's block before writing to it (a few µs per block instead
-    of a copy of the data, or of ``DataFrame.copy(deep=False)``'s 30 µs). None if pandas'
+    arrays are immutable and kept as they are, but the string columns of small frames are kept
+    in forms the garbage collector does not track, with a string token for their dtype: in tiny
+    frames a tuple of Python strings (cheapest for the writer), else their Arrow buffers
+    (``PandasSnapshot._live_blocks`` turns those back into arrays, on the writer). Other values
+    are copied, or, given ``guards`` (copy-on-write pandas), shared: a shallow copy of the block
+    goes into ``guards`` and, while it lives, pandas copies the caller's block before writing to
+    it (a few µs per block instead of a copy of the data, or of ``DataFrame.copy(deep=False)``'s
+    30 µs). None if pandas'
     internals are unfamiliar."""
     blocks = getattr(frame._mgr, "blocks", None)
     if blocks is None:  # pragma: no cover - pandas internals moved
@@ -185,6 +187,14 @@ def _freeze_blocks(
         if arrow is not None and tiny and type(dtype) is pd.StringDtype:
             # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes
             kept, dtype = tuple(arrow.to_pylist()), _string_token(dtype)
+        elif (
+            arrow is not None
+            and guards is None
+            and type(dtype) is pd.StringDtype
+            and arrow.num_chunks == 1
+        ):  # Arrow arrays are tracked by the garbage collector, their buffers are not
+            kept = _arrow_buffers(arrow.chunk(0))
+            dtype = (*_string_token(dtype), arrow.type, _BUFFERS)
         elif arrow is not None:
             kept = arrow
         elif guards is None:
@@ -283,7 +293,16 @@ class PandasSnapshot:
     cheap to hold); larger ones share their blocks under copy-on-write (pandas >= 3) or take a
     deep copy."""
 
-    __slots__ = ("_blocks", "_frame", "_guards", "_names", "_signature", "approx_bytes", "rows")
+    __slots__ = (
+        "_blocks",
+        "_frame",
+        "_guards",
+        "_live",
+        "_names",
+        "_signature",
+        "approx_bytes",
+        "rows",
+    )
 
     def __init__(self, frame: pd.DataFrame) -> None:
         self._names = _unique_names(frame.columns)
@@ -293,9 +312,11 @@ class PandasSnapshot:
         self._frame: pd.DataFrame | None = None
         self._signature: tuple[Any, ...] | None = None
         self._guards: list[Any] | None = None
+        self._live = self.rows <= _TINY_ROWS  # no Arrow buffers to turn back into arrays
         if self.rows <= _SMALL_ROWS:
             self._blocks = _freeze_blocks(frame, width)
         elif _PANDAS_COPY_ON_WRITE:
+            self._live = True
             self._guards = []
             self._blocks = _freeze_blocks(frame, width, self._guards)
         else:
@@ -310,17 +331,25 @@ class PandasSnapshot:
         snapshot = cls.__new__(cls)
         snapshot._names, snapshot.rows = parts[0], parts[1]
         snapshot.approx_bytes = 64 + snapshot.rows * len(snapshot._names) * _APPROX_CELL_BYTES
-        blocks = parts[2:]
-        if snapshot.rows > _TINY_ROWS:  # Arrow string columns travelled as their buffers
+        snapshot._blocks = parts[2:]
+        snapshot._live = snapshot.rows <= _TINY_ROWS
+        snapshot._frame = snapshot._signature = snapshot._guards = None
+        return snapshot
+
+    def _live_blocks(self) -> tuple[Any, ...]:
+        """The frozen blocks, with string columns kept as Arrow buffers turned back into
+        arrays (once; on the writer, not on the request path)."""
+        blocks = self._blocks
+        assert blocks is not None
+        if not self._live:
             restored: list[Any] = []
             for positions, values, dtype in _triples(blocks):
                 if type(dtype) is tuple and dtype[-1] is _BUFFERS:
                     values, dtype = _arrow_chunked(values, dtype[2]), _string_dtype(dtype[:2])
                 restored += (positions, values, dtype)
-            blocks = tuple(restored)
-        snapshot._blocks = blocks
-        snapshot._frame = snapshot._signature = snapshot._guards = None
-        return snapshot
+            self._blocks = blocks = tuple(restored)
+            self._live = True
+        return blocks
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -336,7 +365,8 @@ class PandasSnapshot:
                 self._signature = (
                     self.names,
                     tuple(
-                        (_positions_key(p), _block_type(v, d)) for p, v, d in _triples(self._blocks)
+                        (_positions_key(p), _block_type(v, d))
+                        for p, v, d in _triples(self._live_blocks())
                     ),
                 )
             else:
@@ -348,9 +378,8 @@ class PandasSnapshot:
     def frame(self) -> pd.DataFrame:
         """The snapshot as a DataFrame (rebuilt once from the frozen blocks of small frames)."""
         if self._frame is None:
-            assert self._blocks is not None
             arrays: list[Any] = [None] * len(self._names)
-            for positions, values, dtype in _triples(self._blocks):
+            for positions, values, dtype in _triples(self._live_blocks()):
                 for offset, position in enumerate(positions):
                     if type(dtype) is tuple:
                         arrays[position] = pd.array(list(values), dtype=_string_dtype(dtype))
@@ -373,7 +402,7 @@ class PandasSnapshot:
         if self._blocks is None:
             return None
         arrays: list[Any] = [None] * len(self.names)
-        for positions, values, dtype in _triples(self._blocks):
+        for positions, values, dtype in _triples(self._live_blocks()):
             for offset, position in enumerate(positions):
                 if type(dtype) is tuple:  # a string column's values and token
                     arrays[position] = pa.array(values, type=pa.large_string())  # as pandas
@@ -395,7 +424,7 @@ class PandasSnapshot:
 
         if self._blocks is not None and self.rows <= _SMALL_ROWS:
             try:
-                columns = _frozen_columns(_triples(self._blocks), len(self._names))
+                columns = _frozen_columns(_triples(self._live_blocks()), len(self._names))
                 return _rows_json(self.names, columns, self.rows)
             except (TypeError, orjson.JSONEncodeError):
                 return _pandas_json(self.frame)
@@ -435,16 +464,7 @@ def pack_snapshot(snapshot: Snapshot) -> tuple[Any, ...]:
     blocks = snapshot._blocks if type(snapshot) is PandasSnapshot else None
     if blocks is None or snapshot._guards is not None:  # type: ignore[attr-defined]
         return (snapshot,)
-    if snapshot.rows <= _TINY_ROWS:  # string columns already frozen as Python strings
-        return (snapshot._names, snapshot.rows, *blocks)  # type: ignore[attr-defined]
-    flat: list[Any] = [snapshot._names, snapshot.rows]  # type: ignore[attr-defined]
-    for positions, values, dtype in _triples(blocks):
-        if type(dtype) is pd.StringDtype and getattr(values, "num_chunks", 0) == 1:
-            token = (*_string_token(dtype), values.type, _BUFFERS)
-            flat += (positions, _arrow_buffers(values.chunk(0)), token)
-        else:
-            flat += (positions, values, dtype)
-    return tuple(flat)
+    return (snapshot._names, snapshot.rows, *blocks)  # type: ignore[attr-defined]
 
 
 def _arrow_buffers(array: pa.Array) -> tuple[Any, ...]:
@@ -518,8 +538,9 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
     assert first._blocks is not None
     width = len(first._names)
     columns: list[Any] = [None] * width
-    for number, (positions, values, _) in enumerate(_triples(first._blocks)):
-        pieces = [s._blocks[3 * number + 1] for s in snapshots]  # type: ignore[index]
+    blocks = [s._live_blocks() for s in snapshots]
+    for number, (positions, values, _) in enumerate(_triples(blocks[0])):
+        pieces = [b[3 * number + 1] for b in blocks]
         parts: list[Any]
         if type(values) is tuple:  # tiny frames' string columns
             parts = [[v for piece in pieces for v in piece]]
