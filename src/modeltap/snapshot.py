@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import itertools
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -561,20 +562,19 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
         for position, part in zip(positions, parts, strict=True):
             columns[position] = part
     names = first.names
-    records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
-    if not columns:
-        records = [{}] * sum(s.rows for s in snapshots)
+    rows = zip(*columns, strict=True)
     out: list[bytes | None] = []
-    start = 0
-    for snapshot in snapshots:
-        end = start + snapshot.rows
+    for snapshot in snapshots:  # one snapshot's row dicts alive at a time
+        if columns:
+            records = [
+                dict(zip(names, v, strict=True)) for v in itertools.islice(rows, snapshot.rows)
+            ]
+        else:
+            records = [{}] * snapshot.rows
         try:
-            out.append(
-                orjson.dumps(records[start:end], option=_ORJSON_OPTIONS, default=_orjson_default)
-            )
+            out.append(orjson.dumps(records, option=_ORJSON_OPTIONS, default=_orjson_default))
         except (TypeError, orjson.JSONEncodeError):
             out.append(None)
-        start = end
     return out
 
 

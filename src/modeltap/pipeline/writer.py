@@ -37,8 +37,11 @@ logger = logging.getLogger("modeltap.writer")
 _ROOTS_FOLDER = "_roots"
 _WAKE_UP = object()  # a control item that only wakes the writer
 _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
-_BATCH_EVENTS = 1_024  # at most this many events in one frame (or one JSON lines batch)
+_BATCH_EVENTS = 1_024  # at most this many events in one Parquet frame
 _LINES_BATCH_ROWS = 1_000  # JSON lines events smaller than this are encoded and appended together
+# at most this many in one JSON lines batch: fewer unpacked events alive at once, so fewer of
+# them survive into the old generation and bring on a full collection
+_LINES_BATCH_EVENTS = 256
 
 
 @dataclass
@@ -167,12 +170,13 @@ class Writer:
             items = self._queue.take_all(self._tick)
             stop: StopRequest | None = None
             batch: list[Event] = []
+            rows_limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
+            events_limit = _BATCH_EVENTS if self._parquet else _LINES_BATCH_EVENTS
             for item in items:
                 if isinstance(item, Event):
-                    limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
-                    if item.snapshot.rows < limit:
+                    if item.snapshot.rows < rows_limit:
                         batch.append(item)  # small events are written together (_write_many)
-                        if len(batch) >= _BATCH_EVENTS:
+                        if len(batch) >= events_limit:
                             self._write_many(batch)
                             batch = []
                         continue
