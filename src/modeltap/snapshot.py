@@ -143,8 +143,15 @@ def _pandas_json(frame: pd.DataFrame) -> bytes:
 
 def _column_names(columns: pd.Index) -> list[str]:
     """Column labels as record keys; Arrow-backed labels (pandas >= 3) read straight from Arrow."""
-    arrow = getattr(columns.array, "_pa_array", None)
-    names = arrow.to_pylist() if arrow is not None else columns.tolist()
+    values = columns.array
+    arrow = getattr(values, "_pa_array", None)
+    names: list[Any]
+    if arrow is None:
+        names = columns.tolist()
+    else:
+        names = arrow.to_pylist()
+        if type(values.dtype) is pd.StringDtype and arrow.null_count == 0:
+            return names  # all of them str already
     return [n if isinstance(n, str) else str(n) for n in names]
 
 
