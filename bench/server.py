@@ -25,7 +25,10 @@ for the requests served (warm-up included), summed over all rounds.
 A last line measures what bounds one worker: the CPU time of run() itself, called in a loop in
 one process with the same collections on (no HTTP), and the requests/s that allows.
 
-Usage: ``python bench/server.py [--duration S] [--rounds N] [--skip-reference]``.
+``--threads N`` passes ``--threads N`` to both modeltap servers (``0``: run() on the event loop's
+own thread instead of a pool thread).
+
+Usage: ``python bench/server.py [--duration S] [--rounds N] [--skip-reference] [--threads N]``.
 """
 
 from __future__ import annotations
@@ -164,7 +167,7 @@ def deployment(folder: Path, enabled: bool) -> Path:
 
 
 def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path,
-                     work: Path) -> Row:
+                     work: Path, threads: int | None = None) -> Row:
     folder = Path(tempfile.mkdtemp(dir=work))
     data = folder / "data"
     port = free_port()
@@ -172,6 +175,7 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
         process = subprocess.Popen(
             [sys.executable, "-c", MAIN, "serve", "-f", str(deployment(folder, enabled)),
              "--log-level", "warning",
+             *(["--threads", str(threads)] if threads is not None else []),
              "--port", str(port), "--data-dir", str(data)],
             stdout=server_log, stderr=subprocess.STDOUT,
         )
@@ -345,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="turns per server and concurrency")
     parser.add_argument("--skip-reference", action="store_true", help="modeltap rows only")
     parser.add_argument("--json", help="also write the rows to this JSON file")
+    parser.add_argument("--threads", type=int,
+                        help="modeltap serve --threads (0: run() on the event loop's thread)")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -366,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                     name = f"modeltap {'on' if enabled else 'off'}"
                     log(f"{name}, concurrency {concurrency}, round {turn + 1}/{args.rounds}")
                     rounds.setdefault(name, []).append(
-                        measure_modeltap(enabled, concurrency, args.duration, lua, work)
+                        measure_modeltap(enabled, concurrency, args.duration, lua, work,
+                                         args.threads)
                     )
                 if python is not None:
                     log(f"reference, concurrency {concurrency}, round {turn + 1}/{args.rounds}")
@@ -378,7 +385,8 @@ def main(argv: list[str] | None = None) -> int:
         alone = measure_run_alone(work, args.duration)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"\nscoring servers, 1 worker each, loopback, wrk {args.duration:g}s per run, "
+    threads = "" if args.threads is None else f", modeltap --threads {args.threads}"
+    print(f"\nscoring servers, 1 worker each{threads}, loopback, wrk {args.duration:g}s per run, "
           f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs\n")
     print_table(rows)
     print_targets(rows)

@@ -29,8 +29,20 @@ def test_run_is_called_one_at_a_time_by_default(server_dir: Path) -> None:
 
 
 def test_threads_lets_run_calls_overlap(server_dir: Path) -> None:
-    """--threads 3 lets three run() calls overlap, and no more."""
+    """--threads 3 lets three run() calls overlap, and no more, on pool threads."""
     assert _most_concurrent(server_dir, "--threads", "3") == 3
+
+
+def test_threads_zero_runs_run_on_the_event_loop(server_dir: Path) -> None:
+    """--threads 0 calls run() on the event loop's thread: one call at a time, and correlation
+    still reaches the collectors inside run()."""
+    assert _most_concurrent(server_dir, "--threads", "0") == 1
+    with running(server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py"),
+                 "--threads", "0") as server, server.client() as client:
+        reply = client.post("/score", content=b"{}", headers={"x-request-id": "inline-1"})
+        assert reply.status_code == 200
+        assert not reply.json()["thread"].startswith("modeltap-run")  # no pool thread
+        assert reply.headers["x-request-id"] == "inline-1"
 
 
 def test_request_settings_are_shared_by_the_workers(tmp_path: Path) -> None:
@@ -51,7 +63,7 @@ def test_request_settings_are_shared_by_the_workers(tmp_path: Path) -> None:
         ({"max_concurrent_requests_per_instance": 0}, None,
          "request_settings.max_concurrent_requests_per_instance: must be a positive integer"),
         ("many", None, "request_settings: expected a mapping"),
-        (None, 0, "--threads: must be a positive integer (got 0)"),
+        (None, -1, "--threads: must be 0 or a positive integer (got -1)"),
     ],
 )
 def test_bad_concurrency_is_refused(

@@ -60,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--threads",
         type=int,
         help="concurrent run() calls per worker (default: the YAML's request_settings."
-        "max_concurrent_requests_per_instance shared by the workers, else 1)",
+        "max_concurrent_requests_per_instance shared by the workers, else 1); 0 runs run() "
+        "on the event loop's thread: the least overhead per request, but the worker answers "
+        "nothing else (health, metrics, ingest) while run() runs",
     )
     serve.set_defaults(handler=_serve, need_script=True)
     ingest = subparsers.add_parser(

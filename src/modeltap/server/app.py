@@ -78,7 +78,11 @@ class ServerState:
         sink = BlobSink(settings)
         self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
         self.ingestor = Ingestor(sink, options.max_event_bytes)
-        self.run_pool = ThreadPoolExecutor(options.run_threads, thread_name_prefix="modeltap-run")
+        self.run_pool = (  # None: run() on the event loop's thread (--threads 0)
+            ThreadPoolExecutor(options.run_threads, thread_name_prefix="modeltap-run")
+            if options.run_threads
+            else None
+        )
         self.ready = False
 
 
@@ -217,7 +221,10 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
                 reset_current_context(token)
 
         try:
-            result = await asyncio.get_running_loop().run_in_executor(state.run_pool, call)
+            if state.run_pool is None:
+                result = call()  # no hand-over to a pool thread and back (--threads 0)
+            else:
+                result = await asyncio.get_running_loop().run_in_executor(state.run_pool, call)
         except Exception:
             request_id = context.get_id()
             logger.exception("run() of %s raised (x-request-id %s)", script.path, request_id)
@@ -295,7 +302,8 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             yield
         finally:
             state.ready = False
-            state.run_pool.shutdown(wait=False)
+            if state.run_pool is not None:
+                state.run_pool.shutdown(wait=False)
             try:
                 await asyncio.to_thread(_drain, options)
             finally:

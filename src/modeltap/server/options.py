@@ -238,10 +238,13 @@ def resolve_options(
 
 
 def _run_threads(label: str, request_settings: object, threads: int | None, workers: int) -> int:
-    """Concurrent run() calls per worker: ``--threads``, else the YAML's per-instance limit
-    shared by the workers, else 1 (the platform's default)."""
+    """Concurrent run() calls per worker: ``--threads`` (0: run() on the event loop's own
+    thread), else the YAML's per-instance limit shared by the workers, else 1 (the platform's
+    default)."""
     if threads is not None:
-        return _positive_int("--threads", threads)
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ConfigError(f"--threads: must be 0 or a positive integer (got {threads!r})")
+        return threads
     if request_settings is None:
         return 1
     if not isinstance(request_settings, Mapping):

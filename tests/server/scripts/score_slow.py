@@ -14,7 +14,7 @@ def init():
 
 
 def run(raw_data):
-    """Sleep 0.3 s; return the most concurrent run() calls seen."""
+    """Sleep 0.3 s; return the most concurrent run() calls seen, and this thread's name."""
     global _running, _most
     with _lock:
         _running += 1
@@ -22,4 +22,4 @@ def run(raw_data):
     time.sleep(0.3)
     with _lock:
         _running -= 1
-        return {"most_concurrent": _most}
+        return {"most_concurrent": _most, "thread": threading.current_thread().name}
