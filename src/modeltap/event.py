@@ -51,7 +51,7 @@ class Event:
         """The event as one flat exact tuple: with a small pandas snapshot and no extra
         fields, the garbage collector stops tracking it (see ``pack_snapshot``)."""
         return (
-            self.snapshot.approx_bytes,
+            self.approx_bytes,
             self.collection,
             self.time_ns,
             self.correlation_id,
@@ -65,13 +65,8 @@ class Event:
     @classmethod
     def unpack(cls, packed: PackedEvent) -> Event:
         """The event ``pack`` gave ``packed`` for."""
+        _, collection, time_ns, correlation_id, xrequest_id, data_type, root, extra = packed[:8]
+        snapshot = unpack_snapshot(packed[8:])
         return cls(
-            packed[1],
-            packed[2],
-            packed[3],
-            packed[4],
-            packed[5],
-            unpack_snapshot(packed[8:]),
-            packed[6],
-            packed[7],
+            collection, time_ns, correlation_id, xrequest_id, data_type, snapshot, root, extra
         )

@@ -181,8 +181,7 @@ def _freeze_blocks(
     are copied, or, given ``guards`` (copy-on-write pandas), shared: a shallow copy of the block
     goes into ``guards`` and, while it lives, pandas copies the caller's block before writing to
     it (a few µs per block instead of a copy of the data, or of ``DataFrame.copy(deep=False)``'s
-    30 µs). None if pandas'
-    internals are unfamiliar."""
+    30 µs). None if pandas' internals are unfamiliar."""
     blocks = getattr(frame._mgr, "blocks", None)
     if blocks is None:  # pragma: no cover - pandas internals moved
         return None

@@ -351,17 +351,16 @@ class Writer:
         if not self._make_room(size, first, len(events)):
             return
         segment = self._segment_for(first, table)
+        rows = sum(e.snapshot.rows for e in events)
         try:
-            segment.append(blob, sum(e.snapshot.rows for e in events), len(events))
+            segment.append(blob, rows, len(events))
         except OSError as exc:
             self._stats.dropped(first.collection, "write_error", len(events))
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
             return
-        rows = 0
         for event in events:
             _note(segment, event)
-            rows += event.snapshot.rows
         self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)

@@ -68,7 +68,8 @@ class ServerState:
     """Readiness and the parts shared by the routes of one process. run() calls go to a pool
     of ``options.run_threads`` threads of their own: a CPU-bound run() is fastest one at a time
     (more threads only fight over the GIL with each other and with the event loop), a run()
-    waiting on I/O wants more."""
+    waiting on I/O wants more. With 0 there is no pool: run() is called on the event loop's
+    thread."""
 
     def __init__(self, settings: Settings, script: ScoringScript | None, options: AppOptions):
         self.settings = settings
