@@ -2,8 +2,9 @@
 committer.
 
 Segments close on size, on age, when the partition folder changes and on flush. Large frames are
-encoded in pieces and the writer yields the GIL between pieces and between large events, so the
-request threads are not starved while it works.
+encoded in pieces, small ones in batches bounded by events and rows, and the writer naps once a
+turn at the GIL has lasted a couple of milliseconds (``GilCourtesy``), so a request thread waits
+for it about that long, not a whole switch interval or more.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from modeltap.event import Event
 from modeltap.formats import parquet
 from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event, encode_events
 from modeltap.pipeline.commit import Committer
+from modeltap.pipeline.courtesy import GilCourtesy
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Segment, Spool, count_events
 from modeltap.stats import StatsRecorder
@@ -39,9 +41,12 @@ _WAKE_UP = object()  # a control item that only wakes the writer
 _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
 _BATCH_EVENTS = 1_024  # at most this many events in one Parquet frame
 _LINES_BATCH_ROWS = 1_000  # JSON lines events smaller than this are encoded and appended together
-# at most this many in one JSON lines batch: fewer unpacked events alive at once, so fewer of
-# them survive into the old generation and bring on a full collection
-_LINES_BATCH_EVENTS = 256
+# at most this many events in one JSON lines batch: fewer unpacked events alive at once, so fewer
+# of them survive into the old generation and bring on a full collection
+_LINES_BATCH_EVENTS = 128
+# and at most about this many rows, so that no C call of the batch's encoding (one per column of
+# the joined frames) holds the GIL for long: the writer's turn ends soon after it is asked to
+_LINES_BATCH_TOTAL_ROWS = 512
 
 
 @dataclass
@@ -166,26 +171,37 @@ class Writer:
         except Exception as exc:  # pragma: no cover - reported, the writer keeps running
             logger.exception("recovering orphan spool segments failed")
             self._stats.error(f"recovery failed: {exc}")
+        courtesy = GilCourtesy()
+        rows_limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
+        events_limit = _BATCH_EVENTS if self._parquet else _LINES_BATCH_EVENTS
+        total_rows_limit = _BATCH_EVENTS * _BATCH_ROWS if self._parquet else _LINES_BATCH_TOTAL_ROWS
         while True:
             items = self._queue.take_all(self._tick)
+            courtesy.rested()
             stop: StopRequest | None = None
             batch: list[Event] = []
-            rows_limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
-            events_limit = _BATCH_EVENTS if self._parquet else _LINES_BATCH_EVENTS
+            batch_rows = 0
             for item in items:
                 if isinstance(item, Event):
-                    if item.snapshot.rows < rows_limit:
+                    rows = item.snapshot.rows
+                    if rows < rows_limit:
                         batch.append(item)  # small events are written together (_write_many)
-                        if len(batch) >= events_limit:
+                        batch_rows += rows
+                        if len(batch) >= events_limit or batch_rows >= total_rows_limit:
                             self._write_many(batch)
                             batch = []
+                            batch_rows = 0
+                            courtesy.pause()
                         continue
                     self._write_many(batch)
                     batch = []
+                    batch_rows = 0
                     self._write(item)
+                    courtesy.pause()
                     continue
                 self._write_many(batch)
                 batch = []
+                batch_rows = 0
                 if isinstance(item, FlushRequest):
                     self._begin_flush(item)
                 elif isinstance(item, StopRequest):
@@ -246,8 +262,6 @@ class Writer:
             self._encoding_failed([event], exc)
             return
         self._append([event], blob, size, table)
-        if event.snapshot.rows > 1_000:
-            time.sleep(0)  # let request threads run between large events
 
     def _write_many(self, events: list[Event]) -> None:
         """Small Parquet events in order, consecutive ones of one collection, partition and
