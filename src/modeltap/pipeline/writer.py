@@ -172,41 +172,33 @@ class Writer:
             logger.exception("recovering orphan spool segments failed")
             self._stats.error(f"recovery failed: {exc}")
         courtesy = GilCourtesy()
-        rows_limit = _BATCH_ROWS if self._parquet else _LINES_BATCH_ROWS
-        events_limit = _BATCH_EVENTS if self._parquet else _LINES_BATCH_EVENTS
-        total_rows_limit = _BATCH_EVENTS * _BATCH_ROWS if self._parquet else _LINES_BATCH_TOTAL_ROWS
+        if self._parquet:
+            batch = _SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
+        else:
+            batch = _SmallBatch(_LINES_BATCH_ROWS, _LINES_BATCH_EVENTS, _LINES_BATCH_TOTAL_ROWS)
         while True:
             items = self._queue.take_all(self._tick)
+            # take_all may have waited for work: a new turn starts (under steady load, when it
+            # did not, a turn runs at most one batch past GilCourtesy's turn)
             courtesy.rested()
             stop: StopRequest | None = None
-            batch: list[Event] = []
-            batch_rows = 0
             for item in items:
                 if isinstance(item, Event):
-                    rows = item.snapshot.rows
-                    if rows < rows_limit:
-                        batch.append(item)  # small events are written together (_write_many)
-                        batch_rows += rows
-                        if len(batch) >= events_limit or batch_rows >= total_rows_limit:
-                            self._write_many(batch)
-                            batch = []
-                            batch_rows = 0
+                    if batch.takes(item):  # small events are written together (_write_many)
+                        if batch.full:
+                            self._write_many(batch.take())
                             courtesy.pause()
                         continue
-                    self._write_many(batch)
-                    batch = []
-                    batch_rows = 0
+                    self._write_many(batch.take())
                     self._write(item)
                     courtesy.pause()
                     continue
-                self._write_many(batch)
-                batch = []
-                batch_rows = 0
+                self._write_many(batch.take())
                 if isinstance(item, FlushRequest):
                     self._begin_flush(item)
                 elif isinstance(item, StopRequest):
                     stop = item
-            self._write_many(batch)
+            self._write_many(batch.take())
             self._close_aged()
             self._release_waiters()
             if stop is not None:
@@ -490,6 +482,41 @@ class Writer:
                     len(orphans),
                     folder.name,
                 )
+
+
+class _SmallBatch:
+    """Small events gathered to be written together, up to a number of events and (JSON lines)
+    about a number of rows in all."""
+
+    __slots__ = ("_events", "_max_events", "_max_rows", "_max_total_rows", "_rows")
+
+    def __init__(self, max_rows: int, max_events: int, max_total_rows: int | None) -> None:
+        self._max_rows = max_rows
+        self._max_events = max_events
+        self._max_total_rows = max_total_rows
+        self._events: list[Event] = []
+        self._rows = 0
+
+    def takes(self, event: Event) -> bool:
+        """Add ``event`` if it is small (fewer than ``max_rows`` rows); True if it was."""
+        rows = event.snapshot.rows
+        if rows >= self._max_rows:
+            return False
+        self._events.append(event)
+        self._rows += rows
+        return True
+
+    @property
+    def full(self) -> bool:
+        """Whether the batch should be written now."""
+        return len(self._events) >= self._max_events or (
+            self._max_total_rows is not None and self._rows >= self._max_total_rows
+        )
+
+    def take(self) -> list[Event]:
+        """The events gathered so far; the batch starts empty again."""
+        events, self._events, self._rows = self._events, [], 0
+        return events
 
 
 class _Pending:
