@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -529,3 +531,20 @@ def test_tiny_frames_encode_together_like_alone() -> None:
     unpacked = [unpack_snapshot(pack_snapshot(s)) for s in snapshots]
     assert json_rows_many(unpacked) == [s.to_json_rows() for s in snapshots]
     assert decoded(snapshots[2])[0] == {"f": 0.0, "i": 0, "s": None, "t": "w0"}
+
+
+def test_small_pandas_frames_encode_without_importing_polars() -> None:
+    """A small frame's rows never import polars, whose import holds the GIL for about a second."""
+    code = (
+        "import sys, pandas as pd\n"
+        "from modeltap.snapshot import json_rows_many, take_snapshot\n"
+        "frame = pd.DataFrame({'a': [1, 2], 'b': ['x', 'y']})\n"
+        "other = pd.DataFrame({'c': [0.5]})\n"
+        "print(take_snapshot(frame).to_json_rows().decode())\n"
+        "json_rows_many([take_snapshot(frame), take_snapshot(other), take_snapshot(frame)])\n"
+        "print('polars' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.split() == ['[{"a":1,"b":"x"},{"a":2,"b":"y"}]', "False"]

@@ -426,15 +426,16 @@ class PandasSnapshot:
     def to_json_rows(self) -> bytes:
         """Small frames from their frozen columns with orjson; larger ones via polars (from
         their blocks through Arrow when they allow, else from pandas), in pieces that hand the
-        GIL back in between; odd columns fall back to pandas with orjson."""
-        import polars as pl
-
+        GIL back in between; odd columns fall back to pandas with orjson. (polars is imported
+        only for large frames: importing it holds the GIL for about a second.)"""
         if self._blocks is not None and self.rows <= _SMALL_ROWS:
             try:
                 columns = _frozen_columns(_triples(self._live_blocks()), len(self._names))
                 return _rows_json(self.names, columns, self.rows)
             except (TypeError, orjson.JSONEncodeError):
                 return _pandas_json(self.frame)
+        import polars as pl
+
         try:
             table = self.blocks_table()
             converted = (
