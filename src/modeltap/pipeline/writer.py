@@ -99,10 +99,16 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="modeltap-writer", daemon=True)
         # open every configured destination now: a missing extra or a bad URL fails here,
         # at start-up, not later on the writer thread
-        self._destination(settings.destination)
-        for name in settings.collector.collections or {}:
-            url, _, _ = self._route(settings.collection(name).root)
+        for url in _destination_urls(settings):
             self._destination(url)
+
+    @staticmethod
+    def check_destinations(settings: Settings) -> None:
+        """Open every destination ``settings`` name, as the writer will: a missing extra or a
+        bad URL raises here (for a writer that runs elsewhere)."""
+        durable = settings.collector.fsync is not FsyncPolicy.NEVER
+        for url in _destination_urls(settings):
+            open_destination(url, settings.collector.storage_options, durable=durable)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -120,6 +126,10 @@ class Writer:
     def alive(self) -> bool:
         """Whether the thread runs."""
         return self._thread.is_alive()
+
+    def abandon_after_fork(self) -> None:
+        """In a forked child: let go of the spool without touching the parent's files."""
+        self._spool.abandon_after_fork()
 
     def gauges(self) -> dict[str, float]:
         """Spool and backlog gauges for stats()."""
@@ -150,10 +160,11 @@ class Writer:
 
     def _route(self, root: str) -> tuple[str, str, str]:
         """(destination url, relative folder at the destination, relative folder in the spool)."""
-        if "://" in root or root.startswith("/"):
+        url = _route_url(self._settings, root)
+        if url == root:
             tag = base64.urlsafe_b64encode(root.encode()).decode().rstrip("=")
             return root, "", f"{_ROOTS_FOLDER}/{tag}"
-        return self._settings.destination, root, root
+        return url, root, root
 
     def _unroute(self, spool_relative: str) -> tuple[str, str]:
         """Inverse of ``_route`` for orphan segments: (destination url, relative path)."""
@@ -536,6 +547,21 @@ class _Pending:
         self.lines.append(line)
         self.rows += event.snapshot.rows
         self.size += len(line)
+
+
+def _route_url(settings: Settings, root: str) -> str:
+    """The destination URL of a collection folder (``Writer._route``'s first part)."""
+    return root if "://" in root or root.startswith("/") else settings.destination
+
+
+def _destination_urls(settings: Settings) -> list[str]:
+    """Every destination ``settings`` name: the default and each collection's own."""
+    urls = [settings.destination]
+    for name in settings.collector.collections or {}:
+        url = _route_url(settings, settings.collection(name).root)
+        if url not in urls:
+            urls.append(url)
+    return urls
 
 
 def _collection_of(relative_path: str) -> str:
