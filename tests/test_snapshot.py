@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import pickle
 import subprocess
 import sys
 from collections.abc import Callable
@@ -23,6 +24,8 @@ from modeltap.snapshot import (
     Snapshot,
     json_rows_many,
     pack_snapshot,
+    portable_parts,
+    restored_parts,
     take_snapshot,
     type_fullname,
     unpack_snapshot,
@@ -505,6 +508,22 @@ def test_packed_snapshot_round_trips(rows: int) -> None:
     if rows <= 256:
         pd.testing.assert_frame_equal(back.frame, snapshot.frame)  # type: ignore[attr-defined]
         assert back.signature == snapshot.signature  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 16, 17, 100, 300, 1_000])
+def test_portable_parts_survive_pickling_for_the_writer_process(rows: int) -> None:
+    """Packed, made portable, pickled (as sent to a writer process) and restored, a snapshot
+    encodes and converts as it did; numpy blocks travel as bytes, not arrays."""
+    frame = mixed_frame(rows).assign(
+        when=pd.date_range("2024-01-01", periods=rows, freq="s"), flag=True, small=np.int8(3)
+    )
+    snapshot = take_snapshot(frame)
+    portable = portable_parts(pack_snapshot(snapshot))
+    if 0 < rows <= 256:
+        assert not any(isinstance(part, np.ndarray | range | np.dtype) for part in portable)
+    back = unpack_snapshot(restored_parts(pickle.loads(pickle.dumps(portable))))
+    assert back.to_json_rows() == snapshot.to_json_rows()
+    assert back.to_arrow().equals(snapshot.to_arrow())
 
 
 @pytest.mark.parametrize("rows", [1, 100])

@@ -34,9 +34,11 @@ __all__ = [
     "RollingRate",
     "Settings",
     "SpoolFullPolicy",
+    "WriterMode",
     "check_collection_name",
     "load_settings",
     "settings_from_env",
+    "writer_mode",
 ]
 
 DEFAULT_DESTINATION = "./modeltap-data"
@@ -92,6 +94,25 @@ def _parse_bool(value: object) -> object:
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise ValueError("must be True or False (a boolean or the string 'True' or 'False')")
+
+
+WriterMode = Literal["thread", "process"]
+_WRITER_MODES: tuple[WriterMode, ...] = ("thread", "process")
+
+
+def writer_mode(settings: Settings) -> WriterMode:
+    """Where the writer runs: the ``writer`` key, else env ``MODELTAP_WRITER``, else a thread."""
+    configured = settings.collector.writer
+    if configured is not None:
+        return configured
+    from_env = os.environ.get("MODELTAP_WRITER", "").strip().lower() or "thread"
+    for mode in _WRITER_MODES:
+        if mode == from_env:
+            return mode
+    raise ConfigError(
+        f"environment variable MODELTAP_WRITER is {from_env!r}: use 'thread' (the writer runs "
+        "in this process) or 'process' (it runs in a process of its own)"
+    )
 
 
 class _Model(BaseModel):
@@ -151,6 +172,9 @@ class DataCollectorConfig(_Model):
     segment_max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     segment_max_age: float = Field(default=5.0, gt=0.0)
     fsync: FsyncPolicy = FsyncPolicy.COMMIT
+    # where events are encoded and written: "thread" (this process), "process" (a writer
+    # process of its own, off this process's GIL); unset: env MODELTAP_WRITER, else "thread"
+    writer: WriterMode | None = None
 
     @field_validator("rolling_rate", mode="before")
     @classmethod

@@ -20,6 +20,7 @@ __all__ = [
     "SpoolFullError",
     "StoreError",
     "UnsupportedDataError",
+    "WriterCrashedError",
 ]
 
 
@@ -61,6 +62,10 @@ class QueueFullError(DataDroppedError):
 
 class SpoolFullError(DataDroppedError):
     """The local spool reached its size limit and the spool policy dropped data."""
+
+
+class WriterCrashedError(DataDroppedError):
+    """The writer process kept crashing on the same events, which were then dropped."""
 
 
 class StoreError(ModelTapError):

@@ -1,7 +1,8 @@
 """Counters of everything the pipeline did: what was collected, sampled out, dropped and written.
 
 Every drop has a reason (``disabled``, ``invalid_data``, ``invalid_name``, ``queue_full``,
-``spool_full``, ``spool_lost``, ``encode_error``, ``write_error``, ``torn_by_crash``) and is
+``spool_full``, ``spool_lost``, ``encode_error``, ``write_error``, ``torn_by_crash``,
+``writer_crashed``) and is
 counted per collection; ``stats()`` returns a frozen snapshot and the scoring server exposes the
 same numbers as Prometheus metrics.
 """

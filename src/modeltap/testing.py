@@ -85,6 +85,7 @@ def _isolated(settings: Settings, url: str, spool: str) -> dict[str, Any]:
             "spool_dir": spool,
             "fsync": FsyncPolicy.NEVER,
             "collections": collections,
+            "writer": "thread",  # a memory:// store lives in this process only
         }
     )
     return settings.deployment.model_copy(update={"data_collector": section}).model_dump()

@@ -21,7 +21,7 @@ from typing import Any
 
 from modeltap.config import FullPolicy
 from modeltap.errors import QueueFullError
-from modeltap.event import Event
+from modeltap.event import Event, PackedEvent
 
 __all__ = ["EventQueue"]
 
@@ -52,6 +52,7 @@ class EventQueue:
         self._has_room = threading.Condition(self._lock)
         self._writer_waiting = False
         self._events = 0  # events only: control items never take an event's room
+        self.taken = 0  # events handed out by take_all since the queue was made
 
     @property
     def depth(self) -> int:
@@ -71,7 +72,10 @@ class EventQueue:
     def put(self, event: Event) -> Event | None:
         """Enqueue ``event``. Returns an evicted event under ``drop_oldest``; raises
         QueueFullError when the new event itself is refused."""
-        packed = event.pack()
+        return self.put_packed(event.pack())
+
+    def put_packed(self, packed: PackedEvent) -> Event | None:
+        """``put`` for an event already packed (``Event.pack``)."""
         size = packed[0]
         evicted: Event | None = None
         with self._lock:
@@ -83,11 +87,11 @@ class EventQueue:
                     while self._full(size):
                         remaining = deadline - time.monotonic()
                         if remaining <= 0:
-                            raise self._refused(event)
+                            raise self._refused(packed)
                         self._wake()
                         self._has_room.wait(remaining)
                 else:
-                    raise self._refused(event)
+                    raise self._refused(packed)
             self._items.append(packed)
             self._events += 1
             self._bytes += size
@@ -97,10 +101,10 @@ class EventQueue:
                 self._wake()
         return evicted
 
-    def _refused(self, event: Event) -> QueueFullError:
+    def _refused(self, packed: PackedEvent) -> QueueFullError:
         return QueueFullError(
             f"queue full ({self._events} events, {self._bytes} bytes queued): dropped an "
-            f"event of collection {event.collection!r}; raise queue_max_events/queue_max_bytes "
+            f"event of collection {packed[1]!r}; raise queue_max_events/queue_max_bytes "
             "or choose full_policy 'block'"
         )
 
@@ -126,6 +130,10 @@ class EventQueue:
     def take_all(self, timeout: float) -> Iterator[Any]:
         """Everything queued (events and control items, in order), waiting up to ``timeout``
         seconds for a wake-up first."""
+        return _unpacking(self.take_all_packed(timeout))
+
+    def take_all_packed(self, timeout: float) -> list[Any]:
+        """``take_all`` with the events left packed (``Event.pack``)."""
         with self._lock:
             if self._events < self._wake_events and len(self._items) == self._events:
                 self._writer_waiting = True
@@ -133,16 +141,18 @@ class EventQueue:
                 self._writer_waiting = False
             items = list(self._items)
             self._items.clear()
+            self.taken += self._events
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
-        return _unpacking(items)
+        return items
 
     def discard_all(self) -> Iterator[Any]:
         """Empty the queue without waiting (used at shutdown and after fork)."""
         with self._lock:
             items = list(self._items)
             self._items.clear()
+            self.taken += self._events
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()

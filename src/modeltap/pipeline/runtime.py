@@ -20,12 +20,13 @@ from typing import Any
 import platformdirs
 
 from modeltap._version import __version__
-from modeltap.config import Settings, load_settings
+from modeltap.config import Settings, load_settings, writer_mode
 from modeltap.errors import ModelTapError
 from modeltap.formats.jsonl import EnvelopeSource
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Spool
 from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
+from modeltap.pipeline.writer_process import WriterProcess
 from modeltap.stats import PipelineStats, StatsRecorder
 from modeltap.store import is_local
 from modeltap.store.layout import instance_id
@@ -34,6 +35,8 @@ __all__ = [
     "Runtime",
     "configure",
     "current_settings",
+    "default_spool_dir",
+    "envelope_for",
     "flush",
     "get_runtime",
     "shutdown",
@@ -78,6 +81,16 @@ def default_spool_dir(settings: Settings) -> Path:
     return cache / "spool" / settings.endpoint / settings.deployment_name
 
 
+def envelope_for(settings: Settings) -> EnvelopeSource:
+    """The envelope fields of every record written under ``settings``."""
+    return EnvelopeSource(
+        endpoint=settings.endpoint,
+        deployment=settings.deployment_name,
+        model_version=settings.collector.model_version,
+        agent=f"modeltap/{__version__}",
+    )
+
+
 class Runtime:
     """One running pipeline: queue, stats, spool and writer for one set of settings."""
 
@@ -94,16 +107,14 @@ class Runtime:
             policy=collector.full_policy,
             block_timeout=collector.block_timeout,
         )
-        self.spool = Spool(default_spool_dir(settings), self.instance, collector.fsync)
-        envelope = EnvelopeSource(
-            endpoint=settings.endpoint,
-            deployment=settings.deployment_name,
-            model_version=collector.model_version,
-            agent=f"modeltap/{__version__}",
-        )
-        self.writer = Writer(
-            settings, self.queue, self.stats, self.spool, envelope, self.report_drop
-        )
+        self.writer: Writer | WriterProcess
+        if writer_mode(settings) == "process":
+            self.writer = WriterProcess(settings, self.queue, self.stats, self.report_drop)
+        else:
+            spool = Spool(default_spool_dir(settings), self.instance, collector.fsync)
+            self.writer = Writer(
+                settings, self.queue, self.stats, spool, envelope_for(settings), self.report_drop
+            )
         self.writer.start()
         self.pid = os.getpid()
         self.closed = False
@@ -143,15 +154,18 @@ class Runtime:
         return self.writer.join(0 if not finished else timeout) and finished
 
     def snapshot_stats(self) -> PipelineStats:
-        """Counters and gauges."""
+        """Counters and gauges (with a writer process's, as it last reported them)."""
         gauges = self.writer.gauges()
-        return self.stats.snapshot(
+        local = self.stats.snapshot(
             queue_depth=self.queue.depth,
             queue_bytes=self.queue.nbytes,
             spool_bytes=int(gauges["spool_bytes"]),
             spool_segments=int(gauges["spool_segments"]),
             oldest_waiting_age=gauges["oldest_waiting_age"],
         )
+        if isinstance(self.writer, WriterProcess):
+            return self.writer.combined(local)
+        return local
 
 
 _lock = threading.RLock()
@@ -255,7 +269,7 @@ def _after_fork_in_child() -> None:
     _lock = threading.RLock()  # another thread may have held it at fork time
     runtime = _runtime
     if runtime is not None:
-        runtime.spool.abandon_after_fork()
+        runtime.writer.abandon_after_fork()
         runtime.closed = True
     _runtime = None
 

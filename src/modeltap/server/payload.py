@@ -163,6 +163,18 @@ class PayloadSnapshot:
         self.rows = 1
         self.approx_bytes = 256 + len(body)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (for the writer process) as its constructor's arguments, without the sink:
+        the writer process uses the sink of its settings."""
+        return _restored_payload, (
+            self.body,
+            self.content_type,
+            self.extra,
+            self.root,
+            self.max_event_bytes,
+            self.trusted_json,
+        )
+
     def to_json_rows(self) -> bytes:
         """The body as JSON for the record's ``data`` (``null`` when stored out of line)."""
         data, content_type, is_base64 = encode_body(
@@ -186,6 +198,40 @@ class PayloadSnapshot:
         import pyarrow as pa
 
         return pa.table({"data": [self.to_json_rows().decode("utf-8")]})
+
+
+def _restored_payload(
+    body: bytes,
+    content_type: str,
+    extra: dict[str, Any],
+    root: str,
+    max_event_bytes: int,
+    trusted_json: bool,
+) -> PayloadSnapshot:
+    """A pickled PayloadSnapshot, with the sink of the settings in force."""
+    return PayloadSnapshot(
+        body,
+        content_type,
+        extra,
+        root=root,
+        sink=_current_sink(),
+        max_event_bytes=max_event_bytes,
+        trusted_json=trusted_json,
+    )
+
+
+_sinks: dict[int, tuple[Settings, BlobSink]] = {}
+
+
+def _current_sink() -> BlobSink:
+    """The sink of the settings in force (one per settings object)."""
+    from modeltap.pipeline.runtime import current_settings
+
+    settings = current_settings()
+    known = _sinks.get(id(settings))
+    if known is None or known[0] is not settings:
+        known = _sinks[id(settings)] = (settings, BlobSink(settings))
+    return known[1]
 
 
 def resolve_dataref(

@@ -1,0 +1,219 @@
+"""The writer in a process of its own: same records, counters combined, crashes lose nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import modeltap
+from modeltap import BasicCorrelationContext, Collector
+from modeltap.config import load_settings, writer_mode
+from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError
+from modeltap.event import Event
+from modeltap.pipeline.runtime import get_runtime
+from modeltap.pipeline.writer_process import WriterProcess
+from tests.conftest import ConfigureTap, ReadRecords
+
+pytestmark = pytest.mark.usefixtures("configure_tap")
+
+
+def _writer() -> WriterProcess:
+    """The running pipeline's writer process."""
+    writer = get_runtime().writer
+    assert isinstance(writer, WriterProcess)
+    return writer
+
+
+def _correlation_ids(data_dir: Path, collection: str) -> Counter[str]:
+    """How often each correlation id was committed in ``collection``."""
+    found: Counter[str] = Counter()
+    for path in (data_dir / "ep" / "dep" / collection).rglob("*.jsonl"):
+        for line in path.read_bytes().splitlines():
+            found[orjson.loads(line)["correlationid"]] += 1
+    return found
+
+
+def _every_kind() -> list[Any]:
+    """One value of each accepted data kind, small and large."""
+    return [
+        pd.DataFrame({"a": [1, 2], "s": ["x", "y"], "f": [0.5, None]}),
+        pd.DataFrame({"a": range(300), "s": [f"v{i}" for i in range(300)]}),
+        pd.DataFrame({"a": range(20), "s": pd.array([f"w{i}" for i in range(20)], "string")}),
+        pa.table({"x": [1, 2], "t": ["p", "q"]}),
+        pl.DataFrame({"x": [3, 4]}),
+        [{"r": 1, "nested": {"k": [1, 2]}}],
+        {"k": [1.5, 2.5]},
+    ]
+
+
+def test_process_writer_writes_the_same_records_as_the_thread_writer(
+    configure_tap: ConfigureTap, read_records: ReadRecords
+) -> None:
+    """Every data kind lands with the same rows and envelope whichever writer encodes it."""
+    results: dict[str, list[dict[str, Any]]] = {}
+    for mode in ("thread", "process"):
+        configure_tap(writer=mode)
+        collector = Collector(name=f"kinds_{mode}")
+        for number, data in enumerate(_every_kind()):
+            collector.collect(data, BasicCorrelationContext(id=f"c{number}"))
+        results[mode] = read_records(f"kinds_{mode}")
+        if mode == "process":
+            assert _writer().pid not in (None, os.getpid())
+    assert len(results["process"]) == len(_every_kind())
+    for thread, process in zip(results["thread"], results["process"], strict=True):
+        for key in ("correlationid", "data", "collectdatatype", "contentrange", "source"):
+            assert process[key] == thread[key], key
+        assert process["type"] == thread["type"].replace("thread", "process")
+
+
+def test_stats_combine_the_request_side_and_the_writer_process(
+    configure_tap: ConfigureTap,
+) -> None:
+    """collected and sampled out are counted here, written and committed in the writer process;
+    after flush() stats() shows both."""
+    configure_tap(writer="process", collections={"kept": {"enabled": True}})
+    kept = Collector(name="kept")
+    off = Collector(name="off", on_error=lambda error: None)
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    for number in range(25):
+        kept.collect(frame, BasicCorrelationContext(id=f"k{number}"))
+        off.collect(frame)
+    assert modeltap.flush(timeout=60)
+    stats = modeltap.stats()
+    assert stats.collections["kept"].collected == 25
+    assert stats.collections["kept"].events_written == 25
+    assert stats.collections["kept"].rows_written == 75
+    assert stats.collections["kept"].files_committed >= 1
+    assert stats.collections["off"].dropped == {"disabled": 25}
+    assert stats.queue_depth == 0
+
+
+def test_a_killed_writer_process_is_replaced_and_nothing_is_lost(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """Events sent to a writer process that is killed mid-stream are written by its successor
+    (or recovered from the dead one's spool): every one is committed, none dropped."""
+    configure_tap(writer="process")
+    collector = Collector(name="model_inputs")
+    frame = pd.DataFrame({"x": [1, 2, 3], "s": ["a", "b", "c"]})
+    for number in range(300):
+        collector.collect(frame, BasicCorrelationContext(id=f"before-{number}"))
+    first = _writer().pid
+    assert first is not None
+    os.kill(first, signal.SIGKILL)
+    for number in range(300):
+        collector.collect(frame, BasicCorrelationContext(id=f"after-{number}"))
+    assert modeltap.flush(timeout=120)
+    assert _writer().pid != first
+    committed = _correlation_ids(data_dir, "model_inputs")
+    expected = {f"{kind}-{n}" for kind in ("before", "after") for n in range(300)}
+    assert expected - set(committed) == set()
+    assert modeltap.stats().dropped_total == 0
+
+
+class _Poison:
+    """A snapshot whose unpickling ends the process that unpickles it."""
+
+    approx_bytes = 64
+    rows = 1
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return os._exit, (3,)
+
+
+def test_a_frame_the_writer_process_keeps_dying_on_is_dropped_and_counted(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """After three crashes on the same frame its events are dropped as ``writer_crashed`` and
+    reported to on_error; the events after it are written."""
+    configure_tap(writer="process")
+    errors: list[ModelTapError] = []
+    collector = Collector(name="model_inputs", on_error=errors.append)
+    frame = pd.DataFrame({"x": [1]})
+    collector.collect(frame, BasicCorrelationContext(id="first"))
+    assert modeltap.flush(timeout=60)
+    poison = Event("model_inputs", time.time_ns(), "poison", "poison", "x", _Poison(),  # type: ignore[arg-type]
+                   "ep/dep/model_inputs")
+    get_runtime().queue.put(poison)
+    assert modeltap.flush(timeout=120)
+    collector.collect(frame, BasicCorrelationContext(id="after"))
+    assert modeltap.flush(timeout=60)
+    assert set(_correlation_ids(data_dir, "model_inputs")) == {"first", "after"}
+    assert modeltap.stats().collections["model_inputs"].dropped == {"writer_crashed": 1}
+    assert [type(error) for error in errors] == [WriterCrashedError]
+
+
+def test_the_writer_process_commits_what_it_has_when_its_parent_dies(tmp_path: Path) -> None:
+    """A parent killed outright: its writer process sees the pipe close, commits every event it
+    was sent, and exits."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, sys, time
+        import pandas as pd
+        import modeltap
+        from modeltap import BasicCorrelationContext, Collector
+        from modeltap.pipeline.runtime import get_runtime
+        modeltap.configure({{"data_collector": {{"destination": {str(tmp_path)!r},
+                                                 "writer": "process", "fsync": "never"}}}})
+        collector = Collector(name="model_inputs")
+        for number in range(200):
+            collector.collect(pd.DataFrame({{"x": [number]}}),
+                              BasicCorrelationContext(id=f"e{{number}}"))
+        while modeltap.stats().total("events_written") < 200:
+            time.sleep(0.05)
+        print(get_runtime().writer.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    writer_pid = int(done.stdout.strip())
+    deadline = time.monotonic() + 60
+    while _alive(writer_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(writer_pid), "the writer process outlived its parent by a minute"
+    ids: Counter[str] = Counter()
+    for path in (tmp_path / "local" / "default" / "model_inputs").rglob("*.jsonl"):
+        for line in path.read_bytes().splitlines():
+            ids[orjson.loads(line)["correlationid"]] += 1
+    assert ids == Counter({f"e{n}": 1 for n in range(200)})
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process runs (zombies of other parents count as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_writer_mode_comes_from_the_key_then_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ``writer`` key wins; unset, MODELTAP_WRITER decides; a bad value says what to use."""
+    monkeypatch.setenv("MODELTAP_WRITER", "process")
+    assert writer_mode(load_settings({})) == "process"
+    assert writer_mode(load_settings({"data_collector": {"writer": "thread"}})) == "thread"
+    monkeypatch.delenv("MODELTAP_WRITER")
+    assert writer_mode(load_settings({})) == "thread"
+    monkeypatch.setenv("MODELTAP_WRITER", "fork")
+    with pytest.raises(ConfigError, match="MODELTAP_WRITER is 'fork': use 'thread'"):
+        writer_mode(load_settings({}))
+    with pytest.raises(ConfigError, match="writer"):
+        load_settings({"data_collector": {"writer": "fork"}})
