@@ -104,8 +104,8 @@ def test_stats_combine_the_request_side_and_the_writer_process(
 def test_a_killed_writer_process_is_replaced_and_nothing_is_lost(
     configure_tap: ConfigureTap, data_dir: Path
 ) -> None:
-    """Events sent to a writer process that is killed mid-stream are written by its successor
-    (or recovered from the dead one's spool): every one is committed, none dropped."""
+    """Events sent to a writer process that is killed before it handled them are written by
+    its successor (those it handled are recovered from its spool): every one is committed."""
     configure_tap(writer="process")
     collector = Collector(name="model_inputs")
     frame = pd.DataFrame({"x": [1, 2, 3], "s": ["a", "b", "c"]})
@@ -113,13 +113,19 @@ def test_a_killed_writer_process_is_replaced_and_nothing_is_lost(
         collector.collect(frame, BasicCorrelationContext(id=f"before-{number}"))
     first = _writer().pid
     assert first is not None
+    os.kill(first, signal.SIGSTOP)  # it reads no more: what is sent now waits in its pipe
+    for number in range(300):
+        collector.collect(frame, BasicCorrelationContext(id=f"during-{number}"))
+    deadline = time.monotonic() + 30
+    while get_runtime().queue.depth and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the forwarder has sent them all
     os.kill(first, signal.SIGKILL)
     for number in range(300):
         collector.collect(frame, BasicCorrelationContext(id=f"after-{number}"))
     assert modeltap.flush(timeout=120)
     assert _writer().pid != first
     committed = _correlation_ids(data_dir, "model_inputs")
-    expected = {f"{kind}-{n}" for kind in ("before", "after") for n in range(300)}
+    expected = {f"{kind}-{n}" for kind in ("before", "during", "after") for n in range(300)}
     assert expected - set(committed) == set()
     assert modeltap.stats().dropped_total == 0
 
