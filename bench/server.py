@@ -1,22 +1,25 @@
 """Benchmark: ``modeltap serve`` against the reference inference server, over loopback with wrk.
 
-Three servers run the platform how-to scoring script (``examples/score.py``, a trivial model),
+Four servers run the platform how-to scoring script (``examples/score.py``, a trivial model),
 one worker each, each started fresh for every concurrency level:
 
 * ``modeltap on``: ``modeltap serve`` with model_inputs, model_outputs, request and response on
-  (4 records per request);
+  (4 records per request), written by its writer process;
 * ``modeltap off``: the same with every collection off;
+* ``modeltap on, thread writer``: ``modeltap on`` with ``MODELTAP_WRITER=thread``: the records
+  encoded and written by a thread of the server process instead of the writer process that
+  ``modeltap serve`` starts by default;
 * ``reference``: ``azureml-inference-server-http==1.5.1`` running the same script with its
   import line switched back to ``azureml.ai.monitoring`` (2 records per request: that server has
   no payload logging of its own), the SDK sending to a ``modeltap ingest`` sink on loopback. It
   runs from a venv this script creates once (``bench/.venv-ref-server``).
 
-Both modeltap servers run with ``--log-level warning``: with its collections off, the how-to
+The modeltap servers run with ``--log-level warning``: with its collections off, the how-to
 script's ``on_error`` handler logs one INFO line per request (the collector reports a disabled
 collection to it), which would slow the capture-off baseline down. The reference server runs
 with its defaults.
 
-Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. The three servers take
+Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. The servers take
 turns, ``--rounds`` times per concurrency (these machines are noisy: interleaving spreads a slow
 spell over all three); each row is the round with the median requests/s, with its p50/p99
 latency, and the records captured after a graceful stop (SIGTERM) against the records expected
@@ -167,17 +170,20 @@ def deployment(folder: Path, enabled: bool) -> Path:
 
 
 def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path,
-                     work: Path, threads: int | None = None) -> Row:
+                     work: Path, threads: int | None = None, writer: str | None = None) -> Row:
     folder = Path(tempfile.mkdtemp(dir=work))
     data = folder / "data"
     port = free_port()
+    environment = dict(os.environ)
+    if writer is not None:
+        environment["MODELTAP_WRITER"] = writer
     with open(folder / "server.log", "wb") as server_log:
         process = subprocess.Popen(
             [sys.executable, "-c", MAIN, "serve", "-f", str(deployment(folder, enabled)),
              "--log-level", "warning",
              *(["--threads", str(threads)] if threads is not None else []),
              "--port", str(port), "--data-dir", str(data)],
-            stdout=server_log, stderr=subprocess.STDOUT,
+            stdout=server_log, stderr=subprocess.STDOUT, env=environment,
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/ready", process)
@@ -190,7 +196,8 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
         stop(process)
     total = served + WARMUP
     return Row(
-        server=f"modeltap {'on' if enabled else 'off'}",
+        server=(f"modeltap {'on' if enabled else 'off'}"
+                + (f", {writer} writer" if writer is not None else "")),
         concurrency=concurrency, rps=rps, p50_ms=p50, p99_ms=p99, served=total, errors=errors,
         expected=4 * total if enabled else 0, captured=count_records(data),
     )
@@ -263,13 +270,13 @@ def measure_reference(python: Path, concurrency: int, duration: float, lua: Path
 
 
 def print_table(rows: list[Row]) -> None:
-    header = (f"| {'server':<13} | {'conc.':>5} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} "
+    header = (f"| {'server':<27} | {'conc.':>5} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} "
               f"| {'served':>7} | {'records expected':>16} | {'captured':>8} | {'missing':>7} |")
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for row in rows:
         missing = max(0, row.expected - row.captured)
-        print(f"| {row.server:<13} | {row.concurrency:>5} | {row.rps:>8.1f} | {row.p50_ms:>7.2f} "
+        print(f"| {row.server:<27} | {row.concurrency:>5} | {row.rps:>8.1f} | {row.p50_ms:>7.2f} "
               f"| {row.p99_ms:>7.2f} | {row.served:>7} | {row.expected:>16} | {row.captured:>8} "
               f"| {missing:>7} |")
 
@@ -290,6 +297,10 @@ def print_targets(rows: list[Row]) -> None:
             verdict = "PASS" if ratio >= 3 else "FAIL"
             print(f"c={concurrency}: modeltap on / reference throughput {ratio:.1f}x "
                   f"(target >= 3x) {verdict}")
+        thread = by.get(("modeltap on, thread writer", concurrency))
+        if on and thread:
+            print(f"c={concurrency}: capture on, writer process / thread writer throughput "
+                  f"{on.rps / thread.rps:.2f}x")
         if on:
             missing = max(0, on.expected - on.captured)
             print(f"c={concurrency}: modeltap records missing after shutdown: {missing} "
@@ -368,13 +379,12 @@ def main(argv: list[str] | None = None) -> int:
         for concurrency in (1, 16):
             rounds: dict[str, list[Row]] = {}
             for turn in range(args.rounds):
-                for enabled in (True, False):
-                    name = f"modeltap {'on' if enabled else 'off'}"
-                    log(f"{name}, concurrency {concurrency}, round {turn + 1}/{args.rounds}")
-                    rounds.setdefault(name, []).append(
-                        measure_modeltap(enabled, concurrency, args.duration, lua, work,
-                                         args.threads)
-                    )
+                for enabled, writer in ((True, None), (False, None), (True, "thread")):
+                    row = measure_modeltap(enabled, concurrency, args.duration, lua, work,
+                                           args.threads, writer)
+                    log(f"{row.server}, concurrency {concurrency}, round {turn + 1}/"
+                        f"{args.rounds}: {row.rps:.1f} req/s")
+                    rounds.setdefault(row.server, []).append(row)
                 if python is not None:
                     log(f"reference, concurrency {concurrency}, round {turn + 1}/{args.rounds}")
                     rounds.setdefault("reference", []).append(
