@@ -21,7 +21,8 @@ burst is also run "host heap frozen": the worker calls gc.collect(); gc.freeze()
 imports and warm-up (as a latency-tuned server does after start-up; ``modeltap serve`` does), so
 collections skip what was alive then. Both sides get the same accounting and the same freeze.
 
-Usage: ``python bench/collector.py [--quick] [--repeats N] [--skip-reference]``.
+Usage: ``python bench/collector.py [--quick] [--repeats N] [--skip-reference]
+[--writer thread|process]`` (where modeltap encodes and writes; the library default is thread).
 """
 
 from __future__ import annotations
@@ -148,8 +149,11 @@ class Results:
 class Bench:
     """Runs the workers of both sides against one sink and a scratch folder."""
 
-    def __init__(self, plan: Plan, ref_python: Path | None, scratch: Path, sink: Sink) -> None:
+    def __init__(
+        self, plan: Plan, ref_python: Path | None, scratch: Path, sink: Sink, writer: str
+    ) -> None:
         self.plan = plan
+        self.writer = writer
         self.ref_python = ref_python
         self.scratch = scratch
         self.sink = sink
@@ -187,6 +191,7 @@ class Bench:
         worker freezes its heap before the workload; kept as scenario ``<scenario>-frozen``."""
         destination = Path(tempfile.mkdtemp(prefix="modeltap-", dir=self.scratch))
         env = {k: v for k, v in os.environ.items() if not k.startswith("MODELTAP_")}
+        env["MODELTAP_WRITER"] = self.writer
         full = {"scenario": scenario, "rows": rows, "destination": str(destination), **spec}
         if freeze:
             full["freeze"] = True
@@ -582,7 +587,7 @@ def _revision() -> str:
     return f"{head}{' + uncommitted src changes' if dirty else ''}" if head else "unknown"
 
 
-def header(plan: Plan, ref_python: Path | None, load: tuple[float, float]) -> str:
+def header(plan: Plan, ref_python: Path | None, load: tuple[float, float], writer: str) -> str:
     """Where and how the numbers were taken."""
     import modeltap
 
@@ -594,7 +599,8 @@ def header(plan: Plan, ref_python: Path | None, load: tuple[float, float]) -> st
         f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}",
         f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
         f"{platform.python_version()}; load average {load[0]:.1f} at start, {load[1]:.1f} at end",
-        f"modeltap {modeltap.__version__} (git {_revision()}); reference: {reference}",
+        f"modeltap {modeltap.__version__} (git {_revision()}, {writer} writer); "
+        f"reference: {reference}",
         f"frames: 1, 100 and 10,000 rows × {COLUMNS} columns (4 float, 3 int, 3 str); each "
         "measurement in its own process",
     ])
@@ -608,6 +614,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--skip-reference", action="store_true", help="measure modeltap only (no reference venv)"
     )
+    parser.add_argument(
+        "--writer", choices=("thread", "process"), default="thread",
+        help="where modeltap encodes and writes: a thread (default) or a writer process",
+    )
     args = parser.parse_args(argv)
     plan = QUICK if args.quick else FULL
     if args.repeats:
@@ -616,10 +626,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_start = os.getloadavg()[0]
     ref_python = None if args.skip_reference else ensure_reference_env()
     with tempfile.TemporaryDirectory(prefix="modeltap-bench-") as scratch, Sink() as sink:
-        results = Bench(plan, ref_python, Path(scratch), sink).run()
+        results = Bench(plan, ref_python, Path(scratch), sink, args.writer).run()
         sink_stats = sink.stats()
     tables = [
-        header(plan, ref_python, (load_start, os.getloadavg()[0])),
+        header(plan, ref_python, (load_start, os.getloadavg()[0]), args.writer),
         burst_table(results, plan),
         tight_table(results, plan),
         paced_table(results, plan),

@@ -21,7 +21,7 @@ with its defaults.
 
 Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. The servers take
 turns, ``--rounds`` times per concurrency (these machines are noisy: interleaving spreads a slow
-spell over all three); each row is the round with the median requests/s, with its p50/p99
+spell over all of them); each row is the round with the median requests/s, with its p50/p99
 latency, and the records captured after a graceful stop (SIGTERM) against the records expected
 for the requests served (warm-up included), summed over all rounds.
 
