@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -12,6 +14,10 @@ from modeltap import Collector
 from modeltap.event import Event
 from modeltap.formats.jsonl import EnvelopeSource, encode_events
 from modeltap.pipeline import writer
+from modeltap.pipeline.queue import EventQueue
+from modeltap.pipeline.spool import Spool
+from modeltap.snapshot import take_snapshot
+from modeltap.stats import StatsRecorder
 from tests.conftest import ConfigureTap, ReadRecords
 
 
@@ -52,3 +58,41 @@ def test_small_events_are_encoded_in_bounded_batches(
     assert max(rows for _, rows in batches) < writer._LINES_BATCH_TOTAL_ROWS + 100
     assert any(events == writer._LINES_BATCH_EVENTS for events, _ in batches)
     assert max(rows for _, rows in batches) >= writer._LINES_BATCH_TOTAL_ROWS
+
+
+def test_spool_room_is_summed_once_per_batch(
+    configure_tap: ConfigureTap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of small events well within the spool limit sums the spool's bytes once."""
+    settings = configure_tap()
+    stats = StatsRecorder()
+    queue = EventQueue(
+        max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy, block_timeout=1
+    )
+    envelope = EnvelopeSource(endpoint="ep", deployment="dep", model_version="1", agent="test")
+    spool = Spool(tmp_path / "spool", "test", settings.collector.fsync)
+    tap = writer.Writer(settings, queue, stats, spool, envelope, report_drop=None)
+    sums: list[int] = []
+    spool_bytes = tap._spool_bytes
+
+    def counted() -> int:
+        sums.append(spool_bytes())
+        return sums[-1]
+
+    monkeypatch.setattr(tap, "_spool_bytes", counted)
+    events = [
+        Event(
+            "model_inputs",
+            time.time_ns(),
+            f"c{i}",
+            f"c{i}",
+            "list",
+            take_snapshot([{"i": i}]),
+            "ep/dep/model_inputs",
+        )
+        for i in range(100)
+    ]
+    tap._write_many(events)
+    assert stats.snapshot().collections["model_inputs"].events_written == 100
+    assert len(sums) == 1
+    spool.release()

@@ -294,6 +294,10 @@ class Writer:
         pending: dict[str, _Pending] = {}
         pending_bytes = 0
         max_bytes = self._settings.collector.segment_max_bytes
+        limit = self._settings.collector.spool_max_bytes
+        # the spool's bytes with the lines taken so far, or more: the committer only ever lowers
+        # its backlog, so while this stays within the limit no event needs _make_room
+        used = self._spool_bytes()
         for event, line in zip(events, lines, strict=True):
             if isinstance(line, Exception):
                 self._stats.dropped(event.collection, "encode_error")
@@ -305,8 +309,11 @@ class Writer:
                 )
                 continue
             size = len(line)
-            if not self._make_room(size + pending_bytes, event):
-                continue
+            if used + size > limit:
+                used = self._spool_bytes() + pending_bytes
+                if not self._make_room(size + pending_bytes, event):
+                    continue
+            used += size
             folder = self._clock.folder(event.time_ns)
             current = self._open.get(event.root)
             if current is not None and current[0] != folder:
@@ -317,10 +324,9 @@ class Writer:
                 current = self._open_segment(event, folder)
             waiting = pending.get(event.root)
             if waiting is None:
-                waiting = pending[event.root] = _Pending(current[1])
-            waiting.add(event, line)
+                waiting = pending[event.root] = _Pending(current[1], max_bytes)
             pending_bytes += size
-            if waiting.segment.size + waiting.size >= max_bytes:
+            if waiting.add(event, line):
                 pending_bytes -= self._append_pending(pending.pop(event.root))
                 self._close(event.root)
         for waiting in pending.values():
@@ -338,8 +344,7 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
             return waiting.size
-        for event in events:
-            _note(segment, event)
+        _note(segment, events)
         # one count per append, not per event: request threads take the same lock
         self._stats.written(events[0].collection, waiting.rows, waiting.size, len(events))
         return waiting.size
@@ -376,8 +381,7 @@ class Writer:
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
             return
-        for event in events:
-            _note(segment, event)
+        _note(segment, events)
         self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
@@ -533,20 +537,23 @@ class _SmallBatch:
 class _Pending:
     """JSON lines gathered for one open segment, appended together."""
 
-    __slots__ = ("events", "lines", "rows", "segment", "size")
+    __slots__ = ("events", "lines", "room", "rows", "segment", "size")
 
-    def __init__(self, segment: Segment) -> None:
+    def __init__(self, segment: Segment, max_bytes: int) -> None:
         self.segment = segment
         self.events: list[Event] = []
         self.lines: list[bytes] = []
         self.rows = 0
         self.size = 0
+        self.room = max_bytes - segment.size  # bytes the segment takes before it is full
 
-    def add(self, event: Event, line: bytes) -> None:
+    def add(self, event: Event, line: bytes) -> bool:
+        """Gather one line; True once the segment is full with the lines gathered."""
         self.events.append(event)
         self.lines.append(line)
         self.rows += event.snapshot.rows
         self.size += len(line)
+        return self.size >= self.room
 
 
 def _route_url(settings: Settings, root: str) -> str:
@@ -569,19 +576,22 @@ def _collection_of(relative_path: str) -> str:
     return parts[2] if len(parts) > 3 else "unknown"
 
 
-def _note(segment: Segment, event: Event) -> None:
-    """Tell the segment an event's time and, when its schema is new to the segment, its columns
-    for the catalog (costly to derive, so once per schema per segment, not once per event)."""
-    signature = _schema_signature(event.snapshot)
-    if signature is None or signature != segment.schema_signature:
-        segment.schema_signature = signature
-        segment.note(event.time_ns, snapshot_columns(event.snapshot))
-    else:
-        segment.note(event.time_ns, {})
-
-
-def _schema_signature(snapshot: object) -> tuple[object, ...] | None:
-    """A cheap fingerprint of a snapshot's columns and types (pandas snapshots have one), so
-    the catalog's column types, costly to derive, are worked out once per schema per segment."""
-    signature = getattr(snapshot, "signature", None)
-    return signature if isinstance(signature, tuple) else None
+def _note(segment: Segment, events: list[Event]) -> None:
+    """Tell the segment the appended events' times and, when an event's schema is new to the
+    segment, its columns for the catalog (costly to derive, so once per schema per segment,
+    not once per event)."""
+    times = [event.time_ns for event in events]
+    segment.note(min(times), {})
+    segment.note(max(times), {})
+    noted: dict[str, str] | None = None
+    for event in events:
+        # pandas snapshots have a signature: a cheap fingerprint of their columns and types
+        signature = getattr(event.snapshot, "signature", None)
+        if not isinstance(signature, tuple):
+            signature = None
+        if signature is None or signature != segment.schema_signature:
+            segment.schema_signature = signature
+            columns = snapshot_columns(event.snapshot)
+            if columns != noted:  # the same columns again add nothing
+                segment.note(event.time_ns, columns)
+                noted = columns
