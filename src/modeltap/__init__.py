@@ -26,6 +26,7 @@ from modeltap.errors import (
     SpoolFullError,
     StoreError,
     UnsupportedDataError,
+    WriterCrashedError,
 )
 from modeltap.pipeline.runtime import configure, flush, shutdown, start, stats
 from modeltap.read import join, read, read_arrow, scan
@@ -52,6 +53,7 @@ __all__ = [
     "SpoolFullError",
     "StoreError",
     "UnsupportedDataError",
+    "WriterCrashedError",
     "__version__",
     "configure",
     "correlation",

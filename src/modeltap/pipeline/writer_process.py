@@ -198,8 +198,9 @@ class WriterProcess:
                 self._stuck_at, self._stuck_count = self._done, 1
             stuck = self._stuck_count
         logger.error(
-            "the writer process %d ended unexpectedly (exit code %s); starting a new one, which "
-            "takes over the %d event(s) not written yet",
+            "the writer process %d ended unexpectedly (exit code %s; what it said is on this "
+            "process's stderr); starting a new one, which takes over the %d event(s) not "
+            "written yet",
             process.pid,
             code,
             self._sent - self._done,
