@@ -23,7 +23,11 @@ Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. The se
 turns, ``--rounds`` times per concurrency (these machines are noisy: interleaving spreads a slow
 spell over all of them); each row is the round with the median requests/s, with its p50/p99
 latency, and the records captured after a graceful stop (SIGTERM) against the records expected
-for the requests served (warm-up included), summed over all rounds.
+for the requests served (warm-up included), summed over all rounds. 'CPU µs/req' is the CPU time
+(user + system, from /proc) the server's processes used during the wrk run per request served,
+the modeltap writer process apart in 'writer µs/req', each the median over the rounds: a figure
+the machine's noise moves far less than requests/s, and the one that says what capture costs
+the process that serves.
 
 A last line measures what bounds one worker: the CPU time of run() itself, called in a loop in
 one process with the same collections on (no HTTP), and the requests/s that allows.
@@ -43,6 +47,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,6 +131,54 @@ class Row:
     errors: int
     expected: int
     captured: int
+    cpu_us: float = float("nan")  # CPU of the server's processes but its writer, per request
+    writer_us: float = float("nan")  # CPU of its writer process, per request
+
+
+def tree_cpu(root: int) -> tuple[float, float]:
+    """CPU seconds (user + system) so far of ``root`` and the processes under it: (all but
+    modeltap writer processes, modeltap writer processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    seconds: dict[int, float] = {}
+    writers: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # fields from the 3rd (state) on
+        pid = int(entry)
+        parents[pid] = int(fields[1])
+        seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
+        if b"modeltap.pipeline.writer_child" in command:
+            writers.add(pid)
+    serving = writing = 0.0
+    for pid, used in seconds.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        if ancestor == root:
+            if pid in writers:
+                writing += used
+            else:
+                serving += used
+    return serving, writing
+
+
+def run_measured(process: subprocess.Popen[bytes], url: str, concurrency: int,
+                 duration: float, lua: Path) -> dict[str, float]:
+    """wrk against ``url``, with the CPU the server's processes used per request meanwhile."""
+    serving, writing = tree_cpu(process.pid)
+    rps, p50, p99, served, errors = run_wrk(url, concurrency, duration, lua)
+    serving_after, writing_after = tree_cpu(process.pid)
+    requests = max(served, 1)
+    return {"rps": rps, "p50_ms": p50, "p99_ms": p99, "served": served, "errors": errors,
+            "cpu_us": (serving_after - serving) / requests * 1e6,
+            "writer_us": (writing_after - writing) / requests * 1e6}
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -189,17 +242,17 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
         wait_http(f"http://127.0.0.1:{port}/ready", process)
         for _ in range(WARMUP):
             post(f"http://127.0.0.1:{port}/score")
-        rps, p50, p99, served, errors = run_wrk(
-            f"http://127.0.0.1:{port}/score", concurrency, duration, lua
-        )
+        run = run_measured(process, f"http://127.0.0.1:{port}/score", concurrency, duration,
+                           lua)
     finally:
         stop(process)
-    total = served + WARMUP
+    total = int(run["served"]) + WARMUP
     return Row(
         server=(f"modeltap {'on' if enabled else 'off'}"
                 + (f", {writer} writer" if writer is not None else "")),
-        concurrency=concurrency, rps=rps, p50_ms=p50, p99_ms=p99, served=total, errors=errors,
-        expected=4 * total if enabled else 0, captured=count_records(data),
+        concurrency=concurrency, rps=run["rps"], p50_ms=run["p50_ms"], p99_ms=run["p99_ms"],
+        served=total, errors=int(run["errors"]), expected=4 * total if enabled else 0,
+        captured=count_records(data), cpu_us=run["cpu_us"], writer_us=run["writer_us"],
     )
 
 
@@ -255,30 +308,31 @@ def measure_reference(python: Path, concurrency: int, duration: float, lua: Path
             wait_http(f"http://127.0.0.1:{port}/", process)
             for _ in range(WARMUP):
                 post(f"http://127.0.0.1:{port}/score")
-            rps, p50, p99, served, errors = run_wrk(
-                f"http://127.0.0.1:{port}/score", concurrency, duration, lua
-            )
+            run = run_measured(process, f"http://127.0.0.1:{port}/score", concurrency,
+                               duration, lua)
         finally:
             stop(process)
     finally:
         stop(sink)
-    total = served + WARMUP
+    total = int(run["served"]) + WARMUP
     return Row(
-        server="reference", concurrency=concurrency, rps=rps, p50_ms=p50, p99_ms=p99,
-        served=total, errors=errors, expected=2 * total, captured=count_records(data),
+        server="reference", concurrency=concurrency, rps=run["rps"], p50_ms=run["p50_ms"],
+        p99_ms=run["p99_ms"], served=total, errors=int(run["errors"]), expected=2 * total,
+        captured=count_records(data), cpu_us=run["cpu_us"], writer_us=run["writer_us"],
     )
 
 
 def print_table(rows: list[Row]) -> None:
     header = (f"| {'server':<27} | {'conc.':>5} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} "
-              f"| {'served':>7} | {'records expected':>16} | {'captured':>8} | {'missing':>7} |")
+              f"| {'served':>7} | {'records expected':>16} | {'captured':>8} | {'missing':>7} "
+              f"| {'CPU µs/req':>10} | {'writer µs/req':>13} |")
     print(header)
     print("|" + "|".join("-" * (len(cell)) for cell in header.split("|")[1:-1]) + "|")
     for row in rows:
         missing = max(0, row.expected - row.captured)
         print(f"| {row.server:<27} | {row.concurrency:>5} | {row.rps:>8.1f} | {row.p50_ms:>7.2f} "
               f"| {row.p99_ms:>7.2f} | {row.served:>7} | {row.expected:>16} | {row.captured:>8} "
-              f"| {missing:>7} |")
+              f"| {missing:>7} | {row.cpu_us:>10.0f} | {row.writer_us:>13.0f} |")
 
 
 def print_targets(rows: list[Row]) -> None:
@@ -292,6 +346,14 @@ def print_targets(rows: list[Row]) -> None:
             verdict = "PASS" if ratio >= 0.85 else "FAIL"
             print(f"c={concurrency}: capture on / off throughput {ratio:.0%} (target >= 85%) "
                   f"{verdict}")
+        if on and off:
+            print(f"c={concurrency}: CPU per request of the serving process, capture on / off "
+                  f"{on.cpu_us / off.cpu_us:.0%} ({on.cpu_us:.0f} / {off.cpu_us:.0f} µs; its "
+                  f"writer process another {on.writer_us:.0f} µs)")
+        thread_on = by.get(("modeltap on, thread writer", concurrency))
+        if thread_on and off:
+            print(f"c={concurrency}: the same with the thread writer "
+                  f"{thread_on.cpu_us / off.cpu_us:.0%} ({thread_on.cpu_us:.0f} µs)")
         if on and ref:
             ratio = on.rps / ref.rps
             verdict = "PASS" if ratio >= 3 else "FAIL"
@@ -351,6 +413,8 @@ def median_row(rounds: list[Row]) -> Row:
         p50_ms=middle.p50_ms, p99_ms=middle.p99_ms, served=sum(r.served for r in rounds),
         errors=sum(r.errors for r in rounds), expected=sum(r.expected for r in rounds),
         captured=sum(r.captured for r in rounds),
+        cpu_us=statistics.median(r.cpu_us for r in rounds),
+        writer_us=statistics.median(r.writer_us for r in rounds),
     )
 
 

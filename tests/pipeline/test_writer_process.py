@@ -107,6 +107,7 @@ def test_a_killed_writer_process_is_replaced_and_nothing_is_lost(
     """Events sent to a writer process that is killed before it handled them are written by
     its successor (those it handled are recovered from its spool): every one is committed."""
     configure_tap(writer="process")
+    assert modeltap.start(timeout=60)
     collector = Collector(name="model_inputs")
     frame = pd.DataFrame({"x": [1, 2, 3], "s": ["a", "b", "c"]})
     for number in range(300):
@@ -207,6 +208,19 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_the_writer_process_starts_with_the_first_event_or_start(
+    configure_tap: ConfigureTap,
+) -> None:
+    """Disabled collections and flushes start no writer process; ``start()`` starts one and
+    returns once it is ready."""
+    configure_tap(writer="process", collections={"kept": {"enabled": False}})
+    Collector(name="kept", on_error=lambda error: None).collect(pd.DataFrame({"x": [1]}))
+    assert modeltap.flush(timeout=10)
+    assert _writer().pid is None
+    assert modeltap.start(timeout=60)
+    assert _writer().pid not in (None, os.getpid())
 
 
 def test_writer_mode_comes_from_the_key_then_the_environment(

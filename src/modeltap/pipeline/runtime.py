@@ -237,10 +237,12 @@ def swap_settings(
     return previous, stopped, final
 
 
-def start() -> None:
+def start(timeout: float | None = 60.0) -> bool:
     """Start the pipeline now instead of on the first collect(); segments left in the spool by
-    crashed processes are committed right away."""
-    get_runtime()
+    crashed processes are committed right away. A writer process (``writer: process``) is
+    started too, and waited for up to ``timeout`` seconds; returns whether it is ready."""
+    writer = get_runtime().writer
+    return writer.launch(timeout) if isinstance(writer, WriterProcess) else True
 
 
 def flush(timeout: float | None = None) -> bool:

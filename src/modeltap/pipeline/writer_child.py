@@ -3,7 +3,8 @@ own, started by ``WriterProcess`` as ``python -m modeltap.pipeline.writer_child`
 
 It reads frames (``wire``) from its stdin and answers on its stdout:
 
-* ``("start", settings, base, log_level)`` comes first;
+* ``("start", settings, base, log_level)`` comes first, answered by ``("ready",)`` once the
+  writer's destinations are open;
 * ``("events", first, packed_events)``: events numbered ``first``, ``first + 1``, ... in the
   parent's pipeline; those below ``base`` were handled by an earlier writer process and are
   skipped;
@@ -199,6 +200,7 @@ def main() -> int:
     _, settings, base, log_level = start
     swap_settings(settings)  # for snapshots that consult them (payload sinks)
     child = WriterChild(settings, base, inbox, outbox)
+    child.tell(("ready",))
     package = logging.getLogger("modeltap")
     package.setLevel(log_level)
     package.addHandler(_ParentLog(child))

@@ -79,7 +79,9 @@ class WriterProcess:
         self._done = 0  # events the writer processes have handled
         self._remote: PipelineStats | None = None  # the live writer process's last report
         self._retired: list[PipelineStats] = []  # last reports of writer processes that died
-        self._process: subprocess.Popen[bytes] | None = None
+        self._process: subprocess.Popen[bytes] | None = None  # started with the first event
+        self._launching = threading.Lock()
+        self._ready = threading.Event()
         self._crashed = threading.Event()
         self._stopping = False
         self._stuck_at = -1  # ``_done`` when the writer process last died
@@ -89,9 +91,20 @@ class WriterProcess:
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the writer process and the forwarder thread."""
-        self._launch()
+        """Start the forwarder thread (the writer process starts with the first event, or with
+        ``launch``)."""
         self._thread.start()
+
+    def launch(self, timeout: float | None) -> bool:
+        """Start the writer process now if it is not running and wait up to ``timeout`` seconds
+        until it is ready; True if it is."""
+        self._ensure_launched()
+        return self._ready.wait(timeout)
+
+    def _ensure_launched(self) -> None:
+        with self._launching:
+            if self._process is None:
+                self._launch()
 
     def join(self, timeout: float | None) -> bool:
         """Wait for the forwarder to end (after a stop); True if it did."""
@@ -151,6 +164,7 @@ class WriterProcess:
         with self._lock:  # a reply thread of the last process decides under the same lock
             self._process = process
             self._crashed.clear()
+            self._ready.clear()
         assert process.stdin is not None and process.stdout is not None
         reader = threading.Thread(
             target=self._read,
@@ -172,6 +186,7 @@ class WriterProcess:
 
     def _send(self, sent: _Sent) -> None:
         """Keep ``sent`` until it is done and send it (a dead writer process is replaced)."""
+        self._ensure_launched()  # before keeping it: a launch sends what is kept
         with self._lock:
             self._outstanding.append(sent)
         process = self._process
@@ -249,7 +264,9 @@ class WriterProcess:
             if message is None:
                 break
             kind = message[0]
-            if kind == "progress":
+            if kind == "ready":
+                self._ready.set()
+            elif kind == "progress":
                 self._progress(message[1], message[2])
             elif kind in ("flushed", "stopped"):
                 self._progress(message[2], message[3])
@@ -315,6 +332,9 @@ class WriterProcess:
         self._send(_Sent(data, first, self._sent, [event[1] for event in events]))
 
     def _send_request(self, kind: str, request: FlushRequest) -> None:
+        if self._process is None:  # never sent anything: nothing to flush
+            request.done.set()
+            return
         token = next(self._tokens)
         self._send(_Sent(wire.frame((kind, token)), token=token, request=request))
 
@@ -323,7 +343,7 @@ class WriterProcess:
         with self._lock:
             self._stopping = True
         self._send_request("stop", stop.flush)
-        while True:
+        while self._process is not None:
             process = self._process
             assert process is not None
             if stop.flush.done.wait(self._tick):

@@ -28,8 +28,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from modeltap.config import Settings
 from modeltap.errors import ModelTapError
 from modeltap.pipeline.runtime import configure
+from modeltap.pipeline.runtime import start as start_pipeline
 from modeltap.server.auth import KeyAuth, is_loopback
 from modeltap.server.options import ServeOptions
 from modeltap.server.sdk_bridge import bridge_reference_sdk, drain_reference_sdk, sdk_environment
@@ -111,6 +113,8 @@ def run_worker(
     os.environ.setdefault("MODELTAP_WRITER", "process")
     try:
         settings = configure(options.config)
+        if _collects(settings) and not start_pipeline(timeout=120):
+            _say(f"worker {os.getpid()}: the writer process is not ready yet; serving anyway")
         script: ScoringScript | None = None
         if options.model_type == "mlflow":
             from modeltap.server.mlflow_model import MlflowScoringScript
@@ -146,6 +150,12 @@ def run_worker(
         signal.signal(signum, _stopped)
     server.run(sockets=[sock])  # type: ignore[attr-defined]
     return 0
+
+
+def _collects(settings: Settings) -> bool:
+    """Whether any collection is on (then the pipeline starts before the first request)."""
+    collections = settings.collector.collections
+    return collections is None or any(entry.enabled for entry in collections.values())
 
 
 def _stopped(signum: int, frame: FrameType | None) -> None:
