@@ -4,11 +4,10 @@ Four servers run the platform how-to scoring script (``examples/score.py``, a tr
 one worker each, each started fresh for every concurrency level:
 
 * ``modeltap on``: ``modeltap serve`` with model_inputs, model_outputs, request and response on
-  (4 records per request), written by its writer process;
+  (4 records per request);
 * ``modeltap off``: the same with every collection off;
-* ``modeltap on, thread writer``: ``modeltap on`` with ``MODELTAP_WRITER=thread``: the records
-  encoded and written by a thread of the server process instead of the writer process that
-  ``modeltap serve`` starts by default;
+* ``modeltap on, process writer``: ``modeltap on`` with ``MODELTAP_WRITER=process``: the records
+  encoded and written by a writer process of their own instead of a thread of the server;
 * ``reference``: ``azureml-inference-server-http==1.5.1`` running the same script with its
   import line switched back to ``azureml.ai.monitoring`` (2 records per request: that server has
   no payload logging of its own), the SDK sending to a ``modeltap ingest`` sink on loopback. It
@@ -348,21 +347,21 @@ def print_targets(rows: list[Row]) -> None:
                   f"{verdict}")
         if on and off:
             print(f"c={concurrency}: CPU per request of the serving process, capture on / off "
-                  f"{on.cpu_us / off.cpu_us:.0%} ({on.cpu_us:.0f} / {off.cpu_us:.0f} µs; its "
-                  f"writer process another {on.writer_us:.0f} µs)")
-        thread_on = by.get(("modeltap on, thread writer", concurrency))
-        if thread_on and off:
-            print(f"c={concurrency}: the same with the thread writer "
-                  f"{thread_on.cpu_us / off.cpu_us:.0%} ({thread_on.cpu_us:.0f} µs)")
+                  f"{on.cpu_us / off.cpu_us:.0%} ({on.cpu_us:.0f} / {off.cpu_us:.0f} µs)")
+        process_on = by.get(("modeltap on, process writer", concurrency))
+        if process_on and off:
+            print(f"c={concurrency}: the same with the writer process "
+                  f"{process_on.cpu_us / off.cpu_us:.0%} ({process_on.cpu_us:.0f} µs; the writer "
+                  f"process another {process_on.writer_us:.0f} µs)")
         if on and ref:
             ratio = on.rps / ref.rps
             verdict = "PASS" if ratio >= 3 else "FAIL"
             print(f"c={concurrency}: modeltap on / reference throughput {ratio:.1f}x "
                   f"(target >= 3x) {verdict}")
-        thread = by.get(("modeltap on, thread writer", concurrency))
-        if on and thread:
+        process = by.get(("modeltap on, process writer", concurrency))
+        if on and process:
             print(f"c={concurrency}: capture on, writer process / thread writer throughput "
-                  f"{on.rps / thread.rps:.2f}x")
+                  f"{process.rps / on.rps:.2f}x")
         if on:
             missing = max(0, on.expected - on.captured)
             print(f"c={concurrency}: modeltap records missing after shutdown: {missing} "
@@ -443,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
         for concurrency in (1, 16):
             rounds: dict[str, list[Row]] = {}
             for turn in range(args.rounds):
-                for enabled, writer in ((True, None), (False, None), (True, "thread")):
+                for enabled, writer in ((True, None), (False, None), (True, "process")):
                     row = measure_modeltap(enabled, concurrency, args.duration, lua, work,
                                            args.threads, writer)
                     log(f"{row.server}, concurrency {concurrency}, round {turn + 1}/"

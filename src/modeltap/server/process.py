@@ -108,9 +108,6 @@ def run_worker(
 
     _setup_logging(options.log_level)
     os.environ.update(options.environment)
-    # a server's captures are encoded and written in a writer process of their own, off the
-    # GIL that run() and the event loop need (the YAML's ``writer`` key, or the variable, rules)
-    os.environ.setdefault("MODELTAP_WRITER", "process")
     try:
         settings = configure(options.config)
         if _collects(settings) and not start_pipeline(timeout=120):
