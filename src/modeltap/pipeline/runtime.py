@@ -97,7 +97,6 @@ class Runtime:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.stats = StatsRecorder()
-        self.instance = instance_id()
         self.drop_log = DropLog()
         self._handlers: dict[str, weakref.WeakSet[Any]] = {}
         collector = settings.collector
@@ -111,7 +110,7 @@ class Runtime:
         if writer_mode(settings) == "process":
             self.writer = WriterProcess(settings, self.queue, self.stats, self.report_drop)
         else:
-            spool = Spool(default_spool_dir(settings), self.instance, collector.fsync)
+            spool = Spool(default_spool_dir(settings), instance_id(), collector.fsync)
             self.writer = Writer(
                 settings, self.queue, self.stats, spool, envelope_for(settings), self.report_drop
             )

@@ -40,6 +40,7 @@ logger = logging.getLogger("modeltap.writer")
 _FRAME_EVENTS = 1_024  # at most this many events in one frame
 _GIVE_UP_AFTER = 2  # crashes without progress before the frame in the way is dropped
 _STOP_GRACE = 5.0  # seconds a stopped writer process gets to exit before it is killed
+_WAKE_UP = object()  # a control item that only wakes the forwarder
 
 
 @dataclasses.dataclass
@@ -281,7 +282,7 @@ class WriterProcess:
             if crashed:
                 self._crashed.set()
         if crashed:
-            self._queue.put_control(_Wake())  # the forwarder replaces it now, not on its tick
+            self._queue.put_control(_WAKE_UP)  # the forwarder replaces it now, not on its tick
 
     def _progress(self, done: int, remote: PipelineStats) -> None:
         with self._lock:
@@ -354,10 +355,6 @@ class WriterProcess:
                 return
             if self._crashed.is_set():
                 self._replace()
-
-
-class _Wake:
-    """A control item that only wakes the forwarder."""
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float) -> int | None:
