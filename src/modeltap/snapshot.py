@@ -159,14 +159,26 @@ def _unique_names(columns: pd.Index) -> tuple[str, ...]:
     """The column names as record keys, refused when two of them would be the same key. Checked
     on the names themselves: ``Index.is_unique`` builds a hash engine for every new frame
     (tens of µs, and through Arrow for pandas >= 3 string labels)."""
-    names = _column_names(columns)
+    names = tuple(_column_names(columns))
+    known = _known_names.get(names)
+    if known is not None:
+        return known
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         raise InvalidDataError(
             f"DataFrame has duplicate column names {duplicated}: records need unique "
             "column names; rename them before collect()"
         )
-    return tuple(names)  # a tuple of str: the garbage collector stops tracking it
+    if len(_known_names) >= 256:
+        _known_names.clear()
+    _known_names[names] = names
+    return names
+
+
+_known_names: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""Names tuples already checked, each kept as one object: events then share a names tuple that
+the garbage collector has long stopped tracking (a fresh one would keep their own tuple tracked
+for a collection longer, see ``pack_snapshot``)."""
 
 
 def _freeze_blocks(
@@ -176,7 +188,7 @@ def _freeze_blocks(
     reads it back; flat, so a queue can hold it as it is: see ``pack_snapshot``). Arrow-backed
     arrays are immutable and kept as they are, but the string columns of small frames are kept
     in forms the garbage collector does not track, with a string token for their dtype: in tiny
-    frames a tuple of Python strings (cheapest for the writer), else their Arrow buffers
+    frames a 1-D object array of Python strings (cheapest for the writer), else their Arrow buffers
     (``PandasSnapshot._live_blocks`` turns those back into arrays, on the writer). Other values
     are copied, or, given ``guards`` (copy-on-write pandas), shared: a shallow copy of the block
     goes into ``guards`` and, while it lives, pandas copies the caller's block before writing to
@@ -192,8 +204,9 @@ def _freeze_blocks(
         dtype = block.dtype
         arrow = getattr(values, "_pa_array", None)
         if arrow is not None and tiny and type(dtype) is pd.StringDtype:
-            # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes
-            kept, dtype = tuple(arrow.to_pylist()), _string_token(dtype)
+            # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes;
+            # an object array, not a tuple: the garbage collector never tracks it
+            kept, dtype = np.array(arrow.to_pylist(), dtype=object), _string_token(dtype)
         elif (
             arrow is not None
             and guards is None
@@ -201,7 +214,7 @@ def _freeze_blocks(
             and arrow.num_chunks == 1
         ):  # Arrow arrays are tracked by the garbage collector, their buffers are not
             kept = _arrow_buffers(arrow.chunk(0))
-            dtype = (*_string_token(dtype), arrow.type, _BUFFERS)
+            dtype = _buffers_token(_string_token(dtype), arrow.type)
         elif arrow is not None:
             kept = arrow
         elif guards is None:
@@ -223,6 +236,7 @@ def _triples(blocks: tuple[Any, ...]) -> Iterator[tuple[Any, Any, Any]]:
 
 
 _string_tokens: dict[int, tuple[Any, tuple[str, bool]]] = {}  # id -> (dtype, its token)
+_string_token_of: dict[tuple[str, bool], tuple[str, bool]] = {}  # token -> the same, shared
 
 
 def _string_token(dtype: Any) -> tuple[str, bool]:
@@ -234,10 +248,18 @@ def _string_token(dtype: Any) -> tuple[str, bool]:
     if known is not None and known[0] is dtype:
         return known[1]
     token = (dtype.storage, getattr(dtype, "na_value", pd.NA) is not pd.NA)
+    token = _string_token_of.setdefault(token, token)  # one tuple per value: long untracked
     if len(_string_tokens) >= 64:
         _string_tokens.clear()
     _string_tokens[id(dtype)] = (dtype, token)  # keeps dtype alive: its id stays its own
     return token
+
+
+@functools.lru_cache(maxsize=64)
+def _buffers_token(token: tuple[str, bool], arrow_type: pa.DataType) -> tuple[Any, ...]:
+    """The dtype of a string column kept as Arrow buffers: its string token, its Arrow type and
+    ``_BUFFERS`` (one tuple per kind, shared by events: see ``pack_snapshot``)."""
+    return (*token, arrow_type, _BUFFERS)
 
 
 @functools.cache
@@ -277,10 +299,10 @@ def _frozen_columns(frozen: Iterable[tuple[Any, Any, Any]], width: int) -> list[
     than 64 bits stay numpy so orjson writes their shortest form)."""
     columns: list[Any] = [None] * width
     for positions, values, _ in frozen:
-        if type(values) is tuple:  # a tiny frame's string column
-            parts = [list(values)]
-        elif type(values) is np.ndarray:  # a 2-D block: one row per column
-            if values.dtype.kind == "f" and values.itemsize < 8:
+        if type(values) is np.ndarray:
+            if values.ndim == 1:  # a tiny frame's string column
+                parts = [values.tolist()]
+            elif values.dtype.kind == "f" and values.itemsize < 8:  # 2-D: a row per column
                 parts = [list(row) for row in values]
             else:
                 parts = values.tolist()  # one call for the whole block
@@ -475,11 +497,13 @@ def pack_snapshot(snapshot: Snapshot) -> tuple[Any, ...]:
     """``snapshot`` as parts of the flat tuple a queue holds an event as. A small pandas
     snapshot gives its names, its row count and each frozen block's positions, values and type
     (for numpy and string columns all of them values the garbage collector does not track, or
-    tuples of such values), so the event's tuple stops being tracked within two young
-    collections and a backlog of queued small frames adds nothing to the full collections that
-    would otherwise walk it on the request thread. (The collector untracks a tuple once its
-    items are untracked, one level of nesting per collection: hence flat.) Any other snapshot
-    is its one part."""
+    tuples shared by all events, long untracked), so the event's tuple stops being tracked at
+    the first young collection that sees it, and a backlog of queued small frames adds nothing
+    to the full collections that would otherwise walk it on the request thread. (The collector
+    untracks a tuple once its items are untracked, one level of nesting per collection: a fresh
+    inner tuple would keep the event tracked a collection longer, long enough for a
+    generation-1 collection to move it into the old generation and bring a full collection
+    nearer.) Any other snapshot is its one part."""
     blocks = snapshot._blocks if type(snapshot) is PandasSnapshot else None
     if blocks is None or snapshot._guards is not None:  # type: ignore[attr-defined]
         return (snapshot,)
@@ -500,6 +524,8 @@ def portable_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
             if type(values) is np.ndarray and values.ndim == 2 and values.dtype == dtype:
                 values = values.tobytes()
             dtype = dtype.str
+        elif type(values) is np.ndarray and values.ndim == 1:  # a tiny frame's strings
+            values = tuple(values.tolist())
         portable += (positions, values, dtype)
     return tuple(portable)
 
@@ -517,6 +543,8 @@ def restored_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
             dtype = np.dtype(dtype)
             if type(values) is bytes:
                 values = np.frombuffer(values, dtype=dtype).reshape(len(positions), rows)
+        elif type(values) is tuple and len(dtype) == 2:  # a tiny frame's strings
+            values = np.array(values, dtype=object)
         restored += (positions, values, dtype)
     return tuple(restored)
 
@@ -528,11 +556,12 @@ def _plain_dtype(dtype: np.dtype[Any]) -> bool:
 
 def _arrow_buffers(array: pa.Array) -> tuple[Any, ...]:
     """An Arrow array as (offset, length, null count, *buffers): Arrow buffers are not tracked
-    by the garbage collector, while arrays are."""
+    by the garbage collector, while arrays are. (A tuple, though fresh: an object array would
+    spare the event's tuple one collection of tracking, but costs 2 µs per column to make.)"""
     return (array.offset, len(array), array.null_count, *array.buffers())
 
 
-def _arrow_chunked(parts: tuple[Any, ...], arrow_type: pa.DataType) -> pa.ChunkedArray:
+def _arrow_chunked(parts: Sequence[Any], arrow_type: pa.DataType) -> pa.ChunkedArray:
     """The chunked array ``_arrow_buffers`` took ``parts`` from."""
     import pyarrow as pa
 
@@ -601,8 +630,8 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
     for number, (positions, values, _) in enumerate(_triples(blocks[0])):
         pieces = [b[3 * number + 1] for b in blocks]
         parts: list[Any]
-        if type(values) is tuple:  # tiny frames' string columns
-            parts = [[v for piece in pieces for v in piece]]
+        if type(values) is np.ndarray and values.ndim == 1:  # tiny frames' string columns
+            parts = [np.concatenate(pieces).tolist()]
         elif type(values) is np.ndarray and all(type(v) is np.ndarray for v in pieces):
             joined = np.concatenate(pieces, axis=1)
             if joined.dtype.kind == "f" and joined.itemsize < 8:

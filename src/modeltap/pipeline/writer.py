@@ -42,8 +42,9 @@ _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
 _BATCH_EVENTS = 1_024  # at most this many events in one Parquet frame
 _LINES_BATCH_ROWS = 1_000  # JSON lines events smaller than this are encoded and appended together
 # at most this many events in one JSON lines batch: fewer unpacked events alive at once, so fewer
-# of them survive into the old generation and bring on a full collection
-_LINES_BATCH_EVENTS = 128
+# of them survive into the old generation and bring on a full collection (in interleaved 1-row
+# bursts of the collector benchmark, 128 let one in two runs end in a full collection, 32 none)
+_LINES_BATCH_EVENTS = 32
 # and at most about this many rows, so that no C call of the batch's encoding (one per column of
 # the joined frames) holds the GIL for long: the writer's turn ends soon after it is asked to
 _LINES_BATCH_TOTAL_ROWS = 512
