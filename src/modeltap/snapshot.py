@@ -202,6 +202,7 @@ def _freeze_blocks(
     for block in blocks:
         values = block.values
         dtype = block.dtype
+        kept: Any
         arrow = getattr(values, "_pa_array", None)
         if arrow is not None and tiny and type(dtype) is pd.StringDtype:
             # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes;
