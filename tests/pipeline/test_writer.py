@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 import pandas as pd
 import pytest
 
@@ -93,6 +94,48 @@ def test_spool_room_is_summed_once_per_batch(
         for i in range(100)
     ]
     tap._write_many(events)
+    tap._append_all_pending()
     assert stats.snapshot().collections["model_inputs"].events_written == 100
     assert len(sums) == 1
+    spool.release()
+
+
+def test_lines_of_a_turn_are_appended_with_one_write_per_segment(
+    configure_tap: ConfigureTap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches encoded in one turn of the writer wait as bytes and reach each open segment with
+    one write at the end of the turn, in order, counted once they are written."""
+    settings = configure_tap()
+    stats = StatsRecorder()
+    queue = EventQueue(
+        max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy, block_timeout=1
+    )
+    envelope = EnvelopeSource(endpoint="ep", deployment="dep", model_version="1", agent="test")
+    spool = Spool(tmp_path / "spool", "test", settings.collector.fsync)
+    tap = writer.Writer(settings, queue, stats, spool, envelope, report_drop=None)
+    appended: list[tuple[str, int]] = []
+    append = writer.Segment.append
+
+    def spy(segment: writer.Segment, blob: bytes, rows: int, events: int) -> None:
+        appended.append((segment.collection, events))
+        append(segment, blob, rows, events)
+
+    monkeypatch.setattr(writer.Segment, "append", spy)
+
+    def event(collection: str, i: int) -> Event:
+        return Event(
+            collection, time.time_ns(), f"c{i}", f"c{i}", "list",
+            take_snapshot([{"i": i}]), f"ep/dep/{collection}",
+        )
+
+    for start in range(0, 96, 32):  # three batches, each of both collections
+        tap._write_many([event(c, i) for i in range(start, start + 32) for c in ("a", "b")])
+    assert appended == []
+    assert stats.snapshot().collections.get("a") is None
+    tap._append_all_pending()
+    assert sorted(appended) == [("a", 96), ("b", 96)]
+    assert stats.snapshot().collections["a"].events_written == 96
+    segment = tap._open["ep/dep/a"][1]
+    lines = Path(segment.path).read_bytes().splitlines()
+    assert [orjson.loads(line)["data"][0]["i"] for line in lines] == list(range(96))
     spool.release()

@@ -48,6 +48,10 @@ _LINES_BATCH_EVENTS = 32
 # and at most about this many rows, so that no C call of the batch's encoding (one per column of
 # the joined frames) holds the GIL for long: the writer's turn ends soon after it is asked to
 _LINES_BATCH_TOTAL_ROWS = 512
+# JSON lines wait (as bytes) for the end of the writer's turn and are then appended with one write
+# per segment, however many batches encoded them; a segment's lines are written earlier once they
+# reach this many bytes
+_PENDING_MAX_BYTES = 1 << 20
 
 
 @dataclass
@@ -92,6 +96,8 @@ class Writer:
             stats, on_committed=self._segment_committed, durable=self._durable
         )
         self._open: dict[str, tuple[str, Segment]] = {}
+        self._pending: dict[str, _Pending] = {}  # root -> lines waiting for its open segment
+        self._pending_bytes = 0
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
         self._seq = 0
@@ -211,6 +217,7 @@ class Writer:
                 elif isinstance(item, StopRequest):
                     stop = item
             self._write_many(batch.take())
+            self._append_all_pending()
             self._close_aged()
             self._release_waiters()
             if stop is not None:
@@ -223,6 +230,7 @@ class Writer:
                 self._write(item)
             elif isinstance(item, FlushRequest):
                 self._waiters.append(item)
+        self._append_all_pending()
         self._begin_flush(stop.flush)
         self._committer.stop(timeout=None)
         self._release_waiters()
@@ -289,16 +297,15 @@ class Writer:
 
     def _write_lines(self, events: list[Event]) -> None:
         """Small JSON lines events, in order: encoded together (see ``encode_events``), then
-        appended with one write per segment instead of one per event (fewer syscalls, each of
-        which hands the GIL to the request threads and waits to get it back)."""
+        gathered per segment as bytes until the end of the writer's turn (``_append_pending``):
+        one write per segment per turn instead of one per event or per batch (fewer syscalls,
+        each of which hands the GIL to the request threads and waits to get it back)."""
         lines = encode_events(events, self._envelope)
-        pending: dict[str, _Pending] = {}
-        pending_bytes = 0
         max_bytes = self._settings.collector.segment_max_bytes
         limit = self._settings.collector.spool_max_bytes
-        # the spool's bytes with the lines taken so far, or more: the committer only ever lowers
-        # its backlog, so while this stays within the limit no event needs _make_room
-        used = self._spool_bytes()
+        # the spool's bytes with the lines gathered so far, or more: the committer only ever
+        # lowers its backlog, so while this stays within the limit no event needs _make_room
+        used = self._spool_bytes() + self._pending_bytes
         for event, line in zip(events, lines, strict=True):
             if isinstance(line, Exception):
                 self._stats.dropped(event.collection, "encode_error")
@@ -311,44 +318,50 @@ class Writer:
                 continue
             size = len(line)
             if used + size > limit:
-                used = self._spool_bytes() + pending_bytes
-                if not self._make_room(size + pending_bytes, event):
+                used = self._spool_bytes() + self._pending_bytes
+                if not self._make_room(size + self._pending_bytes, event):
                     continue
             used += size
+            root = event.root
             folder = self._clock.folder(event.time_ns)
-            current = self._open.get(event.root)
+            current = self._open.get(root)
             if current is not None and current[0] != folder:
-                pending_bytes -= self._append_pending(pending.pop(event.root, None))
-                self._close(event.root)
+                self._close(root)  # appends its pending lines first
                 current = None
             if current is None:
                 current = self._open_segment(event, folder)
-            waiting = pending.get(event.root)
+            waiting = self._pending.get(root)
             if waiting is None:
-                waiting = pending[event.root] = _Pending(current[1], max_bytes)
-            pending_bytes += size
+                waiting = self._pending[root] = _Pending(current[1], max_bytes)
+            self._pending_bytes += size
             if waiting.add(event, line):
-                pending_bytes -= self._append_pending(pending.pop(event.root))
-                self._close(event.root)
-        for waiting in pending.values():
-            self._append_pending(waiting)
+                self._close(root)
+            elif waiting.size >= _PENDING_MAX_BYTES:
+                self._append_pending(root)
 
-    def _append_pending(self, waiting: _Pending | None) -> int:
-        """Append the lines gathered for one segment with one write; returns their bytes."""
+    def _append_all_pending(self) -> None:
+        for root in list(self._pending):
+            self._append_pending(root)
+
+    def _append_pending(self, root: str) -> None:
+        """Append the lines gathered for the open segment of ``root`` with one write."""
+        waiting = self._pending.pop(root, None)
         if waiting is None:
-            return 0
-        segment, events, lines = waiting.segment, waiting.events, waiting.lines
+            return
+        self._pending_bytes -= waiting.size
+        segment = waiting.segment
         try:
-            segment.append(b"".join(lines), waiting.rows, len(events))
+            segment.append(b"".join(waiting.lines), waiting.rows, waiting.count)
         except OSError as exc:
-            self._stats.dropped(events[0].collection, "write_error", len(events))
+            self._stats.dropped(waiting.collection, "write_error", waiting.count)
             self._stats.error(f"writing to the spool failed: {exc}")
-            logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
-            return waiting.size
-        _note(segment, events)
+            logger.error(
+                "writing to the spool failed: %s; %d event(s) dropped", exc, waiting.count
+            )
+            return
+        waiting.noted(segment)
         # one count per append, not per event: request threads take the same lock
-        self._stats.written(events[0].collection, waiting.rows, waiting.size, len(events))
-        return waiting.size
+        self._stats.written(waiting.collection, waiting.rows, waiting.size, waiting.count)
 
     def _write_frame(self, events: list[Event], table: Any) -> None:
         """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
@@ -371,6 +384,7 @@ class Writer:
         """Append what encodes ``events`` (one root, one folder; ``table`` is its Arrow form for
         Parquet segments) to the open segment, counting it, closing the segment once full."""
         first = events[0]
+        self._append_pending(first.root)  # lines gathered before these go first
         if not self._make_room(size, first, len(events)):
             return
         segment = self._segment_for(first, table)
@@ -449,6 +463,7 @@ class Writer:
         return False
 
     def _close(self, root: str) -> None:
+        self._append_pending(root)
         _, segment = self._open.pop(root)
         segment.close()
         self._committer.add(
@@ -536,25 +551,65 @@ class _SmallBatch:
 
 
 class _Pending:
-    """JSON lines gathered for one open segment, appended together."""
+    """JSON lines gathered for one open segment, appended together: bytes and counts only (no
+    events: those would stay alive, and tracked by the garbage collector, until the append)."""
 
-    __slots__ = ("events", "lines", "room", "rows", "segment", "size")
+    __slots__ = (
+        "collection",
+        "count",
+        "first_ns",
+        "last_ns",
+        "lines",
+        "notes",
+        "room",
+        "rows",
+        "segment",
+        "signature",
+        "size",
+    )
 
     def __init__(self, segment: Segment, max_bytes: int) -> None:
         self.segment = segment
-        self.events: list[Event] = []
+        self.collection = segment.collection
         self.lines: list[bytes] = []
+        self.count = 0
         self.rows = 0
         self.size = 0
         self.room = max_bytes - segment.size  # bytes the segment takes before it is full
+        self.first_ns = self.last_ns = -1
+        self.signature = segment.schema_signature
+        self.notes: list[tuple[int, dict[str, str]]] = []
 
     def add(self, event: Event, line: bytes) -> bool:
-        """Gather one line; True once the segment is full with the lines gathered."""
-        self.events.append(event)
+        """Gather one line; True once the segment is full with the lines gathered. Notes the
+        event's time and, when its schema is new here, its columns for the catalog (costly to
+        derive, so once per schema, not once per event: see ``_note``)."""
         self.lines.append(line)
+        self.count += 1
         self.rows += event.snapshot.rows
         self.size += len(line)
+        time_ns = event.time_ns
+        if self.first_ns < 0 or time_ns < self.first_ns:
+            self.first_ns = time_ns
+        if time_ns > self.last_ns:
+            self.last_ns = time_ns
+        signature = getattr(event.snapshot, "signature", None)
+        if not isinstance(signature, tuple):
+            signature = None
+        if signature is None or signature != self.signature:
+            self.signature = signature
+            columns = snapshot_columns(event.snapshot)
+            if not self.notes or columns != self.notes[-1][1]:
+                self.notes.append((time_ns, columns))
         return self.size >= self.room
+
+    def noted(self, segment: Segment) -> None:
+        """Tell ``segment`` (its lines now appended) their times and columns."""
+        segment.note(self.first_ns, {})
+        segment.note(self.last_ns, {})
+        for time_ns, columns in self.notes:
+            segment.note(time_ns, columns)
+        segment.schema_signature = self.signature
 
 
 def _route_url(settings: Settings, root: str) -> str:
