@@ -24,7 +24,7 @@ from modeltap.errors import (
     QueueFullError,
     UnsupportedDataError,
 )
-from modeltap.event import Event
+from modeltap.event import pack_event
 from modeltap.pipeline import runtime as _runtime_module
 from modeltap.pipeline.runtime import Runtime, get_runtime
 from modeltap.snapshot import Snapshot, take_snapshot, type_fullname
@@ -176,18 +176,18 @@ class Collector:
         data_type: str,
         extra: dict[str, Any] | None,
     ) -> None:
-        event = Event(
-            collection=self.name,
-            time_ns=time.time_ns(),
-            correlation_id=context.get_id(),
-            xrequest_id=_request_id(context),
-            data_type=data_type,
-            snapshot=snapshot,
-            root=policy.root,
-            extra=extra,
+        packed = pack_event(
+            self.name,
+            time.time_ns(),
+            context.get_id(),
+            _request_id(context),
+            data_type,
+            snapshot,
+            policy.root,
+            extra,
         )
         try:
-            evicted = runtime.queue.put(event)
+            evicted = runtime.queue.put_packed(packed)
         except DataDroppedError as exc:
             self._fail(runtime, exc, "queue_full")
             return

@@ -14,7 +14,7 @@ from modeltap.snapshot import (
     unpack_snapshot,
 )
 
-__all__ = ["Event", "PackedEvent", "from_portable", "portable", "rfc3339_ms"]
+__all__ = ["Event", "PackedEvent", "from_portable", "pack_event", "portable", "rfc3339_ms"]
 
 PackedEvent = tuple[Any, ...]
 """An event as a queue holds it: (approx_bytes, collection, time_ns, correlation_id,
@@ -56,16 +56,15 @@ class Event:
     def pack(self) -> PackedEvent:
         """The event as one flat exact tuple: with a small pandas snapshot and no extra
         fields, the garbage collector stops tracking it (see ``pack_snapshot``)."""
-        return (
-            self.approx_bytes,
+        return pack_event(
             self.collection,
             self.time_ns,
             self.correlation_id,
             self.xrequest_id,
             self.data_type,
+            self.snapshot,
             self.root,
             self.extra,
-            *pack_snapshot(self.snapshot),
         )
 
     @classmethod
@@ -76,6 +75,30 @@ class Event:
         return cls(
             collection, time_ns, correlation_id, xrequest_id, data_type, snapshot, root, extra
         )
+
+
+def pack_event(
+    collection: str,
+    time_ns: int,
+    correlation_id: str,
+    xrequest_id: str,
+    data_type: str,
+    snapshot: Snapshot,
+    root: str,
+    extra: dict[str, Any] | None = None,
+) -> PackedEvent:
+    """``Event(...).pack()`` without making the Event (the request path's form)."""
+    return (
+        snapshot.approx_bytes,
+        collection,
+        time_ns,
+        correlation_id,
+        xrequest_id,
+        data_type,
+        root,
+        extra,
+        *pack_snapshot(snapshot),
+    )
 
 
 def portable(packed: PackedEvent) -> PackedEvent:
