@@ -544,7 +544,7 @@ def restored_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
             dtype = np.dtype(dtype)
             if type(values) is bytes:
                 values = np.frombuffer(values, dtype=dtype).reshape(len(positions), rows)
-        elif type(values) is tuple and len(dtype) == 2:  # a tiny frame's strings
+        elif type(values) is tuple and type(dtype) is tuple and len(dtype) == 2:  # tiny strings
             values = np.array(values, dtype=object)
         restored += (positions, values, dtype)
     return tuple(restored)
