@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask, BackgroundTasks
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -139,7 +138,6 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
 
     async def score(request: Request) -> Response:
         started = time.perf_counter()
-        request_headers = request.scope["headers"]
         client_request_id = _header(request, "x-ms-client-request-id")
         request_id = _header(request, "x-request-id")
         too_long = request_id is not None and len(request_id) > MAX_REQUEST_ID_LENGTH
@@ -165,26 +163,12 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             response.headers["x-ms-client-request-id"] = client_request_id
         elapsed = time.perf_counter() - started
         if capture.enabled:
-            sent = response
-
-            async def record() -> None:
-                capture.capture(
-                    context,
-                    path=request.scope["path"],
-                    method=request.method,
-                    request_headers=request_headers,
-                    request_body=body,
-                    request_type=request.headers.get("content-type", ""),
-                    status=sent.status_code,
-                    response_headers=sent.raw_headers,
-                    response_body=bytes(getattr(sent, "body", b"")),
-                    response_type=sent.media_type or sent.headers.get("content-type", ""),
-                    latency_ms=elapsed * 1000.0,
-                    response_is_json=response_is_json,
-                )
-
-            # captured once the response is on its way: the client does not wait for it
-            _run_after(response, record)
+            # captured on the loop's next turn, once the response is on its way: the client does
+            # not wait for it, and a plain callback costs less than a background task (no
+            # closure cells, no coroutine: fewer objects for every young collection to walk)
+            asyncio.get_running_loop().call_soon(
+                _capture, capture, context, request, body, response, elapsed, response_is_json
+            )
         metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
         return response
 
@@ -341,14 +325,33 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     return app
 
 
-def _run_after(response: Response, task: Callable[[], Awaitable[None]]) -> None:
-    """Run ``task`` after ``response`` is sent, after any background task it already has."""
-    earlier = response.background
-    response.background = (
-        BackgroundTask(task)
-        if earlier is None
-        else BackgroundTasks([BackgroundTask(earlier), BackgroundTask(task)])
-    )
+def _capture(
+    capture: PayloadCapture,
+    context: BasicCorrelationContext,
+    request: Request,
+    body: bytes,
+    sent: Response,
+    elapsed: float,
+    response_is_json: bool,
+) -> None:
+    """Capture one /score call's request and response (see ``PayloadCapture``)."""
+    try:
+        capture.capture(
+            context,
+            path=request.scope["path"],
+            method=request.method,
+            request_headers=request.scope["headers"],
+            request_body=body,
+            request_type=request.headers.get("content-type", ""),
+            status=sent.status_code,
+            response_headers=sent.raw_headers,
+            response_body=bytes(getattr(sent, "body", b"")),
+            response_type=sent.media_type or sent.headers.get("content-type", ""),
+            latency_ms=elapsed * 1000.0,
+            response_is_json=response_is_json,
+        )
+    except Exception:
+        logger.exception("capturing the payloads of x-request-id %s failed", context.get_id())
 
 
 def _context_headers(request_id: str, client_request_id: str | None) -> dict[str, str]:
