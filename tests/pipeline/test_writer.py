@@ -61,10 +61,11 @@ def test_small_events_are_encoded_in_bounded_batches(
     assert max(rows for _, rows in batches) >= writer._LINES_BATCH_TOTAL_ROWS
 
 
-def test_spool_room_is_summed_once_per_batch(
-    configure_tap: ConfigureTap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A batch of small events well within the spool limit sums the spool's bytes once."""
+def bare_writer(
+    configure_tap: ConfigureTap, tmp_path: Path
+) -> tuple[writer.Writer, StatsRecorder, Spool]:
+    """A writer whose thread is not started (its methods are called directly), its stats and
+    its spool."""
     settings = configure_tap()
     stats = StatsRecorder()
     queue = EventQueue(
@@ -72,7 +73,14 @@ def test_spool_room_is_summed_once_per_batch(
     )
     envelope = EnvelopeSource(endpoint="ep", deployment="dep", model_version="1", agent="test")
     spool = Spool(tmp_path / "spool", "test", settings.collector.fsync)
-    tap = writer.Writer(settings, queue, stats, spool, envelope, report_drop=None)
+    return writer.Writer(settings, queue, stats, spool, envelope, report_drop=None), stats, spool
+
+
+def test_spool_room_is_summed_once_per_batch(
+    configure_tap: ConfigureTap, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch of small events well within the spool limit sums the spool's bytes once."""
+    tap, stats, spool = bare_writer(configure_tap, tmp_path)
     sums: list[int] = []
     spool_bytes = tap._spool_bytes
 
@@ -105,14 +113,7 @@ def test_lines_of_a_turn_are_appended_with_one_write_per_segment(
 ) -> None:
     """Batches encoded in one turn of the writer wait as bytes and reach each open segment with
     one write at the end of the turn, in order, counted once they are written."""
-    settings = configure_tap()
-    stats = StatsRecorder()
-    queue = EventQueue(
-        max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy, block_timeout=1
-    )
-    envelope = EnvelopeSource(endpoint="ep", deployment="dep", model_version="1", agent="test")
-    spool = Spool(tmp_path / "spool", "test", settings.collector.fsync)
-    tap = writer.Writer(settings, queue, stats, spool, envelope, report_drop=None)
+    tap, stats, spool = bare_writer(configure_tap, tmp_path)
     appended: list[tuple[str, int]] = []
     append = writer.Segment.append
 

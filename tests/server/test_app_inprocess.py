@@ -119,7 +119,7 @@ def test_disabled_collection_is_counted_as_a_drop(tmp_path: Path) -> None:
     )
 
 
-def test_payload_is_captured_after_the_scripts_own_background_task(tmp_path: Path) -> None:
+def test_payload_is_captured_beside_the_scripts_own_background_task(tmp_path: Path) -> None:
     """A Response with a background task keeps it: the task runs, and the request and the
     response are captured (after the answer is sent)."""
     script_path = tmp_path / "score_background.py"

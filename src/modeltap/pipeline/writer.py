@@ -230,8 +230,7 @@ class Writer:
                 self._write(item)
             elif isinstance(item, FlushRequest):
                 self._waiters.append(item)
-        self._append_all_pending()
-        self._begin_flush(stop.flush)
+        self._begin_flush(stop.flush)  # closing each segment appends its pending lines first
         self._committer.stop(timeout=None)
         self._release_waiters()
         # segments the destination did not take stay in the spool; the next start commits them
@@ -353,15 +352,15 @@ class Writer:
         try:
             segment.append(b"".join(waiting.lines), waiting.rows, waiting.count)
         except OSError as exc:
-            self._stats.dropped(waiting.collection, "write_error", waiting.count)
+            self._stats.dropped(segment.collection, "write_error", waiting.count)
             self._stats.error(f"writing to the spool failed: {exc}")
             logger.error(
                 "writing to the spool failed: %s; %d event(s) dropped", exc, waiting.count
             )
             return
-        waiting.noted(segment)
+        waiting.notes.tell(segment)
         # one count per append, not per event: request threads take the same lock
-        self._stats.written(waiting.collection, waiting.rows, waiting.size, waiting.count)
+        self._stats.written(segment.collection, waiting.rows, waiting.size, waiting.count)
 
     def _write_frame(self, events: list[Event], table: Any) -> None:
         """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
@@ -554,60 +553,61 @@ class _Pending:
     """JSON lines gathered for one open segment, appended together: bytes and counts only (no
     events: those would stay alive, and tracked by the garbage collector, until the append)."""
 
-    __slots__ = (
-        "collection",
-        "count",
-        "first_ns",
-        "last_ns",
-        "lines",
-        "notes",
-        "room",
-        "rows",
-        "segment",
-        "signature",
-        "size",
-    )
+    __slots__ = ("count", "lines", "notes", "room", "rows", "segment", "size")
 
     def __init__(self, segment: Segment, max_bytes: int) -> None:
         self.segment = segment
-        self.collection = segment.collection
         self.lines: list[bytes] = []
         self.count = 0
         self.rows = 0
         self.size = 0
         self.room = max_bytes - segment.size  # bytes the segment takes before it is full
-        self.first_ns = self.last_ns = -1
-        self.signature = segment.schema_signature
-        self.notes: list[tuple[int, dict[str, str]]] = []
+        self.notes = _SegmentNotes(segment)
 
     def add(self, event: Event, line: bytes) -> bool:
-        """Gather one line; True once the segment is full with the lines gathered. Notes the
-        event's time and, when its schema is new here, its columns for the catalog (costly to
-        derive, so once per schema, not once per event: see ``_note``)."""
+        """Gather one line; True once the segment is full with the lines gathered."""
         self.lines.append(line)
         self.count += 1
         self.rows += event.snapshot.rows
         self.size += len(line)
+        self.notes.add(event)
+        return self.size >= self.room
+
+
+class _SegmentNotes:
+    """What a segment is told of the events appended to it: their first and last time and,
+    when an event's schema is new to the segment, its columns for the catalog (costly to
+    derive, so once per schema, not once per event)."""
+
+    __slots__ = ("columns", "first_ns", "last_ns", "signature")
+
+    def __init__(self, segment: Segment) -> None:
+        self.first_ns = self.last_ns = -1
+        self.signature = segment.schema_signature
+        self.columns: list[tuple[int, dict[str, str]]] = []  # (time, columns) when new
+
+    def add(self, event: Event) -> None:
+        """Note one event."""
         time_ns = event.time_ns
         if self.first_ns < 0 or time_ns < self.first_ns:
             self.first_ns = time_ns
         if time_ns > self.last_ns:
             self.last_ns = time_ns
+        # pandas snapshots have a signature: a cheap fingerprint of their columns and types
         signature = getattr(event.snapshot, "signature", None)
         if not isinstance(signature, tuple):
             signature = None
         if signature is None or signature != self.signature:
             self.signature = signature
             columns = snapshot_columns(event.snapshot)
-            if not self.notes or columns != self.notes[-1][1]:
-                self.notes.append((time_ns, columns))
-        return self.size >= self.room
+            if not self.columns or columns != self.columns[-1][1]:  # the same again add nothing
+                self.columns.append((time_ns, columns))
 
-    def noted(self, segment: Segment) -> None:
-        """Tell ``segment`` (its lines now appended) their times and columns."""
+    def tell(self, segment: Segment) -> None:
+        """Tell ``segment`` (the events now appended to it)."""
         segment.note(self.first_ns, {})
         segment.note(self.last_ns, {})
-        for time_ns, columns in self.notes:
+        for time_ns, columns in self.columns:
             segment.note(time_ns, columns)
         segment.schema_signature = self.signature
 
@@ -633,21 +633,8 @@ def _collection_of(relative_path: str) -> str:
 
 
 def _note(segment: Segment, events: list[Event]) -> None:
-    """Tell the segment the appended events' times and, when an event's schema is new to the
-    segment, its columns for the catalog (costly to derive, so once per schema per segment,
-    not once per event)."""
-    times = [event.time_ns for event in events]
-    segment.note(min(times), {})
-    segment.note(max(times), {})
-    noted: dict[str, str] | None = None
+    """Tell the segment of the events just appended to it (see ``_SegmentNotes``)."""
+    notes = _SegmentNotes(segment)
     for event in events:
-        # pandas snapshots have a signature: a cheap fingerprint of their columns and types
-        signature = getattr(event.snapshot, "signature", None)
-        if not isinstance(signature, tuple):
-            signature = None
-        if signature is None or signature != segment.schema_signature:
-            segment.schema_signature = signature
-            columns = snapshot_columns(event.snapshot)
-            if columns != noted:  # the same columns again add nothing
-                segment.note(event.time_ns, columns)
-                noted = columns
+        notes.add(event)
+    notes.tell(segment)

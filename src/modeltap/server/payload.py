@@ -220,17 +220,18 @@ def _restored_payload(
     )
 
 
-_sinks: dict[int, tuple[Settings, BlobSink]] = {}
+_sink: tuple[Settings, BlobSink] | None = None  # the last settings' sink
 
 
 def _current_sink() -> BlobSink:
-    """The sink of the settings in force (one per settings object)."""
+    """The sink of the settings in force (made again when they change)."""
     from modeltap.pipeline.runtime import current_settings
 
+    global _sink
     settings = current_settings()
-    known = _sinks.get(id(settings))
+    known = _sink
     if known is None or known[0] is not settings:
-        known = _sinks[id(settings)] = (settings, BlobSink(settings))
+        known = _sink = (settings, BlobSink(settings))
     return known[1]
 
 
