@@ -4,6 +4,7 @@ YAML's request_settings allow."""
 from __future__ import annotations
 
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,6 +27,28 @@ def _most_concurrent(server_dir: Path, *args: str) -> int:
 def test_run_is_called_one_at_a_time_by_default(server_dir: Path) -> None:
     """Without --threads, concurrent requests reach run() one after the other."""
     assert _most_concurrent(server_dir) == 1
+
+
+def test_default_calls_a_quick_run_on_the_loop_and_a_slow_one_on_a_thread(
+    server_dir: Path,
+) -> None:
+    """By default a quick run() is called on the event loop's thread; once run() is slow it
+    moves to a thread of its own, and the loop answers health checks while it runs."""
+    with running(server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py")) as server, \
+            server.client() as client, ThreadPoolExecutor(1) as pool:
+        quick = [client.post("/score", content=b'{"sleep": 0}').json()["thread"]
+                 for _ in range(5)]
+        assert quick == ["MainThread"] * 5
+        for _ in range(2):
+            client.post("/score", content=b'{"sleep": 0.2}')
+        slow = pool.submit(client.post, "/score", content=b'{"sleep": 1.0}')
+        time.sleep(0.3)
+        started = time.monotonic()
+        assert client.get("/").text == "Healthy"
+        answered_in = time.monotonic() - started
+        assert not slow.done()
+        assert slow.result().json()["thread"].startswith("modeltap-run")
+    assert answered_in < 0.5
 
 
 def test_threads_lets_run_calls_overlap(server_dir: Path) -> None:

@@ -60,9 +60,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--threads",
         type=int,
         help="concurrent run() calls per worker (default: the YAML's request_settings."
-        "max_concurrent_requests_per_instance shared by the workers, else 1); 0 runs run() "
-        "on the event loop's thread: the least overhead per request, but the worker answers "
-        "nothing else (health, metrics, ingest) while run() runs",
+        "max_concurrent_requests_per_instance shared by the workers, else one at a time: on "
+        "the event loop's thread while run() takes less than the GIL's switch interval, 5 ms, "
+        "else on a thread of its own); N > 0: always a pool of N threads; 0: always on the "
+        "event loop's thread, which then answers nothing else (health, metrics, ingest) while "
+        "run() runs",
     )
     serve.set_defaults(handler=_serve, need_script=True)
     ingest = subparsers.add_parser(

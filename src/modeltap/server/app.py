@@ -12,7 +12,6 @@ import gc
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from modeltap.server.capture import PayloadCapture
 from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, parse_mdc
 from modeltap.server.metrics import CONTENT_TYPE, ServerMetrics
 from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES, BlobSink
+from modeltap.server.runner import Runner
 from modeltap.server.scoring import BadInput, ScoringScript, encode_result
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "AppOptions", "ServerState", "build_app"]
@@ -49,7 +49,9 @@ class AppOptions:
     """What one server process needs besides the collector settings."""
 
     auth: KeyAuth | None = None
-    run_threads: int = 1
+    run_threads: int | None = None
+    """Concurrent run() calls: None for one at a time, on the event loop's thread while run()
+    is quick (see ``modeltap.server.runner``); 0 for always on the loop; N for a pool of N."""
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     shutdown_timeout: float = 30.0
@@ -64,11 +66,11 @@ class _TooLarge(Exception):
 
 
 class ServerState:
-    """Readiness and the parts shared by the routes of one process. run() calls go to a pool
-    of ``options.run_threads`` threads of their own: a CPU-bound run() is fastest one at a time
-    (more threads only fight over the GIL with each other and with the event loop), a run()
-    waiting on I/O wants more. With 0 there is no pool: run() is called on the event loop's
-    thread."""
+    """Readiness and the parts shared by the routes of one process. run() is called by a
+    ``Runner``: by default one call at a time, on the event loop's thread while run() is quick
+    and on a thread of its own otherwise. More pool threads (``options.run_threads``) only help
+    a run() that waits on I/O or releases the GIL: CPU-bound calls fight over the GIL with each
+    other and with the event loop."""
 
     def __init__(self, settings: Settings, script: ScoringScript | None, options: AppOptions):
         self.settings = settings
@@ -78,11 +80,8 @@ class ServerState:
         sink = BlobSink(settings)
         self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
         self.ingestor = Ingestor(sink, options.max_event_bytes)
-        self.run_pool = (  # None: run() on the event loop's thread (--threads 0)
-            ThreadPoolExecutor(options.run_threads, thread_name_prefix="modeltap-run")
-            if options.run_threads
-            else None
-        )
+        threads = options.run_threads
+        self.runner = Runner(1 if threads is None else threads, adaptive=threads is None)
         self.ready = False
 
 
@@ -206,10 +205,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
                 reset_current_context(token)
 
         try:
-            if state.run_pool is None:
-                result = call()  # no hand-over to a pool thread and back (--threads 0)
-            else:
-                result = await asyncio.get_running_loop().run_in_executor(state.run_pool, call)
+            result = await state.runner.call(call)
         except Exception:
             request_id = context.get_id()
             logger.exception("run() of %s raised (x-request-id %s)", script.path, request_id)
@@ -287,8 +283,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             yield
         finally:
             state.ready = False
-            if state.run_pool is not None:
-                state.run_pool.shutdown(wait=False)
+            state.runner.shutdown()
             try:
                 await asyncio.to_thread(_drain, options)
             finally:

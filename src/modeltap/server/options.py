@@ -51,7 +51,8 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 5001
     workers: int = 1
-    run_threads: int = 1
+    run_threads: int | None = None
+    """None: one run() at a time, on the event loop while it is quick (``Runner``)."""
     auth_key: str | None = None
     auth_key_source: str | None = None
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
@@ -237,23 +238,26 @@ def resolve_options(
     )
 
 
-def _run_threads(label: str, request_settings: object, threads: int | None, workers: int) -> int:
+def _run_threads(
+    label: str, request_settings: object, threads: int | None, workers: int
+) -> int | None:
     """Concurrent run() calls per worker: ``--threads`` (0: run() on the event loop's own
-    thread), else the YAML's per-instance limit shared by the workers, else 1 (the platform's
-    default)."""
+    thread), else the YAML's per-instance limit shared by the workers, else None: one at a time
+    (the platform's default), placed by ``Runner``."""
     if threads is not None:
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ConfigError(f"--threads: must be 0 or a positive integer (got {threads!r})")
         return threads
     if request_settings is None:
-        return 1
+        return None
     if not isinstance(request_settings, Mapping):
         raise ConfigError(f"{label}: request_settings: expected a mapping")
     limit = request_settings.get("max_concurrent_requests_per_instance")
     if limit is None:
-        return 1
+        return None
     limit = _positive_int(f"{label}: request_settings.max_concurrent_requests_per_instance", limit)
-    return max(1, -(-limit // max(workers, 1)))
+    per_worker = -(-limit // max(workers, 1))
+    return per_worker if per_worker > 1 else None  # a limit of one says nothing of placement
 
 
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")

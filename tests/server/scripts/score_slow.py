@@ -1,6 +1,7 @@
 """A scoring script for the server tests: run() takes a while and reports how many run() calls
 were in progress at once (the most seen so far)."""
 
+import json
 import threading
 import time
 
@@ -14,12 +15,13 @@ def init():
 
 
 def run(raw_data):
-    """Sleep 0.3 s; return the most concurrent run() calls seen, and this thread's name."""
+    """Sleep 0.3 s (or the body's "sleep" seconds); return the most concurrent run() calls seen,
+    and this thread's name."""
     global _running, _most
     with _lock:
         _running += 1
         _most = max(_most, _running)
-    time.sleep(0.3)
+    time.sleep(json.loads(raw_data or "{}").get("sleep", 0.3))
     with _lock:
         _running -= 1
         return {"most_concurrent": _most, "thread": threading.current_thread().name}

@@ -1,0 +1,107 @@
+"""Runner: run() on the event loop while it is quick, on a pool thread once it is slow."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from modeltap.server.runner import Runner
+
+
+def _work(seconds: float, seen: list[str], running: list[int]) -> Callable[[], str]:
+    """A call that takes ``seconds`` of wall time, notes its thread and how many ran at once."""
+
+    def function() -> str:
+        running[0] += 1
+        running[1] = max(running[1], running[0])
+        time.sleep(seconds)
+        running[0] -= 1
+        seen.append(threading.current_thread().name)
+        return threading.current_thread().name
+
+    return function
+
+
+def test_quick_calls_run_on_the_event_loop_thread() -> None:
+    """A quick run() is called on the loop's own thread, one call at a time."""
+    seen: list[str] = []
+    running = [0, 0]
+    runner = Runner(1, adaptive=True, quick_seconds=0.05)
+
+    async def main() -> str:
+        await asyncio.gather(*(runner.call(_work(0.0, seen, running)) for _ in range(20)))
+        return threading.current_thread().name
+
+    loop_thread = asyncio.run(main())
+    runner.shutdown()
+    assert seen == [loop_thread] * 20
+    assert (runner.calls_on_loop, runner.calls_on_pool, running[1]) == (20, 0, 1)
+
+
+def test_slow_calls_move_to_the_pool_and_quick_ones_come_back() -> None:
+    """Once run()'s mean passes the limit calls go to the pool thread; quick again, they return
+    to the loop, and never do two calls overlap."""
+    seen: list[str] = []
+    running = [0, 0]
+    runner = Runner(1, adaptive=True, quick_seconds=0.01)
+
+    async def main() -> None:
+        for _ in range(3):  # sequential slow calls: the first on the loop, then the pool
+            await runner.call(_work(0.05, seen, running))
+        slow = [runner.call(_work(0.02, seen, running)) for _ in range(4)]
+        await asyncio.gather(*slow)  # concurrent while on the pool: still one at a time
+        for _ in range(40):
+            await runner.call(_work(0.0, seen, running))
+
+    asyncio.run(main())
+    runner.shutdown()
+    assert seen[0] == "MainThread"
+    assert all(name.startswith("modeltap-run") for name in seen[1:7])
+    assert seen[-1] == "MainThread"
+    assert running[1] == 1
+    assert runner.typical_seconds < 0.01
+
+
+def test_fixed_placements_do_not_adapt() -> None:
+    """threads=0 always calls on the loop, threads=2 always on the pool (two at once)."""
+    seen: list[str] = []
+    running = [0, 0]
+    on_loop, pooled = Runner(0, adaptive=True), Runner(2, adaptive=True)
+
+    async def main() -> None:
+        await asyncio.gather(*(on_loop.call(_work(0.01, seen, running)) for _ in range(3)))
+        await asyncio.gather(*(pooled.call(_work(0.05, seen, running)) for _ in range(4)))
+
+    asyncio.run(main())
+    pooled.shutdown()
+    assert seen[:3] == ["MainThread"] * 3
+    assert all(name.startswith("modeltap-run") for name in seen[3:])
+    assert (on_loop.adaptive, pooled.adaptive, on_loop.calls_on_loop, pooled.calls_on_pool) == (
+        False, False, 3, 4
+    )
+    assert running[1] == 2
+
+
+def test_a_failing_call_raises_and_still_counts_its_time() -> None:
+    """run()'s exception reaches the caller, on the loop and on the pool, and the call's time
+    still moves the mean."""
+    runner = Runner(1, adaptive=True, quick_seconds=0.01)
+
+    def fail() -> None:
+        time.sleep(0.05)
+        raise ValueError("bad input")
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match="bad input"):
+            await runner.call(fail)  # on the loop
+        with pytest.raises(ValueError, match="bad input"):
+            await runner.call(fail)  # now slow: on the pool
+
+    asyncio.run(main())
+    runner.shutdown()
+    assert (runner.calls_on_loop, runner.calls_on_pool) == (1, 1)
+    assert runner.typical_seconds > 0.01
