@@ -40,8 +40,9 @@ beside it.
 A last line measures what bounds one worker: the CPU time of run() itself, called in a loop in
 one process with the same collections on (no HTTP), and the requests/s that allows.
 
-``--threads N`` passes ``--threads N`` to both modeltap servers (``0``: run() on the event loop's
-own thread instead of a pool thread).
+``--threads N`` passes ``--threads N`` to both modeltap servers. Without it they place run()
+themselves (the event loop's thread while run() is quick); ``1`` fixes a pool thread, ``0`` the
+event loop's thread.
 
 Usage: ``python bench/server.py [--duration S] [--rounds N] [--skip-reference] [--threads N]
 [--process-writer]``.
@@ -454,7 +455,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-reference", action="store_true", help="modeltap rows only")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     parser.add_argument("--threads", type=int,
-                        help="modeltap serve --threads (0: run() on the event loop's thread)")
+                        help="modeltap serve --threads (1: always a pool thread; 0: always the "
+                             "event loop's thread; default: modeltap chooses)")
     parser.add_argument("--process-writer", action="store_true",
                         help="also measure capture on with the writer process")
     args = parser.parse_args(argv)
