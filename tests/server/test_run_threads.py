@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from modeltap.errors import ConfigError
 from modeltap.server.options import resolve_options
@@ -48,7 +49,15 @@ def test_default_calls_a_quick_run_on_the_loop_and_a_slow_one_on_a_thread(
         answered_in = time.monotonic() - started
         assert not slow.done()
         assert slow.result().json()["thread"].startswith("modeltap-run")
+        metrics = client.get("/metrics").text
     assert answered_in < 0.5
+    calls = {
+        sample.labels["thread"]: sample.value
+        for family in text_string_to_metric_families(metrics) if family.name == "modeltap_run_calls"
+        for sample in family.samples if sample.name == "modeltap_run_calls_total"
+    }
+    assert calls["event_loop"] >= 6 and calls["pool"] >= 1  # the first slow call ran on the loop
+    assert sum(calls.values()) == 8
 
 
 def test_threads_lets_run_calls_overlap(server_dir: Path) -> None:

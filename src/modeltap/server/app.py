@@ -82,6 +82,7 @@ class ServerState:
         self.ingestor = Ingestor(sink, options.max_event_bytes)
         threads = options.run_threads
         self.runner = Runner(1 if threads is None else threads, adaptive=threads is None)
+        self.metrics.watch(self.runner)
         self.ready = False
 
 

@@ -31,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector as PromCollector
 
 from modeltap.pipeline.runtime import stats
+from modeltap.server.runner import Runner
 from modeltap.stats import CollectionStats, PipelineStats
 
 __all__ = ["CONTENT_TYPE", "PUBLISH_INTERVAL", "STALE_AFTER", "ServerMetrics", "merge_expositions"]
@@ -110,6 +111,30 @@ class _PipelineCollector(PromCollector):
                 yield gauge
 
 
+class _RunnerCollector(PromCollector):
+    """Where run() was called and how long it typically takes (``Runner``)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def collect(self) -> Iterator[Metric]:
+        pid = str(os.getpid())
+        calls = CounterMetricFamily(
+            "modeltap_run_calls", "run() calls, by the thread they ran on",
+            labels=["thread", "pid"],
+        )
+        calls.add_metric(["event_loop", pid], float(self.runner.calls_on_loop))
+        calls.add_metric(["pool", pid], float(self.runner.calls_on_pool))
+        yield calls
+        typical = GaugeMetricFamily(
+            "modeltap_run_typical_seconds",
+            "Running mean of run()'s wall time, which decides where it is called",
+            labels=["pid"],
+        )
+        typical.add_metric([pid], self.runner.typical_seconds)
+        yield typical
+
+
 class ServerMetrics:
     """The registry of one server process and, with ``run_dir``, its view of the other workers."""
 
@@ -134,6 +159,11 @@ class ServerMetrics:
         self.registry.register(_PipelineCollector())
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None
+
+    def watch(self, runner: Runner) -> None:
+        """Export where ``runner`` called run() (``modeltap_run_calls``) and its typical
+        duration."""
+        self.registry.register(_RunnerCollector(runner))
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""
