@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -157,6 +158,7 @@ class ServerMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.registry.register(_PipelineCollector())
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None
 
@@ -167,8 +169,15 @@ class ServerMetrics:
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one answered request."""
-        self.requests.labels(route, method, str(status), self._pid_label).inc()
-        self.latency.labels(route, self._pid_label).observe(seconds)
+        key = (route, method, status)  # a few routes and statuses: the lookups are kept
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = (
+                self.requests.labels(route, method, str(status), self._pid_label),
+                self.latency.labels(route, self._pid_label),
+            )
+        series[0].inc()
+        series[1].observe(seconds)
 
     def render_own(self) -> bytes:
         """This process's numbers alone, as Prometheus text."""
