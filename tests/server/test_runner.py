@@ -42,28 +42,51 @@ def test_quick_calls_run_on_the_event_loop_thread() -> None:
     assert (runner.calls_on_loop, runner.calls_on_pool, running[1]) == (20, 0, 1)
 
 
-def test_slow_calls_move_to_the_pool_and_quick_ones_come_back() -> None:
-    """Once run()'s mean passes the limit calls go to the pool thread; quick again, they return
-    to the loop, and never do two calls overlap."""
+def test_slow_calls_move_to_the_pool_and_a_probe_brings_quick_ones_back() -> None:
+    """Once run()'s mean on the loop passes the limit calls go to the pool thread, one at a
+    time; when run() is quick again, a probe on the loop (after probe_seconds) brings them back."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.01)
+    runner = Runner(1, adaptive=True, quick_seconds=0.01, probe_seconds=0.2)
 
     async def main() -> None:
         for _ in range(3):  # sequential slow calls: the first on the loop, then the pool
             await runner.call(_work(0.05, seen, running))
         slow = [runner.call(_work(0.02, seen, running)) for _ in range(4)]
         await asyncio.gather(*slow)  # concurrent while on the pool: still one at a time
-        for _ in range(40):
-            await runner.call(_work(0.0, seen, running))
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            await asyncio.gather(*(runner.call(_work(0.0, seen, running)) for _ in range(3)))
 
     asyncio.run(main())
     runner.shutdown()
     assert seen[0] == "MainThread"
     assert all(name.startswith("modeltap-run") for name in seen[1:7])
-    assert seen[-1] == "MainThread"
+    quick = seen[7:]
+    assert quick[0].startswith("modeltap-run")  # before the probe: still on the pool
+    assert quick[-30:] == ["MainThread"] * 30  # after it: back on the loop
     assert running[1] == 1
-    assert runner.typical_seconds < 0.01
+    assert runner.on_loop and runner.typical_seconds < 0.01
+
+
+def test_a_probe_that_finds_run_still_slow_waits_twice_as_long() -> None:
+    """A probe that finds run() still slow sends calls back to the pool and doubles the wait
+    before the next probe."""
+    seen: list[str] = []
+    running = [0, 0]
+    runner = Runner(1, adaptive=True, quick_seconds=0.01, probe_seconds=0.1)
+
+    async def main() -> None:
+        started = time.monotonic()
+        while time.monotonic() - started < 0.65:
+            await runner.call(_work(0.02, seen, running))
+
+    asyncio.run(main())
+    runner.shutdown()
+    on_loop = [i for i, name in enumerate(seen) if name == "MainThread"]
+    # the first call, then probes after 0.1 s and 0.2 s more (0.4 s more would pass the end)
+    assert len(on_loop) == 3, seen
+    assert on_loop[0] == 0 and not runner.on_loop
 
 
 def test_fixed_placements_do_not_adapt() -> None:

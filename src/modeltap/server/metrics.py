@@ -129,7 +129,8 @@ class _RunnerCollector(PromCollector):
         yield calls
         typical = GaugeMetricFamily(
             "modeltap_run_typical_seconds",
-            "Running mean of run()'s wall time, which decides where it is called",
+            "Running mean of run()'s wall time on the event loop's thread, which decides "
+            "where it is called",
             labels=["pid"],
         )
         typical.add_metric([pid], self.runner.typical_seconds)

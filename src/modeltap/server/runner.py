@@ -8,14 +8,17 @@ two) that is a quarter or more of the worker's CPU per request. Calling run() on
 loop's thread avoids it, but the loop answers nothing else (health, metrics, other requests)
 until run() returns.
 
-``Runner`` with one thread (the default) chooses per call. While run() is quick it is called
-on the loop: a call shorter than the GIL's switch interval (``sys.getswitchinterval()``, 5 ms)
-holds the loop up no longer than a CPU-bound run() on a pool thread would, since that thread
-keeps the GIL for a whole interval before the loop gets a turn. Once run() is slow (the
-running mean of its wall-clock time passes the interval) calls go to the pool thread, so the
-loop stays responsive, and they come back to the loop when run() is quick again and no call
-is left on the pool. Never more than one run() at a time either way. With ``threads=0`` every
-call is made on the loop, with ``threads=N`` every call on a pool of N threads.
+``Runner`` with one thread (the default) chooses. While run() is quick it is called on the
+loop: a call shorter than the GIL's switch interval (``sys.getswitchinterval()``, 5 ms) holds
+the loop up no longer than a CPU-bound run() on a pool thread would, since that thread keeps
+the GIL for a whole interval before the loop gets a turn. Once run() is slow (the running mean
+of its wall-clock time on the loop passes the interval) calls go to the pool thread, so the
+loop stays responsive. Times measured there cannot say whether run() has become quick again:
+on the pool thread they include the waits for the GIL that the loop's own work causes. So
+after ``probe_seconds`` (10 s, doubling after each probe that finds run() still slow, up to
+5 minutes) one call is made on the loop again, once the pool has finished its calls, and its
+time decides. Never more than one run() at a time either way. With ``threads=0`` every call
+is made on the loop, with ``threads=N`` every call on a pool of N threads.
 """
 
 from __future__ import annotations
@@ -33,69 +36,87 @@ T = TypeVar("T")
 
 _WEIGHT = 0.1
 """How much one call moves the running mean of run()'s duration."""
+_MAX_PROBE_SECONDS = 300.0
 
 
 class Runner:
     """Calls run() on the event loop's thread or on a pool thread (see the module docstring)."""
 
     def __init__(
-        self, threads: int, *, adaptive: bool = False, quick_seconds: float | None = None
+        self,
+        threads: int,
+        *,
+        adaptive: bool = False,
+        quick_seconds: float | None = None,
+        probe_seconds: float = 10.0,
     ) -> None:
         self.threads = threads
         self.adaptive = adaptive and threads == 1
         self.quick_seconds = sys.getswitchinterval() if quick_seconds is None else quick_seconds
+        self.probe_seconds = probe_seconds
         self.pool = (
             ThreadPoolExecutor(threads, thread_name_prefix="modeltap-run") if threads else None
         )
         self.typical_seconds = 0.0
-        """Running mean of run()'s wall-clock time (adaptive runners only; the first call's
-        time until a second call is made)."""
+        """Running mean of run()'s wall-clock time on the loop (adaptive runners only)."""
         self.calls_on_loop = 0
         self.calls_on_pool = 0
+        self._loop_chosen = self.pool is None or self.adaptive
+        self._fresh = True  # the next time measured on the loop replaces the mean
+        self._probe_wait = probe_seconds
+        self._probe_at = 0.0
         self._on_pool = 0  # calls handed to the pool and not yet returned
+        self._pool_idle = asyncio.Event()
+        self._pool_idle.set()
 
     @property
     def on_loop(self) -> bool:
-        """Whether the next call would be made on the event loop's thread."""
-        if self.pool is None:
-            return True
-        return self.adaptive and self._on_pool == 0 and self.typical_seconds < self.quick_seconds
+        """Whether calls are now made on the event loop's thread."""
+        return self._loop_chosen
 
     async def call(self, function: Callable[[], T]) -> T:
         """``function()``, on the loop's thread or a pool thread; its exception propagates."""
-        if self.on_loop:
+        if self.pool is None:
             self.calls_on_loop += 1
-            if not self.adaptive:
-                return function()
-            started = time.perf_counter()
-            try:
-                return function()
-            finally:
-                self._observe(time.perf_counter() - started)
-        assert self.pool is not None
-        loop = asyncio.get_running_loop()
-        self.calls_on_pool += 1
-        self._on_pool += 1
-        try:
-            if self.adaptive:
-                return await loop.run_in_executor(self.pool, self._timed, function)
-            return await loop.run_in_executor(self.pool, function)
-        finally:
-            self._on_pool -= 1
-
-    def _timed(self, function: Callable[[], T]) -> T:
-        # timed on the pool thread: the wait in the pool's queue is not run()'s duration
+            return function()
+        if not self.adaptive:
+            return await self._on_pool_thread(function)
+        if not self._loop_chosen and time.monotonic() >= self._probe_at:
+            self._loop_chosen = self._fresh = True  # probe: is run() quick again?
+        while self._loop_chosen and self._on_pool:
+            await self._pool_idle.wait()  # one run() at a time: the pool's calls finish first
+        if not self._loop_chosen:
+            return await self._on_pool_thread(function)
+        self.calls_on_loop += 1
         started = time.perf_counter()
         try:
             return function()
         finally:
             self._observe(time.perf_counter() - started)
 
+    async def _on_pool_thread(self, function: Callable[[], T]) -> T:
+        assert self.pool is not None
+        self.calls_on_pool += 1
+        self._on_pool += 1
+        self._pool_idle.clear()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self.pool, function)
+        finally:
+            self._on_pool -= 1
+            if not self._on_pool:
+                self._pool_idle.set()
+
     def _observe(self, seconds: float) -> None:
-        # from the loop or the pool thread; never both at once (one call at a time), and a
-        # lost update would only delay a switch by a call
-        weight = _WEIGHT if self.calls_on_loop + self.calls_on_pool > 1 else 1.0
+        weight = 1.0 if self._fresh else _WEIGHT
+        self._fresh = False
         self.typical_seconds += (seconds - self.typical_seconds) * weight
+        if self.typical_seconds < self.quick_seconds:
+            if weight == 1.0:
+                self._probe_wait = self.probe_seconds  # a probe found run() quick
+            return
+        self._loop_chosen = False
+        self._probe_at = time.monotonic() + self._probe_wait
+        self._probe_wait = min(self._probe_wait * 2, _MAX_PROBE_SECONDS)
 
     def shutdown(self) -> None:
         """Stop the pool (calls in flight finish on their own)."""
