@@ -47,7 +47,7 @@ def test_slow_calls_move_to_the_pool_and_a_probe_brings_quick_ones_back() -> Non
     time; when run() is quick again, a probe on the loop (after probe_seconds) brings them back."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.01, probe_seconds=0.2)
+    runner = Runner(1, adaptive=True, quick_seconds=0.004, probe_seconds=0.2)
 
     async def main() -> None:
         for _ in range(3):  # sequential slow calls: the first on the loop, then the pool
@@ -66,7 +66,26 @@ def test_slow_calls_move_to_the_pool_and_a_probe_brings_quick_ones_back() -> Non
     assert quick[0].startswith("modeltap-run")  # before the probe: still on the pool
     assert quick[-30:] == ["MainThread"] * 30  # after it: back on the loop
     assert running[1] == 1
-    assert runner.on_loop and runner.typical_seconds < 0.01
+    assert runner.on_loop and runner.typical_seconds < 0.004
+
+
+def test_one_slow_first_call_does_not_move_run_off_the_loop() -> None:
+    """A cold first call ten times the limit leaves calls on the loop; later slow ones move them."""
+    seen: list[str] = []
+    running = [0, 0]
+    runner = Runner(1, adaptive=True, quick_seconds=0.004)
+
+    async def main() -> None:
+        await runner.call(_work(0.03, seen, running))
+        for _ in range(3):
+            await runner.call(_work(0.0, seen, running))
+        for _ in range(3):
+            await runner.call(_work(0.03, seen, running))
+
+    asyncio.run(main())
+    runner.shutdown()
+    assert seen[:5] == ["MainThread"] * 5
+    assert seen[5].startswith("modeltap-run")
 
 
 def test_a_probe_that_finds_run_still_slow_waits_twice_as_long() -> None:
@@ -74,12 +93,12 @@ def test_a_probe_that_finds_run_still_slow_waits_twice_as_long() -> None:
     before the next probe."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.01, probe_seconds=0.1)
+    runner = Runner(1, adaptive=True, quick_seconds=0.004, probe_seconds=0.1)
 
     async def main() -> None:
         started = time.monotonic()
         while time.monotonic() - started < 0.65:
-            await runner.call(_work(0.02, seen, running))
+            await runner.call(_work(0.05, seen, running))
 
     asyncio.run(main())
     runner.shutdown()
@@ -112,7 +131,7 @@ def test_fixed_placements_do_not_adapt() -> None:
 def test_a_failing_call_raises_and_still_counts_its_time() -> None:
     """run()'s exception reaches the caller, on the loop and on the pool, and the call's time
     still moves the mean."""
-    runner = Runner(1, adaptive=True, quick_seconds=0.01)
+    runner = Runner(1, adaptive=True, quick_seconds=0.004)
 
     def fail() -> None:
         time.sleep(0.05)
@@ -127,4 +146,4 @@ def test_a_failing_call_raises_and_still_counts_its_time() -> None:
     asyncio.run(main())
     runner.shutdown()
     assert (runner.calls_on_loop, runner.calls_on_pool) == (1, 1)
-    assert runner.typical_seconds > 0.01
+    assert runner.typical_seconds > 0.004

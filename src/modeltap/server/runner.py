@@ -62,7 +62,7 @@ class Runner:
         self.calls_on_loop = 0
         self.calls_on_pool = 0
         self._loop_chosen = self.pool is None or self.adaptive
-        self._fresh = True  # the next time measured on the loop replaces the mean
+        self._probing = False
         self._probe_wait = probe_seconds
         self._probe_at = 0.0
         self._on_pool = 0  # calls handed to the pool and not yet returned
@@ -82,7 +82,10 @@ class Runner:
         if not self.adaptive:
             return await self._on_pool_thread(function)
         if not self._loop_chosen and time.monotonic() >= self._probe_at:
-            self._loop_chosen = self._fresh = True  # probe: is run() quick again?
+            # probe: is run() quick again? From a mean halfway to the limit one call decides
+            # unless it is a little slow: then a few more on the loop do
+            self._loop_chosen = self._probing = True
+            self.typical_seconds = self.quick_seconds / 2
         while self._loop_chosen and self._on_pool:
             await self._pool_idle.wait()  # one run() at a time: the pool's calls finish first
         if not self._loop_chosen:
@@ -107,11 +110,11 @@ class Runner:
                 self._pool_idle.set()
 
     def _observe(self, seconds: float) -> None:
-        weight = 1.0 if self._fresh else _WEIGHT
-        self._fresh = False
-        self.typical_seconds += (seconds - self.typical_seconds) * weight
+        # from zero at start: one slow first call (a cold start) moves the mean a tenth
+        self.typical_seconds += (seconds - self.typical_seconds) * _WEIGHT
+        probing, self._probing = self._probing, False
         if self.typical_seconds < self.quick_seconds:
-            if weight == 1.0:
+            if probing:
                 self._probe_wait = self.probe_seconds  # a probe found run() quick
             return
         self._loop_chosen = False
