@@ -30,7 +30,7 @@ def test_quick_calls_run_on_the_event_loop_thread() -> None:
     """A quick run() is called on the loop's own thread, one call at a time."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.05)
+    runner = Runner(None, quick_seconds=0.05)
 
     async def main() -> str:
         await asyncio.gather(*(runner.call(_work(0.0, seen, running)) for _ in range(20)))
@@ -47,7 +47,7 @@ def test_slow_calls_move_to_the_pool_and_a_probe_brings_quick_ones_back() -> Non
     time; when run() is quick again, a probe on the loop (after probe_seconds) brings them back."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.004, probe_seconds=0.2)
+    runner = Runner(None, quick_seconds=0.004, probe_seconds=0.2)
 
     async def main() -> None:
         for _ in range(3):  # sequential slow calls: the first on the loop, then the pool
@@ -73,7 +73,7 @@ def test_one_slow_first_call_does_not_move_run_off_the_loop() -> None:
     """A cold first call ten times the limit leaves calls on the loop; later slow ones move them."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.004)
+    runner = Runner(None, quick_seconds=0.004)
 
     async def main() -> None:
         await runner.call(_work(0.03, seen, running))
@@ -93,7 +93,7 @@ def test_a_probe_that_finds_run_still_slow_waits_twice_as_long() -> None:
     before the next probe."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(1, adaptive=True, quick_seconds=0.004, probe_seconds=0.1)
+    runner = Runner(None, quick_seconds=0.004, probe_seconds=0.1)
 
     async def main() -> None:
         started = time.monotonic()
@@ -112,7 +112,7 @@ def test_fixed_placements_do_not_adapt() -> None:
     """threads=0 always calls on the loop, threads=2 always on the pool (two at once)."""
     seen: list[str] = []
     running = [0, 0]
-    on_loop, pooled = Runner(0, adaptive=True), Runner(2, adaptive=True)
+    on_loop, pooled = Runner(0), Runner(2)
 
     async def main() -> None:
         await asyncio.gather(*(on_loop.call(_work(0.01, seen, running)) for _ in range(3)))
@@ -131,7 +131,7 @@ def test_fixed_placements_do_not_adapt() -> None:
 def test_a_failing_call_raises_and_still_counts_its_time() -> None:
     """run()'s exception reaches the caller, on the loop and on the pool, and the call's time
     still moves the mean."""
-    runner = Runner(1, adaptive=True, quick_seconds=0.004)
+    runner = Runner(None, quick_seconds=0.004)
 
     def fail() -> None:
         time.sleep(0.05)

@@ -80,8 +80,7 @@ class ServerState:
         sink = BlobSink(settings)
         self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
         self.ingestor = Ingestor(sink, options.max_event_bytes)
-        threads = options.run_threads
-        self.runner = Runner(1 if threads is None else threads, adaptive=threads is None)
+        self.runner = Runner(options.run_threads)
         self.metrics.watch(self.runner)
         self.ready = False
 

@@ -8,17 +8,18 @@ two) that is a quarter or more of the worker's CPU per request. Calling run() on
 loop's thread avoids it, but the loop answers nothing else (health, metrics, other requests)
 until run() returns.
 
-``Runner`` with one thread (the default) chooses. While run() is quick it is called on the
-loop: a call shorter than the GIL's switch interval (``sys.getswitchinterval()``, 5 ms) holds
-the loop up no longer than a CPU-bound run() on a pool thread would, since that thread keeps
-the GIL for a whole interval before the loop gets a turn. Once run() is slow (the running mean
-of its wall-clock time on the loop passes the interval) calls go to the pool thread, so the
-loop stays responsive. Times measured there cannot say whether run() has become quick again:
-on the pool thread they include the waits for the GIL that the loop's own work causes. So
-after ``probe_seconds`` (10 s, doubling after each probe that finds run() still slow, up to
-5 minutes) one call is made on the loop again, once the pool has finished its calls, and its
-time decides. Never more than one run() at a time either way. With ``threads=0`` every call
-is made on the loop, with ``threads=N`` every call on a pool of N threads.
+``Runner`` with ``threads=None`` (the server's default: one call at a time) chooses. While
+run() is quick it is called on the loop: a call shorter than the GIL's switch interval
+(``sys.getswitchinterval()``, 5 ms) holds the loop up no longer than a CPU-bound run() on a
+pool thread would, since that thread keeps the GIL for a whole interval before the loop gets a
+turn. Once run() is slow (the running mean of its wall-clock time on the loop passes the
+interval) calls go to the pool thread, so the loop stays responsive. Times measured there
+cannot say whether run() has become quick again: on the pool thread they include the waits for
+the GIL that the loop's own work causes. So after ``probe_seconds`` (10 s, doubling after each
+probe that finds run() still slow, up to 5 minutes) one call is made on the loop again, once
+the pool has finished its calls, and its time decides. Never more than one run() at a time
+either way. With ``threads=0`` every call is made on the loop, with ``threads=N`` every call on
+a pool of N threads.
 """
 
 from __future__ import annotations
@@ -44,19 +45,18 @@ class Runner:
 
     def __init__(
         self,
-        threads: int,
+        threads: int | None,
         *,
-        adaptive: bool = False,
         quick_seconds: float | None = None,
         probe_seconds: float = 10.0,
     ) -> None:
-        self.threads = threads
-        self.adaptive = adaptive and threads == 1
+        """``threads``: None for one call at a time, placed per the module docstring; 0 for
+        every call on the loop; N for every call on a pool of N threads."""
+        self.adaptive = threads is None
         self.quick_seconds = sys.getswitchinterval() if quick_seconds is None else quick_seconds
         self.probe_seconds = probe_seconds
-        self.pool = (
-            ThreadPoolExecutor(threads, thread_name_prefix="modeltap-run") if threads else None
-        )
+        size = 1 if threads is None else threads
+        self.pool = ThreadPoolExecutor(size, thread_name_prefix="modeltap-run") if size else None
         self.typical_seconds = 0.0
         """Running mean of run()'s wall-clock time on the loop (adaptive runners only)."""
         self.calls_on_loop = 0
