@@ -3,8 +3,9 @@
 Handing a call to a pool thread and back costs the worker more than the hand-over itself: the
 event loop and the pool thread take turns with the GIL, usually from different CPUs, so every
 turn moves the interpreter's state from one CPU's caches to the other's and wakes a sleeping
-thread there. For a quick CPU-bound run() (a pandas or scikit-learn model of a millisecond or
-two) that is a quarter or more of the worker's CPU per request. Calling run() on the event
+thread there. For a quick CPU-bound run() (the how-to script's pandas run() of about a
+millisecond, in ``bench/server.py``) that was a fifth to a third of the worker's CPU per
+request. Calling run() on the event
 loop's thread avoids it, but the loop answers nothing else (health, metrics, other requests)
 until run() returns.
 
