@@ -94,6 +94,7 @@ def test_serve_runs_the_writer_where_the_writer_key_says(
                 answer = client.post("/score", json={"rows": [{"x": number}]})
                 assert answer.status_code == 200
     finally:
-        assert server.stop() == 0
+        exit_code = server.stop()
+    assert exit_code == 0
     for collection in ("model_inputs", "model_outputs", "request", "response"):
         assert len(server.records(collection)) == 5, collection
