@@ -7,7 +7,7 @@ import gc
 import pickle
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,14 @@ from tests.conftest import ConfigureTap, ReadRecords
 ROWS = [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}]
 FLOATS = [0.1, 1 / 3, 2 / 3, 1e-300, 123456.78901234568, 2.0**53 + 2, 5e-324,
           1.7976931348623157e308, -0.0, 3.141592653589793]
+
+
+@pytest.fixture(params=["pyarrow", "python"])
+def string_storage(request: pytest.FixtureRequest) -> Iterator[str]:
+    """pandas' storage for string columns: Arrow (its choice when pyarrow is installed) or
+    Python objects (``modeltap serve``'s choice for scoring scripts)."""
+    with pd.option_context("mode.string_storage", request.param):
+        yield str(request.param)
 
 
 def decoded(snapshot: Snapshot) -> list[dict[str, Any]]:
@@ -128,6 +136,7 @@ PANDAS_MUTATIONS: dict[str, Callable[[pd.DataFrame], None]] = {
 
 
 @pytest.mark.filterwarnings("ignore:The inplace keyword")
+@pytest.mark.usefixtures("string_storage")
 @pytest.mark.parametrize("copies", [1, 300])  # 2 rows: frozen copies; 600: shared blocks
 @pytest.mark.parametrize("mutation", sorted(PANDAS_MUTATIONS))
 def test_pandas_frame_mutations_do_not_change_snapshot(mutation: str, copies: int) -> None:
@@ -224,6 +233,7 @@ def test_collect_freezes_the_frame_end_to_end(
 # -- values ----------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("string_storage")
 def test_nan_and_none_become_null() -> None:
     """NaN, None, pandas NA and NaT are null in every type."""
     nan = float("nan")
@@ -315,6 +325,7 @@ def test_floats_round_trip_exactly(kind: str) -> None:
 # -- invalid data ----------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("string_storage")
 def test_duplicate_column_names() -> None:
     """A DataFrame with duplicate column names is refused, naming the duplicates."""
     frame = pd.DataFrame([[1, 2, 3, 4]], columns=["a", "b", "a", "b"])
@@ -324,6 +335,7 @@ def test_duplicate_column_names() -> None:
     assert isinstance(info.value, ValueError)
 
 
+@pytest.mark.usefixtures("string_storage")
 def test_column_names_equal_as_text() -> None:
     """Column names that differ only in type (1 and '1') would be one record key: refused."""
     frame = pd.DataFrame([[1, 2, 3]], columns=[1, "1", "b"])
@@ -466,6 +478,7 @@ DTYPE_COLUMNS: dict[str, Callable[[], object]] = {
 }
 
 
+@pytest.mark.usefixtures("string_storage")
 @pytest.mark.parametrize("dtype", sorted(DTYPE_COLUMNS))
 def test_small_and_large_frames_encode_alike(dtype: str) -> None:
     """A column encodes the same in a 2-row frame and in a large one (different encoders)."""
@@ -475,6 +488,43 @@ def test_small_and_large_frames_encode_alike(dtype: str) -> None:
     assert len(expected) == 2
     assert rows_of(large)[:2] == expected
     assert rows_of(large)[-2:] == expected
+
+
+@pytest.mark.parametrize("rows", [2, 20, 300])
+def test_python_string_columns_convert_as_pandas_does(rows: int) -> None:
+    """Python-backed string columns, with NaN and NA missing, encode as null and convert to
+    the Arrow type pandas gives them, in small and large frames."""
+    with pd.option_context("mode.string_storage", "python"):
+        frame = pd.DataFrame(
+            {
+                "s": pd.array(["x", None] * (rows // 2), dtype="str"),
+                "t": pd.array(["y", None] * (rows // 2), dtype="string"),
+            }
+        )
+        assert type(frame["s"].array) is pd.arrays.StringArray
+        snapshot = take_snapshot(frame)
+        expected = pa.Table.from_pandas(frame, preserve_index=False)
+    assert decoded(snapshot)[:2] == [{"s": "x", "t": "y"}, {"s": None, "t": None}]
+    assert snapshot.to_arrow().equals(expected)
+
+
+@pytest.mark.usefixtures("string_storage")
+@pytest.mark.parametrize(
+    ("columns", "names"),
+    [
+        (pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")]), ["('a', 'x')", "('a', 'y')"]),
+        (pd.Index([1, 2]), ["1", "2"]),
+        (pd.CategoricalIndex(["b", "a"]), ["b", "a"]),
+        (pd.DatetimeIndex(["2024-05-01", "2024-05-02"]),
+         ["2024-05-01 00:00:00", "2024-05-02 00:00:00"]),
+    ],
+    ids=["multiindex", "ints", "categorical", "datetimes"],
+)
+def test_column_labels_of_any_index_become_text_keys(columns: pd.Index, names: list[str]) -> None:
+    """Column labels of any Index kind become their text as record keys (a MultiIndex's
+    tuples too, which collect() once refused with pandas' own ValueError)."""
+    frame = pd.DataFrame([[1, 2]], columns=columns)
+    assert list(rows_of(frame)[0]) == names
 
 
 def test_pandas_index_is_not_recorded() -> None:
@@ -498,6 +548,7 @@ def mixed_frame(rows: int) -> pd.DataFrame:
     )
 
 
+@pytest.mark.usefixtures("string_storage")
 @pytest.mark.parametrize("rows", [1, 16, 17, 100, 300])
 def test_packed_snapshot_round_trips(rows: int) -> None:
     """A snapshot packed for the queue and unpacked encodes, converts and rebuilds alike."""
@@ -510,6 +561,7 @@ def test_packed_snapshot_round_trips(rows: int) -> None:
         assert back.signature == snapshot.signature  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("string_storage")
 @pytest.mark.parametrize("rows", [0, 1, 16, 17, 100, 300, 1_000])
 def test_portable_parts_survive_pickling_for_the_writer_process(rows: int) -> None:
     """Packed, made portable, pickled (as sent to a writer process) and restored, a snapshot
@@ -526,6 +578,7 @@ def test_portable_parts_survive_pickling_for_the_writer_process(rows: int) -> No
     assert back.to_arrow().equals(snapshot.to_arrow())
 
 
+@pytest.mark.usefixtures("string_storage")
 @pytest.mark.parametrize(("rows", "collections"), [(1, 1), (16, 1), (17, 2), (100, 2)])
 def test_packed_small_frames_are_not_tracked_by_the_garbage_collector(
     rows: int, collections: int
@@ -549,6 +602,7 @@ def test_large_frames_are_packed_as_they_are() -> None:
     assert unpack_snapshot((snapshot,)) is snapshot
 
 
+@pytest.mark.usefixtures("string_storage")
 def test_tiny_frames_encode_together_like_alone() -> None:
     """Tiny frames converted together (strings as Python values) give each its own rows."""
     snapshots = [take_snapshot(mixed_frame(n)) for n in (1, 2, 3, 1)]

@@ -53,6 +53,7 @@ _ORJSON_OPTIONS = (
     orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
 )
 _APPROX_CELL_BYTES = 12
+_PYTHON_STRINGS = pd.arrays.StringArray  # a string column's array in Python storage
 
 
 class Snapshot(Protocol):
@@ -142,17 +143,23 @@ def _pandas_json(frame: pd.DataFrame) -> bytes:
 
 
 def _column_names(columns: pd.Index) -> list[str]:
-    """Column labels as record keys; Arrow-backed labels (pandas >= 3) read straight from Arrow."""
-    values = columns.array
+    """Column labels as record keys, read from the Index's own array (``Index.array`` and
+    ``Index.tolist`` wrap or convert first: several µs for every new frame): Arrow-backed labels
+    (pandas >= 3) straight from Arrow, Python-backed string labels from their object array."""
+    values: Any = getattr(columns, "_values", None)  # pandas internals; else Index.tolist()
     arrow = getattr(values, "_pa_array", None)
     names: list[Any]
-    if arrow is None:
-        names = columns.tolist()
-    else:
-        names = arrow.to_pylist()
-        if type(values.dtype) is pd.StringDtype and arrow.null_count == 0:
+    if arrow is not None:
+        names = arrow.chunk(0).to_pylist() if arrow.num_chunks == 1 else arrow.to_pylist()
+        if type(columns.dtype) is pd.StringDtype and arrow.null_count == 0:
             return names  # all of them str already
-    return [n if isinstance(n, str) else str(n) for n in names]
+    elif type(values) is np.ndarray:
+        names = values.tolist()
+    elif type(columns.dtype) is pd.StringDtype and type(values._ndarray) is np.ndarray:
+        names = values._ndarray.tolist()  # Python-backed strings: their object array
+    else:
+        names = columns.tolist()
+    return [n if type(n) is str else str(n) for n in names]
 
 
 def _unique_names(columns: pd.Index) -> tuple[str, ...]:
@@ -189,7 +196,8 @@ def _freeze_blocks(
     arrays are immutable and kept as they are, but the string columns of small frames are kept
     in forms the garbage collector does not track, with a string token for their dtype: in tiny
     frames a 1-D object array of Python strings (cheapest for the writer), else their Arrow buffers
-    (``PandasSnapshot._live_blocks`` turns those back into arrays, on the writer). Other values
+    (``PandasSnapshot._live_blocks`` turns those back into arrays, on the writer); Python-backed
+    string columns (pandas' ``python`` storage) as a copy of their object array. Other values
     are copied, or, given ``guards`` (copy-on-write pandas), shared: a shallow copy of the block
     goes into ``guards`` and, while it lives, pandas copies the caller's block before writing to
     it (a few µs per block instead of a copy of the data, or of ``DataFrame.copy(deep=False)``'s
@@ -218,6 +226,8 @@ def _freeze_blocks(
             dtype = _buffers_token(_string_token(dtype), arrow.type)
         elif arrow is not None:
             kept = arrow
+        elif guards is None and type(dtype) is pd.StringDtype and type(values) is _PYTHON_STRINGS:
+            kept, dtype = values._ndarray.copy(), _string_token(dtype)  # their object array
         elif guards is None:
             kept = values.copy()
         else:
@@ -446,7 +456,9 @@ class PandasSnapshot:
         for positions, values, dtype in _triples(self._live_blocks()):
             for offset, position in enumerate(positions):
                 if type(dtype) is tuple:  # a string column's values and token
-                    arrays[position] = pa.array(values, type=pa.large_string())  # as pandas
+                    # the Arrow type pandas converts the storage to; NaN and NA as null
+                    string_type = pa.large_string() if dtype[0] == "pyarrow" else pa.string()
+                    arrays[position] = pa.array(values, type=string_type, from_pandas=True)
                 elif isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
                     arrays[position] = pa.array(values[offset] if values.ndim == 2 else values)
                 elif isinstance(values, pa.ChunkedArray | pa.Array) and len(positions) == 1:
