@@ -37,15 +37,19 @@ rounds (one server's rounds have spread from 222 to 467 req/s), and a pair share
 speed, so the targets are judged on the paired ratio; the lowest and highest round are printed
 beside it.
 
-A last line measures what bounds one worker: the CPU time of run() itself, called in a loop in
-one process with the same collections on (no HTTP), and the requests/s that allows.
+The last lines measure what bounds one worker: the CPU time of run() itself, called in a loop
+in one process with the same collections on (no HTTP), and the requests/s that allows; once with
+pandas' string columns in Python objects (what ``modeltap serve`` sets up for scripts, and what
+the reference's venv, without pyarrow, has) and once in Arrow (pandas' choice when pyarrow is
+installed). ``--string-storage`` sets ``MODELTAP_PANDAS_STRING_STORAGE`` for the modeltap
+servers.
 
 ``--threads N`` passes ``--threads N`` to both modeltap servers. Without it they place run()
 themselves (the event loop's thread while run() is quick); ``1`` fixes a pool thread, ``0`` the
 event loop's thread.
 
 Usage: ``python bench/server.py [--duration S] [--rounds N] [--skip-reference] [--threads N]
-[--process-writer]``.
+[--process-writer] [--string-storage python|pyarrow|auto]``.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from modeltap.server.strings import STRING_STORAGE_VARIABLE
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -403,9 +409,11 @@ def print_targets(rows: list[Row], rounds: Rounds) -> None:
 
 
 RUN_ALONE = """
-import json, sys, time
+import json, os, sys, time
 sys.path.insert(0, sys.argv[1])
 import modeltap
+from modeltap.server.strings import use_string_storage
+use_string_storage(os.environ)  # as serve's workers do
 modeltap.configure({"destination": sys.argv[2]})
 import score
 score.init()
@@ -424,12 +432,14 @@ print(json.dumps({"calls": len(costs), "median_us": costs[len(costs) // 2] * 1e6
 """
 
 
-def measure_run_alone(work: Path, seconds: float) -> dict[str, float]:
-    """CPU time of the script's run() called in a loop in one process, collections on."""
+def measure_run_alone(work: Path, seconds: float, storage: str) -> dict[str, float]:
+    """CPU time of the script's run() called in a loop in one process, collections on, with
+    pandas' string ``storage`` set as serve's workers set it."""
     out = subprocess.run(
-        [sys.executable, "-c", RUN_ALONE, str(SCRIPT.parent), str(work / "alone"), BODY,
-         str(seconds)],
+        [sys.executable, "-c", RUN_ALONE, str(SCRIPT.parent), str(work / f"alone-{storage}"),
+         BODY, str(seconds)],
         capture_output=True, text=True, check=True,
+        env={**os.environ, STRING_STORAGE_VARIABLE: storage},
     ).stdout
     return dict(json.loads(out.strip().splitlines()[-1]))
 
@@ -459,7 +469,12 @@ def main(argv: list[str] | None = None) -> int:
                              "event loop's thread; default: modeltap chooses)")
     parser.add_argument("--process-writer", action="store_true",
                         help="also measure capture on with the writer process")
+    parser.add_argument("--string-storage", choices=("python", "pyarrow", "auto"),
+                        help=f"{STRING_STORAGE_VARIABLE} for the modeltap servers (default: "
+                             "serve's own, python)")
     args = parser.parse_args(argv)
+    if args.string_storage is not None:
+        os.environ[STRING_STORAGE_VARIABLE] = args.string_storage  # the reference ignores it
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
     python = None if args.skip_reference else ensure_reference_env()
@@ -494,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.extend(median_row(r) for r in rounds.values())
             every.update(((server, concurrency), r) for server, r in rounds.items())
         log("run() alone, in one process")
-        alone = measure_run_alone(work, args.duration)
+        alone = {storage: measure_run_alone(work, args.duration, storage)
+                 for storage in ("python", "pyarrow")}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     threads = "" if args.threads is None else f", modeltap --threads {args.threads}"
@@ -502,9 +518,14 @@ def main(argv: list[str] | None = None) -> int:
           f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs\n")
     print_table(rows)
     print_targets(rows, every)
-    ceiling = 1e6 / alone["median_us"]
-    print(f"\nrun() alone (no HTTP, collections on, {alone['calls']:.0f} calls): median "
-          f"{alone['median_us']:.0f} µs of CPU -> at most {ceiling:.0f} req/s for one worker")
+    print()
+    for storage, label in (("python", "Python strings, serve's default"),
+                           ("pyarrow", "Arrow strings")):
+        one = alone[storage]
+        ceiling = 1e6 / one["median_us"]
+        print(f"run() alone ({label}; no HTTP, collections on, {one['calls']:.0f} calls): "
+              f"median {one['median_us']:.0f} µs of CPU -> at most {ceiling:.0f} req/s for one "
+              "worker")
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     return 0

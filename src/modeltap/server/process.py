@@ -105,10 +105,12 @@ def run_worker(
     """Load, init and serve in this process until told to stop; returns the exit code."""
     from modeltap.server.app import AppOptions, build_app
     from modeltap.server.scoring import ScoringScript, ScoringScriptError
+    from modeltap.server.strings import use_string_storage
 
     _setup_logging(options.log_level)
     os.environ.update(options.environment)
     try:
+        use_string_storage(os.environ)
         settings = configure(options.config)
         if _collects(settings) and not start_pipeline(timeout=120):
             _say(f"worker {os.getpid()}: the writer process is not ready yet; serving anyway")

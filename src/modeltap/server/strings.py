@@ -1,0 +1,38 @@
+"""pandas' storage for the string columns a scoring script builds: Python objects by default.
+
+pandas 3 stores string columns in Arrow whenever pyarrow is installed, and modeltap installs
+it. For the few-row frames a scoring request builds, Arrow strings cost more than Python ones:
+the how-to's ``run()`` takes about a fifth longer (README, "Serving"). So each worker sets
+pandas' ``mode.string_storage`` to ``python`` before it loads the script, as pandas has it
+without pyarrow, unless ``MODELTAP_PANDAS_STRING_STORAGE`` (in the deployment's
+``environment_variables`` or the environment) says ``pyarrow``, or ``auto`` for pandas' own
+choice. A script may still set the option itself in ``init()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+
+from modeltap.errors import ConfigError
+
+__all__ = ["STRING_STORAGE_VARIABLE", "use_string_storage"]
+
+STRING_STORAGE_VARIABLE = "MODELTAP_PANDAS_STRING_STORAGE"
+_CHOICES = ("auto", "pyarrow", "python")
+
+
+def use_string_storage(environment: Mapping[str, str]) -> str:
+    """Set pandas' string storage as ``environment`` asks (``python`` when it does not say);
+    returns the choice. Raises ConfigError for a value pandas has no storage for."""
+    value = environment.get(STRING_STORAGE_VARIABLE, "python")
+    choice = value.strip().lower()
+    if choice not in _CHOICES:
+        raise ConfigError(
+            f"{STRING_STORAGE_VARIABLE}={value!r} is not a string storage: use python "
+            "(the default), pyarrow, or auto (pandas' own choice)"
+        )
+    if choice != "auto":
+        pd.set_option("mode.string_storage", choice)
+    return choice
