@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import threading
 
+import numpy as np
+
 __all__ = ["new_uuid4", "top_up_uuids"]
 
 _UUIDS_PER_DRAW = 512
@@ -19,16 +21,22 @@ _uuid_lock = threading.Lock()
 
 
 def _draw_uuids() -> list[str]:
-    """Version-4 UUID strings from one ``os.urandom`` call (one syscall per few hundred ids)."""
-    raw = bytearray(os.urandom(16 * _UUIDS_PER_DRAW))
-    raw[6::16] = bytes((b & 0x0F) | 0x40 for b in raw[6::16])
-    raw[8::16] = bytes((b & 0x3F) | 0x80 for b in raw[8::16])
-    text = raw.hex()
-    return [
-        f"{text[o:o + 8]}-{text[o + 8:o + 12]}-{text[o + 12:o + 16]}-{text[o + 16:o + 20]}-"
-        f"{text[o + 20:o + 32]}"
-        for o in range(0, len(text), 32)
-    ]
+    """Version-4 UUID strings from one ``os.urandom`` call (one syscall per few hundred ids),
+    formatted for all of them at once: the ids are slices of one text."""
+    raw = np.frombuffer(os.urandom(16 * _UUIDS_PER_DRAW), dtype=np.uint8).reshape(-1, 16)
+    raw = raw.copy()
+    raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
+    raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
+    digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(-1, 32)
+    laid_out = np.full((len(digits), 36), ord("-"), dtype=np.uint8)
+    for start, stop, to in _GROUPS:
+        laid_out[:, to : to + stop - start] = digits[:, start:stop]
+    text = laid_out.tobytes().decode("ascii")
+    return [text[o : o + 36] for o in range(0, len(text), 36)]
+
+
+_GROUPS = ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24))
+"""The five groups of a UUID's 32 hex digits: (first digit, end, position in the 36 characters)."""
 
 
 def new_uuid4() -> str:
