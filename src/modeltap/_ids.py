@@ -20,11 +20,15 @@ _uuids: list[str] = []
 _uuid_lock = threading.Lock()
 
 
+_GROUPS = ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24))
+"""The five groups of a UUID's 32 hex digits: (first digit, end, position in the 36 characters)."""
+
+
 def _draw_uuids() -> list[str]:
     """Version-4 UUID strings from one ``os.urandom`` call (one syscall per few hundred ids),
     formatted for all of them at once: the ids are slices of one text."""
-    raw = np.frombuffer(os.urandom(16 * _UUIDS_PER_DRAW), dtype=np.uint8).reshape(-1, 16)
-    raw = raw.copy()
+    raw = np.frombuffer(bytearray(os.urandom(16 * _UUIDS_PER_DRAW)), dtype=np.uint8)
+    raw = raw.reshape(-1, 16)
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40  # version 4
     raw[:, 8] = (raw[:, 8] & 0x3F) | 0x80  # RFC 4122 variant
     digits = np.frombuffer(raw.tobytes().hex().encode("ascii"), dtype=np.uint8).reshape(-1, 32)
@@ -33,10 +37,6 @@ def _draw_uuids() -> list[str]:
         laid_out[:, to : to + stop - start] = digits[:, start:stop]
     text = laid_out.tobytes().decode("ascii")
     return [text[o : o + 36] for o in range(0, len(text), 36)]
-
-
-_GROUPS = ((0, 8, 0), (8, 12, 9), (12, 16, 14), (16, 20, 19), (20, 32, 24))
-"""The five groups of a UUID's 32 hex digits: (first digit, end, position in the 36 characters)."""
 
 
 def new_uuid4() -> str:

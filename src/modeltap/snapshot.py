@@ -155,8 +155,8 @@ def _column_names(columns: pd.Index) -> list[str]:
             return names  # all of them str already
     elif type(values) is np.ndarray:
         names = values.tolist()
-    elif type(columns.dtype) is pd.StringDtype and type(values._ndarray) is np.ndarray:
-        names = values._ndarray.tolist()  # Python-backed strings: their object array
+    elif type(values) is _PYTHON_STRINGS:
+        names = values._ndarray.tolist()  # their object array
     else:
         names = columns.tolist()
     return [n if type(n) is str else str(n) for n in names]
@@ -226,7 +226,7 @@ def _freeze_blocks(
             dtype = _buffers_token(_string_token(dtype), arrow.type)
         elif arrow is not None:
             kept = arrow
-        elif guards is None and type(dtype) is pd.StringDtype and type(values) is _PYTHON_STRINGS:
+        elif guards is None and type(values) is _PYTHON_STRINGS:
             kept, dtype = values._ndarray.copy(), _string_token(dtype)  # their object array
         elif guards is None:
             kept = values.copy()
@@ -457,7 +457,7 @@ class PandasSnapshot:
             for offset, position in enumerate(positions):
                 if type(dtype) is tuple:  # a string column's values and token
                     # the Arrow type pandas converts the storage to; NaN and NA as null
-                    string_type = pa.large_string() if dtype[0] == "pyarrow" else pa.string()
+                    string_type = pa.string() if dtype[0] == "python" else pa.large_string()
                     arrays[position] = pa.array(values, type=string_type, from_pandas=True)
                 elif isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
                     arrays[position] = pa.array(values[offset] if values.ndim == 2 else values)
