@@ -1,15 +1,15 @@
 """Benchmark: ``modeltap serve`` against the reference inference server, over loopback with wrk.
 
-Three servers (four with ``--process-writer``) run the platform how-to scoring script
+Three servers (four with ``--thread-writer``) run the platform how-to scoring script
 (``examples/score.py``, a trivial model), one worker each, each started fresh for every
 concurrency level:
 
 * ``modeltap on``: ``modeltap serve`` with model_inputs, model_outputs, request and response on
-  (4 records per request);
+  (4 records per request), encoded and written by its writer process (serve's default);
 * ``modeltap off``: the same with every collection off;
-* ``modeltap on, process writer`` (with ``--process-writer``): ``modeltap on`` with
-  ``MODELTAP_WRITER=process``: the records encoded and written by a writer process of their own
-  instead of a thread of the server;
+* ``modeltap on, thread writer`` (with ``--thread-writer``): ``modeltap on`` with
+  ``MODELTAP_WRITER=thread``: the records encoded and written by a thread of the serving process
+  instead;
 * ``reference``: ``azureml-inference-server-http==1.5.1`` running the same script with its
   import line switched back to ``azureml.ai.monitoring`` (2 records per request: that server has
   no payload logging of its own), the SDK sending to a ``modeltap ingest`` sink on loopback. It
@@ -49,7 +49,7 @@ themselves (the event loop's thread while run() is quick); ``1`` fixes a pool th
 event loop's thread.
 
 Usage: ``python bench/server.py [--duration S] [--rounds N] [--skip-reference] [--threads N]
-[--process-writer] [--string-storage python|pyarrow|auto]``.
+[--thread-writer] [--string-storage python|pyarrow|auto]``.
 """
 
 from __future__ import annotations
@@ -244,6 +244,7 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
     data = folder / "data"
     port = free_port()
     environment = dict(os.environ)
+    environment.pop("MODELTAP_WRITER", None)  # serve's own default unless ``writer`` says
     if writer is not None:
         environment["MODELTAP_WRITER"] = writer
     with open(folder / "server.log", "wb") as server_log:
@@ -386,17 +387,18 @@ def print_targets(rows: list[Row], rounds: Rounds) -> None:
                              pairs, 0.85, percent=True))
             print(f"c={concurrency}: CPU per request of the serving process, capture on / off "
                   f"{on.cpu_us / off.cpu_us:.0%} ({on.cpu_us:.0f} / {off.cpu_us:.0f} µs)")
-        process_on = by.get(("modeltap on, process writer", concurrency))
-        if process_on and off:
-            print(f"c={concurrency}: the same with the writer process "
-                  f"{process_on.cpu_us / off.cpu_us:.0%} ({process_on.cpu_us:.0f} µs; the writer "
-                  f"process another {process_on.writer_us:.0f} µs)")
+            print(f"c={concurrency}: the writer process's CPU per request, capture on: "
+                  f"{on.writer_us:.0f} µs")
+        thread_on = by.get(("modeltap on, thread writer", concurrency))
+        if thread_on and off:
+            print(f"c={concurrency}: the same with the thread writer "
+                  f"{thread_on.cpu_us / off.cpu_us:.0%} ({thread_on.cpu_us:.0f} µs)")
         if on and ref:
             pairs = paired(rounds, "modeltap on", "reference", concurrency)
             print(ratio_line(f"c={concurrency}: modeltap on / reference throughput",
                              on.rps / ref.rps, pairs, 3.0, percent=False))
-        if on and process_on:
-            pairs = paired(rounds, "modeltap on, process writer", "modeltap on", concurrency)
+        if on and thread_on:
+            pairs = paired(rounds, "modeltap on", "modeltap on, thread writer", concurrency)
             print(f"c={concurrency}: capture on, writer process / thread writer throughput "
                   f"{statistics.median(pairs):.2f}x paired by round")
         if on:
@@ -467,8 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int,
                         help="modeltap serve --threads (1: always a pool thread; 0: always the "
                              "event loop's thread; default: modeltap chooses)")
-    parser.add_argument("--process-writer", action="store_true",
-                        help="also measure capture on with the writer process")
+    parser.add_argument("--thread-writer", action="store_true",
+                        help="also measure capture on with the thread writer")
     parser.add_argument("--string-storage", choices=("python", "pyarrow", "auto"),
                         help=f"{STRING_STORAGE_VARIABLE} for the modeltap servers (default: "
                              "serve's own, python)")
@@ -489,8 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     every: Rounds = {}
     servers: list[tuple[bool, str | None]] = [(True, None), (False, None)]
-    if args.process_writer:
-        servers.append((True, "process"))
+    if args.thread_writer:
+        servers.append((True, "thread"))
     try:
         for concurrency in (1, 16):
             rounds: dict[str, list[Row]] = {}

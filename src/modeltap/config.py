@@ -23,6 +23,7 @@ from modeltap.errors import ConfigError, InvalidCollectionNameError
 
 __all__ = [
     "DEFAULT_DESTINATION",
+    "WRITER_VARIABLE",
     "CollectionConfig",
     "CollectionPolicy",
     "DataAssetConfig",
@@ -97,6 +98,7 @@ def _parse_bool(value: object) -> object:
 
 
 WriterMode = Literal["thread", "process"]
+WRITER_VARIABLE = "MODELTAP_WRITER"  # the environment's choice when the writer key is unset
 _WRITER_MODES: tuple[WriterMode, ...] = ("thread", "process")
 
 
@@ -105,7 +107,7 @@ def writer_mode(settings: Settings) -> WriterMode:
     configured = settings.collector.writer
     if configured is not None:
         return configured
-    from_env = os.environ.get("MODELTAP_WRITER", "").strip().lower() or "thread"
+    from_env = os.environ.get(WRITER_VARIABLE, "").strip().lower() or "thread"
     for mode in _WRITER_MODES:
         if mode == from_env:
             return mode

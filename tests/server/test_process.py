@@ -62,13 +62,13 @@ def _writer_children(pid: int) -> list[int]:
 
 
 @pytest.mark.parametrize(
-    ("writer_key", "in_a_process"), [(None, False), ("process", True), ("thread", False)]
+    ("writer_key", "in_a_process"), [(None, True), ("process", True), ("thread", False)]
 )
-def test_serve_runs_the_writer_where_the_writer_key_says(
+def test_serve_writes_from_a_writer_process_unless_told_otherwise(
     server_dir: Path, monkeypatch: pytest.MonkeyPatch, writer_key: str | None, in_a_process: bool
 ) -> None:
-    """serve keeps the writer in the serving process by default and runs a writer process of
-    its own with ``writer: process``; either way every record of a request is committed."""
+    """serve runs the writer in a process of its own by default; ``writer: thread`` keeps it in
+    the serving process; either way every record of a request is committed by shutdown."""
     monkeypatch.delenv("MODELTAP_WRITER", raising=False)
     collector: dict[str, Any] = {
         "collections": {

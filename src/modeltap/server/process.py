@@ -28,7 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from modeltap.config import Settings
+from modeltap.config import WRITER_VARIABLE, Settings
 from modeltap.errors import ModelTapError
 from modeltap.pipeline.runtime import configure
 from modeltap.pipeline.runtime import start as start_pipeline
@@ -109,6 +109,9 @@ def run_worker(
 
     _setup_logging(options.log_level)
     os.environ.update(options.environment)
+    # the serving process's GIL belongs to run(): unless the YAML's writer key or the
+    # environment says otherwise, records are encoded and written by a writer process
+    os.environ.setdefault(WRITER_VARIABLE, "process")
     try:
         use_string_storage(os.environ)
         settings = configure(options.config)
