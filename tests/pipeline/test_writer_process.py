@@ -23,6 +23,7 @@ from modeltap import BasicCorrelationContext, Collector
 from modeltap.config import load_settings, writer_mode
 from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError
 from modeltap.event import Event
+from modeltap.pipeline import writer_process
 from modeltap.pipeline.runtime import get_runtime
 from modeltap.pipeline.writer_process import WriterProcess
 from tests.conftest import ConfigureTap, ReadRecords
@@ -99,6 +100,40 @@ def test_stats_combine_the_request_side_and_the_writer_process(
     assert stats.collections["kept"].files_committed >= 1
     assert stats.collections["off"].dropped == {"disabled": 25}
     assert stats.queue_depth == 0
+
+
+def test_the_forwarder_sends_frames_of_at_most_64_events_and_about_1_mib(
+    configure_tap: ConfigureTap, monkeypatch: pytest.MonkeyPatch, read_records: ReadRecords
+) -> None:
+    """The forwarder holds the caller's GIL while it pickles a frame, so a backlog goes out in
+    frames of at most 64 events, and a large event shares a frame with nothing that would take
+    it past about 1 MiB; every event still lands once."""
+    frames: list[list[int]] = []  # each events frame's approx_bytes per event
+    make_frame = writer_process.wire.frame
+
+    def recording(message: Any) -> bytes:
+        if message[0] == "events":
+            frames.append([event[0] for event in message[2]])
+        return make_frame(message)
+
+    monkeypatch.setattr(writer_process.wire, "frame", recording)
+    configure_tap(writer="process")
+    assert modeltap.start(timeout=60)
+    collector = Collector(name="model_inputs")
+    small = pd.DataFrame({"x": [1, 2, 3]})
+    large = pd.DataFrame({"x": range(25_600), "y": 0.5})  # about 600 KiB by approx_bytes
+    for number in range(300):
+        collector.collect(small, BasicCorrelationContext(id=f"small-{number}"))
+        if number % 100 == 0:
+            collector.collect(large, BasicCorrelationContext(id=f"large-{number}"))
+    assert modeltap.flush(timeout=120)
+    assert sum(len(frame) for frame in frames) == 303
+    assert max(len(frame) for frame in frames) == 64  # a backlog is batched, 64 at most
+    for frame in frames:
+        if len(frame) > 1:
+            assert sum(frame) <= 1 << 20, frame
+    assert sum(1 for frame in frames for size in frame if size > 500_000) == 3
+    assert len(read_records("model_inputs")) == 303
 
 
 def test_a_killed_writer_process_is_replaced_and_nothing_is_lost(

@@ -37,7 +37,11 @@ __all__ = ["WriterProcess", "combine_stats"]
 
 logger = logging.getLogger("modeltap.writer")
 
-_FRAME_EVENTS = 1_024  # at most this many events in one frame
+# at most this many events, and about this many bytes (an event's approx_bytes), in one frame:
+# the forwarder holds the caller's GIL while it makes a frame's portable form and pickles it,
+# and gives it up in the write that sends the frame
+_FRAME_EVENTS = 64
+_FRAME_BYTES = 1 << 20
 _GIVE_UP_AFTER = 2  # crashes without progress before the frame in the way is dropped
 _STOP_GRACE = 5.0  # seconds a stopped writer process gets to exit before it is killed
 _WAKE_UP = object()  # a control item that only wakes the forwarder
@@ -303,26 +307,31 @@ class WriterProcess:
 
     def _run(self) -> None:
         events: list[Any] = []
+        size = 0
         while True:
             items = self._queue.take_all_packed(self._tick)
             if self._crashed.is_set():
                 self._replace()
             for item in items:
                 if type(item) is tuple:
+                    if events and size + item[0] > _FRAME_BYTES:
+                        self._send_events(events)
+                        events, size = [], 0
                     events.append(item)
+                    size += item[0]
                     if len(events) >= _FRAME_EVENTS:
                         self._send_events(events)
-                        events = []
+                        events, size = [], 0
                     continue
                 self._send_events(events)
-                events = []
+                events, size = [], 0
                 if isinstance(item, FlushRequest):
                     self._send_request("flush", item)
                 elif isinstance(item, StopRequest):
                     self._stop(item)
                     return
             self._send_events(events)
-            events = []
+            events, size = [], 0
 
     def _send_events(self, events: list[Any]) -> None:
         if not events:
