@@ -366,10 +366,15 @@ class PandasSnapshot:
             self._frame.columns = list(self._names)
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickled (for the writer process) without its copy-on-write guards: a copy needs
-        none."""
+        """Pickled (for the writer process) without its copy-on-write guards (a copy needs
+        none), and with Python-backed string columns as Arrow buffers: pickle would take their
+        strings one by one, holding the caller's GIL for milliseconds in a large frame."""
         state = {name: getattr(self, name) for name in self.__slots__}
         state["_guards"] = None
+        blocks = self._blocks
+        if blocks is not None and any(type(v) is _PYTHON_STRINGS for v in blocks[1::3]):
+            state["_blocks"] = _python_strings_as_buffers(blocks)
+            state["_live"] = False  # _live_blocks turns the buffers back into arrays
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -572,6 +577,22 @@ def _arrow_buffers(array: pa.Array) -> tuple[Any, ...]:
     by the garbage collector, while arrays are. (A tuple, though fresh: an object array would
     spare the event's tuple one collection of tracking, but costs 2 µs per column to make.)"""
     return (array.offset, len(array), array.null_count, *array.buffers())
+
+
+def _python_strings_as_buffers(blocks: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Frozen blocks with each Python-backed string column as Arrow buffers (Arrow ``string``,
+    the type pandas converts that storage to; NaN and NA as null), as ``_freeze_blocks`` keeps
+    Arrow-backed ones: ``_live_blocks`` turns them into Arrow arrays of a Python-storage dtype."""
+    import pyarrow as pa
+
+    converted: list[Any] = []
+    for positions, values, dtype in _triples(blocks):
+        if type(values) is _PYTHON_STRINGS:
+            array = pa.array(values._ndarray, type=pa.string(), from_pandas=True)
+            values = _arrow_buffers(array)
+            dtype = _buffers_token(_string_token(dtype), pa.string())
+        converted += (positions, values, dtype)
+    return tuple(converted)
 
 
 def _arrow_chunked(parts: Sequence[Any], arrow_type: pa.DataType) -> pa.ChunkedArray:

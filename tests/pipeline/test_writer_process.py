@@ -60,15 +60,19 @@ def _every_kind() -> list[Any]:
     ]
 
 
+@pytest.mark.parametrize("string_storage", ["pyarrow", "python"])
 def test_process_writer_writes_the_same_records_as_the_thread_writer(
-    configure_tap: ConfigureTap, read_records: ReadRecords
+    configure_tap: ConfigureTap, read_records: ReadRecords, string_storage: str
 ) -> None:
-    """Every data kind lands with the same rows and envelope whichever writer encodes it."""
+    """Every data kind lands with the same rows and envelope whichever writer encodes it, with
+    pandas' string columns in either storage."""
     results: dict[str, list[dict[str, Any]]] = {}
     for mode in ("thread", "process"):
         configure_tap(writer=mode)
         collector = Collector(name=f"kinds_{mode}")
-        for number, data in enumerate(_every_kind()):
+        with pd.option_context("mode.string_storage", string_storage):
+            kinds = _every_kind()
+        for number, data in enumerate(kinds):
             collector.collect(data, BasicCorrelationContext(id=f"c{number}"))
         results[mode] = read_records(f"kinds_{mode}")
         if mode == "process":
