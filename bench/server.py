@@ -203,6 +203,7 @@ _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 def _ms(text: str) -> float:
     match = re.match(r"([\d.]+)(us|ms|s)", text)
     if not match:
+        log(f"wrk printed a latency as {text!r}: not a number of us, ms or s")
         return float("nan")
     return float(match.group(1)) * _UNITS[match.group(2)]
 
