@@ -625,6 +625,26 @@ def test_large_frames_python_strings_travel_as_arrow_buffers(rows: int) -> None:
     ]
 
 
+def test_python_strings_arrow_cannot_take_are_pickled_as_they_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Python-backed string column Arrow refuses (over 2 GiB of text in one array) is pickled
+    as it is, and the snapshot still comes back alike."""
+    with pd.option_context("mode.string_storage", "python"):
+        snapshot = take_snapshot(mixed_frame(300))
+
+    def refusing(*args: Any, **kwargs: Any) -> Any:
+        raise pa.ArrowInvalid("offset overflow")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(pa, "array", refusing)
+        data = pickle.dumps(snapshot)
+    assert b"\x8c\x04v299" in data  # the strings pickled one by one
+    back = pickle.loads(data)
+    assert back.to_json_rows() == snapshot.to_json_rows()
+    assert back.to_arrow().equals(snapshot.to_arrow())
+
+
 @pytest.mark.usefixtures("string_storage")
 def test_tiny_frames_encode_together_like_alone() -> None:
     """Tiny frames converted together (strings as Python values) give each its own rows."""

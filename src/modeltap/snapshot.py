@@ -588,9 +588,13 @@ def _python_strings_as_buffers(blocks: tuple[Any, ...]) -> tuple[Any, ...]:
     converted: list[Any] = []
     for positions, values, dtype in _triples(blocks):
         if type(values) is _PYTHON_STRINGS:
-            array = pa.array(values._ndarray, type=pa.string(), from_pandas=True)
-            values = _arrow_buffers(array)
-            dtype = _buffers_token(_string_token(dtype), pa.string())
+            try:
+                array = pa.array(values._ndarray, type=pa.string(), from_pandas=True)
+            except (pa.ArrowException, TypeError):  # then pickled as it is
+                array = None
+            if isinstance(array, pa.Array):  # not chunked (over 2 GiB of text): one buffer set
+                values = _arrow_buffers(array)
+                dtype = _buffers_token(_string_token(dtype), pa.string())
         converted += (positions, values, dtype)
     return tuple(converted)
 
