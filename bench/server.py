@@ -70,6 +70,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from modeltap.config import WRITER_VARIABLE
 from modeltap.server.strings import STRING_STORAGE_VARIABLE
 
 BENCH = Path(__file__).resolve().parent
@@ -246,9 +247,9 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
     data = folder / "data"
     port = free_port()
     environment = dict(os.environ)
-    environment.pop("MODELTAP_WRITER", None)  # serve's own default unless ``writer`` says
+    environment.pop(WRITER_VARIABLE, None)  # serve's own default unless ``writer`` says
     if writer is not None:
-        environment["MODELTAP_WRITER"] = writer
+        environment[WRITER_VARIABLE] = writer
     with open(folder / "server.log", "wb") as server_log:
         process = subprocess.Popen(
             [sys.executable, "-c", MAIN, "serve", "-f", str(deployment(folder, enabled)),

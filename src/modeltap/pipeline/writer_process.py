@@ -314,14 +314,11 @@ class WriterProcess:
                 self._replace()
             for item in items:
                 if type(item) is tuple:
-                    if events and size + item[0] > _FRAME_BYTES:
+                    if len(events) == _FRAME_EVENTS or (events and size + item[0] > _FRAME_BYTES):
                         self._send_events(events)
                         events, size = [], 0
                     events.append(item)
                     size += item[0]
-                    if len(events) >= _FRAME_EVENTS:
-                        self._send_events(events)
-                        events, size = [], 0
                     continue
                 self._send_events(events)
                 events, size = [], 0
