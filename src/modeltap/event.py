@@ -6,15 +6,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from modeltap.snapshot import (
-    Snapshot,
-    pack_snapshot,
-    portable_parts,
-    restored_parts,
-    unpack_snapshot,
-)
+from modeltap.snapshot import Snapshot, pack_snapshot, unpack_snapshot
 
-__all__ = ["Event", "PackedEvent", "from_portable", "pack_event", "portable", "rfc3339_ms"]
+__all__ = ["Event", "PackedEvent", "pack_event", "rfc3339_ms"]
 
 PackedEvent = tuple[Any, ...]
 """An event as a queue holds it: (approx_bytes, collection, time_ns, correlation_id,
@@ -100,12 +94,3 @@ def pack_event(
         *pack_snapshot(snapshot),
     )
 
-
-def portable(packed: PackedEvent) -> PackedEvent:
-    """``packed`` in the form a writer process is sent (cheap to pickle: ``portable_parts``)."""
-    return packed[:8] + portable_parts(packed[8:])
-
-
-def from_portable(packed: PackedEvent) -> PackedEvent:
-    """The packed event ``portable`` gave ``packed`` for."""
-    return packed[:8] + restored_parts(packed[8:])

@@ -192,16 +192,21 @@ def _freeze_blocks(
     frame: pd.DataFrame, width: int, guards: list[Any] | None = None
 ) -> tuple[Any, ...] | None:
     """Column positions, frozen values and dtype of each block, in one flat tuple (``_triples``
-    reads it back; flat, so a queue can hold it as it is: see ``pack_snapshot``). Arrow-backed
-    arrays are immutable and kept as they are, but the string columns of small frames are kept
-    in forms the garbage collector does not track, with a string token for their dtype: in tiny
-    frames a 1-D object array of Python strings (cheapest for the writer), else their Arrow buffers
-    (``PandasSnapshot._live_blocks`` turns those back into arrays, on the writer); Python-backed
-    string columns (pandas' ``python`` storage) as a copy of their object array. Other values
-    are copied, or, given ``guards`` (copy-on-write pandas), shared: a shallow copy of the block
-    goes into ``guards`` and, while it lives, pandas copies the caller's block before writing to
-    it (a few µs per block instead of a copy of the data, or of ``DataFrame.copy(deep=False)``'s
-    30 µs). None if pandas' internals are unfamiliar."""
+    reads it back; flat, so a queue can hold it as it is: see ``pack_snapshot``).
+
+    Without ``guards`` (small frames) the blocks are frozen in forms that pickle fast (as sent to
+    a writer process) and that the garbage collector does not track, or stops tracking at once
+    (``PandasSnapshot._live_blocks`` turns them back into arrays, once, on the writer): column
+    positions as shared ``slice.indices`` tuples (or an integer array's bytes), plain numpy
+    blocks as their bytes and type string, string columns with a string token for their dtype,
+    as a 1-D object array of Python strings in tiny frames and Python-backed ones (``wire``
+    pickles it as a tuple), else as their Arrow buffers. Other values are copied, Arrow-backed
+    arrays kept as they are (immutable).
+
+    Given ``guards`` (copy-on-write pandas) the blocks are shared: a shallow copy of each goes
+    into ``guards`` and, while it lives, pandas copies the caller's block before writing to it (a
+    few µs per block instead of a copy of the data, or of ``DataFrame.copy(deep=False)``'s 30
+    µs). None if pandas' internals are unfamiliar."""
     blocks = getattr(frame._mgr, "blocks", None)
     if blocks is None:  # pragma: no cover - pandas internals moved
         return None
@@ -228,17 +233,61 @@ def _freeze_blocks(
             kept = arrow
         elif guards is None and type(values) is _PYTHON_STRINGS:
             kept, dtype = values._ndarray.copy(), _string_token(dtype)  # their object array
+        elif (
+            guards is None
+            and type(values) is np.ndarray
+            and values.ndim == 2
+            and _plain_dtype(dtype)
+        ):
+            kept, dtype = values.tobytes(), _type_string(dtype)
         elif guards is None:
             kept = values.copy()
+            if isinstance(dtype, np.dtype) and _plain_dtype(dtype):  # such as datetime arrays
+                dtype = _type_string(dtype)
         else:
             guard = block.copy(deep=False)
             guards.append(guard)
             kept = guard.values
         positions = block.mgr_locs.indexer
-        if isinstance(positions, slice):  # slices are tracked by the garbage collector, ranges not
-            positions = range(*positions.indices(width))
+        if isinstance(positions, slice):  # slices are tracked by the garbage collector
+            positions = positions.indices(width)
+            positions = _shared(positions) if guards is None else range(*positions)
+        elif guards is None:
+            positions = positions.tobytes()
         frozen += (positions, kept, dtype)
     return tuple(frozen)
+
+
+_shared_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
+
+
+def _shared(value: tuple[int, ...]) -> tuple[int, ...]:
+    """One tuple per value, long untracked by the garbage collector (see ``pack_snapshot``)."""
+    known = _shared_tuples.get(value)
+    if known is None:
+        if len(_shared_tuples) >= 256:
+            _shared_tuples.clear()
+        known = _shared_tuples[value] = value
+    return known
+
+
+_type_strings: dict[np.dtype[Any], str] = {}
+
+
+def _type_string(dtype: np.dtype[Any]) -> str:
+    """``dtype.str``, remembered (numpy builds the string on every call)."""
+    known = _type_strings.get(dtype)
+    if known is None:
+        if len(_type_strings) >= 64:
+            _type_strings.clear()
+        known = _type_strings[dtype] = dtype.str
+    return known
+
+
+@functools.lru_cache(maxsize=64)
+def _numpy_type(type_string: str) -> np.dtype[Any]:
+    """The numpy dtype a type string stands for."""
+    return np.dtype(type_string)
 
 
 def _triples(blocks: tuple[Any, ...]) -> Iterator[tuple[Any, Any, Any]]:
@@ -352,7 +401,7 @@ class PandasSnapshot:
         self._frame: pd.DataFrame | None = None
         self._signature: tuple[Any, ...] | None = None
         self._guards: list[Any] | None = None
-        self._live = self.rows <= _TINY_ROWS  # no Arrow buffers to turn back into arrays
+        self._live = False  # frozen blocks are turned back into arrays on the writer
         if self.rows <= _SMALL_ROWS:
             self._blocks = _freeze_blocks(frame, width)
         elif _PANDAS_COPY_ON_WRITE:
@@ -388,19 +437,30 @@ class PandasSnapshot:
         snapshot._names, snapshot.rows = parts[0], parts[1]
         snapshot.approx_bytes = 64 + snapshot.rows * len(snapshot._names) * _APPROX_CELL_BYTES
         snapshot._blocks = parts[2:]
-        snapshot._live = snapshot.rows <= _TINY_ROWS
+        snapshot._live = False
         snapshot._frame = snapshot._signature = snapshot._guards = None
         return snapshot
 
     def _live_blocks(self) -> tuple[Any, ...]:
-        """The frozen blocks, with string columns kept as Arrow buffers turned back into
-        arrays (once; on the writer, not on the request path)."""
+        """The blocks as ``_freeze_blocks`` froze them, turned back into arrays: positions as
+        ranges or integer arrays, numpy blocks as read-only arrays over their bytes, string
+        columns as object arrays or Arrow arrays (once; on the writer, not on the request
+        path)."""
         blocks = self._blocks
         assert blocks is not None
         if not self._live:
             restored: list[Any] = []
             for positions, values, dtype in _triples(blocks):
-                if type(dtype) is tuple and dtype[-1] == _BUFFERS:  # == : may come unpickled
+                if type(positions) is tuple:
+                    positions = range(*positions)
+                elif type(positions) is bytes:
+                    positions = np.frombuffer(positions, dtype=np.intp)
+                if type(dtype) is str:
+                    dtype = _numpy_type(dtype)
+                    if type(values) is bytes:
+                        values = np.frombuffer(values, dtype=dtype)
+                        values = values.reshape(len(positions), self.rows)
+                elif type(dtype) is tuple and dtype[-1] == _BUFFERS:  # == : may come unpickled
                     values, dtype = _arrow_chunked(values, dtype[2]), _string_dtype(dtype[:2])
                 restored += (positions, values, dtype)
             self._blocks = blocks = tuple(restored)
@@ -526,45 +586,6 @@ def pack_snapshot(snapshot: Snapshot) -> tuple[Any, ...]:
     if blocks is None or snapshot._guards is not None:  # type: ignore[attr-defined]
         return (snapshot,)
     return (snapshot._names, snapshot.rows, *blocks)  # type: ignore[attr-defined]
-
-
-def portable_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
-    """``pack_snapshot``'s parts as a writer process is sent them: a small pandas snapshot's
-    position ranges as (start, stop, step) and its plain numpy blocks as their bytes and type
-    strings, which pickle in a fraction of the time numpy's own reduction takes."""
-    if len(parts) == 1:
-        return parts
-    portable: list[Any] = [parts[0], parts[1]]
-    for positions, values, dtype in _triples(parts[2:]):
-        if type(positions) is range:
-            positions = (positions.start, positions.stop, positions.step)
-        if isinstance(dtype, np.dtype) and _plain_dtype(dtype):
-            if type(values) is np.ndarray and values.ndim == 2 and values.dtype == dtype:
-                values = values.tobytes()
-            dtype = dtype.str
-        elif type(values) is np.ndarray and values.ndim == 1:  # a tiny frame's strings
-            values = tuple(values.tolist())
-        portable += (positions, values, dtype)
-    return tuple(portable)
-
-
-def restored_parts(parts: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The parts ``portable_parts`` gave ``parts`` for (numpy blocks read-only)."""
-    if len(parts) == 1:
-        return parts
-    rows = parts[1]
-    restored: list[Any] = [parts[0], rows]
-    for positions, values, dtype in _triples(parts[2:]):
-        if type(positions) is tuple:
-            positions = range(*positions)
-        if type(dtype) is str:
-            dtype = np.dtype(dtype)
-            if type(values) is bytes:
-                values = np.frombuffer(values, dtype=dtype).reshape(len(positions), rows)
-        elif type(values) is tuple and type(dtype) is tuple and len(dtype) == 2:  # tiny strings
-            values = np.array(values, dtype=object)
-        restored += (positions, values, dtype)
-    return tuple(restored)
 
 
 def _plain_dtype(dtype: np.dtype[Any]) -> bool:

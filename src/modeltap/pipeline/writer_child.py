@@ -32,7 +32,6 @@ from typing import Any
 
 from modeltap.config import FullPolicy, Settings
 from modeltap.errors import ModelTapError, QueueFullError
-from modeltap.event import from_portable
 from modeltap.pipeline import wire
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import default_spool_dir, envelope_for, swap_settings
@@ -138,7 +137,7 @@ class WriterChild:
         for packed in events[max(0, self._base - first) :]:
             while True:
                 try:
-                    self.queue.put_packed(from_portable(packed))
+                    self.queue.put_packed(packed)
                     break
                 except QueueFullError:
                     continue  # the writer is behind: wait on

@@ -27,7 +27,6 @@ from typing import Any
 from modeltap import errors
 from modeltap.config import Settings
 from modeltap.errors import ModelTapError, WriterCrashedError
-from modeltap.event import portable
 from modeltap.pipeline import wire
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
@@ -38,8 +37,8 @@ __all__ = ["WriterProcess", "combine_stats"]
 logger = logging.getLogger("modeltap.writer")
 
 # at most this many events, and about this many bytes (an event's approx_bytes), in one frame:
-# the forwarder holds the caller's GIL while it makes a frame's portable form and pickles it,
-# and gives it up in the write that sends the frame
+# the forwarder holds the caller's GIL while it pickles a frame, and gives it up in the write
+# that sends it
 _FRAME_EVENTS = 64
 _FRAME_BYTES = 1 << 20
 _GIVE_UP_AFTER = 2  # crashes without progress before the frame in the way is dropped
@@ -335,7 +334,7 @@ class WriterProcess:
             return
         first = self._sent
         self._sent += len(events)
-        data = wire.frame(("events", first, [portable(event) for event in events]))
+        data = wire.frame(("events", first, events))
         self._send(_Sent(data, first, self._sent, [event[1] for event in events]))
 
     def _send_request(self, kind: str, request: FlushRequest) -> None:

@@ -1,0 +1,56 @@
+"""Frames to and from the writer process: what goes in comes out, object arrays as tuples."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import numpy as np
+import pandas as pd
+
+from modeltap.pipeline import wire
+from modeltap.snapshot import pack_snapshot, take_snapshot, unpack_snapshot
+
+
+def _through_a_pipe(message: object) -> object:
+    """``message`` framed, sent through a pipe and received."""
+    read_end, write_end = os.pipe()
+    try:
+        wire.send(write_end, wire.frame(message))
+        return wire.receive(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_frame_carries_arrays_of_every_kind_unchanged() -> None:
+    """Object vectors, numeric and 2-D object arrays come back equal, in dtype and shape."""
+    strings = np.array(["a", None, ["nested", "list"], np.nan], dtype=object)
+    numbers = np.arange(6, dtype=np.int32).reshape(2, 3)
+    objects = np.array([[1, "x"], [None, 2.5]], dtype=object)
+    back = _through_a_pipe(("events", 7, [(strings, numbers, objects)]))
+    assert isinstance(back, tuple) and back[:2] == ("events", 7)
+    got_strings, got_numbers, got_objects = back[2][0]
+    assert got_strings.dtype == object and got_strings.shape == (4,)
+    assert got_strings[2] == ["nested", "list"] and got_strings[1] is None
+    assert np.isnan(got_strings[3])
+    assert got_numbers.dtype == np.int32 and (got_numbers == numbers).all()
+    assert got_objects.shape == (2, 2) and got_objects.tolist() == objects.tolist()
+
+
+def test_object_vectors_travel_as_tuples_not_numpy_reductions() -> None:
+    """A small frame's string column is pickled as a tuple of strings: numpy's reduction
+    (which pickles the array's dtype and reconstructs it on the other side) is not used."""
+    packed = pack_snapshot(take_snapshot(pd.DataFrame({"s": pd.array(["a", "b"], "string")})))
+    data = wire.frame(("events", 0, [packed]))
+    assert b"numpy" not in data
+    assert pickle.dumps(packed).count(b"numpy") > 0  # plain pickle would have used it
+    back = unpack_snapshot(_through_a_pipe(("events", 0, [packed]))[2][0])  # type: ignore[index]
+    assert back.to_json_rows() == b'[{"s":"a"},{"s":"b"}]'
+
+
+def test_a_frame_starts_with_its_body_length() -> None:
+    """The 8-byte little-endian prefix is the length of the pickle that follows it."""
+    data = wire.frame({"key": list(range(100))})
+    assert int.from_bytes(data[:8], "little") == len(data) - 8
+    assert pickle.loads(data[8:]) == {"key": list(range(100))}
