@@ -457,9 +457,8 @@ class PandasSnapshot:
                     positions = np.frombuffer(positions, dtype=np.intp)
                 if type(dtype) is str:
                     dtype = _numpy_type(dtype)
-                    if type(values) is bytes:
-                        values = np.frombuffer(values, dtype=dtype)
-                        values = values.reshape(len(positions), self.rows)
+                    if type(values) is bytes:  # read-only, over the bytes
+                        values = np.ndarray((len(positions), self.rows), dtype, values)
                 elif type(dtype) is tuple and dtype[-1] == _BUFFERS:  # == : may come unpickled
                     values, dtype = _arrow_chunked(values, dtype[2]), _string_dtype(dtype[:2])
                 restored += (positions, values, dtype)
