@@ -524,7 +524,10 @@ class PandasSnapshot:
                     string_type = pa.string() if dtype[0] == "python" else pa.large_string()
                     arrays[position] = pa.array(values, type=string_type, from_pandas=True)
                 elif isinstance(values, np.ndarray) and values.dtype.kind in "biufM":
-                    arrays[position] = pa.array(values[offset] if values.ndim == 2 else values)
+                    column = values[offset] if values.ndim == 2 else values
+                    if not column.dtype.isnative:  # Arrow takes numbers in this machine's order
+                        column = column.astype(column.dtype.newbyteorder("="))
+                    arrays[position] = pa.array(column)
                 elif isinstance(values, pa.ChunkedArray | pa.Array) and len(positions) == 1:
                     arrays[position] = values
                 else:
