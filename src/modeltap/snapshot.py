@@ -18,7 +18,7 @@ import itertools
 import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import orjson
@@ -162,6 +162,19 @@ def _column_names(columns: pd.Index) -> list[str]:
     return [n if type(n) is str else str(n) for n in names]
 
 
+_Key = TypeVar("_Key")
+_Value = TypeVar("_Value")
+
+
+def _remember(cache: dict[_Key, _Value], key: _Key, value: _Value, limit: int) -> _Value:
+    """Keep ``value`` under ``key`` in ``cache``, emptied first once it holds ``limit`` entries
+    (the request path's memos stay small whatever the caller sends); ``value``."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value
+    return value
+
+
 def _unique_names(columns: pd.Index) -> tuple[str, ...]:
     """The column names as record keys, refused when two of them would be the same key. Checked
     on the names themselves: ``Index.is_unique`` builds a hash engine for every new frame
@@ -176,10 +189,7 @@ def _unique_names(columns: pd.Index) -> tuple[str, ...]:
             f"DataFrame has duplicate column names {duplicated}: records need unique "
             "column names; rename them before collect()"
         )
-    if len(_known_names) >= 256:
-        _known_names.clear()
-    _known_names[names] = names
-    return names
+    return _remember(_known_names, names, names, 256)
 
 
 _known_names: dict[tuple[str, ...], tuple[str, ...]] = {}
@@ -264,11 +274,7 @@ _shared_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
 def _shared(value: tuple[int, ...]) -> tuple[int, ...]:
     """One tuple per value, long untracked by the garbage collector (see ``pack_snapshot``)."""
     known = _shared_tuples.get(value)
-    if known is None:
-        if len(_shared_tuples) >= 256:
-            _shared_tuples.clear()
-        known = _shared_tuples[value] = value
-    return known
+    return known if known is not None else _remember(_shared_tuples, value, value, 256)
 
 
 _type_strings: dict[np.dtype[Any], str] = {}
@@ -277,11 +283,7 @@ _type_strings: dict[np.dtype[Any], str] = {}
 def _type_string(dtype: np.dtype[Any]) -> str:
     """``dtype.str``, remembered (numpy builds the string on every call)."""
     known = _type_strings.get(dtype)
-    if known is None:
-        if len(_type_strings) >= 64:
-            _type_strings.clear()
-        known = _type_strings[dtype] = dtype.str
-    return known
+    return known if known is not None else _remember(_type_strings, dtype, dtype.str, 64)
 
 
 @functools.lru_cache(maxsize=64)
@@ -309,9 +311,7 @@ def _string_token(dtype: Any) -> tuple[str, bool]:
         return known[1]
     token = (dtype.storage, getattr(dtype, "na_value", pd.NA) is not pd.NA)
     token = _string_token_of.setdefault(token, token)  # one tuple per value: long untracked
-    if len(_string_tokens) >= 64:
-        _string_tokens.clear()
-    _string_tokens[id(dtype)] = (dtype, token)  # keeps dtype alive: its id stays its own
+    _remember(_string_tokens, id(dtype), (dtype, token), 64)  # dtype kept alive: its id stays
     return token
 
 
