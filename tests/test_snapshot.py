@@ -692,3 +692,11 @@ def test_small_pandas_frames_encode_without_importing_polars() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
     assert done.stdout.split() == ['[{"a":1,"b":"x"},{"a":2,"b":"y"}]', "False"]
+
+
+def test_parts_naming_a_function_are_unpacked_by_calling_it() -> None:
+    """Parts ``(None, module, function, *arguments)`` unpack to what the named function makes of
+    the arguments (imported by name, as the writer process has not imported it)."""
+    snapshot = unpack_snapshot((None, "modeltap.snapshot", "RowsSnapshot", [{"a": 1}, {"a": 2}]))
+    assert snapshot.to_json_rows() == b'[{"a":1},{"a":2}]'
+    assert snapshot.rows == 2

@@ -24,7 +24,7 @@ from modeltap.errors import (
     QueueFullError,
     UnsupportedDataError,
 )
-from modeltap.event import pack_event
+from modeltap.event import PackedEvent, pack_event
 from modeltap.pipeline import runtime as _runtime_module
 from modeltap.pipeline.runtime import Runtime, get_runtime
 from modeltap.snapshot import Snapshot, take_snapshot, type_fullname
@@ -131,6 +131,34 @@ class Collector:
         if admitted is not None:
             self._enqueue(*admitted, context, snapshot, data_type, extra)
 
+    def emit_parts(
+        self,
+        context: CorrelationContext,
+        parts: tuple[Any, ...],
+        *,
+        data_type: str,
+        approx_bytes: int,
+    ) -> None:
+        """Enqueue a snapshot for the writer to make of ``parts``: ``(None, module, function,
+        *arguments)``, bytes, strings and numbers only (see ``pack_snapshot``), for a request
+        path that should not build the snapshot itself (payload capture). Follows the
+        collection's switch and sampling like collect()."""
+        admitted = self._admit(context)
+        if admitted is not None:
+            runtime, policy = admitted
+            packed = (
+                approx_bytes,
+                self.name,
+                time.time_ns(),
+                context.get_id(),
+                _request_id(context),
+                data_type,
+                policy.root,
+                None,
+                *parts,
+            )
+            self._put(runtime, packed)
+
     def _admit(self, context: CorrelationContext) -> tuple[Runtime, CollectionPolicy] | None:
         """The pipeline and policy to enqueue into, or None when the name is invalid, the
         collection disabled or the request sampled out (each counted and reported)."""
@@ -186,6 +214,10 @@ class Collector:
             policy.root,
             extra,
         )
+        self._put(runtime, packed)
+
+    def _put(self, runtime: Runtime, packed: PackedEvent) -> None:
+        """Queue one packed event, counting it, or the drop the queue's full policy made."""
         try:
             evicted = runtime.queue.put_packed(packed)
         except DataDroppedError as exc:

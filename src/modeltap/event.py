@@ -66,6 +66,8 @@ class Event:
         """The event ``pack`` gave ``packed`` for."""
         _, collection, time_ns, correlation_id, xrequest_id, data_type, root, extra = packed[:8]
         snapshot = unpack_snapshot(packed[8:])
+        if packed[8] is None:  # made of atoms by a named function: it brings its envelope fields
+            extra = snapshot.extra  # type: ignore[attr-defined]
         return cls(
             collection, time_ns, correlation_id, xrequest_id, data_type, snapshot, root, extra
         )

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import io
 import itertools
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
@@ -583,7 +584,13 @@ def pack_snapshot(snapshot: Snapshot) -> tuple[Any, ...]:
     untracks a tuple once its items are untracked, one level of nesting per collection: a fresh
     inner tuple would keep the event tracked a collection longer, long enough for a
     generation-1 collection to move it into the old generation and bring a full collection
-    nearer.) Any other snapshot is its one part."""
+    nearer.) Any other snapshot is its one part.
+
+    A third form is made without a snapshot, by a request path that only has bytes, strings
+    and numbers to keep (payload capture): ``(None, module, function, *arguments)``, all of
+    them untracked; the writer calls the named function with the arguments to make the
+    snapshot (``unpack_snapshot``), and takes the event's extra envelope fields from its
+    ``extra``."""
     blocks = snapshot._blocks if type(snapshot) is PandasSnapshot else None
     if blocks is None or snapshot._guards is not None:  # type: ignore[attr-defined]
         return (snapshot,)
@@ -632,10 +639,19 @@ def _arrow_chunked(parts: Sequence[Any], arrow_type: pa.DataType) -> pa.ChunkedA
 
 
 def unpack_snapshot(parts: tuple[Any, ...]) -> Snapshot:
-    """The snapshot ``pack_snapshot`` gave ``parts`` for."""
+    """The snapshot ``pack_snapshot`` gave ``parts`` for, or the one a named function makes of
+    parts ``(None, module, function, *arguments)`` (see ``pack_snapshot``)."""
     if len(parts) == 1:
         return parts[0]  # type: ignore[no-any-return]
+    if parts[0] is None:
+        return _named_function(parts[1], parts[2])(*parts[3:])  # type: ignore[no-any-return]
     return PandasSnapshot._from_parts(parts)
+
+
+@functools.cache
+def _named_function(module: str, name: str) -> Callable[..., Any]:
+    """A function by its module's and its own name (imported on first use, as pickle would)."""
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def _rows_json(names: Sequence[str], columns: list[Any], rows: int) -> bytes:

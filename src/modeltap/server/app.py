@@ -78,7 +78,7 @@ class ServerState:
         self.options = options
         self.metrics = ServerMetrics(options.metrics_dir)
         sink = BlobSink(settings)
-        self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes, sink=sink)
+        self.capture = PayloadCapture(settings, max_event_bytes=options.max_event_bytes)
         self.ingestor = Ingestor(sink, options.max_event_bytes)
         self.runner = Runner(options.run_threads)
         self.metrics.watch(self.runner)

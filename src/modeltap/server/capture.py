@@ -2,26 +2,31 @@
 
 Both records are emitted when the response is done, so each carries the outcome: ``path``,
 ``method``, ``statuscode``, ``latencyms`` and the allowlisted ``headers``. Failed requests are
-captured too. The request path pays for two small envelope dicts and two queue puts; the bodies
-are encoded later by the writer.
+captured too. The request path queues what it already has (the bodies, the outcome, the picked
+headers: bytes, strings and numbers, which the garbage collector stops tracking at once); the
+writer makes each record's snapshot of them (``restore_payload``) and encodes the body.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterable
-from typing import Any
 
 from modeltap.collector import Collector
 from modeltap.config import Settings
 from modeltap.context import CorrelationContext
 from modeltap.pipeline.runtime import get_runtime
+from modeltap.server import payload
 from modeltap.server.headers import HeaderAllowlist
-from modeltap.server.payload import BlobSink, PayloadSnapshot
 
 __all__ = ["PayloadCapture"]
 
 logger = logging.getLogger("modeltap.server")
+
+_RESTORE = payload.__name__, payload.restore_payload.__name__
+_NO_HEADERS: tuple[str, ...] = ()
+_APPROX_RECORD_BYTES = 256  # a record's envelope, besides its body
 
 
 def _ignore(error: Exception) -> None:
@@ -31,18 +36,11 @@ def _ignore(error: Exception) -> None:
 class PayloadCapture:
     """Emits request/response payload records when those collections are enabled."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        *,
-        max_event_bytes: int,
-        sink: BlobSink | None = None,
-    ) -> None:
+    def __init__(self, settings: Settings, *, max_event_bytes: int) -> None:
         self.allowlist = HeaderAllowlist(
             settings.collector.request_logging.capture_headers, source=settings.source
         )
         self.max_event_bytes = max_event_bytes
-        self.sink = sink if sink is not None else BlobSink(settings)
         request = settings.collection("request")
         response = settings.collection("response")
         self._request_root = request.root
@@ -75,39 +73,32 @@ class PayloadCapture:
         latency_ms: float,
         response_is_json: bool = False,
     ) -> None:
-        """Emit the request and response records of one call."""
-        common = {"path": path, "method": method, "statuscode": status}
-        latency = round(latency_ms, 3)
+        """Queue the request and response records of one call (see ``restore_payload`` for
+        the arguments the writer gets)."""
+        module, function = _RESTORE
         if self._request is not None:
-            self._emit(self._request, self._request_root, context, common, latency,
-                       request_headers, request_body, request_type, "http.request", False)
+            self._request.emit_parts(
+                context,
+                (None, module, function, request_body, request_type, False, path, method,
+                 status, latency_ms, self._request_root, self.max_event_bytes,
+                 *self._headers(request_headers)),
+                data_type="http.request",
+                approx_bytes=_APPROX_RECORD_BYTES + len(request_body),
+            )
         if self._response is not None:
-            self._emit(self._response, self._response_root, context, common, latency,
-                       response_headers, response_body, response_type, "http.response",
-                       response_is_json)
+            self._response.emit_parts(
+                context,
+                (None, module, function, response_body, response_type, response_is_json, path,
+                 method, status, latency_ms, self._response_root, self.max_event_bytes,
+                 *self._headers(response_headers)),
+                data_type="http.response",
+                approx_bytes=_APPROX_RECORD_BYTES + len(response_body),
+            )
 
-    def _emit(
-        self,
-        collector: Collector,
-        root: str,
-        context: CorrelationContext,
-        common: dict[str, Any],
-        latency: float,
-        headers: Iterable[tuple[bytes, bytes]],
-        body: bytes,
-        content_type: str,
-        data_type: str,
-        trusted_json: bool,
-    ) -> None:
-        """One side of a call (request or response) as a payload record."""
-        extra = {**common, "latencyms": latency, "headers": self.allowlist.pick(headers)}
-        snapshot = PayloadSnapshot(
-            body,
-            content_type,
-            extra,
-            root=root,
-            sink=self.sink,
-            max_event_bytes=self.max_event_bytes,
-            trusted_json=trusted_json,
-        )
-        collector.emit(snapshot, context, data_type=data_type, extra=extra)
+    def _headers(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, ...]:
+        """The allowlisted headers' names and values in turn, to end the queued tuple: flat, so
+        the garbage collector stops tracking it at the first collection (see
+        ``pack_snapshot``)."""
+        if not self.allowlist:
+            return _NO_HEADERS
+        return tuple(itertools.chain.from_iterable(self.allowlist.pick(headers).items()))

@@ -36,6 +36,7 @@ __all__ = [
     "PayloadSnapshot",
     "encode_body",
     "resolve_dataref",
+    "restore_payload",
 ]
 
 logger = logging.getLogger("modeltap.server")
@@ -198,6 +199,39 @@ class PayloadSnapshot:
         import pyarrow as pa
 
         return pa.table({"data": [self.to_json_rows().decode("utf-8")]})
+
+
+def restore_payload(
+    body: bytes,
+    content_type: str,
+    trusted_json: bool,
+    path: str,
+    method: str,
+    status: int,
+    latency_ms: float,
+    root: str,
+    max_event_bytes: int,
+    *headers: str,
+) -> PayloadSnapshot:
+    """The snapshot of one side of a /score call, made on the writer from what payload capture
+    queued (``PayloadCapture``): the body with the call's outcome and allowlisted headers
+    (names and values in turn) as the record's extra envelope fields."""
+    extra = {
+        "path": path,
+        "method": method,
+        "statuscode": status,
+        "latencyms": round(latency_ms, 3),
+        "headers": dict(zip(headers[0::2], headers[1::2], strict=True)),
+    }
+    return PayloadSnapshot(
+        body,
+        content_type,
+        extra,
+        root=root,
+        sink=_current_sink(),
+        max_event_bytes=max_event_bytes,
+        trusted_json=trusted_json,
+    )
 
 
 def _restored_payload(
