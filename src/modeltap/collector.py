@@ -114,7 +114,16 @@ class Collector:
         except (UnsupportedDataError, InvalidDataError) as exc:
             self._fail(runtime, exc, "invalid_data")
             return context
-        self._enqueue(runtime, policy, context, snapshot, type_fullname(data), None)
+        packed = pack_event(
+            self.name,
+            time.time_ns(),
+            context.get_id(),
+            _request_id(context),
+            type_fullname(data),
+            snapshot,
+            policy.root,
+        )
+        self._put(runtime, packed)
         return context
 
     def emit(
@@ -129,7 +138,18 @@ class Collector:
         Follows the collection's switch and sampling like collect()."""
         admitted = self._admit(context)
         if admitted is not None:
-            self._enqueue(*admitted, context, snapshot, data_type, extra)
+            runtime, policy = admitted
+            packed = pack_event(
+                self.name,
+                time.time_ns(),
+                context.get_id(),
+                _request_id(context),
+                data_type,
+                snapshot,
+                policy.root,
+                extra,
+            )
+            self._put(runtime, packed)
 
     def emit_parts(
         self,
@@ -165,7 +185,17 @@ class Collector:
         if self._invalid is not None:
             self._fail(get_runtime(), self._invalid, "invalid_name")
             return None
-        runtime, policy = self._current()
+        runtime = self._runtime
+        policy = self._policy
+        if (
+            runtime is None
+            or policy is None
+            or runtime.closed  # shut down: collect() starts a new pipeline
+            or runtime is not _runtime_module._runtime
+        ):
+            policy = self._resolve()
+            runtime = self._runtime
+            assert runtime is not None
         if not policy.enabled:
             runtime.stats.dropped(self.name, "disabled")
             if self.on_error is not None:
@@ -180,41 +210,6 @@ class Collector:
             runtime.stats.sampled_out(self.name)
             return None
         return runtime, policy
-
-    def _current(self) -> tuple[Runtime, CollectionPolicy]:
-        runtime = self._runtime
-        policy = self._policy
-        if (
-            runtime is None
-            or policy is None
-            or runtime.closed  # shut down: collect() starts a new pipeline
-            or runtime is not _runtime_module._runtime
-        ):
-            policy = self._resolve()
-            runtime = self._runtime
-            assert runtime is not None
-        return runtime, policy
-
-    def _enqueue(
-        self,
-        runtime: Runtime,
-        policy: CollectionPolicy,
-        context: CorrelationContext,
-        snapshot: Snapshot,
-        data_type: str,
-        extra: dict[str, Any] | None,
-    ) -> None:
-        packed = pack_event(
-            self.name,
-            time.time_ns(),
-            context.get_id(),
-            _request_id(context),
-            data_type,
-            snapshot,
-            policy.root,
-            extra,
-        )
-        self._put(runtime, packed)
 
     def _put(self, runtime: Runtime, packed: PackedEvent) -> None:
         """Queue one packed event, counting it, or the drop the queue's full policy made."""

@@ -148,19 +148,23 @@ def _column_names(columns: pd.Index) -> list[str]:
     ``Index.tolist`` wrap or convert first: several µs for every new frame): Arrow-backed labels
     (pandas >= 3) straight from Arrow, Python-backed string labels from their object array."""
     values: Any = getattr(columns, "_values", None)  # pandas internals; else Index.tolist()
-    arrow = getattr(values, "_pa_array", None)
     names: list[Any]
-    if arrow is not None:
+    if type(values) is _PYTHON_STRINGS:
+        names = values._ndarray.tolist()  # their object array
+    elif type(values) is np.ndarray:
+        names = values.tolist()
+    elif (arrow := getattr(values, "_pa_array", None)) is not None:
         names = arrow.chunk(0).to_pylist() if arrow.num_chunks == 1 else arrow.to_pylist()
         if type(columns.dtype) is pd.StringDtype and arrow.null_count == 0:
             return names  # all of them str already
-    elif type(values) is np.ndarray:
-        names = values.tolist()
-    elif type(values) is _PYTHON_STRINGS:
-        names = values._ndarray.tolist()  # their object array
     else:
         names = columns.tolist()
+    if set(map(type, names)) <= _JUST_STR:  # mostly: no list of them made again
+        return names
     return [n if type(n) is str else str(n) for n in names]
+
+
+_JUST_STR = frozenset({str})
 
 
 _Key = TypeVar("_Key")
@@ -225,66 +229,79 @@ def _freeze_blocks(
     frozen: list[Any] = []
     for block in blocks:
         values = block.values
-        dtype = block.dtype
+        dtype = values.dtype  # what Block.dtype gives, without its Python property
         kept: Any
-        arrow = getattr(values, "_pa_array", None)
-        if arrow is not None and tiny and type(dtype) is pd.StringDtype:
-            # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes;
-            # an object array, not a tuple: the garbage collector never tracks it
-            kept, dtype = np.array(arrow.to_pylist(), dtype=object), _string_token(dtype)
-        elif (
-            arrow is not None
-            and guards is None
-            and type(dtype) is pd.StringDtype
-            and arrow.num_chunks == 1
-        ):  # Arrow arrays are tracked by the garbage collector, their buffers are not
-            kept = _arrow_buffers(arrow.chunk(0))
-            dtype = _buffers_token(_string_token(dtype), arrow.type)
-        elif arrow is not None:
-            kept = arrow
-        elif guards is None and type(values) is _PYTHON_STRINGS:
-            kept, dtype = values._ndarray.copy(), _string_token(dtype)  # their object array
-        elif (
+        if (
             guards is None
             and type(values) is np.ndarray
             and values.ndim == 2
-            and _plain_dtype(dtype)
+            and (plain := _plain_type_string(dtype)) is not None
         ):
-            kept, dtype = values.tobytes(), _type_string(dtype)
-        elif guards is None:
-            kept = values.copy()
-            if isinstance(dtype, np.dtype) and _plain_dtype(dtype):  # such as datetime arrays
-                dtype = _type_string(dtype)
+            kept, dtype = values.tobytes(), plain
+        elif guards is None and type(values) is _PYTHON_STRINGS:
+            kept, dtype = values._ndarray.copy(), _string_token(dtype)  # their object array
         else:
-            guard = block.copy(deep=False)
-            guards.append(guard)
-            kept = guard.values
+            kept, dtype = _freeze_other(block, values, dtype, tiny, guards)
         positions = block.mgr_locs.indexer
         if isinstance(positions, slice):  # slices are tracked by the garbage collector
             positions = positions.indices(width)
-            positions = _shared(positions) if guards is None else range(*positions)
+            if guards is not None:
+                positions = range(*positions)
+            else:  # one tuple per value, long untracked (see ``pack_snapshot``)
+                known = _shared_tuples.get(positions)
+                if known is None:
+                    known = _remember(_shared_tuples, positions, positions, 256)
+                positions = known
         elif guards is None:
             positions = positions.tobytes()
         frozen += (positions, kept, dtype)
     return tuple(frozen)
 
 
+def _freeze_other(
+    block: Any, values: Any, dtype: Any, tiny: bool, guards: list[Any] | None
+) -> tuple[Any, Any]:
+    """(values, dtype) of a block ``_freeze_blocks`` keeps as neither bytes nor an object array:
+    Arrow-backed columns and other extension arrays, or any block given ``guards``."""
+    arrow = getattr(values, "_pa_array", None)
+    if arrow is not None and tiny and type(dtype) is pd.StringDtype:
+        # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes;
+        # an object array, not a tuple: the garbage collector never tracks it
+        return np.array(arrow.to_pylist(), dtype=object), _string_token(dtype)
+    if (
+        arrow is not None
+        and guards is None
+        and type(dtype) is pd.StringDtype
+        and arrow.num_chunks == 1
+    ):  # Arrow arrays are tracked by the garbage collector, their buffers are not
+        return _arrow_buffers(arrow.chunk(0)), _buffers_token(_string_token(dtype), arrow.type)
+    if arrow is not None:
+        return arrow, dtype
+    if guards is None:
+        if isinstance(dtype, np.dtype):  # such as datetime arrays
+            dtype = _plain_type_string(dtype) or dtype
+        return values.copy(), dtype
+    guard = block.copy(deep=False)
+    guards.append(guard)
+    return guard.values, dtype
+
+
 _shared_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
+"""Block positions, one tuple per value (see ``_freeze_blocks``)."""
+
+_type_strings: dict[int, tuple[np.dtype[Any], str | None]] = {}  # id -> (dtype, its string)
 
 
-def _shared(value: tuple[int, ...]) -> tuple[int, ...]:
-    """One tuple per value, long untracked by the garbage collector (see ``pack_snapshot``)."""
-    known = _shared_tuples.get(value)
-    return known if known is not None else _remember(_shared_tuples, value, value, 256)
-
-
-_type_strings: dict[np.dtype[Any], str] = {}
-
-
-def _type_string(dtype: np.dtype[Any]) -> str:
-    """``dtype.str``, remembered (numpy builds the string on every call)."""
-    known = _type_strings.get(dtype)
-    return known if known is not None else _remember(_type_strings, dtype, dtype.str, 64)
+def _plain_type_string(dtype: np.dtype[Any]) -> str | None:
+    """``dtype.str`` of numbers, booleans and times (exactly described by it), else None.
+    Remembered per dtype object: numpy's builtin dtypes are singletons, while ``dtype.str``
+    and a dtype's hash are made anew on every call."""
+    known = _type_strings.get(id(dtype))
+    if known is not None and known[0] is dtype:
+        return known[1]
+    string = dtype.str if _plain_dtype(dtype) else None
+    _remember(_type_strings, id(dtype), (dtype, string), 64)  # dtype kept alive: its id stays
+    return string
 
 
 @functools.lru_cache(maxsize=64)
@@ -298,22 +315,16 @@ def _triples(blocks: tuple[Any, ...]) -> Iterator[tuple[Any, Any, Any]]:
     return zip(blocks[0::3], blocks[1::3], blocks[2::3], strict=True)
 
 
-_string_tokens: dict[int, tuple[Any, tuple[str, bool]]] = {}  # id -> (dtype, its token)
-_string_token_of: dict[tuple[str, bool], tuple[str, bool]] = {}  # token -> the same, shared
+_string_tokens: dict[tuple[str, bool], tuple[str, bool]] = {}  # each token, shared
 
 
 def _string_token(dtype: Any) -> tuple[str, bool]:
     """What a small frame's string column keeps of its pandas dtype, in a form the garbage
     collector does not track (a StringDtype is tracked): the pandas storage, and whether NaN
-    marks a missing value. Remembered per dtype object (its attributes are Python properties,
-    and frames share a handful of dtype objects)."""
-    known = _string_tokens.get(id(dtype))
-    if known is not None and known[0] is dtype:
-        return known[1]
-    token = (dtype.storage, getattr(dtype, "na_value", pd.NA) is not pd.NA)
-    token = _string_token_of.setdefault(token, token)  # one tuple per value: long untracked
-    _remember(_string_tokens, id(dtype), (dtype, token), 64)  # dtype kept alive: its id stays
-    return token
+    marks a missing value; one tuple per value, long untracked. (Read from the dtype each time:
+    pandas makes a new dtype object for every frame of Python strings.)"""
+    token = (dtype.storage, dtype.na_value is not pd.NA)
+    return _string_tokens.setdefault(token, token)
 
 
 @functools.lru_cache(maxsize=64)
@@ -397,7 +408,7 @@ class PandasSnapshot:
     def __init__(self, frame: pd.DataFrame) -> None:
         self._names = _unique_names(frame.columns)
         width = len(self._names)
-        self.rows = len(frame)
+        self.rows = len(frame.index)  # DataFrame.__len__ is one more Python call
         self.approx_bytes = 64 + self.rows * width * _APPROX_CELL_BYTES
         self._frame: pd.DataFrame | None = None
         self._signature: tuple[Any, ...] | None = None

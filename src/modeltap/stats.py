@@ -105,8 +105,9 @@ class StatsRecorder:
 
     def collected(self, collection: str) -> None:
         """One event accepted into the queue."""
+        counters = self._collections.get(collection) or self._get(collection)
         with self._lock:
-            self._get(collection).collected += 1
+            counters.collected += 1
 
     def sampled_out(self, collection: str) -> None:
         """One event skipped by sampling (not a drop)."""
