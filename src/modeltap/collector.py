@@ -114,16 +114,7 @@ class Collector:
         except (UnsupportedDataError, InvalidDataError) as exc:
             self._fail(runtime, exc, "invalid_data")
             return context
-        packed = pack_event(
-            self.name,
-            time.time_ns(),
-            context.get_id(),
-            _request_id(context),
-            type_fullname(data),
-            snapshot,
-            policy.root,
-        )
-        self._put(runtime, packed)
+        self._enqueue(runtime, policy, context, snapshot, type_fullname(data), None)
         return context
 
     def emit(
@@ -138,18 +129,7 @@ class Collector:
         Follows the collection's switch and sampling like collect()."""
         admitted = self._admit(context)
         if admitted is not None:
-            runtime, policy = admitted
-            packed = pack_event(
-                self.name,
-                time.time_ns(),
-                context.get_id(),
-                _request_id(context),
-                data_type,
-                snapshot,
-                policy.root,
-                extra,
-            )
-            self._put(runtime, packed)
+            self._enqueue(*admitted, context, snapshot, data_type, extra)
 
     def emit_parts(
         self,
@@ -210,6 +190,27 @@ class Collector:
             runtime.stats.sampled_out(self.name)
             return None
         return runtime, policy
+
+    def _enqueue(
+        self,
+        runtime: Runtime,
+        policy: CollectionPolicy,
+        context: CorrelationContext,
+        snapshot: Snapshot,
+        data_type: str,
+        extra: dict[str, Any] | None,
+    ) -> None:
+        packed = pack_event(
+            self.name,
+            time.time_ns(),
+            context.get_id(),
+            _request_id(context),
+            data_type,
+            snapshot,
+            policy.root,
+            extra,
+        )
+        self._put(runtime, packed)
 
     def _put(self, runtime: Runtime, packed: PackedEvent) -> None:
         """Queue one packed event, counting it, or the drop the queue's full policy made."""

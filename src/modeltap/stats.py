@@ -105,9 +105,8 @@ class StatsRecorder:
 
     def collected(self, collection: str) -> None:
         """One event accepted into the queue."""
-        counters = self._collections.get(collection) or self._get(collection)
         with self._lock:
-            counters.collected += 1
+            self._get(collection).collected += 1
 
     def sampled_out(self, collection: str) -> None:
         """One event skipped by sampling (not a drop)."""

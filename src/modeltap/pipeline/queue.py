@@ -79,9 +79,7 @@ class EventQueue:
         size = packed[0]
         evicted: Event | None = None
         with self._lock:
-            if self._events >= self._max_events or (  # self._full(size), without the call
-                self._bytes + size > self._max_bytes and self._bytes > 0
-            ):
+            if self._full(size):
                 if self._policy is FullPolicy.DROP_OLDEST:
                     evicted = self._evict_oldest()
                 elif self._policy is FullPolicy.BLOCK:

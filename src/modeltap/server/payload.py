@@ -223,15 +223,7 @@ def restore_payload(
         "latencyms": round(latency_ms, 3),
         "headers": dict(zip(headers[0::2], headers[1::2], strict=True)),
     }
-    return PayloadSnapshot(
-        body,
-        content_type,
-        extra,
-        root=root,
-        sink=_current_sink(),
-        max_event_bytes=max_event_bytes,
-        trusted_json=trusted_json,
-    )
+    return _restored_payload(body, content_type, extra, root, max_event_bytes, trusted_json)
 
 
 def _restored_payload(
