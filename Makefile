@@ -1,11 +1,13 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   - create .venv, install modeltap, serve an MLflow model with collection on, show what was captured
-#   make test   - create/use .venv, install dev dependencies, run ruff, mypy and the whole test suite
+#   make test   - create/use .venv, install dev dependencies, run ruff, mypy, the docs build
+#                 (mkdocs --strict) and the whole test suite
+#   make test-fast - unit tests only (no servers, emulators, subprocesses or sockets), for the edit loop
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install-dev bench lint clean
+.PHONY: demo test test-fast install-dev bench lint docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +33,10 @@ install-dev: $(VENV)/.installed-dev
 lint: install-dev
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .cache/site
+
+docs: install-dev
+	$(BIN)/mkdocs serve
 
 test: install-dev lint
 	$(BIN)/pytest -q
@@ -39,4 +45,4 @@ bench: install-dev
 	$(BIN)/python bench/collector.py
 
 clean:
-	rm -rf $(VENV) modeltap-data
+	rm -rf $(VENV) modeltap-data site
