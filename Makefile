@@ -41,6 +41,11 @@ docs: install-dev
 test: install-dev lint
 	$(BIN)/pytest -q
 
+# unit tests only (tests/conftest.py marks the rest `integration`); fails a test that still
+# starts a process or opens a socket
+test-fast: install-dev
+	MODELTAP_TEST_TIER=fast $(BIN)/pytest -q -m "not integration and not slow"
+
 bench: install-dev
 	$(BIN)/python bench/collector.py
 

@@ -157,19 +157,23 @@ def _run_yaml(snippet: Snippet, folder: Path) -> None:
         assert sorted(settings.collector.collections) == sorted(section["collections"])
 
 
-def run_page(page: Path, folder: Path) -> int:
-    """Run every block of ``page`` in ``folder``; returns how many blocks ran."""
+def run_page(page: Path, folder: Path, *, optional: bool = False) -> int:
+    """Run the blocks of ``page`` in ``folder``: without ``optional`` every block without a
+    directive, with it only the ``needs`` blocks whose module is installed (these start engines
+    such as Spark). Returns how many blocks ran."""
     namespace: dict[str, object] = {"__name__": "__snippets__"}
     ran = 0
     for snippet in snippets(page):
         if snippet.language not in RUN:
             continue
-        if snippet.directive is not None:
-            kind, argument = snippet.directive
-            if kind == "skip":
+        if snippet.directive is None:
+            if optional:
                 continue
-            module = argument.split()[0]
-            if importlib.util.find_spec(module) is None:
+        else:
+            kind, argument = snippet.directive
+            if kind == "skip" or not optional:
+                continue
+            if importlib.util.find_spec(argument.split()[0]) is None:
                 continue
         if snippet.language == "python":
             exec(compile(snippet.code, snippet.where, "exec"), namespace)
@@ -195,13 +199,8 @@ def _runnable(page: Path) -> bool:
     )
 
 
-@pytest.mark.parametrize(
-    "page", [p for p in PAGES if _runnable(p)], ids=lambda p: str(p.relative_to(ROOT))
-)
-def test_page_snippets_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every runnable block of the page runs, in order, against a seeded tree."""
+def _prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page's folder: working directory, data dir, ``score.py`` importable, a seeded tree."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MODELTAP_DATA_DIR", str(tmp_path / "modeltap-data"))
     shutil.copy(ROOT / "examples" / "score.py", tmp_path / "score.py")
@@ -209,10 +208,41 @@ def test_page_snippets_run(
     monkeypatch.delitem(sys.modules, "score", raising=False)
     modeltap.configure({})
     _seed()
+
+
+@pytest.mark.parametrize(
+    "page", [p for p in PAGES if _runnable(p)], ids=lambda p: str(p.relative_to(ROOT))
+)
+def test_page_snippets_run(
+    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every runnable block of the page runs, in order, against a seeded tree."""
+    _prepare(tmp_path, monkeypatch)
     try:
         assert run_page(page, tmp_path) > 0
     finally:
         sys.modules.pop("score", None)
+
+
+_OPTIONAL = [
+    (page, snippet.directive[1].split()[0])
+    for page in PAGES
+    for snippet in snippets(page)
+    if snippet.directive is not None and snippet.directive[0] == "needs"
+]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("page", "module"), sorted(set(_OPTIONAL)), ids=lambda v: str(v).rsplit("/", 1)[-1]
+)
+def test_optional_snippets_run(
+    page: Path, module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks that need an optional engine (e.g. Spark) run where it is installed."""
+    pytest.importorskip(module)
+    _prepare(tmp_path, monkeypatch)
+    assert run_page(page, tmp_path, optional=True) > 0
 
 
 def test_every_block_has_a_known_language() -> None:
