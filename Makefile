@@ -31,7 +31,7 @@ demo: $(VENV)/.installed-demo
 install-dev: $(VENV)/.installed-dev
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff check src tests bench examples docs
 	$(BIN)/mypy
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .cache/site
 
