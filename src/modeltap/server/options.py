@@ -61,6 +61,9 @@ class ServeOptions:
     log_level: str = "info"
     metrics_dir: Path | None = None
     """Set by the supervisor of several workers: where they publish their metrics."""
+    bridge_key: str | None = None
+    """Set by ``serve`` when auth is on: the secret the in-process reference SDK sends to
+    /modeldata/log (``modeltap.server.sdk_bridge``)."""
 
 
 def _positive_int(label: str, value: object) -> int:
