@@ -29,7 +29,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from modeltap.config import WRITER_VARIABLE, Settings
-from modeltap.errors import ModelTapError
+from modeltap.errors import MissingDependencyError, ModelTapError
 from modeltap.pipeline.runtime import configure
 from modeltap.pipeline.runtime import start as start_pipeline
 from modeltap.server.auth import KeyAuth, generate_key, is_loopback
@@ -88,8 +88,15 @@ def _make_server(options: ServeOptions, on_close: Callable[[], None], app: Starl
             await asyncio.to_thread(on_close)
             await super().shutdown(sockets)
 
+    try:
+        from modeltap.server.protocol import limited_protocol
+    except ImportError:
+        raise MissingDependencyError(
+            "modeltap serve needs httptools: pip install 'modeltap[server]'"
+        ) from None
     config = uvicorn.Config(
         app,
+        http=limited_protocol(options.http_limits),
         lifespan="on",
         log_level=options.log_level,
         access_log=options.access_log,
