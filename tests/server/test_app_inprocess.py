@@ -11,9 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 import modeltap
+from modeltap.errors import IngestError
 from modeltap.server.app import AppOptions, build_app
 from modeltap.server.auth import KeyAuth
-from modeltap.server.ingest import IngestError, collection_of_type, parse_mdc
+from modeltap.server.ingest import collection_of_type, event_uuid, parse_mdc
 from modeltap.server.scoring import ScoringScript
 
 
@@ -80,7 +81,8 @@ def test_mdc_headers_map_to_the_envelope() -> None:
     assert event.correlation_id == event.xrequest_id == "corr-9"
     assert event.time_ns == 1_700_000_000 * 10**9
     assert event.extra == {
-        "id": "trace-1",
+        "id": str(event_uuid("azureml.inference.model_outputs", "", "trace-1", "corr-9")),
+        "eventid": "trace-1",
         "agent": "azureml-ai-monitoring/1.0.0",
         "modelversion": "3",
         "headers": {"tenant": "contoso"},

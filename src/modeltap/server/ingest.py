@@ -2,9 +2,9 @@
 
 ``POST /modeldata/log`` speaks the protocol of the reference SDK ``azureml-ai-monitoring``
 1.0.0: the collection comes from ``ce-type`` (``azureml.inference.<collection>``), the correlation
-id from ``ce-x-request-id``, the event id from ``trace-id`` (stored as the record's ``id``), the
-event time from ``ce-time`` (epoch seconds), the data type from ``ce-collect-data-type``, and the
-body is the frame as ``DataFrame.to_json(orient="records")``.
+id from ``ce-x-request-id``, the event id from ``trace-id`` (kept as ``eventid``), the event time
+from ``ce-time`` (epoch seconds), the data type from ``ce-collect-data-type``, and the body is
+the frame as ``DataFrame.to_json(orient="records")``.
 
 ``POST /events`` accepts CloudEvents over HTTP in binary mode (``ce-*`` headers, the body is the
 data), structured mode (``application/cloudevents+json``) and batch mode
@@ -13,8 +13,8 @@ CloudEvents HTTP binding says (UTF-8), and extension values of structured mode a
 binary mode carries them (``true``/``false``, integers in decimal), so both modes give the same
 record. The type maps to a collection: ``*.request`` and ``*.response`` (e.g. a KServe inference
 logger's) to ``request`` and ``response``, ``azureml.inference.<c>`` and
-``modeltap.inference.<c>`` to ``<c>``. The event's ``id`` is kept as the record's ``id`` and its
-``correlationid``, with ``cetype`` and ``cesource`` beside it.
+``modeltap.inference.<c>`` to ``<c>``. The event's ``id`` is kept as ``eventid`` and is the
+record's ``correlationid``, with ``cetype`` and ``cesource`` beside it.
 
 **Time.** An event is filed under its own time: the record's ``time`` and its partition folder
 both come from the client's ``time`` attribute (``ce-time`` for the MDC protocol), normalised to
@@ -27,12 +27,16 @@ millisecond is lost.
 
 **Redelivery.** An event is identified by its type, source, id and correlation id together (MDC:
 ``ce-type``, ``trace-id`` and ``ce-x-request-id``), never by a client-chosen id alone, so one
-client's ids cannot hide another's records. Each worker process remembers the events it accepted
-in the last ``DEDUP_SECONDS`` (at most ``DEDUP_MAX_EVENTS`` of them, as 16-byte digests: a few
-MB) and answers a repeat 200 without storing it again. That covers the redelivery of a client
-that did not see our answer; a repeat that reaches another worker, or comes after a restart or
-outside the window, is stored again, and readers can drop it by the same fields (``id``,
-``cesource``, ``cetype``, ``correlationid``).
+client's ids cannot hide another's records. The record's ``id`` is a name-based UUID of those
+four (``event_uuid``): every delivery of an event gets the same ``id``, and no other event does.
+Repeats are dropped twice over. At ingest, each worker process remembers the events it accepted
+in the last ``DEDUP_SECONDS`` (at most ``DEDUP_MAX_EVENTS`` of them, 16 bytes each: about 15 MB
+when full, the oldest forgotten first) and answers a repeat 200 (``duplicate``) without storing
+it again: that covers a client retrying because it missed our answer. A repeat that reaches
+another worker, or comes after a restart or outside that window, is stored again, in the same
+partition (the event's own time) with the same ``id``, and ``modeltap.read`` keeps the first
+copy of every ``id``; other readers can do the same (``SELECT DISTINCT ON (id)``). An MDC event
+without ``trace-id`` is never de-duplicated.
 
 **Limits.** Ids (event id, source, type, correlation and request ids) longer than
 ``MAX_RECORDED_LENGTH`` characters are refused (431 for a header, 400 in a body); other header
@@ -48,11 +52,11 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import math
 import re
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -80,6 +84,7 @@ __all__ = [
     "Ingestor",
     "RecentEvents",
     "collection_of_type",
+    "event_uuid",
     "parse_cloudevents",
     "parse_epoch_seconds",
     "parse_mdc",
@@ -110,6 +115,7 @@ _RFC3339 = re.compile(
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
 )
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_NAMESPACE = uuid.UUID("5c0f3f0e-3a52-4a43-9d2c-6f1f0f4b7a11")  # of ingested events' ids
 
 
 @dataclass
@@ -183,14 +189,11 @@ def parse_epoch_seconds(value: str, label: str = "ce-time") -> int:
     return _check_time(round(seconds * 1_000_000) * 1_000, label, value)
 
 
-def _event_key(*parts: str) -> bytes:
-    """A 16-byte digest of what identifies an event (parts are length-prefixed)."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in parts:
-        encoded = part.encode("utf-8", "surrogatepass")
-        digest.update(len(encoded).to_bytes(4, "big"))
-        digest.update(encoded)
-    return digest.digest()
+def event_uuid(event_type: str, source: str, event_id: str, correlation_id: str) -> uuid.UUID:
+    """The record id of an ingested event: a name-based UUID (RFC 4122 version 5) of what
+    identifies it, the same for every delivery of the event and for no other event."""
+    name = orjson.dumps([event_type, source, event_id, correlation_id]).decode()
+    return uuid.uuid5(_NAMESPACE, name)
 
 
 def _id(value: str, label: str, status: int) -> str:
@@ -264,8 +267,11 @@ def parse_mdc(headers: Mapping[str, str], body: bytes) -> IngestEvent:
     time_ns = None
     if headers.get("ce-time"):
         time_ns = parse_epoch_seconds(headers["ce-time"], "ce-time")
+    key = None
     if trace_id:
-        extra["id"] = trace_id
+        key = event_uuid(event_type, "", trace_id, correlation_id)
+        extra["id"] = str(key)
+        extra["eventid"] = trace_id
     if headers.get("ce-agent"):
         extra["agent"] = headers["ce-agent"][:MAX_RECORDED_LENGTH]
     if headers.get("ce-model-version"):
@@ -288,7 +294,7 @@ def parse_mdc(headers: Mapping[str, str], body: bytes) -> IngestEvent:
         data_type=(headers.get("ce-collect-data-type") or "python.str")[:MAX_RECORDED_LENGTH],
         extra=extra,
         time_ns=time_ns,
-        key=_event_key("mdc", event_type, trace_id, correlation_id) if trace_id else None,
+        key=key.bytes if key is not None else None,
     )
 
 
@@ -308,9 +314,9 @@ def _attribute_text(name: str, value: Any) -> str:
 def _from_attributes(
     attributes: Mapping[str, str], body: bytes, content_type: str, *, status: int, where: str
 ) -> IngestEvent:
-    for key in ("specversion", "id", "source", "type"):
-        if not attributes.get(key):
-            raise IngestError(400, f"CloudEvent without required attribute {key!r}")
+    for required in ("specversion", "id", "source", "type"):
+        if not attributes.get(required):
+            raise IngestError(400, f"CloudEvent without required attribute {required!r}")
     event_type = _id(attributes["type"], f"{where}type", status)
     source = _id(attributes["source"], f"{where}source", status)
     event_id = _id(attributes["id"], f"{where}id", status)
@@ -318,7 +324,10 @@ def _from_attributes(
     time_ns = None
     if attributes.get("time"):
         time_ns = parse_rfc3339(attributes["time"], f"{where}time")
-    extra: dict[str, Any] = {"id": event_id, "cetype": event_type, "cesource": source}
+    key = event_uuid(event_type, source, event_id, event_id)
+    extra: dict[str, Any] = {
+        "id": str(key), "eventid": event_id, "cetype": event_type, "cesource": source
+    }
     extensions = _attributes({k: v for k, v in attributes.items() if k not in _CE_CORE}, status)
     if extensions:
         extra["extensions"] = extensions
@@ -331,7 +340,7 @@ def _from_attributes(
         data_type="cloudevent",
         extra=extra,
         time_ns=time_ns,
-        key=_event_key("ce", event_type, source, event_id, event_id),
+        key=key.bytes,
     )
 
 
