@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -35,8 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
 
 def _connect(server: ServerProcess) -> socket.socket:
     address = urlsplit(server.url)
-    sock = socket.create_connection((str(address.hostname), int(address.port or 80)), timeout=10)
-    return sock
+    return socket.create_connection((str(address.hostname), int(address.port or 80)), timeout=10)
 
 
 def _read_all(sock: socket.socket) -> bytes:
@@ -162,3 +162,27 @@ def test_limits_come_from_the_server_section(tmp_path_factory: pytest.TempPathFa
         bad = write_deployment(folder / key, server={key: value})
         with pytest.raises(ConfigError, match=f"server.{key}"):
             resolve_options(deployment_file=str(bad), entry_script=script)
+
+
+def test_silent_connections_cannot_take_every_descriptor(server_dir: Path) -> None:
+    """With a low open-file limit and a long header timeout, more silent connections than the
+    worker could hold: the oldest are closed to make room, and /score is still answered."""
+    deployment = write_deployment(
+        server_dir,
+        code_configuration={"code": str(SCRIPTS), "scoring_script": "score_echo.py"},
+        server={"header_timeout": 60.0},
+    )
+    with running(server_dir, "serve", "-f", str(deployment), open_files=256) as server:
+        silent = []
+        try:
+            for _ in range(300):
+                silent.append(_connect(server))
+            started = time.monotonic()
+            answer = _score(server)
+            assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+            assert time.monotonic() - started < 10
+            silent[0].settimeout(5)
+            assert silent[0].recv(1) == b""  # the longest waiting was closed
+        finally:
+            for sock in silent:
+                sock.close()

@@ -13,16 +13,42 @@ these limits (the ``server:`` section's keys of the same names):
   request) or of its first byte (later requests on a kept-alive connection): otherwise 408 (or
   a plain close, when nothing was sent) and the connection is closed;
 - while a body is being received, ``body_timeout`` seconds without a byte close the connection
-  (the application sees the client disconnect): reads paused by the server itself do not count.
+  (the application sees the client disconnect): reads paused by the server itself do not count;
+- a worker holds at most ``max_connections`` connections (by default what its open-file limit
+  leaves, see ``default_max_connections``): a connection beyond that closes the one that has waited longest for a
+  request head, or, when every connection has a request in progress, is answered 503 and
+  closed. Slow or silent clients thus cannot take the descriptors /score needs.
 
 Idle kept-alive connections are closed by uvicorn's own ``timeout_keep_alive``.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import resource
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_LIMITS", "HttpLimits"]
+__all__ = ["DEFAULT_LIMITS", "HttpLimits", "default_max_connections"]
+
+
+@functools.cache
+def _open_files(pid: int) -> int:
+    for folder in ("/proc/self/fd", "/dev/fd"):
+        try:
+            return len(os.listdir(folder))
+        except OSError:
+            continue
+    return 0
+
+
+def default_max_connections() -> int:
+    """What this process's open-file limit leaves for connections: three quarters of it, and
+    at least 64 descriptors beyond those open when first asked (files, pipes, the spool)."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 20
+    return max(16, min(soft * 3 // 4, soft - _open_files(os.getpid()) - 64))
 
 
 @dataclass(frozen=True)
@@ -37,6 +63,8 @@ class HttpLimits:
     """Seconds to receive a request's whole head."""
     body_timeout: float = 30.0
     """Seconds a body may go without a byte arriving."""
+    max_connections: int | None = None
+    """Connections one worker holds; None: ``default_max_connections()`` in the worker."""
 
 
 DEFAULT_LIMITS = HttpLimits()

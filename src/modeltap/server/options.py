@@ -256,6 +256,8 @@ def _http_limits(label: str, server: Mapping[str, Any]) -> HttpLimits:
         if name not in server:
             continue
         value = server[name]
+        if name == "max_connections" and value is None:
+            continue
         if name.endswith("_timeout"):
             if (isinstance(value, bool) or not isinstance(value, int | float)
                     or not math.isfinite(value) or value <= 0):

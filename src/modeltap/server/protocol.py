@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits
+from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits, default_max_connections
 
 __all__ = ["LimitedHttpToolsProtocol", "limited_protocol"]
 
@@ -22,7 +22,11 @@ class _HeadRefused(Exception):
     """Raised from a parser callback to stop parsing a head that broke a limit."""
 
 
-_REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
+_REASONS = {
+    408: b"Request Timeout",
+    431: b"Request Header Fields Too Large",
+    503: b"Service Unavailable",
+}
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
@@ -42,13 +46,19 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str] | None = None
+        self._waiting_since = 0.0  # loop time the connection began to wait for a head
+        limit = self.limits.max_connections
+        self._max_connections = default_max_connections() if limit is None else limit
 
     # connection events
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """Start the first head's clock."""
         super().connection_made(transport)
+        self._waiting_since = self.loop.time()
         self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_late)
+        if len(self.connections) > self._max_connections:
+            self._make_room()
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Stop the clocks."""
@@ -123,6 +133,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         """The request is in: the next head's clock starts with its first byte."""
         self._head_pending = True
+        self._waiting_since = self.loop.time()
         self._body_pending = False
         self._marks += 1
         if self._body_timer is not None:
@@ -167,6 +178,30 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_late)
             return
         self.transport.close()  # the application sees the client disconnect
+
+    def _waiting(self) -> bool:
+        """Whether the connection waits for a request head with no request in progress."""
+        return (
+            self._head_pending
+            and (self.cycle is None or self.cycle.response_complete)
+            and not self.transport.is_closing()
+        )
+
+    def _make_room(self) -> None:
+        """Over ``max_connections``: close the connection that has waited longest for a head,
+        or refuse this one when every other has a request in progress."""
+        waiting = [
+            connection for connection in self.connections
+            if connection is not self and isinstance(connection, LimitedHttpToolsProtocol)
+            and connection._waiting()
+        ]
+        if waiting:
+            oldest = min(waiting, key=lambda connection: connection._waiting_since)
+            oldest._cancel_timers()
+            oldest.transport.close()
+        else:
+            self._refuse(503, f"the server holds its limit of {self._max_connections} "
+                              "connections, all busy: retry later")
 
     def _refuse(self, status: int, message: str) -> None:
         """Answer ``status`` with ``message`` and close the connection."""
