@@ -453,13 +453,15 @@ class RecentEvents:
         now = self._clock()
         with self._lock:
             seen = self._seen
+            since = seen.get(key)
+            if since is not None and now - since < self.seconds:
+                return False
             while seen:
                 oldest, since = next(iter(seen.items()))
                 if now - since < self.seconds and len(seen) < self.capacity:
                     break
                 del seen[oldest]
-            if key in seen:
-                return False
+            seen.pop(key, None)  # an expired entry: remembered anew, at the end
             seen[key] = now
             return True
 
