@@ -30,7 +30,7 @@ millisecond is lost.
 client's ids cannot hide another's records. The record's ``id`` is a name-based UUID of those
 four (``event_uuid``): every delivery of an event gets the same ``id``, and no other event does.
 Repeats are dropped twice over. At ingest, each worker process remembers the events it accepted
-in the last ``DEDUP_SECONDS`` (at most ``DEDUP_MAX_EVENTS`` of them, 16 bytes each: about 15 MB
+in the last ``DEDUP_SECONDS`` (at most ``DEDUP_MAX_EVENTS`` of them, 16-byte keys: about 18 MB
 when full, the oldest forgotten first) and answers a repeat 200 (``duplicate``) without storing
 it again: that covers a client retrying because it missed our answer. A repeat that reaches
 another worker, or comes after a restart or outside that window, is stored again, in the same
