@@ -25,7 +25,14 @@ from starlette.testclient import TestClient
 import modeltap
 from modeltap.errors import IngestError
 from modeltap.server.app import AppOptions, build_app
-from modeltap.server.ingest import RecentEvents, event_uuid, parse_epoch_seconds, parse_rfc3339
+from modeltap.server.ingest import (
+    MAX_RECORDED_ATTRIBUTES,
+    RecentEvents,
+    event_uuid,
+    parse_cloudevents,
+    parse_epoch_seconds,
+    parse_rfc3339,
+)
 from tests.server.conftest import SCRIPTS, ServerProcess, running, write_deployment
 
 SENT = 6
@@ -467,3 +474,29 @@ def test_recent_events_is_bounded_by_time_and_count() -> None:
     assert recent.add(b"e") and len(recent) == 1  # the rest aged out
     recent.forget(b"e")
     assert recent.add(b"e")
+
+
+def test_binary_headers_are_percent_decoded_as_utf8() -> None:
+    """Percent-encoded UTF-8 is decoded; a sequence that is not UTF-8 is a 400 naming the
+    header; a lone '%' is kept as it is."""
+    headers = {"ce-specversion": "1.0", "ce-id": "p%20q", "ce-type": "a.request",
+               "ce-source": "/%C3%BC/100%", "ce-note": "caf%C3%A9"}
+    event = parse_cloudevents(headers, b"{}")[0]
+    assert (event.extra["eventid"], event.extra["cesource"]) == ("p q", "/ü/100%")
+    assert event.extra["extensions"] == {"note": "café"}
+    with pytest.raises(IngestError, match="ce-note") as caught:
+        parse_cloudevents({**headers, "ce-note": "%FF%FE"}, b"{}")
+    assert caught.value.status == 400
+
+
+def test_the_number_of_kept_attributes_is_capped() -> None:
+    """At most MAX_RECORDED_ATTRIBUTES extensions per event; secrets do not count."""
+    event = {"specversion": "1.0", "id": "1", "source": "/s", "type": "a.request",
+             "authorization": "x", **{f"e{i}": i for i in range(MAX_RECORDED_ATTRIBUTES)}}
+    body = orjson.dumps(event)
+    kept = parse_cloudevents({"content-type": "application/cloudevents+json"}, body)[0]
+    assert len(kept.extra["extensions"]) == MAX_RECORDED_ATTRIBUTES
+    event["one_more"] = True
+    with pytest.raises(IngestError, match="at most 64") as caught:
+        parse_cloudevents({"content-type": "application/cloudevents+json"}, orjson.dumps(event))
+    assert caught.value.status == 400
