@@ -355,6 +355,8 @@ def test_ids_are_capped_and_other_values_cut(ingest_server: ServerProcess) -> No
         structured = client.post("/events", content=orjson.dumps(
             {"specversion": "1.0", "id": long, "source": "/s", "type": "a.request"}),
             headers={"content-type": "application/cloudevents+json"})
+        media = client.post("/events", content=b"{}", headers={
+            **BINARY, "ce-id": "m", "content-type": "application/" + "x" * 100})
         cut = client.post("/events", json={}, headers={
             **BINARY, "ce-type": "modeltap.inference.capped", "ce-id": "cut",
             "ce-tracestate": "t" * 300})
@@ -363,6 +365,7 @@ def test_ids_are_capped_and_other_values_cut(ingest_server: ServerProcess) -> No
     assert event_id.status_code == 431 and "ce-id" in event_id.text
     assert source.status_code == 431 and "ce-source" in source.text
     assert structured.status_code == 400 and "attribute id" in structured.text
+    assert media.status_code == 431 and "content-type" in media.text
     assert cut.status_code == 202
     record = ingest_server.wait_records("capped", 1)[0]
     assert record["extensions"] == {"tracestate": "t" * 100}

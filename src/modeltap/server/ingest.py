@@ -206,6 +206,13 @@ def _id(value: str, label: str, status: int) -> str:
     return value
 
 
+def _media_type(value: str, label: str, status: int) -> str:
+    """A content type whose media type (what the record's ``datacontenttype`` keeps) is at most
+    ``MAX_RECORDED_LENGTH`` characters."""
+    _id(value.split(";", 1)[0].strip(), label, status)
+    return value
+
+
 def _attributes(items: Mapping[str, str], status: int) -> dict[str, str]:
     """Context headers or extensions as a record keeps them: no secrets, values cut to
     ``MAX_RECORDED_LENGTH``, at most ``MAX_RECORDED_ATTRIBUTES`` of them."""
@@ -290,7 +297,9 @@ def parse_mdc(headers: Mapping[str, str], body: bytes) -> IngestEvent:
         correlation_id=correlation_id,
         xrequest_id=request_id,
         body=body,
-        content_type=_mdc_content_type(headers.get("content-type", "application/json")),
+        content_type=_mdc_content_type(
+            _media_type(headers.get("content-type", "application/json"), "content-type", 431)
+        ),
         data_type=(headers.get("ce-collect-data-type") or "python.str")[:MAX_RECORDED_LENGTH],
         extra=extra,
         time_ns=time_ns,
@@ -336,7 +345,7 @@ def _from_attributes(
         correlation_id=event_id,
         xrequest_id=event_id,
         body=body,
-        content_type=content_type,
+        content_type=_media_type(content_type, f"{where}datacontenttype", status),
         data_type="cloudevent",
         extra=extra,
         time_ns=time_ns,
@@ -406,8 +415,8 @@ def parse_cloudevents(headers: Mapping[str, str], body: bytes) -> list[IngestEve
         )
     attributes = {name[3:]: _percent_decoded(name, value)
                   for name, value in headers.items() if name.startswith("ce-")}
-    return [_from_attributes(attributes, body, content_type or "application/json",
-                             status=431, where="header ce-")]
+    content_type = _media_type(content_type or "application/json", "content-type", 431)
+    return [_from_attributes(attributes, body, content_type, status=431, where="header ce-")]
 
 
 def _not_listed(name: str, listed: Mapping[str, Any], source: str) -> None:

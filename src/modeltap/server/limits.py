@@ -15,9 +15,10 @@ these limits (the ``server:`` section's keys of the same names):
 - while a body is being received, ``body_timeout`` seconds without a byte close the connection
   (the application sees the client disconnect): reads paused by the server itself do not count;
 - a worker holds at most ``max_connections`` connections (by default what its open-file limit
-  leaves, see ``default_max_connections``): a connection beyond that closes the one that has waited longest for a
-  request head, or, when every connection has a request in progress, is answered 503 and
-  closed. Slow or silent clients thus cannot take the descriptors /score needs.
+  leaves, see ``default_max_connections``): a connection beyond that closes the one that has
+  waited longest for a request head, or, when every connection has a request in progress, is
+  answered 503 and closed. Slow or silent clients thus cannot take the descriptors /score
+  needs.
 
 Idle kept-alive connections are closed by uvicorn's own ``timeout_keep_alive``.
 """
