@@ -124,12 +124,14 @@ class Collector:
         *,
         data_type: str,
         extra: dict[str, Any] | None = None,
+        time_ns: int | None = None,
     ) -> None:
-        """Enqueue an already-taken snapshot with extra envelope fields (payload capture).
-        Follows the collection's switch and sampling like collect()."""
+        """Enqueue an already-taken snapshot with extra envelope fields (payload capture,
+        ingest), at ``time_ns`` (the record's time and partition; now when None). Follows the
+        collection's switch and sampling like collect()."""
         admitted = self._admit(context)
         if admitted is not None:
-            self._enqueue(*admitted, context, snapshot, data_type, extra)
+            self._enqueue(*admitted, context, snapshot, data_type, extra, time_ns)
 
     def emit_parts(
         self,
@@ -199,10 +201,11 @@ class Collector:
         snapshot: Snapshot,
         data_type: str,
         extra: dict[str, Any] | None,
+        time_ns: int | None = None,
     ) -> None:
         packed = pack_event(
             self.name,
-            time.time_ns(),
+            time.time_ns() if time_ns is None else time_ns,
             context.get_id(),
             _request_id(context),
             data_type,

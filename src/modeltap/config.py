@@ -160,6 +160,9 @@ class DataCollectorConfig(_Model):
     sampling_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     rolling_rate: RollingRate = RollingRate.HOUR
     request_logging: RequestLoggingConfig = Field(default_factory=RequestLoggingConfig)
+    # ingest without a collections list: the most distinct collections it creates (new names
+    # beyond are refused with 400 and counted)
+    ingest_max_collections: int = Field(default=64, gt=0)
     destination: str | None = None
     storage_options: dict[str, Any] = Field(default_factory=dict)
     format: Literal["jsonl", "parquet"] = "jsonl"

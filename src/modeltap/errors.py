@@ -11,6 +11,7 @@ __all__ = [
     "CollectionDisabledError",
     "ConfigError",
     "DataDroppedError",
+    "IngestError",
     "InvalidCollectionNameError",
     "InvalidDataError",
     "InvalidTimeError",
@@ -50,6 +51,16 @@ class InvalidDataError(ModelTapError, ValueError):
 
 class CollectionDisabledError(ModelTapError):
     """collect() was called on a collection that the configuration disables."""
+
+
+class IngestError(ModelTapError, ValueError):
+    """An event posted to the ingest routes that cannot be accepted; ``status`` is the HTTP
+    answer (400 for a bad event, 431 for a header too long, 503 to retry later)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 class DataDroppedError(ModelTapError):
