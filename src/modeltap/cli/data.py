@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="List, show and read the data assets (collections) of a store.",
     )
     commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
-    data.set_defaults(handler=lambda args: _usage(data))
+    data.set_defaults(handler=lambda args: _usage(data))  # no subcommand: help, exit 2
 
     def common(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -64,8 +64,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 0
+    parser.print_help(sys.stderr)
+    return 2
 
 
 def _fail(message: str) -> int:
