@@ -47,8 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code. A subcommand sets ``handler`` (args -> int).
     Without a command the help goes to stderr and the exit code is 2, as for any usage error."""
+    from modeltap.cli.data import join_dash_values
+
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(join_dash_values(sys.argv[1:] if argv is None else argv))
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
