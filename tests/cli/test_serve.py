@@ -125,3 +125,18 @@ def test_start_up_and_shutdown_lines_of_a_real_server(tmp_path: Path, writer: st
     sampled = 4 - outputs
     detail = f", sampled out {sampled}" if sampled else ""
     assert f"model_outputs: collected {outputs}, written {outputs}, dropped 0{detail}" in log
+
+
+def test_a_secret_in_a_bad_deployment_is_not_printed(
+    tmp_path: Path, started: list[ServeOptions], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """storage_options given as a string: serve names the key and exits 2, the value unshown."""
+    secret = "DefaultEndpointsProtocol=https;AccountKey=bXktc2VjcmV0LWtleQ=="
+    deployment = write_deployment(
+        tmp_path, data_collector={"storage_options": secret, "destination": "memory://x"}
+    )
+    assert main(["ingest", "-f", str(deployment)]) == 2
+    err = capsys.readouterr().err
+    assert f"{deployment}" in err and "data_collector.storage_options" in err
+    assert "bXktc2VjcmV0" not in err and "AccountKey" not in err
+    assert started == []

@@ -28,6 +28,7 @@ DEFAULT_TABLE_ROWS = 20
 _TAIL_ROWS = 10
 _INTERVAL_BOUNDS = (0.1, 60.0)
 _DATA_EXTENSIONS = (".jsonl", ".parquet")
+_ENVELOPE_COLUMNS = ("correlationid", "xrequestid", "time", "row_index")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -369,8 +370,13 @@ def _read(args: argparse.Namespace) -> int:
         source, asset = _resolve(args, url, options)
         # JSON lines get payload bodies as JSON (read() parses them), not as JSON text
         reader = modeltap.read if args.format == "jsonl" else modeltap.read_arrow
-        data = reader(source, start, end, storage_options=options)
-        data = _select(data, _columns(args.columns), asset)
+        wanted = _columns(args.columns)
+        # columns the asset is known to have are picked by the reader (Parquet reads only
+        # those); others are checked against what is read, so a typo lists the known ones
+        known = set(_ENVELOPE_COLUMNS) | set(asset.columns if asset is not None else ())
+        pushed = wanted if wanted and asset is not None and set(wanted) <= known else None
+        data = reader(source, start, end, pushed, storage_options=options)
+        data = _select(data, wanted, asset)
         limit = args.limit
         if limit is None and args.format == "table":
             limit = DEFAULT_TABLE_ROWS
