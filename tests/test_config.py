@@ -8,12 +8,14 @@ from pathlib import Path
 from textwrap import dedent
 
 import pytest
+import yaml
 
 from modeltap.config import (
     DEFAULT_DESTINATION,
     REDACTED,
     RollingRate,
     load_settings,
+    load_yaml_text,
     redact,
     settings_from_env,
 )
@@ -560,3 +562,13 @@ def test_listed_but_disabled_collector_is_not_a_warning(
     levels = {r.getMessage().split("'")[1]: r.levelno for r in caplog.records}
     assert levels == {"model_inputs": logging.INFO, "zzz": logging.WARNING}
     assert "did you mean" not in caplog.text
+
+
+def test_load_yaml_text_for_other_documents() -> None:
+    """Other YAML documents (monitor definitions) parse with the same rules: no aliases, and
+    only true/false are booleans; the error carries the alias's line."""
+    assert load_yaml_text("a: yes\nb: true\nc: [1, 2]\n") == {"a": "yes", "b": True, "c": [1, 2]}
+    with pytest.raises(yaml.YAMLError) as info:
+        load_yaml_text("a: &x 1\nb: *x\n")
+    mark = getattr(info.value, "problem_mark", None)
+    assert mark is not None and mark.line == 1

@@ -47,6 +47,7 @@ __all__ = [
     "check_collection_name",
     "load_settings",
     "load_yaml_file",
+    "load_yaml_text",
     "redact",
     "settings_from_env",
     "warn_if_not_listed",
@@ -158,6 +159,13 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return str(exc)
 
 
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML text as every file modeltap reads is parsed: a safe loader that refuses
+    aliases and takes only true/false as booleans. Errors are ``yaml.YAMLError`` with the
+    line in ``problem_mark`` (an alias is a ``yaml.constructor.ConstructorError``)."""
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
+
+
 def load_yaml_file(path: str | os.PathLike[str]) -> Any:
     """Parse one YAML file modeltap reads (a deployment): aliases refused, only true/false are
     booleans. Raises ConfigError naming the file (and line) for a missing or bad file."""
@@ -169,7 +177,7 @@ def load_yaml_file(path: str | os.PathLike[str]) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{label}: cannot read the deployment file: {exc}") from None
     try:
-        return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
+        return load_yaml_text(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{label}: not valid YAML: {_yaml_problem(exc)}") from None
 
