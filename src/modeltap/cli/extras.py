@@ -22,7 +22,8 @@ __all__ = [
 EXTRAS: dict[str, tuple[str, ...]] = {
     "azure": ("adlfs",),
     "gcs": ("gcsfs",),
-    "mlflow": ("mlflow", "sklearn"),
+    "mlflow": ("mlflow", "sklearn", "skops"),
+    "monitor": ("scipy",),
     "s3": ("s3fs",),
     "server": ("starlette", "uvicorn", "httptools", "prometheus_client"),
 }
@@ -32,6 +33,7 @@ _PURPOSE = {
     "azure": "az://, abfs:// destinations",
     "gcs": "gs:// destinations",
     "mlflow": "serving MLflow models",
+    "monitor": "modeltap monitor (drift statistics)",
     "s3": "s3:// destinations",
     "server": "modeltap serve and modeltap ingest",
 }
