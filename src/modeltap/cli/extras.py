@@ -25,9 +25,10 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "mlflow": ("mlflow", "sklearn", "skops"),
     "monitor": ("scipy",),
     "s3": ("s3fs",),
-    "server": ("starlette", "uvicorn", "httptools", "prometheus_client"),
+    "server": ("starlette", "uvicorn", "prometheus_client"),  # httptools, uvloop: speed-ups
 }
-"""extra -> the modules it installs (what ``pip install "modeltap[extra]"`` makes importable)."""
+"""extra -> the modules it installs that modeltap needs (accelerators such as httptools and
+uvloop, which uvicorn uses when present, are left out)."""
 
 _PURPOSE = {
     "azure": "az://, abfs:// destinations",
