@@ -392,3 +392,17 @@ def test_missing_backend_names_modeltaps_extra(
     assert done.returncode == 1
     assert f'pip install "modeltap[{extra}]"' in done.stderr
     assert "Install s3fs" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_reading_a_folder_above_the_collections_says_so(
+    store: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An endpoint's or deployment's folder is not a collection: not '0 rows' but an error."""
+    for folder, inside in ((store / "ep", "dep"), (store / "ep" / "dep", "model_inputs")):
+        code, out, err = run(capsys, "data", "read", str(folder))
+        assert code == 1 and out == ""
+        assert f"{folder} is not a collection folder: it holds {inside}" in err
+    empty = store / "ep" / "dep" / "not_yet"
+    empty.mkdir()
+    code, out, _ = run(capsys, "data", "read", str(empty), "--format", "csv")
+    assert code == 0  # a collection with nothing committed yet is just empty

@@ -87,3 +87,8 @@ def test_shutdown_lines_count_what_happened() -> None:
         "a_first: collected 1, written 0, dropped 0",
         "model_inputs: collected 5, written 0, dropped 2 (queue_full 2), sampled out 1",
     ]
+
+
+def test_shutdown_without_collections_says_so() -> None:
+    """No collection saw anything: one line that says so."""
+    assert shutdown_lines(StatsRecorder().snapshot()) == ["nothing was collected"]

@@ -228,6 +228,27 @@ def _refuse_destination_root(path: str, options: dict[str, Any]) -> None:
     )
 
 
+def _refuse_non_collection(path: str, options: dict[str, Any]) -> None:
+    """A folder that holds folders but no partition folders (``2026/``) and no data files is
+    above the collections (an endpoint's or a deployment's folder): say so, not '0 rows'."""
+    from modeltap.catalog import Catalog
+
+    tree = Catalog(path, options).tree
+    if not tree.is_dir(""):
+        return
+    entries = [(name, is_dir) for name, is_dir in tree.ls("") if not name.startswith((".", "_"))]
+    folders = sorted(name for name, is_dir in entries if is_dir)
+    if not folders or any(name.isdigit() or name.endswith(_DATA_EXTENSIONS)
+                          for name, _ in entries):
+        return
+    raise ValueError(
+        f"{path} is not a collection folder: it holds {', '.join(folders[:5])}"
+        f"{', ...' if len(folders) > 5 else ''} but no partition folders (2026/...) or data "
+        f"files; give a collection folder (such as {path.rstrip('/')}/{folders[0]}/...) or a "
+        "data asset name"
+    )
+
+
 def _columns(text: str | None) -> list[str] | None:
     if not text:
         return None
@@ -376,6 +397,8 @@ def _read(args: argparse.Namespace) -> int:
         known = set(_ENVELOPE_COLUMNS) | set(asset.columns if asset is not None else ())
         pushed = wanted if wanted and asset is not None and set(wanted) <= known else None
         data = reader(source, start, end, pushed, storage_options=options)
+        if len(data) == 0 and asset is None:
+            _refuse_non_collection(str(source), options)
         data = _select(data, wanted, asset)
         limit = args.limit
         if limit is None and args.format == "table":

@@ -90,6 +90,8 @@ def startup_lines(
 
 def shutdown_lines(stats: PipelineStats) -> list[str]:
     """One line per collection: events collected, written, dropped (with the reasons)."""
+    if not stats.collections:
+        return ["nothing was collected"]
     lines = []
     for name in sorted(stats.collections):
         counters = stats.collections[name]
