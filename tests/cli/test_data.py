@@ -406,3 +406,30 @@ def test_reading_a_folder_above_the_collections_says_so(
     empty.mkdir()
     code, out, _ = run(capsys, "data", "read", str(empty), "--format", "csv")
     assert code == 0  # a collection with nothing committed yet is just empty
+
+
+def test_reader_warnings_are_printed_on_stderr(
+    store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warning of modeltap's reader (such as skipped records) is one line on stderr; another
+    library's warning is not printed; the rows still come out."""
+    import warnings
+
+    class ReaderWarning(UserWarning):
+        """Stands for a warning class of modeltap's reader."""
+
+    ReaderWarning.__module__ = "modeltap.reading"
+    real = modeltap.read_arrow
+
+    def warning_reader(*args: object, **kwargs: object) -> object:
+        """read_arrow that warns as a reader skipping a bad line would."""
+        warnings.warn(ReaderWarning("skipped 1 record: a.jsonl line 3 is not JSON"), stacklevel=1)
+        warnings.warn(FutureWarning("a pandas deprecation"), stacklevel=1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(modeltap, "read_arrow", warning_reader)
+    code, out, err = run(capsys, "data", "read", "ep-dep-model_inputs", "-d", str(store),
+                         "--format", "csv")  # fmt: skip
+    assert code == 0
+    assert len(out.strip().splitlines()) == 7
+    assert err == "modeltap data: warning: skipped 1 record: a.jsonl line 3 is not JSON\n"

@@ -8,11 +8,13 @@ and exit code 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -170,6 +172,20 @@ def _run(args: argparse.Namespace, action: Any) -> int:
         return _fail(f"cannot read the store: {exc}")
     except ValueError as exc:
         return _fail(str(exc))
+
+
+@contextlib.contextmanager
+def _reader_warnings() -> Iterator[None]:
+    """Print what the reader warns about (records it skipped, and where) as one line each on
+    stderr; warnings of other libraries are left out of the command's output."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for warning in caught:
+                if type(warning.message).__module__.split(".")[0] == "modeltap":
+                    print(f"modeltap data: warning: {warning.message}", file=sys.stderr)
 
 
 def _check_backend(url: str) -> None:
@@ -396,7 +412,8 @@ def _read(args: argparse.Namespace) -> int:
         # those); others are checked against what is read, so a typo lists the known ones
         known = set(_ENVELOPE_COLUMNS) | set(asset.columns if asset is not None else ())
         pushed = wanted if wanted and asset is not None and set(wanted) <= known else None
-        data = reader(source, start, end, pushed, storage_options=options)
+        with _reader_warnings():
+            data = reader(source, start, end, pushed, storage_options=options)
         if len(data) == 0 and asset is None:
             _refuse_non_collection(str(source), options)
         data = _select(data, wanted, asset)
@@ -542,7 +559,8 @@ def _read_files(store: Any, files: Sequence[str], options: dict[str, Any]) -> pd
 
     import modeltap
 
-    frames = [modeltap.read(store.join(f), storage_options=options) for f in files]
+    with _reader_warnings():
+        frames = [modeltap.read(store.join(f), storage_options=options) for f in files]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
