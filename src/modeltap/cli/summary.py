@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from modeltap.config import WRITER_VARIABLE, Settings
 from modeltap.stats import PipelineStats
 
-__all__ = ["PAYLOAD_COLLECTIONS", "shutdown_lines", "startup_lines", "writer_placement"]
+__all__ = ["shutdown_lines", "startup_lines", "writer_placement"]
 
-PAYLOAD_COLLECTIONS = ("request", "response")
+_PAYLOAD_COLLECTIONS = ("request", "response")  # what payload logging of /score writes
 
 
 def writer_placement(settings: Settings, environment: Mapping[str, str]) -> str:
@@ -55,7 +55,7 @@ def startup_lines(
             "ingest": "every collection a client sends",
         }[kind]
         if kind == "scoring":
-            for name in PAYLOAD_COLLECTIONS:
+            for name in _PAYLOAD_COLLECTIONS:
                 lines.append(f"collecting {name} (payloads of /score) -> {_where(settings, name)}"
                              f" ({_how(settings, name)})")
         pattern = _where(settings, "COLLECTION").replace("COLLECTION", "<collection>")
@@ -65,7 +65,7 @@ def startup_lines(
         on = sorted(name for name, entry in listed.items() if entry.enabled)
         off = sorted(name for name, entry in listed.items() if not entry.enabled)
         for name in on:
-            payload = " (payloads of /score)" if name in PAYLOAD_COLLECTIONS else ""
+            payload = " (payloads of /score)" if name in _PAYLOAD_COLLECTIONS else ""
             lines.append(f"collecting {name}{payload} -> {_where(settings, name)} "
                          f"({_how(settings, name)})")
         if off:
