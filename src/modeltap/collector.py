@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from modeltap.config import CollectionPolicy, check_collection_name
+from modeltap.config import CollectionPolicy, check_collection_name, warn_if_not_listed
 from modeltap.context import BasicCorrelationContext, CorrelationContext, current_context
 from modeltap.errors import (
     CollectionDisabledError,
@@ -77,7 +77,7 @@ class Collector:
             return
         policy = self._resolve()
         if not policy.enabled:
-            logger.info("collection %r is disabled by configuration: collect() does nothing", name)
+            warn_if_not_listed(get_runtime().settings, name)
 
     def __repr__(self) -> str:
         return f"Collector(name={self.name!r})"

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modeltap.server.options import ServeOptions
 
 __all__ = ["register"]
+
+_EXIT_CONFIG = 2
+"""A configuration or installation problem (``modeltap.server.process.EXIT_CONFIG``)."""
 
 
 def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -78,7 +86,33 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         mlflow_model=None, collect=False, threads=None)
 
 
+def _say(message: str) -> None:
+    print(f"modeltap: {message}", file=sys.stderr, flush=True)
+
+
+def _server_modules(command: str) -> bool:
+    """Whether the server extra is importable; else its install hint is printed."""
+    from modeltap.cli.extras import install_hint, require_extra
+    from modeltap.errors import MissingDependencyError
+
+    try:
+        require_extra("server", command)
+        # fails here, not mid-start, if a module of the extra cannot be imported
+        for module in ("modeltap.server.options", "modeltap.server.process"):
+            importlib.import_module(module)
+    except MissingDependencyError as exc:
+        print(exc, file=sys.stderr)  # "modeltap serve needs the server extra ...: pip install"
+        return False
+    except ModuleNotFoundError as exc:
+        _say(f"{command} cannot start: {exc}: {install_hint('server')}")
+        return False
+    return True
+
+
 def _serve(args: argparse.Namespace) -> int:
+    command = "modeltap serve" if args.need_script else "modeltap ingest"
+    if not _server_modules(command):
+        return _EXIT_CONFIG
     from modeltap.errors import ConfigError, MissingDependencyError
     from modeltap.server.options import resolve_options
     from modeltap.server.process import EXIT_CONFIG, serve
@@ -113,4 +147,23 @@ def _serve(args: argparse.Namespace) -> int:
     except (ConfigError, MissingDependencyError) as exc:
         print(f"modeltap: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    _announce_collections(options, mlflow_without_collect=not args.collect)
     return serve(options)
+
+
+def _announce_collections(options: ServeOptions, *, mlflow_without_collect: bool) -> None:
+    """Which collections are on, where their data goes, and where the writer runs."""
+    from modeltap.cli.summary import startup_lines
+
+    kind = "ingest"
+    if options.model_type == "mlflow":
+        kind = "mlflow"
+    elif options.entry_script is not None:
+        kind = "scoring"
+    for line in startup_lines(
+        options.settings,
+        kind=kind,
+        environment=options.environment,
+        mlflow_without_collect=kind == "mlflow" and mlflow_without_collect,
+    ):
+        _say(line)

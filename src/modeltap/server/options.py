@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from modeltap.config import Settings, load_settings
+from modeltap.config import Settings, load_settings, load_yaml_file
 from modeltap.errors import ConfigError
 from modeltap.server.app import DEFAULT_MAX_REQUEST_BYTES
 from modeltap.server.auth import generate_key, read_key_file
@@ -97,12 +95,7 @@ def _model_path(label: str, model: object, base: Path) -> Path | None:
 
 
 def _read_deployment(path: str) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: deployment file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    loaded = load_yaml_file(path) or {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping at the top, got {type(loaded).__name__}")
     if not any(key in loaded for key in _DEPLOYMENT_KEYS):

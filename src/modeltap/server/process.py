@@ -32,6 +32,7 @@ from modeltap.config import WRITER_VARIABLE, Settings
 from modeltap.errors import MissingDependencyError, ModelTapError
 from modeltap.pipeline.runtime import configure
 from modeltap.pipeline.runtime import start as start_pipeline
+from modeltap.pipeline.runtime import stats as pipeline_stats
 from modeltap.server.auth import KeyAuth, generate_key, is_loopback
 from modeltap.server.options import ServeOptions
 from modeltap.server.sdk_bridge import bridge_reference_sdk, drain_reference_sdk, sdk_environment
@@ -158,6 +159,10 @@ def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     server.run(sockets=[sock])  # type: ignore[attr-defined]
+    from modeltap.cli.summary import shutdown_lines  # what this worker collected, wrote, dropped
+
+    for line in shutdown_lines(pipeline_stats()):
+        _say(line if options.workers == 1 else f"worker {os.getpid()}: {line}")
     return 0
 
 
