@@ -15,6 +15,7 @@ __all__ = [
     "InvalidDataError",
     "InvalidTimeError",
     "MissingDependencyError",
+    "ModelInputError",
     "ModelTapError",
     "QueueFullError",
     "SpoolFullError",
@@ -38,6 +39,24 @@ class InvalidCollectionNameError(ConfigError):
 
 class MissingDependencyError(ModelTapError, ImportError):
     """An optional extra is needed for the requested feature; the message has the install hint."""
+
+
+class ModelInputError(ModelTapError, ValueError):
+    """A request body the served model cannot score; the server answers it with ``status``.
+
+    ``code`` (and ``error_class``, when known) classify it in the error body, with MLflow's
+    names for an MLflow model (``BAD_REQUEST``, ``INVALID_PARAMETER_VALUE``).
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 400, code: str = "BAD_REQUEST",
+        error_class: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.error_class = error_class
 
 
 class UnsupportedDataError(ModelTapError, TypeError):
