@@ -37,7 +37,8 @@ def expected_predictions(model_dir: Path, rows: list[list[float]]) -> list[int]:
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A logistic regression on (age, income), saved with MLflow with a signature."""
+    """A logistic regression on (age, income), saved in MLflow's default format with a
+    signature."""
     mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
@@ -49,7 +50,6 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         model,
         str(folder),
         signature=infer_signature(frame, model.predict(frame)),
-        serialization_format="cloudpickle",
-        pip_requirements=["scikit-learn"],
+        pip_requirements=["scikit-learn", "skops"],  # no dependency inference: faster
     )
     return folder

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import launch
+from tests.server.conftest import launch, running
+from tests.server.mlflow_model.conftest import BODIES, ROWS, expected_predictions, training_frame
 
 pytestmark = pytest.mark.slow
 
@@ -31,3 +32,19 @@ def test_without_mlflow_the_install_hint_is_given(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert 'pip install "modeltap[mlflow]"' in result.stderr
+
+
+def test_model_saved_with_mlflow_defaults_is_served(server_dir: Path) -> None:
+    """A model saved by plain ``mlflow.sklearn.save_model(model, path)`` (skops in MLflow 3)
+    is served over HTTP and predicts what MLflow's own loader predicts."""
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    from sklearn.linear_model import LogisticRegression
+
+    frame, labels = training_frame()
+    folder = server_dir / "default-model"
+    mlflow_sklearn.save_model(LogisticRegression().fit(frame, labels), str(folder))
+    with running(server_dir, "serve", "--mlflow-model", str(folder)) as server, \
+            server.client() as client:
+        reply = client.post("/invocations", json=BODIES["dataframe_split"])
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"predictions": expected_predictions(folder, ROWS)}

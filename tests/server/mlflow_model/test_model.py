@@ -21,7 +21,7 @@ def test_model_without_signature_takes_tensors(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     mlflow_sklearn.save_model(
         LinearRegression().fit(features, features @ [1.0, 2.0]), str(folder),
-        serialization_format="cloudpickle", pip_requirements=["scikit-learn"],
+        pip_requirements=["scikit-learn", "skops"],
     )
     data = tmp_path / "data"
     modeltap.configure({"data_collector": {
