@@ -91,7 +91,7 @@ def test_signature_mismatch_is_400_naming_the_column(collected: Session) -> None
     """A missing column and an unconvertible value answer 400 in MLflow's error shape."""
     missing = collected.replies["missing"]
     assert missing.status_code == 400
-    assert missing.json()["error_code"] == "BAD_REQUEST"
+    assert missing.json()["error_code"] == "INVALID_PARAMETER_VALUE"  # as MLflow answers
     assert "'income'" in missing.json()["message"]
     assert "incme" in missing.json()["message"]
     wrong = collected.replies["wrong type"]

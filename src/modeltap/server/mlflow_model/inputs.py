@@ -16,13 +16,21 @@ import pandas as pd
 
 from modeltap.errors import ModelInputError
 
-__all__ = ["CONTENT_TYPES", "FORMATS", "JSON", "InputParser", "detail"]
+__all__ = ["CONTENT_TYPES", "FORMATS", "JSON", "InputParser", "detail", "refusal"]
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 JSON = "application/json"
 _CSV = "text/csv"
 _PARQUET = "application/vnd.apache.parquet"
 CONTENT_TYPES = (JSON, _CSV, _PARQUET)
+
+
+def refusal(exc: Any, message: str) -> ModelInputError:
+    """A refusal of ``message`` classified as mlflow classified ``exc`` (an MlflowException)."""
+    return ModelInputError(
+        message, status=int(exc.get_http_status_code()), code=str(exc.error_code),
+        error_class=exc.error_class,
+    )
 
 
 def detail(message: str) -> str:
@@ -92,14 +100,13 @@ class InputParser:
                 f"{_expected()}; got the fields {sorted(document)}"
                 if not keys else f"give exactly one input format, got {keys}"
             )
+        # passed on as sent: the model checks params against its schema, as MLflow does
         params = document.get("params")
-        if params is not None and not isinstance(params, dict):
-            raise ModelInputError("'params' must be a JSON object of parameter names to values")
         self._check_columns(keys[0], document[keys[0]])
         try:
             data = infer_and_parse_data({keys[0]: document[keys[0]]}, self.schema)
         except MlflowException as exc:
-            raise ModelInputError(self.signature_message(detail(exc.message))) from None
+            raise refusal(exc, self.signature_message(detail(exc.message))) from None
         except (ValueError, TypeError, KeyError) as exc:
             raise ModelInputError(
                 f"cannot read the {keys[0]!r} input: {type(exc).__name__}: {exc}"
@@ -146,9 +153,10 @@ class InputParser:
             noun = "column" if len(missing) == 1 else "columns"
             extra = sorted(present - set(self.names or []))
             hint = f"; got unexpected {extra}" if extra else ""
-            raise ModelInputError(
+            raise ModelInputError(  # MLflow's schema enforcement refuses it with these codes
                 f"missing required {noun} {names}: the model signature expects "
-                f"{self.schema}{hint}"
+                f"{self.schema}{hint}",
+                code="INVALID_PARAMETER_VALUE", error_class="SCHEMA_ENFORCEMENT_FAILED",
             )
 
 

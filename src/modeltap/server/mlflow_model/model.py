@@ -14,7 +14,7 @@ from modeltap.context import BasicCorrelationContext, current_context
 from modeltap.errors import ModelInputError
 from modeltap.pipeline.runtime import current_settings
 from modeltap.server.mlflow_model.frames import input_frame, jsonable, predictions_frame
-from modeltap.server.mlflow_model.inputs import InputParser, detail
+from modeltap.server.mlflow_model.inputs import InputParser, detail, refusal
 from modeltap.server.mlflow_model.loading import load_pyfunc
 from modeltap.server.mlflow_model.routes import error_response
 from modeltap.server.mlflow_model.swagger import signature_swagger
@@ -83,7 +83,7 @@ class MlflowModel:
                 return self.model.predict(data, params=params)
             return self.model.predict(data)
         except MlflowException as exc:
-            raise ModelInputError(self.parser.signature_message(detail(exc.message))) from None
+            raise refusal(exc, self.parser.signature_message(detail(exc.message))) from None
         except Exception as exc:
             context = current_context()
             logger.exception("the MLflow model failed on a request (x-request-id %s)",

@@ -2,7 +2,8 @@
 
 ``init()`` loads the model named by ``MODELTAP_MODEL_DIR`` (or ``AZUREML_MODEL_DIR``) and
 ``run(raw_data)`` scores a JSON body; ``MlflowScoringScript`` is the same for the server, given
-the raw body and its content type, on ``/score`` and ``/invocations``.
+the raw body and its content type, on ``/score`` and ``/invocations``, with MLflow's ``/ping``,
+``/health`` and ``/version`` beside them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from starlette.routing import Route
+
 from modeltap.server.mlflow_model.inputs import JSON
 from modeltap.server.mlflow_model.loading import require_mlflow
 from modeltap.server.mlflow_model.model import MlflowModel
+from modeltap.server.mlflow_model.routes import health_routes
 from modeltap.server.scoring import ScoringScript, ScoringScriptError
 
 __all__ = ["MlflowScoringScript", "init", "run"]
@@ -77,6 +81,10 @@ class MlflowScoringScript(ScoringScript):
         if document is None and self.model is not None:
             document = self.model.swagger(title=title, version=version, key_auth=key_auth)
         return document
+
+    def routes(self) -> list[Route]:
+        """MLflow's ``/ping``, ``/health`` and ``/version``."""
+        return health_routes(lambda: self.model is not None)
 
     def arguments(self, body: bytes, content_type: str) -> dict[str, Any]:
         """The raw body and its content type: parsing happens in the thread pool."""
