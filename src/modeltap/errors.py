@@ -17,6 +17,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelInputError",
     "ModelTapError",
+    "ModelUriError",
     "QueueFullError",
     "SpoolFullError",
     "StoreError",
@@ -57,6 +58,11 @@ class ModelInputError(ModelTapError, ValueError):
         self.status = status
         self.code = code
         self.error_class = error_class
+
+
+class ModelUriError(ModelTapError):
+    """A model URI (``models:/``, ``runs:/``, ``file://``, ...) that cannot be resolved to a
+    local model folder; the message names the URI and why."""
 
 
 class UnsupportedDataError(ModelTapError, TypeError):
