@@ -29,7 +29,7 @@ def refusal(exc: Any, message: str) -> ModelInputError:
     """A refusal of ``message`` classified as mlflow classified ``exc`` (an MlflowException)."""
     return ModelInputError(
         message, status=int(exc.get_http_status_code()), code=str(exc.error_code),
-        error_class=exc.error_class,
+        error_class=getattr(exc, "error_class", None),  # MLflow 3 classifies errors further
     )
 
 

@@ -31,7 +31,10 @@ def error_response(error: ModelInputError) -> Response:
         code = ErrorCode.Value(error.code)
     except ValueError:  # not one of mlflow's codes: the generic one
         code = ErrorCode.Value("BAD_REQUEST")
-    exception = MlflowException(error.message, error_code=code, error_class=error.error_class)
+    # MLflow 3 adds error_class and sqlstate (derived from the code unless given); MLflow 2
+    # would echo an error_class argument as an extra field, so it is passed only when known
+    extra = {} if error.error_class is None else {"error_class": error.error_class}
+    exception = MlflowException(error.message, error_code=code, **extra)
     body = exception.serialize_as_json()  # type: ignore[no-untyped-call]
     return Response(body, status_code=error.status, media_type=JSON)
 
