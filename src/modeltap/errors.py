@@ -16,7 +16,9 @@ __all__ = [
     "InvalidDataError",
     "InvalidTimeError",
     "MissingDependencyError",
+    "ModelInputError",
     "ModelTapError",
+    "ModelUriError",
     "QueueFullError",
     "SpoolFullError",
     "StoreError",
@@ -39,6 +41,29 @@ class InvalidCollectionNameError(ConfigError):
 
 class MissingDependencyError(ModelTapError, ImportError):
     """An optional extra is needed for the requested feature; the message has the install hint."""
+
+
+class ModelInputError(ModelTapError, ValueError):
+    """A request body the served model cannot score; the server answers it with ``status``.
+
+    ``code`` (and ``error_class``, when known) classify it in the error body, with MLflow's
+    names for an MLflow model (``BAD_REQUEST``, ``INVALID_PARAMETER_VALUE``).
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 400, code: str = "BAD_REQUEST",
+        error_class: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.error_class = error_class
+
+
+class ModelUriError(ModelTapError):
+    """A model URI (``models:/``, ``runs:/``, ``file://``, ...) that cannot be resolved to a
+    local model folder; the message names the URI and why."""
 
 
 class UnsupportedDataError(ModelTapError, TypeError):

@@ -55,8 +55,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--model-dir", help="model folder (AZUREML_MODEL_DIR, MODELTAP_MODEL_DIR)")
     serve.add_argument(
         "--mlflow-model",
-        metavar="PATH",
-        help="serve this MLflow model (pyfunc) with no scoring script; needs modeltap[mlflow]",
+        metavar="PATH|URI",
+        help="serve this MLflow model (pyfunc) with no scoring script: a folder, or a "
+        "models:/NAME/VERSION, runs:/RUN_ID/PATH or file:// URI; needs modeltap[mlflow]",
     )
     serve.add_argument(
         "--collect",
@@ -113,7 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     command = "modeltap serve" if args.need_script else "modeltap ingest"
     if not _server_modules(command):
         return _EXIT_CONFIG
-    from modeltap.errors import ConfigError, MissingDependencyError
+    from modeltap.errors import ConfigError, MissingDependencyError, ModelUriError
     from modeltap.server.options import resolve_options
     from modeltap.server.process import EXIT_CONFIG, serve
 
@@ -122,6 +123,11 @@ def _serve(args: argparse.Namespace) -> int:
               "--mlflow-model PATH", file=sys.stderr)
         return EXIT_CONFIG
     try:
+        mlflow_model = args.mlflow_model
+        if mlflow_model is not None:  # a models:/, runs:/ or file:// URI becomes a local folder
+            from modeltap.server.mlflow_model import local_model_folder
+
+            mlflow_model = str(local_model_folder(mlflow_model))
         options = resolve_options(
             deployment_file=args.deployment,
             entry_script=args.entry_script,
@@ -137,13 +143,16 @@ def _serve(args: argparse.Namespace) -> int:
             max_event_bytes=args.max_event_bytes,
             access_log=args.access_log,
             need_script=args.need_script,
-            mlflow_model=args.mlflow_model,
+            mlflow_model=mlflow_model,
             collect=args.collect,
         )
         if options.model_type == "mlflow":
             from modeltap.server.mlflow_model import require_mlflow
 
             require_mlflow()
+    except ModelUriError as exc:
+        print(f"modeltap: {exc}", file=sys.stderr)
+        return 1
     except (ConfigError, MissingDependencyError) as exc:
         print(f"modeltap: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -302,6 +302,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     ]
     if script is not None:
         routes.extend(Route(path, score, methods=["POST"]) for path in script.score_paths)
+        routes.extend(script.routes())
         swagger = script.swagger(
             title=f"{settings.endpoint}/{settings.deployment_name}",
             version=settings.collector.model_version, key_auth=auth is not None,
