@@ -23,11 +23,13 @@ from modeltap.errors import MissingDependencyError
 __all__ = [
     "Bins",
     "Categories",
+    "categorical_metric",
     "categories",
     "chebyshev_distance",
     "jensen_shannon_distance",
     "normalized_wasserstein_distance",
     "numerical_bins",
+    "numerical_metric",
     "pearsons_chi_squared_test",
     "population_stability_index",
     "sturges_bin_count",
@@ -237,3 +239,42 @@ def pearsons_chi_squared_test(reference: IntArray, production: IntArray) -> floa
     if statistic == 0.0 or len(reference) < 2:
         return 1.0
     return float(stats.chi2.sf(statistic, len(reference) - 1))
+
+
+def numerical_metric(
+    metric: str,
+    bins: Bins,
+    reference: FloatArray,
+    reference_counts: IntArray,
+    production: FloatArray,
+    production_counts: IntArray,
+) -> float:
+    """A numerical feature's drift metric by its YAML name."""
+    if metric == "jensen_shannon_distance":
+        return jensen_shannon_distance(bins.reference, bins.production)
+    if metric == "population_stability_index":
+        return population_stability_index(bins.reference, bins.production)
+    if metric == "chebyshev_distance":
+        return chebyshev_distance(bins.reference, bins.production)
+    if metric == "normalized_wasserstein_distance":
+        return normalized_wasserstein_distance(
+            reference, reference_counts, production, production_counts
+        )
+    if metric == "two_sample_kolmogorov_smirnov_test":
+        return two_sample_kolmogorov_smirnov_test(
+            reference, reference_counts, production, production_counts
+        )
+    raise ValueError(f"{metric!r} is not a numerical drift metric")
+
+
+def categorical_metric(metric: str, cats: Categories) -> float:
+    """A categorical feature's drift metric by its YAML name."""
+    if metric == "jensen_shannon_distance":
+        return jensen_shannon_distance(cats.reference, cats.production)
+    if metric == "population_stability_index":
+        return population_stability_index(cats.reference, cats.production)
+    if metric == "chebyshev_distance":
+        return chebyshev_distance(cats.reference, cats.production)
+    if metric == "pearsons_chi_squared_test":
+        return pearsons_chi_squared_test(cats.reference, cats.production)
+    raise ValueError(f"{metric!r} is not a categorical drift metric")
