@@ -153,7 +153,10 @@ def run(
     MonitorDefinitionError for a bad definition and MonitorError when results cannot be written;
     a signal that cannot read its data is recorded as ``failed`` and the others still run."""
     definition = load(definition_or_path)
-    moment = dt.datetime.now(dt.UTC) if at is None else to_utc(at, "at")
+    try:
+        moment = dt.datetime.now(dt.UTC) if at is None else to_utc(at, "at")
+    except ValueError as exc:
+        raise MonitorError(str(exc)) from None
     moment = moment.replace(microsecond=0)
     options = storage_options
     target = destination or definition.destination
