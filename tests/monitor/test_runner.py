@@ -1,4 +1,4 @@
-"""modeltap.monitor.run on training files: the cases that break the platform do not crash."""
+"""modeltap.monitor.run: the cases that break the platform do not crash; out-of-box windows."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import modeltap
 import modeltap.monitor
 from modeltap.errors import MonitorError
+from tests.conftest import EXAMPLES, ConfigureTap, load_script
 
 AT = dt.datetime(2024, 5, 8, 12, tzinfo=dt.UTC)
 
@@ -193,3 +195,41 @@ def test_history_and_idempotent_rerun(tmp_path: Path) -> None:
         modeltap.monitor.history("other", destination=str(tmp_path))
     with pytest.raises(MonitorError, match="at 'tomorrow' is not a time"):
         modeltap.monitor.run(definition, at="tomorrow", destination=str(tmp_path))
+
+
+def test_out_of_box_monitor_windows(configure_tap: ConfigureTap, data_dir: Path) -> None:
+    """No signals: drift, prediction drift and quality on the deployment's collections, the
+    production window from the trigger (hourly: P1D) and the reference the 2P before it."""
+    configure_tap()
+    script = load_script(EXAMPLES / "score.py")
+    script.init()
+    script.run(json.dumps({"data": {"age": [31, 58, 44], "income": [52.5, 95.5, 61.0]}}))
+    assert modeltap.flush(timeout=30)
+    definition = {
+        "name": "oob",
+        "trigger": {"type": "recurrence", "frequency": "hour", "interval": 1},
+        "create_monitor": {"monitoring_target": {"endpoint_deployment_id": "azureml:ep:dep"}},
+    }
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(minutes=1)
+    result = modeltap.monitor.run(definition, at=at, destination=str(data_dir))
+    assert list(result.signals) == [
+        "data-drift-signal",
+        "prediction-drift-signal",
+        "data-quality-signal",
+    ]
+    day = dt.timedelta(days=1)
+
+    def iso(moment: dt.datetime) -> str:
+        return moment.isoformat().replace("+00:00", "Z")
+
+    for signal in result.signals.values():
+        assert signal["window_start"] == iso(at - day)
+        assert signal["window_end"] == iso(at)
+        assert signal["reference_window_start"] == iso(at - 3 * day)
+        assert signal["reference_window_end"] == iso(at - day)
+        assert (signal["production_row_count"], signal["reference_row_count"]) == (3, 0)
+        assert signal["status"] == "no_data"
+    later = modeltap.monitor.run(definition, at=at + 2 * day, destination=str(data_dir))
+    rows = {name: s["reference_row_count"] for name, s in later.signals.items()}
+    assert rows == {"data-drift-signal": 3, "prediction-drift-signal": 3, "data-quality-signal": 3}
+    assert {s["production_row_count"] for s in later.signals.values()} == {0}
