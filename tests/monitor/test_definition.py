@@ -456,3 +456,12 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
         f"invalid monitor definition {bad}: create_monitor.monitoring_target: unknown key "
         "'ml_tsk': did you mean 'ml_task'? allowed: endpoint_deployment_id, ml_task, model_id"
     )
+
+
+def test_example_monitor_loads() -> None:
+    """The example monitor in examples/monitor/ is valid."""
+    path = Path(__file__).resolve().parents[2] / "examples" / "monitor" / "monitor.yaml"
+    definition = load(path)
+    assert list(definition.signals) == ["data-drift", "prediction-drift", "data-quality"]
+    drift = definition.signals["data-drift"]
+    assert isinstance(drift, DataDriftSignal) and drift.reference_data is None
