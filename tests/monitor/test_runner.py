@@ -233,3 +233,20 @@ def test_out_of_box_monitor_windows(configure_tap: ConfigureTap, data_dir: Path)
     rows = {name: s["reference_row_count"] for name, s in later.signals.items()}
     assert rows == {"data-drift-signal": 3, "prediction-drift-signal": 3, "data-quality-signal": 3}
     assert {s["production_row_count"] for s in later.signals.values()} == {0}
+
+
+def test_listed_features_and_unmonitored_types(tmp_path: Path) -> None:
+    """A listed feature absent from the reference and a list column are recorded as
+    unmonitored with the reason."""
+    columns = {"x": [1.0, 2.0, 3.0], "tags": [["a"], ["b"], []]}
+    reference = _write(tmp_path / "reference.parquet", columns, with_time=False)
+    production = _write(tmp_path / "production.parquet", columns, with_time=True)
+    definition = _definition(reference, production, features=["x", "tags", "ghost"])
+    result = modeltap.monitor.run(definition, at=AT, destination=str(tmp_path))
+    changes = result.signals["drift"]["schema_changes"]
+    tags, ghost = changes["unmonitored"]
+    assert tags["feature"] == "tags"
+    assert tags["reason"].startswith("type list<") and tags["reason"].endswith("not monitored")
+    assert ghost == {"feature": "ghost", "reason": "not in the reference"}
+    assert changes["missing"] == ["ghost"]
+    assert set(result.metrics.feature_name) == {"", "x"}

@@ -102,6 +102,7 @@ class SchemaChanges:
     missing: list[str] = field(default_factory=list)
     retyped: list[dict[str, str]] = field(default_factory=list)
     unmonitored: list[dict[str, str]] = field(default_factory=list)
+    """Features not compared, with the reason (lists, structs, absent from the reference)."""
 
     @classmethod
     def of_columns(

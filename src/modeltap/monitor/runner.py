@@ -211,6 +211,9 @@ def _one_signal(
             result = drift_signal(name, signal, reference, production)
     except (ModelTapError, OSError, ValueError, pa.ArrowException) as exc:
         result = SignalResult(name, signal.type, status="failed", error=str(exc))
+    except Exception as exc:  # a bug must not cost the other signals their results
+        error = f"{type(exc).__name__}: {exc}"
+        result = SignalResult(name, signal.type, status="failed", error=error)
     return result, production_window, reference_window
 
 

@@ -159,7 +159,9 @@ def _typed(
     )
     if data_type is None:
         if not pa.types.is_null(typing_side.type):
-            changes.unmonitored.append({"feature": name, "type": str(typing_side.type)})
+            changes.unmonitored.append(
+                {"feature": name, "reason": f"type {typing_side.type} is not monitored"}
+            )
         return None
     verdict = compatible(reference.type, production.type, data_type)
     if verdict != "same":
@@ -187,7 +189,10 @@ def drift_signal(
         result.status = "no_data"
         return result
     for feature in features:
-        if feature in changes.missing or feature not in reference.schema:
+        if feature not in reference.schema:
+            changes.unmonitored.append({"feature": feature, "reason": "not in the reference"})
+            continue
+        if feature in changes.missing:
             continue
         ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
@@ -281,7 +286,10 @@ def quality_signal(
         result.status = "no_data"
         return result
     for feature in features:
-        if feature in changes.missing or feature not in reference.schema:
+        if feature not in reference.schema:
+            changes.unmonitored.append({"feature": feature, "reason": "not in the reference"})
+            continue
+        if feature in changes.missing:
             continue
         ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
