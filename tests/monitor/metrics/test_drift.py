@@ -170,3 +170,14 @@ def test_one_value_in_reference_others_in_production() -> None:
 def test_sturges() -> None:
     """k = ceil(log2(n) + 1)."""
     assert [drift.sturges_bin_count(n) for n in (1, 2, 3, 8, 1000)] == [1, 2, 3, 4, 11]
+
+
+def test_missing_scipy_has_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without scipy the statistics raise MissingDependencyError naming the extra."""
+    import sys
+
+    from modeltap.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)
+    with pytest.raises(MissingDependencyError, match=r"pip install 'modeltap\[monitor\]'"):
+        drift.pearsons_chi_squared_test(np.array([1, 2]), np.array([2, 1]))
