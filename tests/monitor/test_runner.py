@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -250,3 +251,45 @@ def test_listed_features_and_unmonitored_types(tmp_path: Path) -> None:
     assert ghost == {"feature": "ghost", "reason": "not in the reference"}
     assert changes["missing"] == ["ghost"]
     assert set(result.metrics.feature_name) == {"", "x"}
+
+
+def test_run_agrees_with_scipy_on_raw_values(tmp_path: Path) -> None:
+    """Through the engine, every drift metric equals scipy on the raw values (nulls dropped
+    per feature), beyond the 10,000 rows where KS turns asymptotic."""
+    from scipy import stats
+    from scipy.spatial.distance import jensenshannon
+
+    rng = np.random.default_rng(3)
+    n = 12_000
+    b = rng.normal(0, 1, n).round(3)
+    p = rng.normal(0.05, 1.1, n + 500).round(3)
+    p[:300] = np.nan  # nulls are ignored for this feature only
+    cb_raw = rng.choice(["u", "v", "w"], n, p=[0.5, 0.3, 0.2])
+    cp_raw = rng.choice(["u", "v", "w"], n + 500, p=[0.4, 0.3, 0.3])
+    reference = _write(tmp_path / "reference.parquet", {"x": b, "c": cb_raw}, with_time=False)
+    production = _write(tmp_path / "production.parquet", {"x": p, "c": cp_raw}, with_time=True)
+    result = modeltap.monitor.run(
+        _definition(reference, production), at=AT, destination=str(tmp_path)
+    )
+    metrics = result.metrics
+    q = p[~np.isnan(p)]
+    k = math.ceil(math.log2(min(len(b), len(q))) + 1)
+    edges = np.linspace(min(b.min(), q.min()), max(b.max(), q.max()), k + 1)
+    hb, hp = np.histogram(b, edges)[0], np.histogram(q, edges)[0]
+    fb, fp = (hb + 1) / (n + k), (hp + 1) / (len(q) + k)
+    expected = {
+        "jensen_shannon_distance": jensenshannon(hb / n, hp / len(q), base=2),
+        "normalized_wasserstein_distance": stats.wasserstein_distance(b, q) / np.std(b, ddof=1),
+        "population_stability_index": np.sum((fp - fb) * np.log(fp / fb)),
+        "two_sample_kolmogorov_smirnov_test": stats.ks_2samp(b, q).pvalue,
+        "chebyshev_distance": np.max(np.abs(hb / n - hp / len(q))),
+    }
+    for metric, value in expected.items():
+        assert _value(metrics, "drift", "x", metric) == pytest.approx(value, rel=1e-9), metric
+    names = ["u", "v", "w"]
+    cb = np.array([(cb_raw == c).sum() for c in names])
+    cp = np.array([(cp_raw == c).sum() for c in names])
+    chi = stats.chisquare(cp, cb / cb.sum() * cp.sum()).pvalue
+    assert _value(metrics, "drift", "c", "pearsons_chi_squared_test") == pytest.approx(chi)
+    js = jensenshannon(cb / cb.sum(), cp / cp.sum(), base=2)
+    assert _value(metrics, "drift", "c", "jensen_shannon_distance") == pytest.approx(js)
