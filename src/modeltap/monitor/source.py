@@ -56,13 +56,21 @@ class Source:
         import modeltap
 
         bounded = window
-        if not window.bounded and self.first_time is not None and self.last_time is not None:
+        if self.first_time is not None:
+            # The asset's extent bounds the hours worth reading. Its last event time can lag
+            # behind the store (it is updated after each commit), so the upper bound is never
+            # before the next hour from now.
             first = to_utc(self.first_time).replace(minute=0, second=0, microsecond=0)
-            last = to_utc(self.last_time).replace(minute=0, second=0, microsecond=0)
+            last = to_utc(self.last_time or self.first_time)
+            now = dt.datetime.now(dt.UTC)
+            ceiling = (max(last, now) + dt.timedelta(hours=1)).replace(
+                minute=0, second=0, microsecond=0
+            )
             lo = first if window.start is None else max(first, window.start)
-            hi = last + dt.timedelta(hours=1)
-            hi = hi if window.end is None else min(hi, window.end)
-            bounded = Window(lo, max(lo, hi))
+            hi = ceiling if window.end is None else min(ceiling, window.end)
+            if hi <= lo:
+                return
+            bounded = Window(lo, hi)
         for piece in bounded.hours():
             try:
                 table = modeltap.read_arrow(
