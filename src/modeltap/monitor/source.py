@@ -86,8 +86,8 @@ class Source:
             if len(table):
                 yield table
 
-    def _files(self, window: Window) -> Iterator[pa.Table]:
-        import pyarrow.compute as pc
+    def dataset(self) -> Any:
+        """The training files as a ``pyarrow.dataset.Dataset`` (files sources only)."""
         import pyarrow.dataset as ds
 
         file_format: Any = self.file_format
@@ -102,15 +102,22 @@ class Source:
                 import fsspec
 
                 fs, root = fsspec.core.url_to_fs(str(self.location), **(self.storage_options or {}))
-                dataset = ds.dataset(root, format=file_format, filesystem=fs)
-            else:
-                dataset = ds.dataset(os.path.expanduser(self.location), format=file_format)
-            has_time = "time" in dataset.schema.names
-            if (window.start is not None or window.end is not None) and not has_time:
-                raise MonitorError(
-                    f"{self.label} has no 'time' column to select the window "
-                    f"[{window.start}, {window.end}) by: drop the data_window of training data"
-                )
+                return ds.dataset(root, format=file_format, filesystem=fs)
+            return ds.dataset(os.path.expanduser(self.location), format=file_format)
+        except (OSError, pa.ArrowException) as exc:
+            raise MonitorError(f"cannot read {self.label}: {exc}") from None
+
+    def _files(self, window: Window) -> Iterator[pa.Table]:
+        import pyarrow.compute as pc
+
+        dataset = self.dataset()
+        has_time = "time" in dataset.schema.names
+        if (window.start is not None or window.end is not None) and not has_time:
+            raise MonitorError(
+                f"{self.label} has no 'time' column to select the window "
+                f"[{window.start}, {window.end}) by: drop the data_window of training data"
+            )
+        try:
             for batch in dataset.to_batches():
                 table = pa.Table.from_batches([batch])
                 if has_time and (window.start is not None or window.end is not None):

@@ -1,8 +1,9 @@
 """The embedded engine: DuckDB on this machine.
 
 Each side is staged into DuckDB as it is read (an hour of collected data, or a record batch of
-training files, at a time), so no window is ever held whole in pandas; aggregates are SQL
-``GROUP BY`` queries, one column at a time.
+CSV or JSON lines training files, at a time), so no window is ever held whole in pandas; Parquet
+training files are scanned where they lie. Aggregates are SQL ``GROUP BY`` queries, one column
+at a time.
 
 Memory: DuckDB is given ``memory_limit`` (default 1 GiB) and a temporary folder to spill to, so
 the staged sides may be larger than memory. What Python holds at once is one read piece (an hour
@@ -119,6 +120,15 @@ class EmbeddedEngine(Engine):
         self._count += 1
         view = f"side_{self._count}"
         parts: list[str] = []
+        if source.kind == "files" and source.file_format == "parquet" and not window.bounded:
+            # Parquet is read where it lies: each query scans only its column (no staging)
+            dataset = source.dataset()
+            try:
+                self._con.register(f"{view}_files", dataset)
+                self._con.execute(f"CREATE VIEW {_q(view)} AS SELECT * FROM {_q(view + '_files')}")
+            except duckdb.Error as exc:
+                raise MonitorError(f"cannot read {source.label}: {exc}") from None
+            return _DuckSide(self._con, view, source.label)
         try:
             for index, table in enumerate(source.batches(window)):
                 part = f"{view}_{index}"
