@@ -370,7 +370,7 @@ def test_signal_without_production_data_or_deployment() -> None:
     """A signal with no production data needs a deployment to find its collected data."""
     data = copy.deepcopy(BASE)
     del data["create_monitor"]["monitoring_signals"]["drift"]["production_data"]
-    assert "monitoring_signals.drift: no production_data" in _error(data)
+    assert "create_monitor.monitoring_signals.drift: no production_data" in _error(data)
 
 
 def test_missing_required_keys() -> None:
@@ -465,3 +465,13 @@ def test_example_monitor_loads() -> None:
     assert list(definition.signals) == ["data-drift", "prediction-drift", "data-quality"]
     drift = definition.signals["data-drift"]
     assert isinstance(drift, DataDriftSignal) and drift.reference_data is None
+
+
+def test_model_performance_task_matches_ml_task() -> None:
+    """Regression thresholds on a classification target are refused at load."""
+    data = _with("create_monitor.monitoring_signals.perf", MODEL_PERFORMANCE)
+    data["create_monitor"]["monitoring_target"] = {"ml_task": "regression"}
+    assert (
+        "create_monitor.monitoring_signals.perf.metric_thresholds: thresholds for classification "
+        "but monitoring_target.ml_task is regression: use regression metrics (mae, mse, rmse)"
+    ) in _error(data)

@@ -537,13 +537,21 @@ class CreateMonitor(_Model):
                 "prediction-drift-signal": PredictionDriftSignal(type="prediction_drift"),
                 "data-quality-signal": DataQualitySignal(type="data_quality"),
             }
+        task = self.monitoring_target.ml_task if self.monitoring_target else None
         for name, signal in signals.items():
+            if isinstance(signal, ModelPerformanceSignal) and task and signal.task != task:
+                raise _At(
+                    f"monitoring_signals.{name}.metric_thresholds",
+                    f"thresholds for {signal.task} but monitoring_target.ml_task is {task}: "
+                    f"use {task} metrics ({', '.join(names.allowed_metrics(signal.type, task))})",
+                )
             if isinstance(signal, ModelPerformanceSignal) or signal.production_data is not None:
                 continue
             if deployment is None:
-                raise ValueError(
-                    f"monitoring_signals.{name}: no production_data, and no "
-                    "monitoring_target.endpoint_deployment_id to find the collected data by"
+                raise _At(
+                    f"monitoring_signals.{name}",
+                    "no production_data, and no monitoring_target.endpoint_deployment_id to "
+                    "find the collected data by",
                 )
             endpoint, dep = deployment
             context = signal.default_context
