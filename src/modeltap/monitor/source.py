@@ -3,8 +3,10 @@
 A source is either **collected** data (a data asset, or a folder of collected data, read with
 ``modeltap.read_arrow`` over a time window) or **files** of training data (Parquet, CSV or JSON
 lines, a file or a folder, read with ``pyarrow.dataset``). Collected windows are read one hour
-at a time (``read_arrow`` materializes what it reads, so an hour bounds the memory one read
-takes); files stream in record batches.
+at a time, and Parquet data assets with many columns a few columns at a time (``read_arrow``
+materializes what it reads, so one read holds an hour of a few columns); files stream in record
+batches. The hours read are bounded by the asset's first event time and the later of its last
+event time and now.
 """
 
 from __future__ import annotations
@@ -17,13 +19,15 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from modeltap.catalog import DataAsset
 from modeltap.errors import AssetNotFoundError, ModelTapError, MonitorError
 from modeltap.monitor.definition import InputRef
 from modeltap.monitor.windows import Window, to_utc
 
-__all__ = ["ENVELOPE_COLUMNS", "Source", "resolve_source"]
+__all__ = ["COLUMN_GROUP", "ENVELOPE_COLUMNS", "Source", "resolve_source"]
 
 ENVELOPE_COLUMNS = ("correlationid", "xrequestid", "time", "row_index")
+COLUMN_GROUP = 4
 _FORMATS = {
     ".parquet": "parquet",
     ".csv": "csv",
@@ -45,14 +49,30 @@ class Source:
     last_time: str | None = None
     storage_options: dict[str, Any] | None = None
 
-    def batches(self, window: Window) -> Iterator[pa.Table]:
-        """The rows of ``window`` in pieces (a whole dataset for an unbounded window)."""
+    def column_groups(self) -> list[list[str] | None]:
+        """Columns to read together (None: all of them).
+
+        A Parquet data asset with more than ``COLUMN_GROUP`` data columns is read a few columns
+        at a time (each read then loads only those columns, plus the envelope), so one read
+        holds an hour of a few columns; anything else is read whole. The columns are the
+        asset's, as the catalog lists them."""
+        asset = self.location
+        if self.kind != "collected" or not isinstance(asset, DataAsset):
+            return [None]
+        data = [c for c in asset.columns if c not in ENVELOPE_COLUMNS]
+        if asset.format != "parquet" or len(data) <= COLUMN_GROUP:
+            return [None]
+        return [data[i : i + COLUMN_GROUP] for i in range(0, len(data), COLUMN_GROUP)]
+
+    def batches(self, window: Window, columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The rows of ``window`` in pieces (a whole dataset for an unbounded window); for
+        collected data, only ``columns`` (and the envelope) when given."""
         if self.kind == "collected":
-            yield from self._collected(window)
+            yield from self._collected(window, columns)
         else:
             yield from self._files(window)
 
-    def _collected(self, window: Window) -> Iterator[pa.Table]:
+    def _collected(self, window: Window, columns: list[str] | None) -> Iterator[pa.Table]:
         import modeltap
 
         bounded = window
@@ -77,6 +97,7 @@ class Source:
                     self.location,
                     piece.start,
                     piece.end,
+                    None if columns is None else [*ENVELOPE_COLUMNS, *columns],
                     storage_options=self.storage_options,
                 )
             except ModelTapError as exc:

@@ -24,6 +24,7 @@ from modeltap.monitor.definition import InputRef
 from modeltap.monitor.engines import Engine, JoinSpec
 from modeltap.monitor.source import resolve_source
 from modeltap.monitor.windows import Window
+from tests.conftest import ConfigureTap
 
 TABLE = pa.table(
     {
@@ -98,7 +99,7 @@ class EngineConformance:
             resolve_source(InputRef("path", str(tmp_path / "empty")), str(tmp_path))
 
     def test_collected_data_by_window_and_join(
-        self, engine: Engine, configure_tap: object, data_dir: Path
+        self, engine: Engine, configure_tap: ConfigureTap, data_dir: Path
     ) -> None:
         """Collected data is read by its exact window; predictions join labels collected later."""
         modeltap.configure(
@@ -133,3 +134,32 @@ class EngineConformance:
         np.testing.assert_array_equal(predictions.counts("k").counts, [3, 3, 3])
         with pytest.raises(MonitorError, match="has no column 'score'"):
             engine.labelled(predictions, truth, JoinSpec("score", "label"))
+
+    def test_wide_parquet_asset(
+        self, engine: Engine, configure_tap: ConfigureTap, data_dir: Path
+    ) -> None:
+        """A Parquet asset with many columns (read a few columns at a time) gives every column's
+        counts over the same rows, and joins on a column of a later group."""
+        configure_tap(format="parquet")
+        outputs, truth = Collector(name="model_outputs"), Collector(name="ground_truth")
+        wide = {f"c{i}": [i, i, i + 1] for i in range(9)}
+        contexts = [outputs.collect(pa.table({**wide, "label": ["a", "b", "a"]})) for _ in range(2)]
+        for context in contexts:
+            truth.collect(pa.table({"label": ["a", "a", "a"]}), context)
+        assert modeltap.flush(timeout=30)
+        source = resolve_source(InputRef("asset", "ep-dep-model_outputs"), str(data_dir))
+        assert len(source.column_groups()) == 3
+        side = engine.open(source, Window(None, None))
+        assert side.rows == 6
+        assert [c for c in side.schema if c.startswith("c") and c != "correlationid"] == [
+            f"c{i}" for i in range(9)
+        ]
+        for i in range(9):
+            counts = side.counts(f"c{i}")
+            assert (counts.numbers().tolist(), counts.counts.tolist()) == ([i, i + 1], [4, 2])
+        labels = engine.open(
+            resolve_source(InputRef("asset", "ep-dep-ground_truth"), str(data_dir)),
+            Window(None, None),
+        )
+        joined = engine.labelled(side, labels, JoinSpec("label", "label"))
+        assert joined.pairs == {("a", "a"): 4, ("a", "b"): 2}

@@ -7,9 +7,10 @@ at a time.
 
 Memory: DuckDB is given ``memory_limit`` (default 1 GiB) and a temporary folder to spill to, so
 the staged sides may be larger than memory. What Python holds at once is one read piece (an hour
-of collected data as Arrow) and the value counts of one column on both sides: at most one entry
-per distinct value (16 bytes a number), i.e. at most the rows of the window for a column of
-unique floats. Exact Kolmogorov-Smirnov and Wasserstein distances need that full distribution.
+of collected data as Arrow, or of a few columns for wide Parquet assets) and the value counts of
+one column on both sides: at most one entry per distinct value (16 bytes a number), i.e. at most
+the rows of the window for a column of unique floats. Exact Kolmogorov-Smirnov and Wasserstein
+distances need that full distribution.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from modeltap.errors import MissingDependencyError, MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
 from modeltap.monitor.engines.base import Engine, JoinSpec, Side
 from modeltap.monitor.feature_types import type_kind
-from modeltap.monitor.source import Source
+from modeltap.monitor.source import ENVELOPE_COLUMNS, Source
 from modeltap.monitor.windows import Window
 
 __all__ = ["EmbeddedEngine"]
@@ -39,23 +40,38 @@ def _q(name: str) -> str:
 
 
 class _DuckSide(Side):
-    """A side staged in DuckDB as a view over its pieces."""
+    """A side staged in DuckDB: one view per group of columns read together (each group view
+    holds the envelope columns and its own data columns, over the same rows)."""
 
-    def __init__(self, con: Any, view: str | None, label: str) -> None:
+    def __init__(self, con: Any, views: list[str], label: str) -> None:
         self._con = con
-        self._view = view
+        self._views = views
         self.label = label
         self._schema: dict[str, pa.DataType] = {}
+        self._where: dict[str, str] = {}
         self._rows = 0
-        if view is not None:
+        for view in views:
             empty = con.sql(f"SELECT * FROM {_q(view)} LIMIT 0").to_arrow_table()
-            self._schema = {f.name: f.type for f in empty.schema}
-            self._rows = int(con.sql(f"SELECT count(*) FROM {_q(view)}").fetchall()[0][0])
+            for field in empty.schema:
+                if field.name not in self._schema:
+                    self._schema[field.name] = field.type
+                    self._where[field.name] = view
+        if views:
+            self._rows = int(con.sql(f"SELECT count(*) FROM {_q(views[0])}").fetchall()[0][0])
 
-    @property
-    def view(self) -> str | None:
-        """The DuckDB view holding the rows (None when there are none)."""
-        return self._view
+    def view_with(self, columns: list[str]) -> str | None:
+        """A view holding all of ``columns`` (None when the side has no rows)."""
+        if not self._views:
+            return None
+        for view in self._views:
+            names = {name for name, where in self._where.items() if where == view}
+            names |= {name for name in self._schema if name in ENVELOPE_COLUMNS}
+            if all(c in names for c in columns if c in self._schema):
+                return view
+        raise MonitorError(
+            f"{self.label}: the columns {', '.join(columns)} are not read together; "
+            "name fewer columns in data_column_names"
+        )
 
     @property
     def rows(self) -> int:
@@ -70,14 +86,14 @@ class _DuckSide(Side):
     def counts(self, column: str) -> ColumnCounts:
         """Value counts of one column, by SQL."""
         kind = self._schema.get(column)
-        if kind is None or self._view is None:
+        if kind is None:
             return ColumnCounts.empty(pa.null(), self._rows)
         if type_kind(kind) in ("other", "null"):
             return ColumnCounts.empty(kind, self._rows)
         name = _q(column)
         nan = f" AND NOT isnan({name})" if type_kind(kind) == "float" else ""
         table = self._con.sql(
-            f"SELECT {name} AS v, count(*) AS n FROM {_q(self._view)} "
+            f"SELECT {name} AS v, count(*) AS n FROM {_q(self._where[column])} "
             f"WHERE {name} IS NOT NULL{nan} GROUP BY 1 ORDER BY 1"
         ).to_arrow_table()
         values = table.column("v").combine_chunks()
@@ -119,7 +135,6 @@ class EmbeddedEngine(Engine):
 
         self._count += 1
         view = f"side_{self._count}"
-        parts: list[str] = []
         if source.kind == "files" and source.file_format == "parquet" and not window.bounded:
             # Parquet is read where it lies: each query scans only its column (no staging)
             dataset = source.dataset()
@@ -128,23 +143,27 @@ class EmbeddedEngine(Engine):
                 self._con.execute(f"CREATE VIEW {_q(view)} AS SELECT * FROM {_q(view + '_files')}")
             except duckdb.Error as exc:
                 raise MonitorError(f"cannot read {source.label}: {exc}") from None
-            return _DuckSide(self._con, view, source.label)
+            return _DuckSide(self._con, [view], source.label)
+        views: list[str] = []
         try:
-            for index, table in enumerate(source.batches(window)):
-                part = f"{view}_{index}"
-                self._con.register("__piece", table)
-                try:
-                    self._con.execute(f"CREATE TABLE {_q(part)} AS SELECT * FROM __piece")
-                finally:
-                    self._con.unregister("__piece")
-                parts.append(part)
-            if not parts:
-                return _DuckSide(self._con, None, source.label)
-            union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_q(p)}" for p in parts)
-            self._con.execute(f"CREATE VIEW {_q(view)} AS {union}")
+            for group, columns in enumerate(source.column_groups()):
+                parts: list[str] = []
+                for index, table in enumerate(source.batches(window, columns)):
+                    part = f"{view}_{group}_{index}"
+                    self._con.register("__piece", table)
+                    try:
+                        self._con.execute(f"CREATE TABLE {_q(part)} AS SELECT * FROM __piece")
+                    finally:
+                        self._con.unregister("__piece")
+                    parts.append(part)
+                if not parts:
+                    return _DuckSide(self._con, [], source.label)
+                union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_q(p)}" for p in parts)
+                self._con.execute(f"CREATE VIEW {_q(f'{view}_{group}')} AS {union}")
+                views.append(f"{view}_{group}")
         except duckdb.Error as exc:
             raise MonitorError(f"cannot stage {source.label}: {exc}") from None
-        return _DuckSide(self._con, view, source.label)
+        return _DuckSide(self._con, views, source.label)
 
     def labelled(self, predictions: Side, labels: Side, spec: JoinSpec) -> LabelledCounts:
         """Inner join on the keys; confusion counts or error sums."""
@@ -152,9 +171,9 @@ class EmbeddedEngine(Engine):
 
         if not isinstance(predictions, _DuckSide) or not isinstance(labels, _DuckSide):
             raise TypeError("the embedded engine joins its own sides only")
-        if predictions.view is None:
+        if predictions.rows == 0:
             return LabelledCounts(0, 0)
-        if labels.view is None:
+        if labels.rows == 0:
             return LabelledCounts(predictions.rows, 0)
         for side, column, what in (
             (predictions, spec.prediction, "prediction"),
@@ -171,11 +190,13 @@ class EmbeddedEngine(Engine):
         l_type = type_kind(labels.schema[spec.actual])
         numeric = p_type in _NUMBERS and l_type in _NUMBERS
         latest = "arg_max(y, time)" if "time" in labels.schema else "any_value(y)"
+        p_view = predictions.view_with([spec.prediction, spec.prediction_key or spec.prediction])
+        l_view = labels.view_with([spec.actual, spec.label_key or spec.actual])
         joined = (
             f"WITH p AS (SELECT {p_key} AS k, {_q(spec.prediction)} AS y "
-            f"FROM {_q(str(predictions.view))}), "
+            f"FROM {_q(str(p_view))}), "
             f"l0 AS (SELECT {l_key} AS k, {_q(spec.actual)} AS y"
-            f"{', time' if 'time' in labels.schema else ''} FROM {_q(str(labels.view))} "
+            f"{', time' if 'time' in labels.schema else ''} FROM {_q(str(l_view))} "
             f"WHERE {_q(spec.actual)} IS NOT NULL), "
             f"l AS (SELECT k, {latest} AS y FROM l0 WHERE k IS NOT NULL GROUP BY k), "
             "j AS (SELECT p.y AS y_pred, l.y AS y_true FROM p JOIN l ON p.k = l.k "
