@@ -151,7 +151,10 @@ def run(
     ``destination`` (default: the definition's ``destination``, else the configured modeltap
     destination) is where data assets are looked up and results written. Raises
     MonitorDefinitionError for a bad definition and MonitorError when results cannot be written;
-    a signal that cannot read its data is recorded as ``failed`` and the others still run."""
+    a signal that cannot read its data is recorded as ``failed`` and the others still run.
+    ``engine`` computes the aggregates (default: a new embedded engine, closed at the end; one
+    passed in stays open); ``progress(signal, done, total)`` is called before each signal and
+    once at the end."""
     definition = load(definition_or_path)
     try:
         moment = dt.datetime.now(dt.UTC) if at is None else to_utc(at, "at")
@@ -164,6 +167,7 @@ def run(
         target, options = default_destination(storage_options)
     options = options or {}
     started = dt.datetime.now(dt.UTC)
+    owned = engine is None
     if engine is None:
         from modeltap.monitor.engines.embedded import EmbeddedEngine
 
@@ -179,7 +183,8 @@ def run(
         if progress is not None:
             progress("", len(signals), len(signals))
     finally:
-        engine.close()
+        if owned:  # an engine the caller passed is the caller's to close
+            engine.close()
     return _store(definition, results, moment, started, engine.name, target, options)
 
 
