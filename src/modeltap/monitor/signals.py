@@ -19,9 +19,9 @@ import pyarrow as pa
 from modeltap.monitor.aggregates import ColumnCounts
 from modeltap.monitor.definition import (
     DataQualitySignal,
+    FeatureSignal,
     ModelPerformanceSignal,
     PredictionDriftSignal,
-    _FeatureSignal,
 )
 from modeltap.monitor.engines.base import Engine, JoinSpec, Side
 from modeltap.monitor.feature_types import SchemaChanges, compatible, feature_type, type_kind
@@ -109,7 +109,7 @@ def _row_count(result: SignalResult) -> None:
 
 
 def _features(
-    signal: _FeatureSignal, reference: Side, production: Side, exclude: Iterable[str]
+    signal: FeatureSignal, reference: Side, production: Side, exclude: Iterable[str]
 ) -> list[str]:
     skip = set(ENVELOPE_COLUMNS) | set(exclude)
     if signal.features == "all_features":
@@ -117,7 +117,7 @@ def _features(
     return list(signal.features)
 
 
-def _excluded(signal: _FeatureSignal) -> list[str]:
+def _excluded(signal: FeatureSignal) -> list[str]:
     reference = signal.reference_data
     columns = reference.data_column_names if reference is not None else None
     return [columns.target_column] if columns is not None and columns.target_column else []
@@ -143,7 +143,7 @@ def _categories(counts: ColumnCounts) -> dict[str, int]:
 
 def _typed(
     name: str,
-    signal: _FeatureSignal,
+    signal: FeatureSignal,
     reference: ColumnCounts,
     production: ColumnCounts,
     changes: SchemaChanges,
@@ -170,7 +170,7 @@ def _typed(
 
 
 def drift_signal(
-    name: str, signal: _FeatureSignal, reference: Side, production: Side
+    name: str, signal: FeatureSignal, reference: Side, production: Side
 ) -> SignalResult:
     """Data or prediction drift: every selected feature's metrics and histogram."""
     kind = "prediction_drift" if isinstance(signal, PredictionDriftSignal) else "data_drift"
