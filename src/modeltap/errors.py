@@ -19,6 +19,8 @@ __all__ = [
     "ModelInputError",
     "ModelTapError",
     "ModelUriError",
+    "MonitorDefinitionError",
+    "MonitorError",
     "QueueFullError",
     "SpoolFullError",
     "StoreError",
@@ -114,3 +116,12 @@ class AssetNotFoundError(ModelTapError, LookupError):
 
 class InvalidTimeError(ModelTapError, ValueError):
     """A start or end time for reading that cannot be understood."""
+
+
+class MonitorDefinitionError(ConfigError):
+    """A monitor definition that cannot run: the message names the file, the key path, the bad
+    value and what is allowed."""
+
+
+class MonitorError(ModelTapError):
+    """A monitor run that could not read its data or write its results."""
