@@ -14,6 +14,7 @@ from modeltap.config import Settings
 from modeltap.context import BasicCorrelationContext, CorrelationContext, correlation
 from modeltap.errors import (
     AssetNotFoundError,
+    BadRecordError,
     CollectionDisabledError,
     ConfigError,
     DataDroppedError,
@@ -23,17 +24,19 @@ from modeltap.errors import (
     MissingDependencyError,
     ModelTapError,
     QueueFullError,
+    SkippedRecordsWarning,
     SpoolFullError,
     StoreError,
     UnsupportedDataError,
     WriterCrashedError,
 )
 from modeltap.pipeline.runtime import configure, flush, shutdown, start, stats
-from modeltap.read import join, read, read_arrow, scan
+from modeltap.reading import join, read, read_arrow, scan
 from modeltap.stats import CollectionStats, PipelineStats
 
 __all__ = [
     "AssetNotFoundError",
+    "BadRecordError",
     "BasicCorrelationContext",
     "CollectionDisabledError",
     "CollectionStats",
@@ -50,6 +53,7 @@ __all__ = [
     "PipelineStats",
     "QueueFullError",
     "Settings",
+    "SkippedRecordsWarning",
     "SpoolFullError",
     "StoreError",
     "UnsupportedDataError",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssetNotFoundError",
+    "BadRecordError",
     "CollectionDisabledError",
     "ConfigError",
     "DataDroppedError",
@@ -17,6 +18,7 @@ __all__ = [
     "MissingDependencyError",
     "ModelTapError",
     "QueueFullError",
+    "SkippedRecordsWarning",
     "SpoolFullError",
     "StoreError",
     "UnsupportedDataError",
@@ -78,3 +80,17 @@ class AssetNotFoundError(ModelTapError, LookupError):
 
 class InvalidTimeError(ModelTapError, ValueError):
     """A start or end time for reading that cannot be understood."""
+
+
+class BadRecordError(StoreError):
+    """A committed record (or file) that cannot be read, raised when a read asks
+    ``on_bad_record="raise"``; by default such records are skipped and counted."""
+
+
+class SkippedRecordsWarning(ModelTapError, UserWarning):
+    """A read skipped records it could not read; ``skipped`` says which file and line each
+    was in, and why."""
+
+    def __init__(self, message: str, skipped: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.skipped = skipped

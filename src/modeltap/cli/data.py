@@ -104,8 +104,8 @@ def _run(args: argparse.Namespace, action: Any) -> int:
 
 
 def _check_store(url: str, options: dict[str, Any]) -> None:
-    from modeltap.catalog.tree import open_tree
     from modeltap.errors import StoreError
+    from modeltap.store.tree import open_tree
 
     tree = open_tree(url, options)
     if not tree.is_dir(""):
@@ -199,7 +199,7 @@ def _print_asset(asset: DataAsset) -> None:
 def _read(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
         from modeltap.catalog.model import parse_asset_ref
-        from modeltap.read import read_arrow
+        from modeltap.reading import read_arrow
 
         if args.limit is not None and args.limit < 0:
             raise ValueError(f"--limit must be 0 or more, got {args.limit}")

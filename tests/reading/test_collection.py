@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 import time
 import uuid
@@ -19,9 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import modeltap
+from modeltap.reading import collection, sources
 from tests.conftest import ConfigureTap
-
-read_module = importlib.import_module("modeltap.read")
 
 UTC = dt.UTC
 DAY = dt.datetime(2024, 5, 1, tzinfo=UTC)
@@ -114,13 +112,14 @@ def write_parquet(
 def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The relative paths of every file the reader opens, in order."""
     seen: list[str] = []
-    original = read_module._open_file
+    original = sources.open_file
 
     def counting(tree: Any, relative: str) -> Any:
         seen.append(relative)
         return original(tree, relative)
 
-    monkeypatch.setattr(read_module, "_open_file", counting)
+    monkeypatch.setattr(sources, "open_file", counting)
+    monkeypatch.setattr(collection, "open_file", counting)
     yield seen
 
 
@@ -213,25 +212,21 @@ def test_only_committed_files_are_seen(tmp_path: Path, opened: list[str]) -> Non
 
 
 def test_dataref_payload_is_followed(tmp_path: Path, opened: list[str]) -> None:
-    """Out-of-line data (``dataref``) reads as if inline: relative to the collection folder (as
-    the server writes it) or to the record's folder; its folder is not read as data."""
+    """Out-of-line data (``dataref``) reads as if inline, relative to the collection folder as
+    the server writes it; its folder is not read as data."""
     root = tmp_path / "c"
     when = DAY
     folder = partition(root, when)
     (folder / "_payloads").mkdir(parents=True)
     (folder / "_payloads" / "big.json").write_bytes(orjson.dumps([{"v": 7}, {"v": 8}]))
     (folder / "_payloads" / "side.jsonl").write_bytes(b"{broken")
-    (folder / "near.json").write_bytes(orjson.dumps([{"v": 9}]))
     inline = record(when, [{"v": 1}])
     from_root = record(when, None, dataref="2024/05/01/00/_payloads/big.json")
-    from_folder = record(when, None, dataref="near.json")
-    write_jsonl(root, when, [inline, from_root, from_folder], "a.jsonl")
+    write_jsonl(root, when, [inline, from_root], "a.jsonl")
     frame = modeltap.read(root)
-    assert frame["v"].tolist() == [1, 7, 8, 9]
-    assert frame["row_index"].tolist() == [0, 0, 1, 0]
-    assert opened == [
-        "2024/05/01/00/a.jsonl", "2024/05/01/00/_payloads/big.json", "2024/05/01/00/near.json"
-    ]  # fmt: skip
+    assert frame["v"].tolist() == [1, 7, 8]
+    assert frame["row_index"].tolist() == [0, 0, 1]
+    assert opened == ["2024/05/01/00/a.jsonl", "2024/05/01/00/_payloads/big.json"]
 
 
 def test_payload_collection_keeps_body_and_metadata(tmp_path: Path) -> None:
