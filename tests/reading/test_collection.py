@@ -500,3 +500,46 @@ def test_a_collection_that_switched_format_reads_as_one(
     assert frame["x"].tolist() == [1, 2, 3]
     assert frame["s"].tolist() == ["a", "b", "c"]
     assert frame["correlationid"].tolist() == [first.id, first.id, second.id]
+
+
+def test_a_bad_line_is_skipped_counted_and_named(tmp_path: Path) -> None:
+    """A damaged line and a record whose time is not a time cost only themselves: the rest of
+    the collection reads, and the warning names each file and line."""
+    root = tmp_path / "c"
+    good = record(DAY, [{"v": 1}])
+    path = write_jsonl(root, DAY, [good], "a.jsonl")
+    with open(path, "ab") as handle:
+        handle.write(b'{"specversion":"1.0","data":[{"v":\n')
+        handle.write(orjson.dumps(record(DAY, [{"v": 2}]) | {"time": "not-a-time"}) + b"\n")
+        handle.write(orjson.dumps(record(DAY, [{"v": 3}])) + b"\n")
+    write_jsonl(root, DAY + dt.timedelta(hours=1), [record(DAY, [{"v": 4}])], "b.jsonl")
+    with pytest.warns(modeltap.SkippedRecordsWarning, match="2 record") as caught:
+        frame = modeltap.read(root)
+    assert sorted(frame["v"].tolist()) == [1, 3, 4]
+    skipped = caught[0].message.skipped  # type: ignore[union-attr]
+    assert [(s.file, s.line) for s in skipped] == [(str(path), 2), (str(path), 3)]
+    assert "not JSON" in skipped[0].reason
+    assert "'not-a-time' is not a time" in skipped[1].reason
+
+
+def test_on_bad_record_raise_names_file_and_line(tmp_path: Path) -> None:
+    """``on_bad_record="raise"`` stops at the first bad record, naming its file and line."""
+    root = tmp_path / "c"
+    path = write_jsonl(root, DAY, [record(DAY, [{"v": 1}])], "a.jsonl")
+    with open(path, "ab") as handle:
+        handle.write(b"[1, 2]\n")
+    with pytest.raises(modeltap.BadRecordError, match=f"{path} line 2"):
+        modeltap.read_arrow(root, on_bad_record="raise")
+    with pytest.raises(ValueError, match="'skip' or 'raise'"):
+        modeltap.read_arrow(root, on_bad_record="ignore")  # type: ignore[arg-type]
+
+
+def test_a_damaged_parquet_file_is_skipped(tmp_path: Path) -> None:
+    """A Parquet file that cannot be read is skipped whole; the other files read."""
+    root = tmp_path / "c"
+    write_parquet(root, DAY, [record(DAY, [{"v": 1}])], "a.parquet")
+    broken = partition(root, DAY) / "b.parquet"
+    broken.write_bytes(b"PAR1 torn")
+    with pytest.warns(modeltap.SkippedRecordsWarning, match="b.parquet"):
+        frame = modeltap.read(root)
+    assert frame["v"].tolist() == [1]

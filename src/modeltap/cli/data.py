@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -199,6 +200,7 @@ def _print_asset(asset: DataAsset) -> None:
 def _read(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
         from modeltap.catalog.model import parse_asset_ref
+        from modeltap.errors import SkippedRecordsWarning
         from modeltap.reading import read_arrow
 
         if args.limit is not None and args.limit < 0:
@@ -214,14 +216,19 @@ def _read(args: argparse.Namespace) -> int:
         columns = None
         if args.columns:
             columns = [c.strip() for c in args.columns.split(",") if c.strip()]
-        table = read_arrow(
-            text,
-            args.start,
-            args.end,
-            columns,
-            destination=None if is_path else url,
-            storage_options=options,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SkippedRecordsWarning)
+            table = read_arrow(
+                text,
+                args.start,
+                args.end,
+                columns,
+                destination=None if is_path else url,
+                storage_options=options,
+            )
+        for warning in caught:
+            if isinstance(warning.message, SkippedRecordsWarning):
+                print(f"warning: {warning.message}", file=sys.stderr)
         if args.limit is not None:
             table = table.slice(0, args.limit)
         _write(table, args)
