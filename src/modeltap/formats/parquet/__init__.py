@@ -26,6 +26,7 @@ from modeltap.formats.parquet.frames import (
     read_frames,
     repair_frames,
 )
+from modeltap.formats.parquet.policy import CollectionSchemas, collection_key
 from modeltap.formats.parquet.tables import (
     ENVELOPE_COLUMNS,
     PAYLOAD_COLLECTIONS,
@@ -65,6 +66,9 @@ class ParquetFormat(Format):
     extension = EXTENSION
     converts = True
 
+    def __init__(self) -> None:
+        self._schemas = CollectionSchemas()
+
     def encode(self, event: Event, envelope: EnvelopeSource) -> Encoded:
         """One frame holding the event's rows."""
         table = event_table(event, envelope)
@@ -103,8 +107,15 @@ class ParquetFormat(Format):
     def commit_file(
         self, source: Path, target: Path, *, durable: bool = False, committed_as: str = ""
     ) -> int:
-        """Convert the frames into one Parquet file; returns its rows."""
-        return spool_to_parquet(source, target, durable=durable)
+        """Convert the frames into one Parquet file, its types consistent with the earlier
+        files of its collection (see ``modeltap.formats.parquet.policy``); returns its rows."""
+        return spool_to_parquet(
+            source,
+            target,
+            durable=durable,
+            schemas=self._schemas,
+            collection=collection_key(committed_as),
+        )
 
     def decode(self, file: FileRead) -> pa.Table:
         """See ``modeltap.formats.parquet.decode``."""

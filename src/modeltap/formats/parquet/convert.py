@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modeltap.formats.parquet.frames import read_frames
+from modeltap.formats.parquet.policy import CollectionSchemas
 from modeltap.formats.parquet.tables import ENVELOPE_COLUMNS, decode_constants, text
 from modeltap.formats.parquet.union import unify
 
@@ -33,7 +34,7 @@ def _as_json_columns(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
-def _data_astext(table: pa.Table) -> pa.Table:
+def _data_as_text(table: pa.Table) -> pa.Table:
     fields = []
     columns = []
     for field, column in zip(table.schema, table.columns, strict=True):
@@ -70,17 +71,27 @@ def _write_parquet(table: pa.Table, target: Path) -> None:
     )
 
 
-def spool_to_parquet(source: Path, target: Path, *, durable: bool = False) -> int:
+def spool_to_parquet(
+    source: Path,
+    target: Path,
+    *,
+    durable: bool = False,
+    schemas: CollectionSchemas | None = None,
+    collection: str = "",
+) -> int:
     """Convert a spool segment of frames into a Parquet file; return the number of rows.
-    ``durable`` fsyncs the file before returning (fsync policy ``commit`` or ``always``)."""
+    ``durable`` fsyncs the file before returning (fsync policy ``commit`` or ``always``).
+    Column types follow the schema policy (``modeltap.formats.parquet.policy``), consistent
+    with the earlier files of ``collection`` that ``schemas`` remembers."""
     with pa.memory_map(str(source), "r") as mapped:
         tables = read_frames(mapped.read_buffer())  # zero-copy over the page cache
         try:
             table = unify(tables)
         except (ValueError, pa.ArrowException):
             # the writer keeps segments mergeable; should one not be, keep the data as text
-            table = unify(_data_astext(t) for t in tables)
+            table = unify(_data_as_text(t) for t in tables)
         table = decode_constants(table)
+        table = (schemas or CollectionSchemas()).apply(table, collection)
         chunks = table.column(0).num_chunks if table.num_columns else 0
         if chunks > 64 and table.num_rows // chunks < 4_096:
             table = table.combine_chunks()  # many small events: one pass, not one per event

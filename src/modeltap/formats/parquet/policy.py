@@ -1,0 +1,108 @@
+"""The schema policy of committed Parquet files: what makes one collection's files readable
+together by DuckDB, pyarrow.dataset, polars and Spark.
+
+- Timestamps are stored in microseconds (Spark has no nanosecond type; pandas 2 makes every
+  datetime nanoseconds: the digits below a microsecond are dropped). Zoned timestamps are
+  stored in UTC (the same instants; JSON lines does the same). Nested ones too.
+- No column has the null type (an all-null column): it gets the type the collection's earlier
+  files gave it, else string.
+- Types only widen within a collection: once a column was written as floating point, a later
+  file whose values are integers stores them as float64 too (while they are exact), so readers
+  that unify schemas see one wider type and none meets a narrower file after a wider one.
+
+The memory of a collection's types is per writer process (``CollectionSchemas``); a restart
+forgets it, so after a restart a column can go back to its narrower type in new files. Readers
+that unify (DuckDB ``union_by_name``, ``pyarrow.dataset`` with a unified schema, polars with
+``cast_options``) read such trees as they are; Spark's ``mergeSchema`` cannot merge int64 and
+double files and reads them by column with a cast (see the documentation).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modeltap.formats.parquet.union import FLOAT_EXACT
+from modeltap.store.layout import trailing_partition
+
+__all__ = ["CollectionSchemas", "collection_key", "portable_type"]
+
+
+def portable_type(kind: pa.DataType) -> pa.DataType:
+    """``kind`` with timestamps in microseconds (zoned ones in UTC) and null as string, also
+    inside lists, structs and maps."""
+    if pa.types.is_timestamp(kind):
+        return pa.timestamp("us", tz="UTC" if kind.tz is not None else None)
+    if pa.types.is_time64(kind):
+        return pa.time64("us")
+    if pa.types.is_null(kind):
+        return pa.large_string()
+    if pa.types.is_large_list(kind):
+        return pa.large_list(kind.value_field.with_type(portable_type(kind.value_type)))
+    if pa.types.is_list(kind):
+        return pa.list_(kind.value_field.with_type(portable_type(kind.value_type)))
+    if pa.types.is_fixed_size_list(kind):
+        return pa.list_(kind.value_field.with_type(portable_type(kind.value_type)), kind.list_size)
+    if pa.types.is_map(kind):
+        return pa.map_(portable_type(kind.key_type), portable_type(kind.item_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([f.with_type(portable_type(f.type)) for f in kind])
+    return kind
+
+
+def collection_key(committed_as: str) -> str:
+    """The collection folder of a committed file's URL or path (file name and partition
+    folders removed)."""
+    folder = committed_as.replace("\\", "/").rsplit("/", 1)[0]
+    depth = len(trailing_partition(folder))
+    return folder.rsplit("/", depth)[0] if depth else folder
+
+
+def _fits_float(column: pa.ChunkedArray) -> bool:
+    if column.null_count == len(column):
+        return True
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return max(abs(int(low or 0)), abs(int(high or 0))) <= FLOAT_EXACT
+
+
+class CollectionSchemas:
+    """The column types each collection's committed files have had, to keep new files
+    consistent with them (see the module docstring). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._types: dict[str, dict[str, pa.DataType]] = {}
+
+    def apply(self, table: pa.Table, key: str) -> pa.Table:
+        """``table`` with portable types, consistent with what ``key``'s collection had; the
+        types written are remembered."""
+        with self._lock:
+            seen = dict(self._types.get(key, {}))
+        fields = []
+        columns = []
+        for field, column in zip(table.schema, table.columns, strict=True):
+            kind = field.type
+            before = seen.get(field.name)
+            if pa.types.is_null(kind) and before is not None:
+                target = before
+            else:
+                target = portable_type(kind)
+                if (
+                    before is not None
+                    and pa.types.is_floating(before)
+                    and pa.types.is_integer(target)
+                    and _fits_float(column)
+                ):
+                    target = before
+            if not target.equals(kind):
+                column = column.cast(target, safe=False)
+            fields.append(field.with_type(target))
+            columns.append(column)
+            if before is None or not (pa.types.is_floating(before) and pa.types.is_integer(target)):
+                seen[field.name] = target
+        with self._lock:
+            self._types.setdefault(key, {}).update(seen)
+        return pa.Table.from_arrays(columns, schema=pa.schema(fields))
