@@ -10,6 +10,7 @@ import orjson
 
 from modeltap._ids import new_uuid4
 from modeltap.event import Event, rfc3339_ms
+from modeltap.formats.bigints import has_big_ints, is_big_int_error, with_big_ints_as_text
 from modeltap.formats.envelope import EnvelopeSource
 from modeltap.snapshot import json_rows_many
 
@@ -19,11 +20,27 @@ EXTENSION = "jsonl"
 
 
 _PREFIX = b'{"specversion":"1.0","id":"'
+_NUMBER_WRITERS = frozenset({"PolarsSnapshot", "ColumnsSnapshot"})
+
+
+def _writes_big_numbers(event: Event) -> bool:
+    """Whether the snapshot would write integers beyond 64 bits as JSON numbers (which most
+    readers, modeltap's included, read back rounded)."""
+    return type(event.snapshot).__name__ in _NUMBER_WRITERS and has_big_ints(event.snapshot)
 
 
 def encode_event(event: Event, envelope: EnvelopeSource) -> bytes:
-    """One record line (with its newline). ``data`` is the rows array as the snapshot encodes it."""
-    return _line(event, envelope, event.snapshot.to_json_rows())
+    """One record line (with its newline). ``data`` is the rows array as the snapshot encodes
+    it; integers beyond 64 bits as decimal text (see ``modeltap.formats.bigints``)."""
+    if _writes_big_numbers(event):
+        event = with_big_ints_as_text(event) or event
+    try:
+        return _line(event, envelope, event.snapshot.to_json_rows())
+    except (TypeError, ValueError, OverflowError) as exc:
+        wider = with_big_ints_as_text(event) if is_big_int_error(exc) else None
+        if wider is None:
+            raise
+        return _line(wider, envelope, wider.snapshot.to_json_rows())
 
 
 def encode_events(events: Sequence[Event], envelope: EnvelopeSource) -> list[bytes | Exception]:
@@ -32,8 +49,11 @@ def encode_events(events: Sequence[Event], envelope: EnvelopeSource) -> list[byt
     datas = json_rows_many([event.snapshot for event in events])
     lines: list[bytes | Exception] = []
     for event, data in zip(events, datas, strict=True):
-        if isinstance(data, Exception):
-            lines.append(data)
+        if isinstance(data, Exception) or _writes_big_numbers(event):
+            try:
+                lines.append(encode_event(event, envelope))  # big integers, or the error
+            except Exception as exc:
+                lines.append(exc)
             continue
         try:
             lines.append(_line(event, envelope, data))

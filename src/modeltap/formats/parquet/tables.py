@@ -20,6 +20,7 @@ import orjson
 import pyarrow as pa
 
 from modeltap.event import Event
+from modeltap.formats.bigints import is_big_int_error, with_big_ints_as_text
 from modeltap.formats.envelope import EnvelopeSource
 
 __all__ = [
@@ -62,8 +63,12 @@ def _data_table(event: Event) -> pa.Table:
             table = event.snapshot.to_arrow()
             if isinstance(table, pa.Table):
                 return table.replace_schema_metadata(None)
-        except Exception:
-            pass  # mixed or odd column types, or data without an Arrow form: keep it as JSON text
+        except Exception as exc:
+            # integers beyond 64 bits: as decimal text; mixed or odd column types, or data
+            # without an Arrow form: keep it as JSON text
+            wider = with_big_ints_as_text(event) if is_big_int_error(exc) else None
+            if wider is not None:
+                return _data_table(wider)
     body = event.snapshot.to_json_rows().decode()
     return pa.table({"data": pa.array([body], pa.large_string())})
 
