@@ -19,12 +19,12 @@ def concat(tables: list[pa.Table]) -> pa.Table:
         return pa.concat_tables(tables, promote_options="permissive")
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         pass
-    kinds: dict[str, set[str]] = {}
+    kinds: dict[str, list[pa.Field]] = {}
     for table in tables:
         for field in table.schema:
             if not pa.types.is_null(field.type):
-                kinds.setdefault(field.name, set()).add(str(field.type))
-    clash = {name for name, seen in kinds.items() if len(seen) > 1}
+                kinds.setdefault(field.name, []).append(field)
+    clash = {name for name, fields in kinds.items() if not _promotable(fields)}
     fixed = []
     for table in tables:
         for name in clash & set(table.column_names):
@@ -33,6 +33,15 @@ def concat(tables: list[pa.Table]) -> pa.Table:
             table = table.set_column(index, name, as_text(values))
         fixed.append(table)
     return pa.concat_tables(fixed, promote_options="permissive")
+
+
+def _promotable(fields: list[pa.Field]) -> bool:
+    """Whether Arrow can promote the types of one column's fields to one type."""
+    try:
+        pa.unify_schemas([pa.schema([f]) for f in fields], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return False
+    return True
 
 
 def deduplicate(table: pa.Table) -> pa.Table:

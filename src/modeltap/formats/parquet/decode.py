@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from modeltap.errors import BadRecordError
 from modeltap.formats.base import FileRead
 from modeltap.formats.rows import ENVELOPE_COLUMNS, EVENT, EVENT_ID, as_utc, time_mask
 
@@ -18,6 +19,30 @@ _HIDDEN = frozenset({"id", "modelversion"})
 def read_table(blob: bytes) -> pa.Table:
     """A committed Parquet file as an Arrow table."""
     return pq.read_table(pa.py_buffer(blob))
+
+
+def _resolve_refs(table: pa.Table, file: FileRead) -> pa.Table:
+    """Payload rows stored out of line get their body (as JSON text) in ``data``; a row whose
+    reference cannot be followed is skipped and noted (row numbers count from 1)."""
+    refs = table.column("dataref").to_pylist()
+    data = table.column("data").to_pylist() if "data" in table.column_names else [None] * len(refs)
+    keep = [True] * len(refs)
+    for row, ref in enumerate(refs):
+        if ref is None:
+            continue
+        try:
+            if file.load_ref is None:
+                raise BadRecordError("out-of-line payloads are not read here")
+            data[row] = file.load_ref(str(ref)).decode("utf-8")
+        except (BadRecordError, UnicodeDecodeError) as exc:
+            file.bad.skip(file.name, row + 1, str(exc))
+            keep[row] = False
+    column = pa.array(data, pa.large_string())
+    if "data" in table.column_names:
+        table = table.set_column(table.schema.get_field_index("data"), "data", column)
+    else:
+        table = table.append_column("data", column)
+    return table if all(keep) else table.filter(pa.array(keep))
 
 
 def decode_file(file: FileRead) -> pa.Table:
@@ -40,6 +65,8 @@ def decode_file(file: FileRead) -> pa.Table:
     except (pa.ArrowException, OSError) as exc:
         file.bad.skip(file.name, None, f"not a readable Parquet file ({exc})")
         return pa.table({})
+    if "dataref" in table.column_names and table.column("dataref").null_count < len(table):
+        table = _resolve_refs(table, file)
     row_index = table.column("row_index") if "row_index" in table.column_names else None
     if row_index is not None:
         # an event's rows are contiguous and start at row_index 0: number the events

@@ -4,8 +4,8 @@ together by DuckDB, pyarrow.dataset, polars and Spark.
 - Timestamps are stored in microseconds (Spark has no nanosecond type; pandas 2 makes every
   datetime nanoseconds: the digits below a microsecond are dropped). Zoned timestamps are
   stored in UTC (the same instants; JSON lines does the same). Nested ones too.
-- No column has the null type (an all-null column): it gets the type the collection's earlier
-  files gave it, else string.
+- No column has the null type (an all-null column, or a list column of empty lists): it gets
+  the type the collection's earlier files gave it, else string (``list<string>``).
 - Types only widen within a collection: once a column was written as floating point, a later
   file whose values are integers stores them as float64 too (while they are exact), so readers
   that unify schemas see one wider type and none meets a narrower file after a wider one.
@@ -60,6 +60,25 @@ def collection_key(committed_as: str) -> str:
     return folder.rsplit("/", depth)[0] if depth else folder
 
 
+def _has_null(kind: pa.DataType) -> bool:
+    """Whether ``kind`` is null or holds null-typed values (``list<null>`` of empty lists)."""
+    if pa.types.is_null(kind):
+        return True
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        return _has_null(kind.value_type)
+    if pa.types.is_struct(kind):
+        return any(_has_null(f.type) for f in kind)
+    return False
+
+
+def _castable(column: pa.ChunkedArray, kind: pa.DataType) -> bool:
+    try:
+        column.cast(kind)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return False
+    return True
+
+
 def _fits_float(column: pa.ChunkedArray) -> bool:
     if column.null_count == len(column):
         return True
@@ -86,8 +105,8 @@ class CollectionSchemas:
         for field, column in zip(table.schema, table.columns, strict=True):
             kind = field.type
             before = seen.get(field.name)
-            if pa.types.is_null(kind) and before is not None:
-                target = before
+            if before is not None and _has_null(kind) and _castable(column, before):
+                target = before  # nulls, or empty lists: the type the collection had
             else:
                 target = portable_type(kind)
                 if (
