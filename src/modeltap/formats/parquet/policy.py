@@ -11,10 +11,26 @@ together by DuckDB, pyarrow.dataset, polars and Spark.
   that unify schemas see one wider type and none meets a narrower file after a wider one.
 
 The memory of a collection's types is per writer process (``CollectionSchemas``); a restart
-forgets it, so after a restart a column can go back to its narrower type in new files. Readers
-that unify (DuckDB ``union_by_name``, ``pyarrow.dataset`` with a unified schema, polars with
-``cast_options``) read such trees as they are; Spark's ``mergeSchema`` cannot merge int64 and
-double files and reads them by column with a cast (see the documentation).
+forgets it, so after a restart a column can go back to its narrower type in new files.
+
+What each reader needs to read a collection's files together (``tests/compat`` runs each):
+
+- DuckDB: ``read_parquet('{collection}/**/*.parquet', union_by_name = true)`` (without
+  ``union_by_name`` DuckDB takes the first file's types and rounds 1.5 to 2 when that file had
+  integers). JSON lines: ``read_json('{collection}/**/*.jsonl', format = 'newline_delimited',
+  union_by_name = true)``, then ``unnest(data)``.
+- pyarrow.dataset: pass the unified schema, ``ds.dataset(files, format="parquet",
+  schema=pa.unify_schemas([pq.read_schema(f) for f in files], promote_options="permissive"))``;
+  without it the first file's schema drops later columns and refuses widened ones.
+- polars: ``pl.scan_parquet(files, schema=<that unified schema>, missing_columns="insert",
+  cast_options=pl.ScanCastOptions(integer_cast=["upcast", "allow-float"]))``.
+- Spark: partition folders are not ``key=value``, so use ``recursiveFileLookup``:
+  ``spark.read.option("mergeSchema", "true").option("recursiveFileLookup", "true")
+  .parquet(collection)``, and ``spark.read.option("recursiveFileLookup", "true").json(...)``
+  for JSON lines (then ``explode("data")``). Every tree without int-to-float widening reads so.
+  ``mergeSchema`` cannot merge int64 with double files: read such a collection per group of
+  files sharing a schema, cast the widened columns to double and ``unionByName(...,
+  allowMissingColumns=True)`` (``spark_parquet_widened`` in ``tests/compat/test_readers.py``).
 """
 
 from __future__ import annotations
