@@ -543,3 +543,16 @@ def test_a_damaged_parquet_file_is_skipped(tmp_path: Path) -> None:
     with pytest.warns(modeltap.SkippedRecordsWarning, match="b.parquet"):
         frame = modeltap.read(root)
     assert frame["v"].tolist() == [1]
+
+
+def test_the_read_function_is_not_a_module() -> None:
+    """``modeltap.read`` is the function, with no module of that name behind it; the reading
+    API lives in ``modeltap.reading``."""
+    import importlib.util
+
+    import modeltap.reading
+
+    assert importlib.util.find_spec("modeltap.read") is None
+    for name in ("read", "read_arrow", "scan", "join"):
+        assert getattr(modeltap, name) is getattr(modeltap.reading, name)
+    assert modeltap.reading.__all__ == sorted(modeltap.reading.__all__)
