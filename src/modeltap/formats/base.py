@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from modeltap.errors import BadRecordError
+from modeltap.errors import BadRecordError, ConfigError
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,7 +76,7 @@ class BadRecords:
 
     def __init__(self, on_bad_record: OnBadRecord = "skip") -> None:
         if on_bad_record not in ("skip", "raise"):
-            raise ValueError(f"on_bad_record must be 'skip' or 'raise', not {on_bad_record!r}")
+            raise ConfigError(f"on_bad_record must be 'skip' or 'raise', not {on_bad_record!r}")
         self.raises = on_bad_record == "raise"
         self.skipped: list[SkippedRecord] = []
 

@@ -23,7 +23,7 @@ from modeltap.errors import AssetNotFoundError, BadRecordError, StoreError
 from modeltap.formats import DATA_EXTENSIONS
 from modeltap.formats.rows import PAYLOAD_COLLECTIONS
 from modeltap.store import Tree, is_local, open_tree
-from modeltap.store.layout import partition_files, trailing_partition
+from modeltap.store.layout import partition_files, split_partition, trailing_partition
 
 __all__ = [
     "MAX_DATAREF_BYTES",
@@ -66,9 +66,7 @@ def ref_loader(tree: Tree, relative: str) -> Callable[[str], bytes]:
     a reference modeltap would not write raises BadRecordError."""
     # the tree may be rooted below the collection folder (a partition folder): references are
     # relative to the collection folder, so they start with the partition path of the tree
-    depth = len(trailing_partition(tree.url))
-    parts = tree.url.replace(os.sep, "/").rstrip("/").split("/")
-    prefix = "/".join(parts[-depth:]) if depth else ""
+    _, prefix = split_partition(tree.url)
 
     def load(ref: str) -> bytes:
         target = _checked_ref(ref, relative)
@@ -120,10 +118,8 @@ def _is_payload_collection(root: str, asset: DataAsset | None) -> bool:
     folder = root.replace(os.sep, "/").rstrip("/")
     if folder.endswith(DATA_EXTENSIONS):
         folder = folder.rpartition("/")[0]
-    parts = folder.split("/")
-    depth = len(trailing_partition(folder))
-    name = parts[-1 - depth] if len(parts) > depth else ""
-    return name in PAYLOAD_COLLECTIONS
+    collection, _ = split_partition(folder)
+    return collection.rsplit("/", 1)[-1] in PAYLOAD_COLLECTIONS
 
 
 def _normal(url: str) -> str:

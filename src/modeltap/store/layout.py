@@ -33,6 +33,7 @@ __all__ = [
     "partition_folder",
     "partition_value",
     "segment_name",
+    "split_partition",
     "trailing_partition",
 ]
 
@@ -147,6 +148,17 @@ def trailing_partition(root: str) -> tuple[int, ...]:
             break
         values.append(value)
     return tuple(values)
+
+
+def split_partition(folder: str) -> tuple[str, str]:
+    """(the collection folder, the partition path) of a folder path or URL:
+    ``/d/c/2024/05/01`` -> (``/d/c``, ``2024/05/01``); no partition gives (folder, "")."""
+    folder = folder.replace(os.sep, "/").rstrip("/")
+    depth = len(trailing_partition(folder))
+    if not depth:
+        return folder, ""
+    parts = folder.split("/")
+    return "/".join(parts[:-depth]), "/".join(parts[-depth:])
 
 
 def is_data_file(name: str, extensions: tuple[str, ...]) -> bool:

@@ -41,7 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from modeltap.formats.parquet.union import FLOAT_EXACT
-from modeltap.store.layout import trailing_partition
+from modeltap.store.layout import split_partition
 
 __all__ = ["CollectionSchemas", "collection_key", "portable_type"]
 
@@ -71,9 +71,7 @@ def portable_type(kind: pa.DataType) -> pa.DataType:
 def collection_key(committed_as: str) -> str:
     """The collection folder of a committed file's URL or path (file name and partition
     folders removed)."""
-    folder = committed_as.replace("\\", "/").rsplit("/", 1)[0]
-    depth = len(trailing_partition(folder))
-    return folder.rsplit("/", depth)[0] if depth else folder
+    return split_partition(committed_as.replace("\\", "/").rsplit("/", 1)[0])[0]
 
 
 def _has_null(kind: pa.DataType) -> bool:
