@@ -198,5 +198,8 @@ def test_partition_files_prunes_folders_outside_the_window(tmp_path: Path) -> No
 
 def test_split_partition_separates_collection_and_partition() -> None:
     """A folder splits into its collection folder and its partition path."""
-    assert layout.split_partition("s3://b/ep/dep/c/2024/05/01/") == ("s3://b/ep/dep/c", "2024/05/01")
+    assert layout.split_partition("s3://b/ep/dep/c/2024/05/01/") == (
+        "s3://b/ep/dep/c",
+        "2024/05/01",
+    )
     assert layout.split_partition("/d/ep/dep/c") == ("/d/ep/dep/c", "")
