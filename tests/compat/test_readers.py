@@ -307,6 +307,7 @@ def spark_parquet_widened(spark: Any, files: list[str]) -> Any:
     return result
 
 
+@pytest.mark.slow  # starts a JVM
 @pytest.mark.parametrize("collection", list(BATCHES))
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_spark_reads_the_tree(
