@@ -331,3 +331,21 @@ def test_spark_reads_the_tree(
             .parquet(folder)
         )
     _check(_spark_frame(frame), collection, "spark")
+
+
+@pytest.mark.slow  # starts a JVM
+@pytest.mark.parametrize("collection", list(BATCHES))
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_read_spark_gives_modeltaps_rows(
+    trees: dict[str, Tree], spark: Any, fmt: str, collection: str
+) -> None:
+    """modeltap.reading.read_spark reads any collection (widened or not) with the envelope
+    columns and the rows modeltap.read gives."""
+    from modeltap.reading import read_spark
+
+    frame = read_spark(spark, trees[fmt].collection(collection))
+    assert frame.columns[:4] == ["correlationid", "xrequestid", "time", "row_index"]
+    rows = _spark_frame(frame)
+    _check(rows, collection, "read_spark")
+    expected = modeltap.read(trees[fmt].collection(collection))
+    assert sorted(rows["row_index"]) == sorted(expected["row_index"])

@@ -12,13 +12,14 @@ Columns: ``correlationid``, ``xrequestid``, ``time`` (UTC), ``row_index``, then 
 columns, then any extra record fields (payload metadata such as ``method`` or ``status``). A
 data column whose name collides with one of the four is renamed ``data_<name>``. For payload
 collections (``request``, ``response``) each event is one row and ``data`` holds the body (a
-JSON string in Arrow, parsed in pandas).
+JSON string in Arrow, parsed in pandas). ``read_spark`` reads a collection with Spark.
 """
 
 from modeltap.formats.rows import ENVELOPE_COLUMNS
 from modeltap.reading.collection import read, read_arrow, scan
 from modeltap.reading.pairing import JOIN_KEY, join
 from modeltap.reading.sources import MAX_DATAREF_BYTES
+from modeltap.reading.spark import read_spark
 from modeltap.reading.window import TimeLike
 
 __all__ = [
@@ -29,5 +30,6 @@ __all__ = [
     "join",
     "read",
     "read_arrow",
+    "read_spark",
     "scan",
 ]
