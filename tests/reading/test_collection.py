@@ -303,27 +303,6 @@ def test_parquet_written_by_the_pipeline(configure_tap: ConfigureTap, data_dir: 
     assert set(frame["correlationid"]) == {context.id}
 
 
-def test_join_inputs_and_outputs(configure_tap: ConfigureTap, data_dir: Path) -> None:
-    """join() lines up inputs and outputs of the same request and row, with the key column."""
-    configure_tap()
-    inputs = modeltap.Collector(name="model_inputs")
-    outputs = modeltap.Collector(name="model_outputs")
-    for i in range(3):
-        context = inputs.collect(pd.DataFrame({"x": [i, i + 100]}))
-        outputs.collect(pd.DataFrame({"y": [i * 2, i * 2 + 1]}), context)
-    assert modeltap.flush(timeout=30)
-    joined = modeltap.join(
-        data_dir / "ep" / "dep" / "model_inputs", data_dir / "ep" / "dep" / "model_outputs"
-    )
-    assert len(joined) == 6
-    assert joined.columns[0] == "correlationid_row_index"
-    expected = joined["correlationid"] + "_" + joined["row_index"].astype(str)
-    assert joined["correlationid_row_index"].tolist() == expected.tolist()
-    for row in joined.itertuples():
-        base = row.x if row.x < 100 else row.x - 100
-        assert row.y == base * 2 + (row.row_index)
-
-
 def test_scan_gives_a_duckdb_relation(tmp_path: Path) -> None:
     """scan() returns a relation SQL can query."""
     root = tmp_path / "c"
