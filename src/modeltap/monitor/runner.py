@@ -219,6 +219,7 @@ def _one_signal(
     except Exception as exc:  # a bug must not cost the other signals their results
         error = f"{type(exc).__name__}: {exc}"
         result = SignalResult(name, signal.type, status="failed", error=error)
+    result.alert_enabled = signal.alert_enabled
     return result, production_window, reference_window
 
 
@@ -261,6 +262,7 @@ def _store(
             "reference_window_end": _iso(reference.end),
             "production_row_count": result.production_rows,
             "reference_row_count": result.reference_rows,
+            "alert_enabled": result.alert_enabled,
             "schema_changes": (
                 result.schema_changes.to_json() if result.schema_changes is not None else None
             ),
