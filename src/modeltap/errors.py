@@ -18,6 +18,7 @@ __all__ = [
     "ModelTapError",
     "QueueFullError",
     "SpoolFullError",
+    "SpoolWriteError",
     "StoreError",
     "UnsupportedDataError",
     "WriterCrashedError",
@@ -62,6 +63,10 @@ class QueueFullError(DataDroppedError):
 
 class SpoolFullError(DataDroppedError):
     """The local spool reached its size limit and the spool policy dropped data."""
+
+
+class SpoolWriteError(DataDroppedError):
+    """The writer could not write events to the local spool (disk full, too many open files)."""
 
 
 class WriterCrashedError(DataDroppedError):

@@ -42,6 +42,7 @@ __all__ = [
     "shutdown",
     "start",
     "stats",
+    "writing",
 ]
 
 logger = logging.getLogger("modeltap")
@@ -150,6 +151,8 @@ class Runtime:
         stop = StopRequest()
         self.queue.put_control(stop)
         finished = stop.flush.done.wait(timeout)
+        if not finished and isinstance(self.writer, WriterProcess):
+            self.writer.abort()  # an orphaned writer process must not keep the spool lock
         return self.writer.join(0 if not finished else timeout) and finished
 
     def snapshot_stats(self) -> PipelineStats:
@@ -161,6 +164,7 @@ class Runtime:
             spool_bytes=int(gauges["spool_bytes"]),
             spool_segments=int(gauges["spool_segments"]),
             oldest_waiting_age=gauges["oldest_waiting_age"],
+            spool_write_failing=bool(gauges["spool_write_failing"]),
         )
         if isinstance(self.writer, WriterProcess):
             return self.writer.combined(local)
@@ -263,6 +267,13 @@ def stats() -> PipelineStats:
     if runtime is None or runtime.pid != os.getpid():
         return StatsRecorder().snapshot()
     return runtime.snapshot_stats()
+
+
+def writing() -> bool:
+    """False while the running pipeline's writer cannot write to its spool (the scoring
+    server's /ready answers 503 meanwhile); True without a running pipeline."""
+    runtime = peek_runtime()
+    return runtime is None or not runtime.writer.gauges()["spool_write_failing"]
 
 
 def _after_fork_in_child() -> None:

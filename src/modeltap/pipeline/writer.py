@@ -20,12 +20,13 @@ from modeltap._ids import top_up_uuids
 from modeltap.catalog.registrar import Registrar
 from modeltap.catalog.schema import snapshot_columns
 from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
-from modeltap.errors import SpoolFullError
+from modeltap.errors import SpoolFullError, SpoolWriteError
 from modeltap.event import Event
 from modeltap.formats import parquet
 from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event, encode_events
 from modeltap.pipeline.commit import Committer
 from modeltap.pipeline.courtesy import GilCourtesy
+from modeltap.pipeline.health import SpoolHealth
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Segment, Spool, count_events
 from modeltap.stats import StatsRecorder
@@ -100,6 +101,7 @@ class Writer:
         self._pending_bytes = 0
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
+        self._health = SpoolHealth()
         self._seq = 0
         self._parquet = settings.collector.format == "parquet"
         self._extension = parquet.EXTENSION if self._parquet else EXTENSION
@@ -146,6 +148,7 @@ class Writer:
             "spool_bytes": open_bytes + self._committer.backlog_bytes,
             "spool_segments": len(open_segments) + len(self._committer.backlog),
             "oldest_waiting_age": self._committer.oldest_age(),
+            "spool_write_failing": float(self._health.failing),
         }
 
     def _segment_committed(self, pending: Any) -> None:
@@ -220,9 +223,21 @@ class Writer:
             self._append_all_pending()
             self._close_aged()
             self._release_waiters()
+            if self._health.failing:
+                self._probe()
             if stop is not None:
                 self._finish(stop)
                 return
+
+    def _probe(self) -> None:
+        """While writing fails: try a small file at the end of each turn; the failing state
+        clears once it works (with or without traffic), not on the success of some appends
+        (an open segment takes appends while no new one can be opened)."""
+        try:
+            self._spool.probe(self._health.failed_bytes)
+        except OSError:
+            return
+        self._health.worked()
 
     def _finish(self, stop: StopRequest) -> None:
         for item in self._queue.discard_all():
@@ -234,7 +249,10 @@ class Writer:
         self._committer.stop(timeout=None)
         self._release_waiters()
         # segments the destination did not take stay in the spool; the next start commits them
-        self._spool.release()
+        try:
+            self._spool.release()
+        except OSError as exc:
+            logger.error("releasing the spool folder failed: %s", exc)
         for waiter in self._waiters:
             waiter.done.set()
 
@@ -328,7 +346,11 @@ class Writer:
                 self._close(root)  # appends its pending lines first
                 current = None
             if current is None:
-                current = self._open_segment(event, folder)
+                try:
+                    current = self._open_segment(event, folder)
+                except OSError as exc:
+                    self._write_failed(event.collection, 1, exc, "opening a segment")
+                    continue
             waiting = self._pending.get(root)
             if waiting is None:
                 waiting = self._pending[root] = _Pending(current[1], max_bytes)
@@ -352,11 +374,10 @@ class Writer:
         try:
             segment.append(b"".join(waiting.lines), waiting.rows, waiting.count)
         except OSError as exc:
-            self._stats.dropped(segment.collection, "write_error", waiting.count)
-            self._stats.error(f"writing to the spool failed: {exc}")
-            logger.error(
-                "writing to the spool failed: %s; %d event(s) dropped", exc, waiting.count
+            self._write_failed(
+                segment.collection, waiting.count, exc, "appending to a segment", waiting.size
             )
+            self._close(root)  # the next events try a new file (e.g. after EFBIG)
             return
         waiting.notes.tell(segment)
         # one count per append, not per event: request threads take the same lock
@@ -386,19 +407,40 @@ class Writer:
         self._append_pending(first.root)  # lines gathered before these go first
         if not self._make_room(size, first, len(events)):
             return
-        segment = self._segment_for(first, table)
+        try:
+            segment = self._segment_for(first, table)
+        except OSError as exc:
+            self._write_failed(first.collection, len(events), exc, "opening a segment")
+            return
         rows = sum(e.snapshot.rows for e in events)
         try:
             segment.append(blob, rows, len(events))
         except OSError as exc:
-            self._stats.dropped(first.collection, "write_error", len(events))
-            self._stats.error(f"writing to the spool failed: {exc}")
-            logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
+            self._write_failed(
+                first.collection, len(events), exc, "appending to a segment", size
+            )
+            self._close(first.root)  # the next events try a new file (e.g. after EFBIG)
             return
         _note(segment, events)
         self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
+
+    def _write_failed(
+        self, collection: str, count: int, exc: OSError, what: str, size: int = 1
+    ) -> None:
+        """``count`` events of ``collection`` could not be written to the spool (nothing of
+        them is in it: a failed append is cut back): count, report, and enter the failing
+        state (``SpoolHealth``)."""
+        self._stats.dropped(collection, "write_error", count)
+        self._health.failed(exc, what, count, size)
+        self._report_drop(
+            SpoolWriteError(
+                f"cannot write to the spool ({what}): {exc}; dropped {count} event(s) of "
+                f"{collection!r}"
+            ),
+            collection,
+        )
 
     def _segment_for(self, event: Event, table: Any) -> Segment:
         """The open segment of the event's root, a new one after a partition change or (Parquet)
@@ -463,8 +505,14 @@ class Writer:
 
     def _close(self, root: str) -> None:
         self._append_pending(root)
-        _, segment = self._open.pop(root)
+        current = self._open.pop(root, None)
+        if current is None:  # a failed append of its pending lines closed it already
+            return
+        segment = current[1]
         segment.close()
+        if segment.torn:  # left in the spool: the next start cuts its torn tail and commits it
+            logger.error("spool segment %s is left for recovery at the next start", segment.path)
+            return
         self._committer.add(
             segment.path,
             segment.relative_path,

@@ -82,12 +82,14 @@ class WriterProcess:
         self._sent = 0  # events sent so far; the next one gets this number
         self._done = 0  # events the writer processes have handled
         self._remote: PipelineStats | None = None  # the live writer process's last report
+        self._remote_at = 0.0  # when it came (monotonic)
         self._retired: list[PipelineStats] = []  # last reports of writer processes that died
         self._process: subprocess.Popen[bytes] | None = None  # started with the first event
         self._launching = threading.Lock()
         self._ready = threading.Event()
         self._crashed = threading.Event()
         self._stopping = False
+        self._aborted = False  # a stop that did not finish in time: the process was killed
         self._stuck_at = -1  # ``_done`` when the writer process last died
         self._stuck_count = 0
         self._thread = threading.Thread(target=self._run, name="modeltap-forwarder", daemon=True)
@@ -120,6 +122,24 @@ class WriterProcess:
         """Whether the forwarder runs."""
         return self._thread.is_alive()
 
+    def abort(self) -> None:
+        """A stop that did not finish in time: kill the writer process (its spool folder and
+        lock go with it; the next start commits what it wrote) and end the forwarder."""
+        with self._lock:
+            self._aborted = True
+            process = self._process
+            unconfirmed = self._sent - self._done
+        self._queue.put_control(_WAKE_UP)
+        if process is None or process.poll() is not None:
+            return
+        process.kill()
+        logger.error(
+            "the writer process %d did not stop in time and was killed; %d event(s) sent to it "
+            "were not confirmed written (those it wrote are committed at the next start)",
+            process.pid,
+            unconfirmed,
+        )
+
     @property
     def pid(self) -> int | None:
         """The writer process's pid (None before start)."""
@@ -135,21 +155,38 @@ class WriterProcess:
                     pipe.close()
 
     def gauges(self) -> dict[str, float]:
-        """The writer process's spool and backlog gauges, as it last reported them."""
-        remote = self._remote
+        """The writer process's spool and backlog gauges, as it last reported them (the
+        backlog's age as of now)."""
+        remote = self._aged_remote()
         if remote is None:
-            return {"spool_bytes": 0, "spool_segments": 0, "oldest_waiting_age": 0.0}
+            return {
+                "spool_bytes": 0,
+                "spool_segments": 0,
+                "oldest_waiting_age": 0.0,
+                "spool_write_failing": 0.0,
+            }
         return {
             "spool_bytes": remote.spool_bytes,
             "spool_segments": remote.spool_segments,
             "oldest_waiting_age": remote.oldest_waiting_age,
+            "spool_write_failing": float(remote.spool_write_failing),
         }
 
     def combined(self, local: PipelineStats) -> PipelineStats:
         """``local`` (this process's counters) with those of the writer processes."""
+        live = self._aged_remote()
         with self._lock:
-            remotes = [*self._retired, *([self._remote] if self._remote else [])]
+            remotes = [*self._retired, *([live] if live else [])]
         return combine_stats(local, remotes)
+
+    def _aged_remote(self) -> PipelineStats | None:
+        """The live writer process's last report, its backlog's age carried forward to now."""
+        with self._lock:
+            remote, at = self._remote, self._remote_at
+        if remote is None or remote.oldest_waiting_age <= 0:
+            return remote
+        age = remote.oldest_waiting_age + time.monotonic() - at
+        return dataclasses.replace(remote, oldest_waiting_age=age)
 
     # -- the writer process ------------------------------------------------------------------
 
@@ -281,7 +318,11 @@ class WriterProcess:
                 error_class = getattr(errors, message[2], ModelTapError)
                 self._report_drop(error_class(message[3]), message[1])
         with self._lock:
-            crashed = process is self._process and not (self._stopping and not self._outstanding)
+            crashed = (
+                process is self._process
+                and not self._aborted
+                and not (self._stopping and not self._outstanding)
+            )
             if crashed:
                 self._crashed.set()
         if crashed:
@@ -290,7 +331,7 @@ class WriterProcess:
     def _progress(self, done: int, remote: PipelineStats) -> None:
         with self._lock:
             self._done = max(self._done, done)
-            self._remote = remote
+            self._remote, self._remote_at = remote, time.monotonic()
             self._forget_done()
 
     def _finish_request(self, token: int) -> None:
@@ -352,6 +393,9 @@ class WriterProcess:
         while self._process is not None:
             process = self._process
             assert process is not None
+            if self._aborted:
+                _reap(process, timeout=_STOP_GRACE)
+                return
             if stop.flush.done.wait(self._tick):
                 _reap(process, timeout=_STOP_GRACE)
                 for pipe in (process.stdin, process.stdout):
@@ -406,4 +450,5 @@ def combine_stats(local: PipelineStats, remotes: list[PipelineStats]) -> Pipelin
         oldest_waiting_age=live.oldest_waiting_age,
         last_error=latest.last_error,
         last_error_time=latest.last_error_time,
+        spool_write_failing=live.spool_write_failing,
     )

@@ -26,7 +26,7 @@ from starlette.routing import Route
 from modeltap._ids import new_uuid4
 from modeltap.config import Settings
 from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
-from modeltap.pipeline.runtime import flush, shutdown
+from modeltap.pipeline.runtime import flush, shutdown, writing
 from modeltap.server.auth import KeyAuth
 from modeltap.server.capture import PayloadCapture
 from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, parse_mdc
@@ -127,7 +127,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         return PlainTextResponse("Healthy")
 
     async def readiness(request: Request) -> Response:
-        if state.ready:
+        if state.ready and writing():  # not while the spool cannot be written
             return PlainTextResponse("Ready")
         return PlainTextResponse("Not ready", status_code=503)
 
