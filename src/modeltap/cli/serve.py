@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["register"]
@@ -33,6 +34,12 @@ def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
         help="larger payloads are stored out of line (default 4 MiB)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--ack",
+        choices=["queue", "spool"],
+        help="answer once the records are queued (default) or once they are in the spool "
+        "(used when the deployment YAML sets no ack)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -87,6 +94,10 @@ def _serve(args: argparse.Namespace) -> int:
         print("modeltap serve: give -f deployment.yaml, --entry-script score.py or "
               "--mlflow-model PATH", file=sys.stderr)
         return EXIT_CONFIG
+    if args.ack is not None:  # read by every worker's pipeline (config.ack_mode)
+        from modeltap.config import ACK_VARIABLE
+
+        os.environ[ACK_VARIABLE] = args.ack
     try:
         options = resolve_options(
             deployment_file=args.deployment,

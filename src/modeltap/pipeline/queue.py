@@ -53,6 +53,8 @@ class EventQueue:
         self._writer_waiting = False
         self._events = 0  # events only: control items never take an event's room
         self.taken = 0  # events handed out by take_all since the queue was made
+        self.put_count = 0  # events ever put: the next one is numbered this (see pipeline.ack)
+        self.take_mark = 0  # put_count at the last take: every event below it has left
 
     @property
     def depth(self) -> int:
@@ -95,6 +97,7 @@ class EventQueue:
             self._items.append(packed)
             self._events += 1
             self._bytes += size
+            self.put_count += 1
             if self._writer_waiting and (
                 self._events >= self._wake_events or self._bytes >= self._wake_bytes
             ):
@@ -142,6 +145,7 @@ class EventQueue:
             items = list(self._items)
             self._items.clear()
             self.taken += self._events
+            self.take_mark = self.put_count
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
@@ -153,6 +157,7 @@ class EventQueue:
             items = list(self._items)
             self._items.clear()
             self.taken += self._events
+            self.take_mark = self.put_count
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()

@@ -13,6 +13,7 @@ import base64
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,7 @@ class Writer:
         envelope: EnvelopeSource,
         report_drop: Any,
         tick: float = 0.1,
+        on_turn: Callable[[int], None] | None = None,
     ) -> None:
         self._settings = settings
         self._queue = queue
@@ -102,6 +104,10 @@ class Writer:
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
         self._health = SpoolHealth()
+        # ack: spool: told at the end of each turn, after one fsync per segment written in it,
+        # the queue's take mark (see pipeline.ack)
+        self._on_turn = on_turn
+        self._unsynced: dict[int, Segment] = {}
         self._seq = 0
         self._parquet = settings.collector.format == "parquet"
         self._extension = parquet.EXTENSION if self._parquet else EXTENSION
@@ -221,6 +227,9 @@ class Writer:
                     stop = item
             self._write_many(batch.take())
             self._append_all_pending()
+            if self._on_turn is not None:
+                self._sync_turn()
+                self._on_turn(self._queue.take_mark)
             self._close_aged()
             self._release_waiters()
             if self._health.failing:
@@ -228,6 +237,20 @@ class Writer:
             if stop is not None:
                 self._finish(stop)
                 return
+
+    def _sync_turn(self) -> None:
+        """Group commit: one fsync per segment appended to in this turn (unless the policy is
+        ``never``, or ``always`` synced each append already)."""
+        unsynced, self._unsynced = self._unsynced, {}
+        if self._settings.collector.fsync is not FsyncPolicy.COMMIT:
+            return
+        for segment in unsynced.values():
+            if segment.closed:
+                continue  # closing synced it
+            try:
+                segment.sync()
+            except OSError as exc:
+                self._health.failed(exc, "syncing a segment", 0)
 
     def _probe(self) -> None:
         """While writing fails: try a small file at the end of each turn; the failing state
@@ -379,6 +402,8 @@ class Writer:
             )
             self._close(root)  # the next events try a new file (e.g. after EFBIG)
             return
+        if self._on_turn is not None:
+            self._unsynced[id(segment)] = segment
         waiting.notes.tell(segment)
         # one count per append, not per event: request threads take the same lock
         self._stats.written(segment.collection, waiting.rows, waiting.size, waiting.count)
@@ -421,6 +446,8 @@ class Writer:
             )
             self._close(first.root)  # the next events try a new file (e.g. after EFBIG)
             return
+        if self._on_turn is not None:
+            self._unsynced[id(segment)] = segment
         _note(segment, events)
         self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:

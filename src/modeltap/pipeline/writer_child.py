@@ -37,7 +37,7 @@ import threading
 import time
 from typing import Any
 
-from modeltap.config import FullPolicy, Settings
+from modeltap.config import FullPolicy, Settings, ack_mode
 from modeltap.errors import ModelTapError, QueueFullError
 from modeltap.pipeline import wire
 from modeltap.pipeline.queue import EventQueue
@@ -89,8 +89,10 @@ class WriterChild:
             block_timeout=1.0,
         )
         self.spool = Spool(default_spool_dir(settings), instance_id(), collector.fsync)
+        # ack: spool: the parent learns at the end of each turn what is in the spool
         self.writer = Writer(
-            settings, self.queue, self.stats, self.spool, envelope_for(settings), self._dropped
+            settings, self.queue, self.stats, self.spool, envelope_for(settings), self._dropped,
+            on_turn=self._turned if ack_mode(settings) == "spool" else None,
         )
         self._stopped = threading.Event()
         self._stopping = threading.Lock()
@@ -112,6 +114,10 @@ class WriterChild:
             oldest_waiting_age=gauges["oldest_waiting_age"],
             spool_write_failing=bool(gauges["spool_write_failing"]),
         )
+
+    def _turned(self, take_mark: int) -> None:
+        """The writer's turn ended (``ack: spool``): everything it took is in the spool."""
+        self.tell(("progress", self._base + self.queue.taken, self.snapshot()))
 
     def tell(self, message: tuple[Any, ...]) -> None:
         """Send one reply to the parent (from any thread)."""

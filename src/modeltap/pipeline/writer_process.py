@@ -28,6 +28,7 @@ from modeltap import errors
 from modeltap.config import Settings
 from modeltap.errors import ModelTapError, WriterCrashedError
 from modeltap.pipeline import wire
+from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
 from modeltap.stats import CollectionStats, PipelineStats, StatsRecorder
@@ -69,8 +70,11 @@ class WriterProcess:
         stats: StatsRecorder,
         report_drop: Any,
         tick: float = 0.1,
+        barrier: SpoolBarrier | None = None,
     ) -> None:
         self._settings = settings
+        self._barrier = barrier  # ack: spool
+        self._marks: deque[tuple[int, int]] = deque()  # (events sent, queue take mark)
         self._queue = queue
         self._stats = stats
         self._report_drop = report_drop
@@ -275,6 +279,7 @@ class WriterProcess:
             lost = Counter(sent.collections[max(0, self._done - sent.first) :])
             self._done = max(self._done, sent.end)
             self._forget_done()
+        self._resolve_marks()
         for collection, count in lost.items():
             self._stats.dropped(collection, "writer_crashed", count)
             self._report_drop(
@@ -284,6 +289,26 @@ class WriterProcess:
                 ),
                 collection,
             )
+
+    def _mark(self, take_mark: int) -> None:
+        """ack: spool: the events of one take from the queue are all sent; once the writer
+        process has handled them, every event numbered below ``take_mark`` is in its spool."""
+        if self._barrier is None:
+            return
+        with self._lock:
+            self._marks.append((self._sent, take_mark))
+        self._resolve_marks()
+
+    def _resolve_marks(self) -> None:
+        """Release the requests waiting for events the writer process has handled."""
+        if self._barrier is None:
+            return
+        handled = -1
+        with self._lock:
+            while self._marks and self._marks[0][0] <= self._done:
+                handled = self._marks.popleft()[1]
+        if handled >= 0:
+            self._barrier.resolve(handled)
 
     def _forget_done(self) -> None:
         """Let go of the event frames the writer processes have finished (under the lock)."""
@@ -333,6 +358,7 @@ class WriterProcess:
             self._done = max(self._done, done)
             self._remote, self._remote_at = remote, time.monotonic()
             self._forget_done()
+        self._resolve_marks()
 
     def _finish_request(self, token: int) -> None:
         with self._lock:
@@ -350,6 +376,7 @@ class WriterProcess:
         size = 0
         while True:
             items = self._queue.take_all_packed(self._tick)
+            take_mark = self._queue.take_mark
             if self._crashed.is_set():
                 self._replace()
             for item in items:
@@ -369,6 +396,7 @@ class WriterProcess:
                     return
             self._send_events(events)
             events, size = [], 0
+            self._mark(take_mark)
 
     def _send_events(self, events: list[Any]) -> None:
         if not events:

@@ -24,9 +24,9 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from modeltap._ids import new_uuid4
-from modeltap.config import Settings
+from modeltap.config import Settings, ack_mode
 from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
-from modeltap.pipeline.runtime import flush, shutdown, writing
+from modeltap.pipeline.runtime import flush, shutdown, spooled, writing
 from modeltap.server.auth import KeyAuth
 from modeltap.server.capture import PayloadCapture
 from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, parse_mdc
@@ -122,6 +122,13 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     metrics = state.metrics
     capture = state.capture
     auth = options.auth
+    ack_spool = ack_mode(settings) == "spool"
+
+    async def _in_spool() -> None:
+        """ack: spool: wait until what this request queued is in the spool (group commit)."""
+        acked = spooled()
+        if acked is not None:
+            await asyncio.wrap_future(acked)
 
     async def liveness(request: Request) -> Response:
         return PlainTextResponse("Healthy")
@@ -161,13 +168,17 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         if client_request_id is not None:
             response.headers["x-ms-client-request-id"] = client_request_id
         elapsed = time.perf_counter() - started
-        if capture.enabled:
+        if capture.enabled and ack_spool:
+            _capture(capture, context, request, body, response, elapsed, response_is_json)
+        elif capture.enabled:
             # captured on the loop's next turn, once the response is on its way: the client does
             # not wait for it, and a plain callback costs less than a background task (no
             # closure cells, no coroutine: fewer objects for every young collection to walk)
             asyncio.get_running_loop().call_soon(
                 _capture, capture, context, request, body, response, elapsed, response_is_json
             )
+        if ack_spool:
+            await _in_spool()
         metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
         return response
 
@@ -265,6 +276,8 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             accepted = [state.ingestor.accept(event) for event in events]
         except IngestError as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status)
+        if ack_spool:
+            await _in_spool()
         return JSONResponse(
             {"accepted": sum(accepted), "disabled": len(accepted) - sum(accepted)},
             status_code=202 if any(accepted) else 200,
