@@ -171,7 +171,7 @@ def tree_cpu(root: int) -> tuple[float, float]:
         pid = int(entry)
         parents[pid] = int(fields[1])
         seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
-        if b"modeltap.pipeline.writer_child" in command:
+        if b"modeltap.pipeline.writer_process.child" in command:
             writers.add(pid)
     serving = writing = 0.0
     for pid, used in seconds.items():

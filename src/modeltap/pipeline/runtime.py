@@ -25,10 +25,11 @@ from modeltap.config import Settings, ack_mode, load_settings, writer_mode
 from modeltap.errors import ModelTapError
 from modeltap.formats.jsonl import EnvelopeSource
 from modeltap.pipeline.ack import SpoolBarrier
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Spool
-from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
-from modeltap.pipeline.writer_process import WriterProcess
+from modeltap.pipeline.writer import Writer
+from modeltap.pipeline.writer_process.parent import WriterProcess
 from modeltap.stats import PipelineStats, StatsRecorder
 from modeltap.store import is_local
 from modeltap.store.layout import instance_id

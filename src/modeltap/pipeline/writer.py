@@ -5,40 +5,43 @@ Segments close on size, on age, when the partition folder changes and on flush. 
 encoded in pieces, small ones in batches bounded by events and rows, and the writer naps once a
 turn at the GIL has lasted a couple of milliseconds (``GilCourtesy``), so a request thread waits
 for it about that long, not a whole switch interval or more.
+
+Beside it: ``batches`` (how events are gathered before a write), ``routing`` (where a
+collection's segments go), ``control`` (flush and stop requests), ``health`` (spool write
+failures), ``ack`` (``ack: spool``), ``spool`` (segment files), ``commit`` (the committer).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from modeltap._ids import top_up_uuids
 from modeltap.catalog.registrar import Registrar
-from modeltap.catalog.schema import snapshot_columns
 from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
 from modeltap.errors import SpoolFullError, SpoolWriteError
 from modeltap.event import Event
 from modeltap.formats import parquet
 from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event, encode_events
+from modeltap.pipeline.batches import PendingLines, SmallBatch, note_events
 from modeltap.pipeline.commit import Committer
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.courtesy import GilCourtesy
 from modeltap.pipeline.health import SpoolHealth
 from modeltap.pipeline.queue import EventQueue
+from modeltap.pipeline.routing import collection_of, destination_urls, route, unroute
 from modeltap.pipeline.spool import Segment, Spool, count_events
 from modeltap.stats import StatsRecorder
 from modeltap.store import Destination, open_destination
 from modeltap.store.layout import PartitionClock, segment_name
 
-__all__ = ["FlushRequest", "StopRequest", "Writer"]
+__all__ = ["Writer"]
 
 logger = logging.getLogger("modeltap.writer")
 
-_ROOTS_FOLDER = "_roots"
 _WAKE_UP = object()  # a control item that only wakes the writer
 _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
 _BATCH_EVENTS = 1_024  # at most this many events in one Parquet frame
@@ -54,21 +57,6 @@ _LINES_BATCH_TOTAL_ROWS = 512
 # per segment, however many batches encoded them; a segment's lines are written earlier once they
 # reach this many bytes
 _PENDING_MAX_BYTES = 1 << 20
-
-
-@dataclass
-class FlushRequest:
-    """Close every open segment and signal once everything before it is committed."""
-
-    done: threading.Event = field(default_factory=threading.Event)
-    waits_for: int = -1
-
-
-@dataclass
-class StopRequest:
-    """Flush, then end the writer thread."""
-
-    flush: FlushRequest = field(default_factory=FlushRequest)
 
 
 class Writer:
@@ -99,7 +87,7 @@ class Writer:
             stats, on_committed=self._segment_committed, durable=self._durable
         )
         self._open: dict[str, tuple[str, Segment]] = {}
-        self._pending: dict[str, _Pending] = {}  # root -> lines waiting for its open segment
+        self._pending: dict[str, PendingLines] = {}  # root -> lines waiting for its open segment
         self._pending_bytes = 0
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
@@ -114,7 +102,7 @@ class Writer:
         self._thread = threading.Thread(target=self._run, name="modeltap-writer", daemon=True)
         # open every configured destination now: a missing extra or a bad URL fails here,
         # at start-up, not later on the writer thread
-        for url in _destination_urls(settings):
+        for url in destination_urls(settings):
             self._destination(url)
 
     @staticmethod
@@ -122,7 +110,7 @@ class Writer:
         """Open every destination ``settings`` name, as the writer will: a missing extra or a
         bad URL raises here (for a writer that runs elsewhere)."""
         durable = settings.collector.fsync is not FsyncPolicy.NEVER
-        for url in _destination_urls(settings):
+        for url in destination_urls(settings):
             open_destination(url, settings.collector.storage_options, durable=durable)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -174,22 +162,6 @@ class Writer:
             self._destinations[url] = destination
         return destination
 
-    def _route(self, root: str) -> tuple[str, str, str]:
-        """(destination url, relative folder at the destination, relative folder in the spool)."""
-        url = _route_url(self._settings, root)
-        if url == root:
-            tag = base64.urlsafe_b64encode(root.encode()).decode().rstrip("=")
-            return root, "", f"{_ROOTS_FOLDER}/{tag}"
-        return url, root, root
-
-    def _unroute(self, spool_relative: str) -> tuple[str, str]:
-        """Inverse of ``_route`` for orphan segments: (destination url, relative path)."""
-        if spool_relative.startswith(_ROOTS_FOLDER + "/"):
-            _, tag, rest = spool_relative.split("/", 2)
-            url = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
-            return url, rest
-        return self._settings.destination, spool_relative
-
     # -- the loop ----------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -200,9 +172,9 @@ class Writer:
             self._stats.error(f"recovery failed: {exc}")
         courtesy = GilCourtesy()
         if self._parquet:
-            batch = _SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
+            batch = SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
         else:
-            batch = _SmallBatch(_LINES_BATCH_ROWS, _LINES_BATCH_EVENTS, _LINES_BATCH_TOTAL_ROWS)
+            batch = SmallBatch(_LINES_BATCH_ROWS, _LINES_BATCH_EVENTS, _LINES_BATCH_TOTAL_ROWS)
         while True:
             items = self._queue.take_all(self._tick)
             # take_all may have waited for work: a new turn starts (under steady load, when it
@@ -376,7 +348,7 @@ class Writer:
                     continue
             waiting = self._pending.get(root)
             if waiting is None:
-                waiting = self._pending[root] = _Pending(current[1], max_bytes)
+                waiting = self._pending[root] = PendingLines(current[1], max_bytes)
             self._pending_bytes += size
             if waiting.add(event, line):
                 self._close(root)
@@ -448,7 +420,7 @@ class Writer:
             return
         if self._on_turn is not None:
             self._unsynced[id(segment)] = segment
-        _note(segment, events)
+        note_events(segment, events)
         self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
@@ -487,7 +459,7 @@ class Writer:
         return current[1]
 
     def _open_segment(self, event: Event, folder: str) -> tuple[str, Segment]:
-        url, relative, spool_relative = self._route(event.root)
+        url, relative, spool_relative = route(self._settings, event.root)
         name = segment_name(self._spool.instance, self._seq, self._extension)
         self._seq += 1
         relative_path = f"{relative}/{folder}/{name}" if relative else f"{folder}/{name}"
@@ -565,8 +537,8 @@ class Writer:
     def _recover_orphans(self) -> None:
         for folder, orphans in self._spool.orphans():
             for orphan in orphans:
-                url, relative = self._unroute(orphan.relative_path)
-                collection = _collection_of(relative)
+                url, relative = unroute(self._settings, orphan.relative_path)
+                collection = collection_of(relative)
                 if orphan.torn_bytes:
                     # the record a crash cut in half is lost: count it, never hide it
                     self._stats.dropped(collection, "torn_by_crash")
@@ -587,129 +559,3 @@ class Writer:
                     len(orphans),
                     folder.name,
                 )
-
-
-class _SmallBatch:
-    """Small events gathered to be written together, up to a number of events and (JSON lines)
-    about a number of rows in all."""
-
-    __slots__ = ("_events", "_max_events", "_max_rows", "_max_total_rows", "_rows")
-
-    def __init__(self, max_rows: int, max_events: int, max_total_rows: int | None) -> None:
-        self._max_rows = max_rows
-        self._max_events = max_events
-        self._max_total_rows = max_total_rows
-        self._events: list[Event] = []
-        self._rows = 0
-
-    def takes(self, event: Event) -> bool:
-        """Add ``event`` if it is small (fewer than ``max_rows`` rows); True if it was."""
-        rows = event.snapshot.rows
-        if rows >= self._max_rows:
-            return False
-        self._events.append(event)
-        self._rows += rows
-        return True
-
-    @property
-    def full(self) -> bool:
-        """Whether the batch should be written now."""
-        return len(self._events) >= self._max_events or (
-            self._max_total_rows is not None and self._rows >= self._max_total_rows
-        )
-
-    def take(self) -> list[Event]:
-        """The events gathered so far; the batch starts empty again."""
-        events, self._events, self._rows = self._events, [], 0
-        return events
-
-
-class _Pending:
-    """JSON lines gathered for one open segment, appended together: bytes and counts only (no
-    events: those would stay alive, and tracked by the garbage collector, until the append)."""
-
-    __slots__ = ("count", "lines", "notes", "room", "rows", "segment", "size")
-
-    def __init__(self, segment: Segment, max_bytes: int) -> None:
-        self.segment = segment
-        self.lines: list[bytes] = []
-        self.count = 0
-        self.rows = 0
-        self.size = 0
-        self.room = max_bytes - segment.size  # bytes the segment takes before it is full
-        self.notes = _SegmentNotes(segment)
-
-    def add(self, event: Event, line: bytes) -> bool:
-        """Gather one line; True once the segment is full with the lines gathered."""
-        self.lines.append(line)
-        self.count += 1
-        self.rows += event.snapshot.rows
-        self.size += len(line)
-        self.notes.add(event)
-        return self.size >= self.room
-
-
-class _SegmentNotes:
-    """What a segment is told of the events appended to it: their first and last time and,
-    when an event's schema is new to the segment, its columns for the catalog (costly to
-    derive, so once per schema, not once per event)."""
-
-    __slots__ = ("columns", "first_ns", "last_ns", "signature")
-
-    def __init__(self, segment: Segment) -> None:
-        self.first_ns = self.last_ns = -1
-        self.signature = segment.schema_signature
-        self.columns: list[tuple[int, dict[str, str]]] = []  # (time, columns) when new
-
-    def add(self, event: Event) -> None:
-        """Note one event."""
-        time_ns = event.time_ns
-        if self.first_ns < 0 or time_ns < self.first_ns:
-            self.first_ns = time_ns
-        if time_ns > self.last_ns:
-            self.last_ns = time_ns
-        # pandas snapshots have a signature: a cheap fingerprint of their columns and types
-        signature = getattr(event.snapshot, "signature", None)
-        if not isinstance(signature, tuple):
-            signature = None
-        if signature is None or signature != self.signature:
-            self.signature = signature
-            columns = snapshot_columns(event.snapshot)
-            if not self.columns or columns != self.columns[-1][1]:  # the same again add nothing
-                self.columns.append((time_ns, columns))
-
-    def tell(self, segment: Segment) -> None:
-        """Tell ``segment`` (the events now appended to it)."""
-        segment.note(self.first_ns, {})
-        segment.note(self.last_ns, {})
-        for time_ns, columns in self.columns:
-            segment.note(time_ns, columns)
-        segment.schema_signature = self.signature
-
-
-def _route_url(settings: Settings, root: str) -> str:
-    """The destination URL of a collection folder (``Writer._route``'s first part)."""
-    return root if "://" in root or root.startswith("/") else settings.destination
-
-
-def _destination_urls(settings: Settings) -> list[str]:
-    """Every destination ``settings`` name: the default and each collection's own."""
-    urls = [settings.destination]
-    for name in settings.collector.collections or {}:
-        url = _route_url(settings, settings.collection(name).root)
-        if url not in urls:
-            urls.append(url)
-    return urls
-
-
-def _collection_of(relative_path: str) -> str:
-    parts = relative_path.split("/")
-    return parts[2] if len(parts) > 3 else "unknown"
-
-
-def _note(segment: Segment, events: list[Event]) -> None:
-    """Tell the segment of the events just appended to it (see ``_SegmentNotes``)."""
-    notes = _SegmentNotes(segment)
-    for event in events:
-        notes.add(event)
-    notes.tell(segment)

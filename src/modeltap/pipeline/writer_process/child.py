@@ -1,5 +1,6 @@
 """The writer process: the writer thread, its spool and its committer in a process of their
-own, started by ``WriterProcess`` as ``python -m modeltap.pipeline.writer_child``.
+own, started by ``WriterProcess`` as
+``python -m modeltap.pipeline.writer_process.child``.
 
 It reads frames (``wire``) from its stdin and answers on its stdout:
 
@@ -39,11 +40,12 @@ from typing import Any
 
 from modeltap.config import FullPolicy, Settings, ack_mode
 from modeltap.errors import ModelTapError, QueueFullError
-from modeltap.pipeline import wire
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import default_spool_dir, envelope_for, swap_settings
 from modeltap.pipeline.spool import Spool
-from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
+from modeltap.pipeline.writer import Writer
+from modeltap.pipeline.writer_process import wire
 from modeltap.stats import PipelineStats, StatsRecorder
 from modeltap.store.layout import instance_id
 

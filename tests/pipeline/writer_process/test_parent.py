@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -23,9 +24,9 @@ from modeltap import BasicCorrelationContext, Collector
 from modeltap.config import load_settings, writer_mode
 from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError
 from modeltap.event import Event
-from modeltap.pipeline import writer_process
 from modeltap.pipeline.runtime import get_runtime
-from modeltap.pipeline.writer_process import WriterProcess
+from modeltap.pipeline.writer_process import parent as writer_process
+from modeltap.pipeline.writer_process.parent import WriterProcess
 from tests.conftest import ConfigureTap, ReadRecords
 
 pytestmark = pytest.mark.usefixtures("configure_tap")
@@ -229,15 +230,26 @@ def test_the_writer_process_commits_what_it_has_when_its_parent_dies(tmp_path: P
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     writer_pid = int(done.stdout.strip())
-    deadline = time.monotonic() + 60
-    while _alive(writer_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(writer_pid), "the writer process outlived its parent by a minute"
+    assert _ends_within(writer_pid, 60), "the writer process outlived its parent by a minute"
     ids: Counter[str] = Counter()
     for path in (tmp_path / "local" / "default" / "model_inputs").rglob("*.jsonl"):
         for line in path.read_bytes().splitlines():
             ids[orjson.loads(line)["correlationid"]] += 1
     assert ids == Counter({f"e{n}": 1 for n in range(200)})
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` ends within ``seconds`` (woken by its exit through a pidfd, not
+    by polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], seconds)
+        return bool(ready)
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
@@ -310,10 +322,7 @@ def test_the_writer_process_stops_when_its_parent_dies_even_without_end_of_input
     assert done.returncode == -signal.SIGKILL, done.stderr
     writer_pid, holder_pid = (int(pid) for pid in done.stdout.split())
     try:
-        deadline = time.monotonic() + 60
-        while _alive(writer_pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not _alive(writer_pid), "the orphaned writer process kept running"
+        assert _ends_within(writer_pid, 60), "the orphaned writer process kept running"
         assert _alive(holder_pid)  # its input never ended: it noticed the parent itself
     finally:
         os.kill(holder_pid, signal.SIGKILL)
@@ -341,10 +350,7 @@ def test_a_stop_that_cannot_finish_in_time_ends_the_writer_process(
     started = time.monotonic()
     assert modeltap.shutdown(timeout=1) is False
     assert time.monotonic() - started < 30
-    deadline = time.monotonic() + 30
-    while _alive(writer_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not _alive(writer_pid)
+    assert _ends_within(writer_pid, 30)
     configure_tap()  # a new pipeline adopts the killed writer's spool folder
     assert modeltap.start()
     assert modeltap.flush(timeout=60)

@@ -2,7 +2,7 @@
 so their encoding, writing and committing never hold its GIL.
 
 A forwarder thread takes the queue's events as they wait in it (packed) and sends them in
-frames to the writer process (``writer_child``), flushes and the final stop in between. The
+frames to the writer process (``child``), flushes and the final stop in between. The
 process reports how far it got; every frame it has not finished is kept here, and if the
 process dies a new one is started and gets them again (skipping what the dead one handled), so
 a crash of the writer process loses nothing. If it keeps dying on the same frame without
@@ -27,10 +27,11 @@ from typing import Any
 from modeltap import errors
 from modeltap.config import Settings
 from modeltap.errors import ModelTapError, WriterCrashedError
-from modeltap.pipeline import wire
 from modeltap.pipeline.ack import SpoolBarrier
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
-from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
+from modeltap.pipeline.writer import Writer
+from modeltap.pipeline.writer_process import wire
 from modeltap.stats import CollectionStats, PipelineStats, StatsRecorder
 
 __all__ = ["WriterProcess", "combine_stats"]
@@ -200,7 +201,7 @@ class WriterProcess:
         # the child finds this installation of modeltap however this process found it
         environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         process = subprocess.Popen(
-            [sys.executable, "-m", "modeltap.pipeline.writer_child"],
+            [sys.executable, "-m", "modeltap.pipeline.writer_process.child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=environment,
