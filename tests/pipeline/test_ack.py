@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 import modeltap
+from modeltap.config import ack_mode, load_settings
+from modeltap.errors import ConfigError
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.runtime import get_runtime
 from tests.conftest import ConfigureTap
@@ -120,3 +122,18 @@ def test_a_sigkill_of_the_server_loses_nothing_it_acknowledged(
     assert len(acknowledged) >= 300
     assert [rid for rid in acknowledged if stored[rid] != 1] == []
     assert max(stored.values()) == 1
+
+
+def test_ack_comes_from_the_key_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``ack`` key wins; unset, MODELTAP_ACK decides (what ``--ack`` sets); the default is
+    ``queue``; a bad value says what to use."""
+    monkeypatch.delenv("MODELTAP_ACK", raising=False)
+    assert ack_mode(load_settings({})) == "queue"
+    monkeypatch.setenv("MODELTAP_ACK", "spool")
+    assert ack_mode(load_settings({})) == "spool"
+    assert ack_mode(load_settings({"data_collector": {"ack": "queue"}})) == "queue"
+    monkeypatch.setenv("MODELTAP_ACK", "disk")
+    with pytest.raises(ConfigError, match="MODELTAP_ACK is 'disk': use 'queue'"):
+        ack_mode(load_settings({}))
+    with pytest.raises(ConfigError, match="ack"):
+        load_settings({"data_collector": {"ack": "disk"}})

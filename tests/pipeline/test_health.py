@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -223,3 +225,48 @@ def test_spool_health_logs_failure_and_recovery_once(caplog: pytest.LogCaptureFi
     assert not health.failing
     assert len(caplog.records) == 3
     assert "after 70.0 s; 6 event(s)" in caplog.records[2].getMessage()
+
+
+def test_the_server_is_not_ready_while_the_spool_cannot_be_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While no segment can be made (ENOSPC injected into the spool), /ready answers 503 and
+    /metrics shows modeltap_spool_write_failing 1 and the write_error drop; once the spool
+    takes files again, /ready is 200 without any further traffic."""
+    from starlette.testclient import TestClient
+
+    import modeltap
+    from modeltap.pipeline.spool import Spool
+    from modeltap.server.app import AppOptions, build_app
+
+    full = OSError(28, "No space left on device")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise full
+
+    monkeypatch.setattr(Spool, "segment", refuse)
+    monkeypatch.setattr(Spool, "probe", refuse)
+    settings = modeltap.configure(
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
+    )
+    with TestClient(build_app(settings, None, AppOptions())) as client:  # type: ignore[arg-type]
+        assert client.get("/ready").status_code == 200
+        answer = client.post(
+            "/modeldata/log", content=b'[{"x": 1}]',
+            headers={"ce-type": "azureml.inference.model_inputs",
+                     "content-type": "application/json"},
+        )
+        assert answer.status_code == 202
+        assert modeltap.flush(timeout=30)
+        assert client.get("/ready").status_code == 503
+        metrics = client.get("/metrics").text
+        assert re.search(r"^modeltap_spool_write_failing\{[^}]*\} 1\.0$", metrics, re.M)
+        assert re.search(r'^modeltap_dropped_total\{[^}]*reason="write_error"[^}]*\} 1\.0$',
+                         metrics, re.M)
+        monkeypatch.undo()  # the spool takes files again
+        deadline = time.monotonic() + 30
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, "never ready again"
+            time.sleep(0.05)
+    assert modeltap.stats().spool_write_failing == 0
