@@ -8,6 +8,7 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ import pytest
 import modeltap
 from modeltap.config import ack_mode, load_settings
 from modeltap.errors import ConfigError
+from modeltap.pipeline import writer
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.runtime import get_runtime
 from tests.conftest import ConfigureTap
@@ -137,3 +139,51 @@ def test_ack_comes_from_the_key_then_the_environment(monkeypatch: pytest.MonkeyP
         ack_mode(load_settings({}))
     with pytest.raises(ConfigError, match="ack"):
         load_settings({"data_collector": {"ack": "disk"}})
+
+
+def test_concurrent_requests_share_one_write_and_one_fsync(
+    configure_tap: ConfigureTap, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group commit: 50 requests that queue while the writer is busy wait together (none is
+    answered early) and are released by one append and one fsync of their segment."""
+    calls: list[str] = []
+    append, sync = writer.Segment.append, writer.Segment.sync
+
+    def counted_append(segment: writer.Segment, *args: Any, **kwargs: Any) -> None:
+        calls.append("append")
+        append(segment, *args, **kwargs)
+
+    def counted_sync(segment: writer.Segment) -> None:
+        calls.append("fsync")
+        sync(segment)
+
+    busy, release = threading.Event(), threading.Event()
+    encode = writer.encode_events
+
+    def held(events: Any, envelope: Any) -> Any:
+        if not busy.is_set():  # the writer's first turn waits until the others queued
+            busy.set()
+            assert release.wait(30)
+        return encode(events, envelope)
+
+    monkeypatch.setattr(writer.Segment, "append", counted_append)
+    monkeypatch.setattr(writer.Segment, "sync", counted_sync)
+    monkeypatch.setattr(writer, "encode_events", held)
+    configure_tap(ack="spool", fsync="commit", writer="thread", segment_max_age=3600)
+    collector = modeltap.Collector(name="model_inputs")
+    collector.collect([{"x": -1}])
+    first = get_runtime().spooled()
+    assert first is not None and busy.wait(30)
+    waiting = []
+    for number in range(50):
+        collector.collect([{"x": number}])
+        acked = get_runtime().spooled()
+        assert acked is not None
+        waiting.append(acked)
+    assert not any(future.done() for future in waiting)
+    release.set()
+    first.result(timeout=30)
+    for future in waiting:
+        future.result(timeout=30)
+    assert calls == ["append", "fsync", "append", "fsync"]
+    assert modeltap.stats().total("events_written") == 51

@@ -171,7 +171,10 @@ class Runtime:
         (or dropped and counted); None with ``ack: queue``."""
         if self.barrier is None:
             return None
-        return self.barrier.wait(self.queue.put_count)
+        acked = self.barrier.wait(self.queue.put_count)
+        if not acked.done():
+            self.queue.wake()  # not on the writer's next tick
+        return acked
 
     def snapshot_stats(self) -> PipelineStats:
         """Counters and gauges (with a writer process's, as it last reported them)."""

@@ -91,10 +91,12 @@ class WriterChild:
             block_timeout=1.0,
         )
         self.spool = Spool(default_spool_dir(settings), instance_id(), collector.fsync)
-        # ack: spool: the parent learns at the end of each turn what is in the spool
+        # ack: spool: the writer takes each frame at once, and the parent learns at the end of
+        # each turn what is in the spool
+        self._ack = ack_mode(settings) == "spool"
         self.writer = Writer(
             settings, self.queue, self.stats, self.spool, envelope_for(settings), self._dropped,
-            on_turn=self._turned if ack_mode(settings) == "spool" else None,
+            on_turn=self._turned if self._ack else None,
         )
         self._stopped = threading.Event()
         self._stopping = threading.Lock()
@@ -164,6 +166,8 @@ class WriterChild:
                     break
                 except QueueFullError:
                     continue  # the writer is behind: wait on
+        if self._ack:
+            self.queue.wake()
 
     def _answer_flush(self, token: int, request: FlushRequest) -> None:
         request.done.wait()
