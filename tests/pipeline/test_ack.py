@@ -20,7 +20,9 @@ from modeltap.pipeline import writer
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.runtime import get_runtime
 from tests.conftest import ConfigureTap
+from tests.pipeline.writer_process.test_parent import _ends_within
 from tests.server.conftest import SCRIPTS, launch, write_deployment
+from tests.server.test_process import _writer_children
 
 
 def test_the_barrier_releases_waiters_in_order_of_their_number() -> None:
@@ -106,20 +108,19 @@ def test_a_sigkill_of_the_server_loses_nothing_it_acknowledged(
             for worker in range(8):
                 pool.submit(client, worker)
             assert enough.wait(120), server.log()
+            writers = _writer_children(server.process.pid)
+            assert len(writers) == (1 if writer == "process" else 0)
             server.process.send_signal(signal.SIGKILL)
     finally:
         if server.process.poll() is None:
             server.process.kill()
         server.process.wait(60)
+    for pid in writers:  # the orphaned writer process commits what it has, then exits
+        assert _ends_within(pid, 120)
     modeltap.configure({"data_collector": {"destination": str(server.data_dir),
                                            "fsync": "never"}})
-    assert modeltap.start()
+    assert modeltap.start()  # commits what a thread writer left in the spool
     assert modeltap.flush(timeout=120)
-    if writer == "process":  # the orphaned writer process commits what it has, then exits
-        modeltap.shutdown(timeout=60)
-        modeltap.configure({"data_collector": {"destination": str(server.data_dir)}})
-        assert modeltap.start()
-        assert modeltap.flush(timeout=120)
     stored = Counter(record["correlationid"] for record in server.records("model_inputs"))
     assert len(acknowledged) >= 300
     assert [rid for rid in acknowledged if stored[rid] != 1] == []
