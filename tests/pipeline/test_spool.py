@@ -246,3 +246,40 @@ def test_a_spool_folder_writable_by_others_is_refused(tmp_path: Path, mode: int)
         assert (tmp_path / "fresh" / "spool").stat().st_mode & 0o077 == 0
     finally:
         fresh.release()
+
+
+def test_a_failed_append_is_cut_back_to_the_last_good_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails half-way leaves the file at its last good size; should cutting it
+    back fail too, the segment is marked torn and cut back when closed."""
+    spool = Spool(tmp_path / "spool", "me", FsyncPolicy.NEVER)
+    try:
+        segment = spool.segment(RELATIVE, "dest", "model_inputs")
+        segment.append(b'{"a":1}\n', rows=1)
+        real_fsync = os.fsync
+        segment.fsync = FsyncPolicy.ALWAYS
+
+        def disk_full(fd: int) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", disk_full)
+        with pytest.raises(OSError):
+            segment.append(b'{"a":2}\n{"a":3, "half', rows=2, events=2)
+        assert segment.path.read_bytes() == b'{"a":1}\n'
+        assert (segment.size, segment.events, segment.torn) == (8, 1, False)
+
+        def cannot_cut(fd: int, size: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "ftruncate", cannot_cut)
+        with pytest.raises(OSError):
+            segment.append(b'{"a":4}\n', rows=1)
+        assert segment.torn
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        segment.fsync = FsyncPolicy.NEVER
+        segment.close()
+        assert segment.path.read_bytes() == b'{"a":1}\n'
+        assert not segment.torn
+    finally:
+        spool.release()
