@@ -25,6 +25,7 @@ __all__ = [
     "QueueFullError",
     "SkippedRecordsWarning",
     "SpoolFullError",
+    "SpoolWriteError",
     "StoreError",
     "UnsupportedDataError",
     "WriterCrashedError",
@@ -102,6 +103,10 @@ class QueueFullError(DataDroppedError):
 
 class SpoolFullError(DataDroppedError):
     """The local spool reached its size limit and the spool policy dropped data."""
+
+
+class SpoolWriteError(DataDroppedError):
+    """The writer could not write events to the local spool (disk full, too many open files)."""
 
 
 class WriterCrashedError(DataDroppedError):
