@@ -16,6 +16,7 @@ import pytest
 import modeltap
 from modeltap.config import ack_mode, load_settings
 from modeltap.errors import ConfigError
+from modeltap.formats import get_format
 from modeltap.pipeline import writer
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.runtime import get_runtime
@@ -159,7 +160,8 @@ def test_concurrent_requests_share_one_write_and_one_fsync(
         sync(segment)
 
     busy, release = threading.Event(), threading.Event()
-    encode = writer.encode_events
+    lines_format = get_format("jsonl")
+    encode = lines_format.encode_lines
 
     def held(events: Any, envelope: Any) -> Any:
         if not busy.is_set():  # the writer's first turn waits until the others queued
@@ -169,7 +171,7 @@ def test_concurrent_requests_share_one_write_and_one_fsync(
 
     monkeypatch.setattr(writer.Segment, "append", counted_append)
     monkeypatch.setattr(writer.Segment, "sync", counted_sync)
-    monkeypatch.setattr(writer, "encode_events", held)
+    monkeypatch.setattr(lines_format, "encode_lines", held)
     configure_tap(ack="spool", fsync="commit", writer="thread", segment_max_age=3600)
     collector = modeltap.Collector(name="model_inputs")
     collector.collect([{"x": -1}])

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal
 
 from modeltap.errors import BadRecordError, ConfigError
 
@@ -150,12 +150,14 @@ class Format(ABC):
     # -- the spool ---------------------------------------------------------------------------
 
     @abstractmethod
-    def repair(self, path: Path) -> int:
-        """Cut a torn tail of a spool segment (a crash mid-write); return the bytes cut."""
+    def repair(self, handle: BinaryIO) -> int:
+        """Cut a torn tail of a spool segment open for reading and writing (a crash
+        mid-write); return the bytes cut. The spool opens the file (never through a symbolic
+        link), so formats only see its content."""
 
     @abstractmethod
-    def count_events(self, path: Path) -> int:
-        """How many events a (repaired) spool segment holds."""
+    def count_events(self, handle: BinaryIO) -> int:
+        """How many events a (repaired) spool segment, open for reading, holds."""
 
     # -- committing --------------------------------------------------------------------------
 

@@ -30,6 +30,8 @@ from typing import Any, BinaryIO, cast
 
 from modeltap.config import FsyncPolicy
 from modeltap.errors import ConfigError
+from modeltap.formats import Format, format_for_path, get_format
+from modeltap.formats.jsonl.repair import cut_torn_line
 
 __all__ = [
     "Orphan",
@@ -179,48 +181,27 @@ class Orphan:
 
 
 def repair_segment(path: Path) -> int:
-    """Cut a torn tail of a spool segment by its format; return how many bytes were cut."""
-    from modeltap.formats import format_for_path
-
-    found = format_for_path(path.name)
-    return found.repair(path) if found is not None else repair_torn_tail(path)
+    """Cut a torn tail of a spool segment by its format; return how many bytes were cut.
+    OSError for a symbolic link or anything but a regular file (never followed)."""
+    with _open_regular(path, os.O_RDWR) as handle:
+        return _format_of(path).repair(handle)
 
 
 def count_events(path: Path) -> int:
-    """How many events a (repaired) spool segment holds."""
-    from modeltap.formats import format_for_path
-
-    found = format_for_path(path.name)
-    if found is not None:
-        return found.count_events(path)
+    """How many events a (repaired) spool segment holds (OSError as ``repair_segment``)."""
     with _open_regular(path, os.O_RDONLY) as handle:
-        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return _format_of(path).count_events(handle)
 
 
 def repair_torn_tail(path: Path) -> int:
     """Cut a partial last line (a crash mid-write); return how many bytes were cut."""
     with _open_regular(path, os.O_RDWR) as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size == 0:
-            return 0
-        window = 64 * 1024
-        end = size
-        while end > 0:
-            start = max(0, end - window)
-            handle.seek(start)
-            chunk = handle.read(end - start)
-            cut = chunk.rfind(b"\n")
-            if cut >= 0:
-                keep = start + cut + 1
-                break
-            end = start
-        else:
-            keep = 0
-        if keep < size:
-            handle.truncate(keep)
-            handle.flush()
-            os.fsync(handle.fileno())
-    return size - keep
+        return cut_torn_line(handle)
+
+
+def _format_of(path: Path) -> Format:
+    """The format of a spool segment, by its name (JSON lines for a name without one)."""
+    return format_for_path(path.name) or get_format("jsonl")
 
 
 class Spool:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from modeltap.event import Event
 from modeltap.formats.base import Encoded, FileRead, Format
 from modeltap.formats.envelope import EnvelopeSource
 from modeltap.formats.jsonl.decode import decode_file, decode_records
 from modeltap.formats.jsonl.encode import EXTENSION, encode_event, encode_events
+from modeltap.formats.jsonl.repair import cut_torn_line
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -56,16 +56,14 @@ class JsonLinesFormat(Format):
         """Each event's record line (small frames of one schema encoded together)."""
         return encode_events(events, envelope)
 
-    def repair(self, path: Path) -> int:
+    def repair(self, handle: BinaryIO) -> int:
         """Cut a partial last line."""
-        from modeltap.pipeline.spool import repair_torn_tail
+        return cut_torn_line(handle)
 
-        return repair_torn_tail(path)
-
-    def count_events(self, path: Path) -> int:
+    def count_events(self, handle: BinaryIO) -> int:
         """One event per line."""
-        with open(path, "rb") as handle:
-            return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        handle.seek(0)
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
     def decode(self, file: FileRead) -> pa.Table:
         """See ``modeltap.formats.jsonl.decode``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 import pyarrow as pa
 
@@ -96,13 +97,13 @@ class ParquetFormat(Format):
         """A lossless schema union (see ``modeltap.formats.parquet.union``)."""
         return SchemaUnion()
 
-    def repair(self, path: Path) -> int:
+    def repair(self, handle: BinaryIO) -> int:
         """Cut a partial last frame."""
-        return repair_frames(path)
+        return repair_frames(handle)
 
-    def count_events(self, path: Path) -> int:
+    def count_events(self, handle: BinaryIO) -> int:
         """The events of the whole frames."""
-        return count_frames(path)
+        return count_frames(handle)
 
     def commit_file(
         self, source: Path, target: Path, *, durable: bool = False, committed_as: str = ""

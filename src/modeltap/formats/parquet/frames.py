@@ -6,9 +6,9 @@ cut on recovery) and let every event carry its own schema.
 
 from __future__ import annotations
 
+import os
 import struct
-from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 
@@ -69,16 +69,20 @@ def read_frames(blob: bytes | pa.Buffer) -> list[pa.Table]:
     return [pa.ipc.open_stream(buffer.slice(a, b - a)).read_all() for a, b, _ in spans]
 
 
-def repair_frames(path: Path) -> int:
-    """Cut a partial last frame (a crash mid-write); return how many bytes were cut."""
-    blob = path.read_bytes()
+def repair_frames(handle: BinaryIO) -> int:
+    """Cut a partial last frame (a crash mid-write) of the segment open in ``handle`` (read and
+    write), made durable; return how many bytes were cut."""
+    handle.seek(0)
+    blob = handle.read()
     _, end = _frame_spans(blob)
     if end < len(blob):
-        with open(path, "rb+") as handle:
-            handle.truncate(end)
+        handle.truncate(end)
+        handle.flush()
+        os.fsync(handle.fileno())
     return len(blob) - end
 
 
-def count_frames(path: Path) -> int:
-    """How many events the whole frames of a spool segment hold."""
-    return sum(events for _, _, events in _frame_spans(path.read_bytes())[0])
+def count_frames(handle: BinaryIO) -> int:
+    """How many events the whole frames of the spool segment open in ``handle`` hold."""
+    handle.seek(0)
+    return sum(events for _, _, events in _frame_spans(handle.read())[0])
