@@ -70,6 +70,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from _results import start_recording
 from modeltap.config import WRITER_VARIABLE
 from modeltap.server.strings import STRING_STORAGE_VARIABLE
 
@@ -518,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
                  for storage in ("python", "pyarrow")}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    recording = start_recording("server")
     threads = "" if args.threads is None else f", modeltap --threads {args.threads}"
     print(f"\nscoring servers, 1 worker each{threads}, loopback, wrk {args.duration:g}s per run, "
           f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs\n")
@@ -531,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run() alone ({label}; no HTTP, collections on, {one['calls']:.0f} calls): "
               f"median {one['median_us']:.0f} µs of CPU -> at most {ceiling:.0f} req/s for one "
               "worker")
+    recording.save()
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     return 0
