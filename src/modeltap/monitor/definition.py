@@ -564,19 +564,66 @@ class CreateMonitor(_Model):
         return self
 
 
-class CronTrigger(_Model):
+class _Scheduled(_Model):
+    """What both triggers have: zone, bounds, and modeltap's catch-up and late-data keys."""
+
+    time_zone: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    catch_up: Annotated[int, Field(ge=0)] = 24
+    recompute_late: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from modeltap.monitor.schedule.timezones import resolve_time_zone
+
+        resolve_time_zone(value)
+        return value
+
+    @field_validator("recompute_late", mode="before")
+    @classmethod
+    def _late(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, str) or parse_duration(value) <= _ZERO):
+            raise ValueError(f"{value!r} is not a positive ISO 8601 duration such as PT2H")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> _Scheduled:
+        from modeltap.monitor.schedule.due_times import parse_trigger_time
+        from modeltap.monitor.schedule.timezones import resolve_time_zone
+
+        zone = resolve_time_zone(self.time_zone)
+        for key in ("start_time", "end_time"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    parse_trigger_time(value, zone)
+                except ValueError as exc:
+                    raise _At(key, str(exc)) from None
+        if self.start_time and self.end_time:
+            start = parse_trigger_time(self.start_time, zone)
+            if start >= parse_trigger_time(self.end_time, zone):
+                raise ValueError(f"start_time {self.start_time} is not before end_time")
+        return self
+
+
+_ZERO = parse_duration("P0D")
+
+
+class CronTrigger(_Scheduled):
     """``trigger: {type: cron, expression, time_zone}``."""
 
     type: Literal["cron"]
     expression: str
-    time_zone: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
 
     @field_validator("expression")
     @classmethod
     def _fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
+        from modeltap.monitor.schedule.dependencies import optional_module
+
+        croniter = optional_module("croniter").croniter
+        if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(
                 f"{value!r} is not a cron expression: five fields, "
                 "minute hour day-of-month month day-of-week"
@@ -592,17 +639,23 @@ class Schedule(_Model):
     week_days: list[str] | str | None = None
     month_days: list[int] | int | None = None
 
+    @field_validator("week_days")
+    @classmethod
+    def _days(cls, value: list[str] | str | None) -> list[str] | str | None:
+        from modeltap.monitor.schedule.due_times import week_day
 
-class RecurrenceTrigger(_Model):
+        for day in [value] if isinstance(value, str) else value or []:
+            week_day(day)
+        return value
+
+
+class RecurrenceTrigger(_Scheduled):
     """``trigger: {type: recurrence, frequency, interval, schedule}``."""
 
     type: Literal["recurrence"]
     frequency: Literal["minute", "hour", "day", "week", "month"]
     interval: Annotated[int, Field(ge=1)] = 1
     schedule: Schedule | None = None
-    time_zone: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
 
 
 class MonitorDefinition(_Model):
