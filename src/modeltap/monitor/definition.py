@@ -49,6 +49,7 @@ _ASSET_RE = re.compile(
     r"^(?P<name>[A-Za-z0-9_.-]{1,255})(?::(?P<version>[A-Za-z0-9_.-]{1,255})|@latest)?$"
 )
 _FILE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json", ".ndjson")
+_ZERO = parse_duration("P0D")
 
 
 # -- input paths ------------------------------------------------------------------------------
@@ -477,10 +478,50 @@ class MonitoringTarget(_Model):
         return endpoint, deployment
 
 
+class SmtpSettings(_Model):
+    """``alert_notification.smtp``: the mail server (the password only from the environment)."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None
+
+
+class Webhook(_Model):
+    """``alert_notification.webhooks[]``: a URL (or the environment variable holding it) that
+    receives a JSON POST, in modeltap's ``json`` shape or as a Slack or Teams message."""
+
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["json", "slack", "teams"] = "json"
+    headers_env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give url or url_env (the environment variable holding it), one")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"{self.url!r} is not an http:// or https:// URL")
+        return self
+
+
 class AlertNotification(_Model):
-    """``alert_notification``: who hears about a breach."""
+    """``alert_notification``: who hears about a breach, and how often."""
 
     emails: list[str] = Field(default_factory=list)
+    smtp: SmtpSettings | None = None
+    webhooks: list[Webhook] = Field(default_factory=list)
+    renotify_after: str = "P1D"
+    ui_url: str | None = None
+
+    @field_validator("renotify_after", mode="before")
+    @classmethod
+    def _renotify(cls, value: Any) -> Any:
+        if not isinstance(value, str) or parse_duration(value) <= _ZERO:
+            raise ValueError(f"{value!r} is not a positive ISO 8601 duration such as P1D")
+        return value
 
 
 class Compute(_Model):
@@ -606,9 +647,6 @@ class _Scheduled(_Model):
             if start >= parse_trigger_time(self.end_time, zone):
                 raise ValueError(f"start_time {self.start_time} is not before end_time")
         return self
-
-
-_ZERO = parse_duration("P0D")
 
 
 class CronTrigger(_Scheduled):

@@ -34,12 +34,17 @@ _EXCLUSIVE_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory
 
 
 class ScheduleStore:
-    """The ``schedule/`` folder of one monitor."""
+    """The ``schedule/`` folder of one monitor (or another of its folders, e.g. ``alerts``)."""
 
     def __init__(
-        self, destination: str, monitor: str, storage_options: dict[str, Any] | None = None
+        self,
+        destination: str,
+        monitor: str,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        folder: str = "schedule",
     ) -> None:
-        self.url = f"{destination.rstrip('/')}/{MONITORING_FOLDER}/{monitor}/schedule"
+        self.url = f"{destination.rstrip('/')}/{MONITORING_FOLDER}/{monitor}/{folder}"
         self._local = "://" not in destination or destination.startswith("file://")
         self._options = storage_options or {}
         self._fs_root: tuple[Any, str] | None = None
