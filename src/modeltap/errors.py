@@ -11,11 +11,14 @@ __all__ = [
     "CollectionDisabledError",
     "ConfigError",
     "DataDroppedError",
+    "IngestError",
     "InvalidCollectionNameError",
     "InvalidDataError",
     "InvalidTimeError",
     "MissingDependencyError",
+    "ModelInputError",
     "ModelTapError",
+    "ModelUriError",
     "MonitorDefinitionError",
     "MonitorError",
     "QueueFullError",
@@ -42,6 +45,29 @@ class MissingDependencyError(ModelTapError, ImportError):
     """An optional extra is needed for the requested feature; the message has the install hint."""
 
 
+class ModelInputError(ModelTapError, ValueError):
+    """A request body the served model cannot score; the server answers it with ``status``.
+
+    ``code`` (and ``error_class``, when known) classify it in the error body, with MLflow's
+    names for an MLflow model (``BAD_REQUEST``, ``INVALID_PARAMETER_VALUE``).
+    """
+
+    def __init__(
+        self, message: str, *, status: int = 400, code: str = "BAD_REQUEST",
+        error_class: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.error_class = error_class
+
+
+class ModelUriError(ModelTapError):
+    """A model URI (``models:/``, ``runs:/``, ``file://``, ...) that cannot be resolved to a
+    local model folder; the message names the URI and why."""
+
+
 class UnsupportedDataError(ModelTapError, TypeError):
     """collect() was given a type of data it does not accept."""
 
@@ -52,6 +78,16 @@ class InvalidDataError(ModelTapError, ValueError):
 
 class CollectionDisabledError(ModelTapError):
     """collect() was called on a collection that the configuration disables."""
+
+
+class IngestError(ModelTapError, ValueError):
+    """An event posted to the ingest routes that cannot be accepted; ``status`` is the HTTP
+    answer (400 for a bad event, 431 for a header too long, 503 to retry later)."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
 
 
 class DataDroppedError(ModelTapError):

@@ -293,3 +293,50 @@ def test_run_agrees_with_scipy_on_raw_values(tmp_path: Path) -> None:
     assert _value(metrics, "drift", "c", "pearsons_chi_squared_test") == pytest.approx(chi)
     js = jensenshannon(cb / cb.sum(), cp / cp.sum(), base=2)
     assert _value(metrics, "drift", "c", "jensen_shannon_distance") == pytest.approx(js)
+
+
+def test_engine_and_progress_of_the_caller(tmp_path: Path) -> None:
+    """A caller's engine is used and left open; progress is reported per signal."""
+    from modeltap.monitor.engines import EmbeddedEngine
+
+    reference = _write(tmp_path / "reference.parquet", {"x": [1.0, 2.0]}, with_time=False)
+    production = _write(tmp_path / "production.parquet", {"x": [1.0, 2.0]}, with_time=True)
+    calls: list[tuple[str, int, int]] = []
+    with EmbeddedEngine() as engine:
+        modeltap.monitor.run(
+            _definition(reference, production),
+            at=AT,
+            destination=str(tmp_path),
+            engine=engine,
+            progress=lambda name, done, total: calls.append((name, done, total)),
+        )
+        again = modeltap.monitor.run(  # the same engine again: still open
+            _definition(reference, production), at=AT, destination=str(tmp_path), engine=engine
+        )
+    assert again.signals["drift"]["status"] == "ok"
+    assert calls == [("drift", 0, 2), ("quality", 1, 2), ("", 2, 2)]
+
+
+def test_untyped_all_null_feature_is_no_data(tmp_path: Path) -> None:
+    """A feature with no value on either side (Arrow type null) is listed as no_data."""
+    columns = {"x": [1.0, 2.0, 3.0], "empty": pa.nulls(3)}
+    reference = _write(tmp_path / "reference.parquet", columns, with_time=False)
+    production = _write(tmp_path / "production.parquet", columns, with_time=True)
+    result = modeltap.monitor.run(
+        _definition(reference, production), at=AT, destination=str(tmp_path)
+    )
+    for signal in ("drift", "quality"):
+        assert result.signals[signal]["no_data_features"] == ["empty"]
+        assert result.signals[signal]["status"] == "ok"
+
+
+def test_empty_reference_window_is_the_whole_dataset(tmp_path: Path) -> None:
+    """``data_window: {}`` on the reference means no window: the whole dataset."""
+    reference = _write(tmp_path / "reference.parquet", {"x": [1.0, 2.0]}, with_time=False)
+    production = _write(tmp_path / "production.parquet", {"x": [1.0, 2.0]}, with_time=True)
+    definition = _definition(reference, production)
+    drift = definition["create_monitor"]["monitoring_signals"]["drift"]
+    drift["reference_data"]["data_window"] = {}
+    result = modeltap.monitor.run(definition, at=AT, destination=str(tmp_path))
+    assert result.signals["drift"]["reference_row_count"] == 2
+    assert result.signals["drift"]["reference_window_start"] is None

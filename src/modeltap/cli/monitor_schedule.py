@@ -93,7 +93,6 @@ def _load(args: argparse.Namespace) -> tuple[list[MonitorDefinition], str, dict[
     """The definitions named by -f and the folders, and the one destination they use."""
     from modeltap.errors import MonitorDefinitionError
     from modeltap.monitor import load
-    from modeltap.monitor.runner import default_destination
 
     paths = [Path(p) for p in args.file]
     for folder in args.folders:
@@ -124,7 +123,11 @@ def _load(args: argparse.Namespace) -> tuple[list[MonitorDefinition], str, dict[
         if given:
             destination = given[0]
         else:
-            destination, options = default_destination(None)
+            from modeltap.config import load_settings
+
+            settings = load_settings(None)
+            destination = settings.destination
+            options = dict(settings.collector.storage_options)
     return definitions, destination, options
 
 

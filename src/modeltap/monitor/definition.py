@@ -30,10 +30,15 @@ from modeltap.monitor.metrics import names
 from modeltap.monitor.windows import parse_duration, to_utc
 
 __all__ = [
+    "DataDriftSignal",
+    "DataQualitySignal",
     "DataWindow",
+    "FeatureSignal",
     "InputRef",
+    "ModelPerformanceSignal",
     "MonitorDefinition",
     "MonitorInput",
+    "PredictionDriftSignal",
     "Signal",
     "load",
     "parse_input_path",

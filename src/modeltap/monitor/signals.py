@@ -19,9 +19,9 @@ import pyarrow as pa
 from modeltap.monitor.aggregates import ColumnCounts
 from modeltap.monitor.definition import (
     DataQualitySignal,
+    FeatureSignal,
     ModelPerformanceSignal,
     PredictionDriftSignal,
-    _FeatureSignal,
 )
 from modeltap.monitor.engines.base import Engine, JoinSpec, Side
 from modeltap.monitor.feature_types import SchemaChanges, compatible, feature_type, type_kind
@@ -48,6 +48,7 @@ class SignalResult:
     error: str | None = None
     production_rows: int = 0
     reference_rows: int = 0
+    alert_enabled: bool = True
 
     def add(
         self,
@@ -109,7 +110,7 @@ def _row_count(result: SignalResult) -> None:
 
 
 def _features(
-    signal: _FeatureSignal, reference: Side, production: Side, exclude: Iterable[str]
+    signal: FeatureSignal, reference: Side, production: Side, exclude: Iterable[str]
 ) -> list[str]:
     skip = set(ENVELOPE_COLUMNS) | set(exclude)
     if signal.features == "all_features":
@@ -117,7 +118,7 @@ def _features(
     return list(signal.features)
 
 
-def _excluded(signal: _FeatureSignal) -> list[str]:
+def _excluded(signal: FeatureSignal) -> list[str]:
     reference = signal.reference_data
     columns = reference.data_column_names if reference is not None else None
     return [columns.target_column] if columns is not None and columns.target_column else []
@@ -143,7 +144,7 @@ def _categories(counts: ColumnCounts) -> dict[str, int]:
 
 def _typed(
     name: str,
-    signal: _FeatureSignal,
+    signal: FeatureSignal,
     reference: ColumnCounts,
     production: ColumnCounts,
     changes: SchemaChanges,
@@ -170,7 +171,7 @@ def _typed(
 
 
 def drift_signal(
-    name: str, signal: _FeatureSignal, reference: Side, production: Side
+    name: str, signal: FeatureSignal, reference: Side, production: Side
 ) -> SignalResult:
     """Data or prediction drift: every selected feature's metrics and histogram."""
     kind = "prediction_drift" if isinstance(signal, PredictionDriftSignal) else "data_drift"
@@ -195,6 +196,9 @@ def drift_signal(
         if feature in changes.missing:
             continue
         ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
+        if pa.types.is_null(ref_counts.type) and pa.types.is_null(prod_counts.type):
+            result.no_data_features.append(feature)  # no value anywhere: no type either
+            continue
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
         if data_type is None:
             continue
@@ -292,6 +296,9 @@ def quality_signal(
         if feature in changes.missing:
             continue
         ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
+        if pa.types.is_null(ref_counts.type) and pa.types.is_null(prod_counts.type):
+            result.no_data_features.append(feature)  # no value anywhere: no type either
+            continue
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
         if data_type is None:
             continue

@@ -22,6 +22,7 @@ import numpy as np
 import orjson
 import pandas as pd
 from starlette.responses import Response
+from starlette.routing import Route
 
 from modeltap.errors import ModelTapError
 from modeltap.server.swagger import build_swagger
@@ -156,6 +157,10 @@ class ScoringScript:
     def run(self, raw_data: str, headers: Mapping[str, str]) -> Any:
         """Call run() with a raw body string (for scripts without a schema)."""
         return self.call({"": raw_data}, headers)
+
+    def routes(self) -> list[Route]:
+        """Routes the script serves besides its score paths (the MLflow script: /ping...)."""
+        return []
 
     def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any] | None:
         """The /swagger.json document (None when the script declares no schema)."""

@@ -25,7 +25,13 @@ def _schedule(store: str, log: str, go: str) -> None:
     def record(index: int, name: str, at: dt.datetime) -> None:
         with open(log, "a", encoding="utf-8") as handle:
             handle.write(f"{os.getpid()} {at.isoformat()}\n")
-        time.sleep(0.02)  # let the other scheduler interleave
+        deadline = time.monotonic() + 60
+        while index == 0 and time.monotonic() < deadline:  # hold the first window until the
+            pids = {line.split()[0] for line in Path(log).read_text().splitlines()}
+            if len(pids) == 2:  # other scheduler has run one too: both contend from here on
+                break
+            time.sleep(0.005)
+        time.sleep(0.005)
 
     scheduler = Scheduler([monitor], store, clock=clock, runner=RecordingRunner(record))
     scheduler.entries[0].ledger.since(clock.now())

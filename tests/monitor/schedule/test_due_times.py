@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modeltap.errors import MonitorDefinitionError
+from modeltap.errors import MissingDependencyError, MonitorDefinitionError
 from modeltap.monitor import load
 from modeltap.monitor.schedule.due_times import DueTimes, due_times
 from modeltap.monitor.schedule.timezones import resolve_time_zone
@@ -172,3 +172,12 @@ def test_bad_trigger_keys_fail_at_load(trigger: dict[str, Any], message: str) ->
     """Each bad trigger key is refused when the definition loads, naming its key path."""
     with pytest.raises(MonitorDefinitionError, match=message):
         _trigger(trigger)
+
+
+def test_a_missing_cron_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without croniter, a cron trigger fails at load with the install hint."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "croniter", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "modeltap\[monitor\]"'):
+        _trigger({"type": "cron", "expression": "0 * * * *"})

@@ -1,4 +1,4 @@
-"""Optional packages of the scheduler, imported on use with an install hint when missing."""
+"""Optional packages of the scheduler, imported on use with the extra's install hint."""
 
 from __future__ import annotations
 
@@ -21,7 +21,11 @@ def optional_module(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError:
-        extra = _EXTRAS.get(name.split(".")[0], "schedule")
+        from modeltap.cli.extras import require_extra
+
+        package = name.split(".")[0]
+        extra = _EXTRAS.get(package, "schedule")
+        require_extra(extra, f"monitor schedules ({package})")
         raise MissingDependencyError(
-            f"monitor schedules need {name.split('.')[0]}: pip install 'modeltap[{extra}]'"
+            f"monitor schedules need {package}: pip install 'modeltap[{extra}]'"
         ) from None

@@ -267,6 +267,10 @@ class Scheduler:
                 last.owner,
             )
             return last.number + 1
+        if last.state == "succeeded":  # its outcome is being written (or its owner died
+            if state.due in entry.pending:  # just before): the window is done either way
+                entry.pending.remove(state.due)
+            return None
         if last.state == "failed":
             if last.number >= self.retry.attempts:
                 entry.ledger.settle(state.due, self._outcome("failed", last.number, last.error))
@@ -276,7 +280,7 @@ class Scheduler:
             if now < retry_at:
                 self._wake_at(entry, retry_at)
                 return None
-        return last.number + 1  # released, failed and due for a retry, or succeeded unsettled
+        return last.number + 1  # released, or failed and due for a retry
 
     def _outcome(self, status: str, attempts: int, error: str | None) -> dict[str, Any]:
         outcome: dict[str, Any] = {
