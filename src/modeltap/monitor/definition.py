@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -681,6 +682,16 @@ class Schedule(_Model):
     minutes: list[int] | int | None = None
     week_days: list[str] | str | None = None
     month_days: list[int] | int | None = None
+
+    @field_validator("hours", "minutes", "month_days")
+    @classmethod
+    def _ranges(cls, value: list[int] | int | None, info: ValidationInfo) -> Any:
+        key = str(info.field_name)
+        low, high = {"hours": (0, 23), "minutes": (0, 59), "month_days": (1, 31)}[key]
+        for number in [value] if isinstance(value, int) else value or []:
+            if not low <= number <= high:
+                raise ValueError(f"{number} is out of range: {key} are {low}..{high}")
+        return value
 
     @field_validator("week_days")
     @classmethod

@@ -6,11 +6,15 @@ import datetime as dt
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from modeltap.monitor.schedule.claims import Ledger
 from modeltap.monitor.schedule.scheduler import Scheduler
 from modeltap.monitor.schedule.store import ScheduleStore
+from tests.store.servers import MotoS3
 
 from .fakes import FakeClock, RecordingRunner, definition, utc
 
@@ -105,3 +109,30 @@ def test_scheduler_on_fsspec_store(tmp_path: Path) -> None:
     Scheduler([definition()], url, clock=clock, runner=runner).tick()
     Scheduler([definition()], url, clock=clock, runner=runner).tick()
     assert runner.calls == [("m", utc("2026-03-01T01:00")), ("m", utc("2026-03-01T02:00"))]
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[MotoS3]:
+    """moto's S3 server on loopback for this module."""
+    server = MotoS3()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_s3_claims_are_conditional_writes(moto_s3: MotoS3) -> None:
+    """On S3 a claim is a conditional write (If-None-Match): the second creator loses and the
+    first content stays."""
+    url = f"s3://{moto_s3.new_bucket()}/modeltap"
+    store = ScheduleStore(url, "m", moto_s3.storage_options())
+    assert store.exclusive
+    assert store.create("windows/a/attempt-0001.json", b"first")
+    assert not store.create("windows/a/attempt-0001.json", b"second")
+    assert store.read("windows/a/attempt-0001.json") == b"first"
+    assert store.list("windows") == ["a"]
+    ledger = Ledger(store, owner="a")
+    now = utc("2026-03-01T01:00")
+    assert ledger.claim(now, 1, now) is not None
+    assert Ledger(store, owner="b").claim(now, 1, now) is None

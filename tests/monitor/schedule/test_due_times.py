@@ -159,6 +159,10 @@ def test_monthly_recurrence_defaults_to_the_first_at_midnight() -> None:
         ),
         ({"type": "cron", "expression": "0 * * * *", "catch_up": -1}, "trigger.catch_up"),
         (
+            {"type": "recurrence", "frequency": "day", "schedule": {"hours": [3, 24]}},
+            "trigger.schedule.hours: 24 is out of range: hours are 0..23",
+        ),
+        (
             {"type": "cron", "expression": "0 * * * *", "recompute_late": "soon"},
             "trigger.recompute_late: 'soon' is not an ISO 8601 duration",
         ),

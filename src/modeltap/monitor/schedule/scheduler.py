@@ -193,7 +193,7 @@ class Scheduler:
             if self.stop.is_set():
                 break
             try:
-                reports.extend(self._tick(entry))
+                self._tick(entry, reports)
             except KeyboardInterrupt:
                 raise
             except Exception:  # one monitor's trouble (a store outage) must not stop the others
@@ -203,7 +203,7 @@ class Scheduler:
                 entry.wake = self.clock.now() + self.retry.first
         return reports
 
-    def _tick(self, entry: _Entry) -> list[RunReport]:
+    def _tick(self, entry: _Entry, reports: list[RunReport]) -> None:
         now = self.clock.now()
         if entry.cursor is None:
             entry.cursor = entry.ledger.since(now)
@@ -223,15 +223,13 @@ class Scheduler:
             entry.pending = entry.pending[-entry.catch_up :]
         latest = entry.pending[-1] if entry.pending else None
         entry.wake = None
-        reports: list[RunReport] = []
         for due in list(entry.pending):
             if self.stop.is_set():
                 break
             report = self._window(entry, due, caught_up=due != latest)
             if report is not None:
                 reports.append(report)
-        reports.extend(self._late(entry))
-        return reports
+        self._late(entry, reports)
 
     def _wake_at(self, entry: _Entry, moment: dt.datetime) -> None:
         entry.wake = moment if entry.wake is None else min(entry.wake, moment)
@@ -381,13 +379,12 @@ class Scheduler:
 
     # -- late data ----------------------------------------------------------------------------
 
-    def _late(self, entry: _Entry) -> list[RunReport]:
+    def _late(self, entry: _Entry, reports: list[RunReport]) -> None:
         delay = entry.recompute_late
         if delay is None:
-            return []
+            return
         now = self.clock.now()
         check_every = max(min(delay / 4, dt.timedelta(minutes=15)), dt.timedelta(minutes=1))
-        reports: list[RunReport] = []
         recent = entry.due.between(now - delay, now)
         entry.late_checked = {d: t for d, t in entry.late_checked.items() if d in recent}
         for due in recent:
@@ -401,7 +398,11 @@ class Scheduler:
             late = (state.outcome or {}).get("late_data")
             if state.outcome is None or state.outcome.get("status") != "succeeded" or not late:
                 continue
-            counts = self.row_counter(late["sides"])
+            try:
+                counts = self.row_counter(late["sides"])
+            except Exception as exc:
+                _log.warning("monitor %s: late-data count failed: %s", entry.name, exc)
+                continue
             grown = [k for k, n in counts.items() if n > int(late["counts"].get(k, n))]
             if not grown:
                 continue
@@ -410,7 +411,6 @@ class Scheduler:
             claim = entry.ledger.claim(due, number, now)
             if claim is not None:
                 reports.append(self._run(entry, claim, caught_up=False, recomputed=True))
-        return reports
 
     # -- the loop -----------------------------------------------------------------------------
 
