@@ -160,6 +160,9 @@ def test_schedule_catches_up_alerts_serves_metrics_and_stops_on_sigterm(
     assert rows[0]["monitor"] == "drifty" and rows[0]["last_status"] == "succeeded"
     assert rows[0]["last_window"].replace("-", "").replace(":", "") == runs[-1]
     assert rows[0]["next_due"] > rows[0]["last_window"]
+    assert main(["monitor", "status", "--destination", store]) == 0  # a table, from the store
+    table = capsys.readouterr().out
+    assert "drifty" in table and "succeeded" in table
 
 
 def test_schedule_refuses_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

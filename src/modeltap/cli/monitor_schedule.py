@@ -57,6 +57,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     status = commands.add_parser(
         "status",
         help="each scheduled monitor's next due time, last window and last status",
+        description="Without -f or folders: every monitor with schedule progress in the "
+        "destination (their trigger and next due time need the definitions).",
     )
     _definitions(status)
     status.add_argument("--format", choices=("table", "json"), default="table")
@@ -203,8 +205,18 @@ def _status(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
         from modeltap.monitor.schedule.status import schedule_status
 
-        definitions, destination, options = _load(args)
-        rows = schedule_status(definitions, destination, storage_options=options)
+        if args.file or args.folders:
+            definitions, destination, options = _load(args)
+            rows = schedule_status(definitions, destination, storage_options=options)
+        else:  # every monitor the store holds schedule progress of
+            destination, options = args.destination, {}
+            if destination is None:
+                from modeltap.config import load_settings
+
+                settings = load_settings(None)
+                destination = settings.destination
+                options = dict(settings.collector.storage_options)
+            rows = schedule_status(None, destination, storage_options=options)
         if args.format == "json":
             print(json.dumps(rows, indent=2))
             return 0

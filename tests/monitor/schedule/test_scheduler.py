@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,56 @@ def test_a_monitor_without_trigger_or_with_a_duplicate_name_is_refused(tmp_path:
         Scheduler([bare], str(tmp_path))
     with pytest.raises(MonitorDefinitionError, match="unique"):
         Scheduler([definition(), definition()], str(tmp_path))
+
+
+def test_a_long_run_keeps_its_claim_alive_with_heartbeats(tmp_path: Path) -> None:
+    """While a run lasts, its claim's heartbeat is refreshed, so another scheduler that looks
+    then (even past stale_after since the start) leaves the window alone."""
+    clock = FakeClock(utc("2026-03-01T00:59"))
+    monitor = definition()
+    Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner()).tick()
+    clock.advance(dt.timedelta(minutes=1))
+    due = utc("2026-03-01T01:00")
+    other_runner = RecordingRunner()
+    other = Scheduler([monitor], str(tmp_path), clock=clock, runner=other_runner, owner="other")
+    seen: list[str] = []
+
+    def long_run(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        clock.advance(dt.timedelta(minutes=10))  # the run takes ten minutes
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            beat = _attempts(tmp_path, "m", due)[0]["heartbeat_at"]
+            if beat == "2026-03-01T01:10:00Z":
+                break
+            time.sleep(0.01)
+        seen.append(beat)
+        assert other.tick() == []  # the claim is alive: not taken over
+        return None
+
+    busy = Scheduler(
+        [monitor],
+        str(tmp_path),
+        clock=clock,
+        runner=RecordingRunner(long_run),
+        heartbeat_seconds=0.01,
+    )
+    assert [r.status for r in busy.tick()] == ["succeeded"]
+    assert seen == ["2026-03-01T01:10:00Z"]
+    assert other_runner.calls == []
+
+
+def test_a_year_of_missed_minutes_catches_up_only_the_latest(tmp_path: Path) -> None:
+    """After a year down, a trigger due every minute runs its latest catch_up windows."""
+    clock = FakeClock(utc("2025-03-01T00:00"))
+    runner = RecordingRunner()
+    monitor = definition(frequency="minute", catch_up=3)
+    Scheduler([monitor], str(tmp_path), clock=clock, runner=runner).tick()
+    clock.advance(dt.timedelta(days=365))
+    started = time.monotonic()
+    Scheduler([monitor], str(tmp_path), clock=clock, runner=runner).tick()
+    assert time.monotonic() - started < 30
+    assert [at for _, at in runner.calls] == [
+        utc("2026-02-28T23:58"),
+        utc("2026-02-28T23:59"),
+        utc("2026-03-01T00:00"),
+    ]

@@ -206,7 +206,7 @@ class Scheduler:
     def _tick(self, entry: _Entry, reports: list[RunReport]) -> None:
         now = self.clock.now()
         if entry.cursor is None:
-            entry.cursor = entry.ledger.since(now)
+            entry.cursor = self._catch_up_from(entry, entry.ledger.since(now), now)
         found = entry.due.between(entry.cursor, now)
         entry.cursor = now
         entry.pending = sorted(set(entry.pending) | set(found))
@@ -230,6 +230,17 @@ class Scheduler:
             if report is not None:
                 reports.append(report)
         self._late(entry, reports)
+
+    @staticmethod
+    def _catch_up_from(entry: _Entry, since: dt.datetime, now: dt.datetime) -> dt.datetime:
+        """The latest time after ``since`` from which at least ``catch_up`` windows are due by
+        ``now`` (so a long downtime of a frequent trigger is not enumerated from its start)."""
+        span = dt.timedelta(hours=1)
+        while now - span > since:
+            if len(entry.due.between(now - span, now)) > entry.catch_up:
+                return now - span
+            span *= 4
+        return since
 
     def _wake_at(self, entry: _Entry, moment: dt.datetime) -> None:
         entry.wake = moment if entry.wake is None else min(entry.wake, moment)
