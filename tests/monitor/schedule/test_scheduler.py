@@ -292,3 +292,25 @@ def test_a_year_of_missed_minutes_catches_up_only_the_latest(tmp_path: Path) -> 
         utc("2026-02-28T23:59"),
         utc("2026-03-01T00:00"),
     ]
+
+
+def test_a_stop_during_a_run_finishes_it_and_runs_nothing_more(tmp_path: Path) -> None:
+    """Stopping (the first SIGTERM) while a run is going lets it finish and be recorded; the
+    next pending window is left for later, and serve() returns."""
+    clock = FakeClock(utc("2026-03-01T00:30"))
+    monitor = definition()
+    Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner()).tick()
+    clock.advance(dt.timedelta(hours=2))  # 01:00 and 02:00 are due
+
+    def stop_midway(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        scheduler.stop.set()
+        return None
+
+    runner = RecordingRunner(stop_midway)
+    scheduler = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+    scheduler.serve()
+    assert runner.calls == [("m", utc("2026-03-01T01:00"))]
+    assert _outcome(tmp_path, "m", utc("2026-03-01T01:00"))["status"] == "succeeded"
+    after = RecordingRunner()
+    Scheduler([monitor], str(tmp_path), clock=clock, runner=after).tick()
+    assert after.calls == [("m", utc("2026-03-01T02:00"))]
