@@ -23,8 +23,9 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "azure": ("adlfs",),
     "gcs": ("gcsfs",),
     "mlflow": ("mlflow", "sklearn", "skops"),
-    "monitor": ("scipy",),
+    "monitor": ("scipy", "croniter", "tzlocal"),
     "s3": ("s3fs",),
+    "schedule": ("scipy", "croniter", "tzlocal", "prometheus_client"),
     "server": ("starlette", "uvicorn", "prometheus_client"),  # httptools, uvloop: speed-ups
 }
 """extra -> the modules it installs that modeltap needs (accelerators such as httptools and
@@ -34,7 +35,8 @@ _PURPOSE = {
     "azure": "az://, abfs:// destinations",
     "gcs": "gs:// destinations",
     "mlflow": "serving MLflow models",
-    "monitor": "modeltap monitor (drift statistics)",
+    "monitor": "modeltap monitor (drift statistics, cron triggers, time zones)",
+    "schedule": "modeltap monitor schedule (Prometheus metrics)",
     "s3": "s3:// destinations",
     "server": "modeltap serve and modeltap ingest",
 }

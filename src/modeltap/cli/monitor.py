@@ -66,6 +66,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     listing.add_argument("--format", choices=("table", "json"), default="table")
     listing.set_defaults(handler=_list)
 
+    from modeltap.cli.monitor_schedule import register as register_schedule
+
+    register_schedule(commands)
+
 
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help()

@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -54,6 +55,7 @@ _ASSET_RE = re.compile(
     r"^(?P<name>[A-Za-z0-9_.-]{1,255})(?::(?P<version>[A-Za-z0-9_.-]{1,255})|@latest)?$"
 )
 _FILE_SUFFIXES = (".parquet", ".csv", ".jsonl", ".json", ".ndjson")
+_ZERO = parse_duration("P0D")
 
 
 # -- input paths ------------------------------------------------------------------------------
@@ -482,10 +484,50 @@ class MonitoringTarget(_Model):
         return endpoint, deployment
 
 
+class SmtpSettings(_Model):
+    """``alert_notification.smtp``: the mail server (the password only from the environment)."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    starttls: bool = True
+    username: str | None = None
+    password_env: str | None = None
+    sender: str | None = None
+
+
+class Webhook(_Model):
+    """``alert_notification.webhooks[]``: a URL (or the environment variable holding it) that
+    receives a JSON POST, in modeltap's ``json`` shape or as a Slack or Teams message."""
+
+    url: str | None = None
+    url_env: str | None = None
+    format: Literal["json", "slack", "teams"] = "json"
+    headers_env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> Webhook:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("give url or url_env (the environment variable holding it), one")
+        if self.url is not None and not self.url.startswith(("http://", "https://")):
+            raise ValueError(f"{self.url!r} is not an http:// or https:// URL")
+        return self
+
+
 class AlertNotification(_Model):
-    """``alert_notification``: who hears about a breach."""
+    """``alert_notification``: who hears about a breach, and how often."""
 
     emails: list[str] = Field(default_factory=list)
+    smtp: SmtpSettings | None = None
+    webhooks: list[Webhook] = Field(default_factory=list)
+    renotify_after: str = "P1D"
+    ui_url: str | None = None
+
+    @field_validator("renotify_after", mode="before")
+    @classmethod
+    def _renotify(cls, value: Any) -> Any:
+        if not isinstance(value, str) or parse_duration(value) <= _ZERO:
+            raise ValueError(f"{value!r} is not a positive ISO 8601 duration such as P1D")
+        return value
 
 
 class Compute(_Model):
@@ -569,19 +611,63 @@ class CreateMonitor(_Model):
         return self
 
 
-class CronTrigger(_Model):
+class _Scheduled(_Model):
+    """What both triggers have: zone, bounds, and modeltap's catch-up and late-data keys."""
+
+    time_zone: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    catch_up: Annotated[int, Field(ge=0)] = 24
+    recompute_late: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        from modeltap.monitor.schedule.timezones import resolve_time_zone
+
+        resolve_time_zone(value)
+        return value
+
+    @field_validator("recompute_late", mode="before")
+    @classmethod
+    def _late(cls, value: Any) -> Any:
+        if value is not None and (not isinstance(value, str) or parse_duration(value) <= _ZERO):
+            raise ValueError(f"{value!r} is not a positive ISO 8601 duration such as PT2H")
+        return value
+
+    @model_validator(mode="after")
+    def _bounds(self) -> _Scheduled:
+        from modeltap.monitor.schedule.due_times import parse_trigger_time
+        from modeltap.monitor.schedule.timezones import resolve_time_zone
+
+        zone = resolve_time_zone(self.time_zone)
+        for key in ("start_time", "end_time"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    parse_trigger_time(value, zone)
+                except ValueError as exc:
+                    raise _At(key, str(exc)) from None
+        if self.start_time and self.end_time:
+            start = parse_trigger_time(self.start_time, zone)
+            if start >= parse_trigger_time(self.end_time, zone):
+                raise ValueError(f"start_time {self.start_time} is not before end_time")
+        return self
+
+
+class CronTrigger(_Scheduled):
     """``trigger: {type: cron, expression, time_zone}``."""
 
     type: Literal["cron"]
     expression: str
-    time_zone: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
 
     @field_validator("expression")
     @classmethod
     def _fields(cls, value: str) -> str:
-        if len(value.split()) != 5:
+        from modeltap.monitor.schedule.dependencies import optional_module
+
+        croniter = optional_module("croniter").croniter
+        if len(value.split()) != 5 or not croniter.is_valid(value):
             raise ValueError(
                 f"{value!r} is not a cron expression: five fields, "
                 "minute hour day-of-month month day-of-week"
@@ -597,17 +683,33 @@ class Schedule(_Model):
     week_days: list[str] | str | None = None
     month_days: list[int] | int | None = None
 
+    @field_validator("hours", "minutes", "month_days")
+    @classmethod
+    def _ranges(cls, value: list[int] | int | None, info: ValidationInfo) -> Any:
+        key = str(info.field_name)
+        low, high = {"hours": (0, 23), "minutes": (0, 59), "month_days": (1, 31)}[key]
+        for number in [value] if isinstance(value, int) else value or []:
+            if not low <= number <= high:
+                raise ValueError(f"{number} is out of range: {key} are {low}..{high}")
+        return value
 
-class RecurrenceTrigger(_Model):
+    @field_validator("week_days")
+    @classmethod
+    def _days(cls, value: list[str] | str | None) -> list[str] | str | None:
+        from modeltap.monitor.schedule.due_times import week_day
+
+        for day in [value] if isinstance(value, str) else value or []:
+            week_day(day)
+        return value
+
+
+class RecurrenceTrigger(_Scheduled):
     """``trigger: {type: recurrence, frequency, interval, schedule}``."""
 
     type: Literal["recurrence"]
     frequency: Literal["minute", "hour", "day", "week", "month"]
     interval: Annotated[int, Field(ge=1)] = 1
     schedule: Schedule | None = None
-    time_zone: str | None = None
-    start_time: str | None = None
-    end_time: str | None = None
 
 
 class MonitorDefinition(_Model):
