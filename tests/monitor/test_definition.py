@@ -117,6 +117,14 @@ def test_platform_yaml_loads(tmp_path: Path) -> None:
     assert definition.create_monitor.alert_notification.emails == ["ops@example.com"]
 
 
+def test_yaml_aliases_are_refused(tmp_path: Path) -> None:
+    """A monitor file with an alias (a billion-laughs file) fails at the alias, naming the file."""
+    path = tmp_path / "laughs.yaml"
+    path.write_text('name: m\na: &a ["lol", "lol"]\nb: [*a, *a]\n')
+    with pytest.raises(MonitorDefinitionError, match=r"laughs\.yaml line 3 .*alias"):
+        load(path)
+
+
 def test_out_of_box_monitor() -> None:
     """No signals + a deployment: data drift, prediction drift and data quality, defaults."""
     definition = load(

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from modeltap.config import load_yaml_text
 from modeltap.errors import MonitorDefinitionError
 from modeltap.monitor.metrics import names
 from modeltap.monitor.windows import parse_duration, to_utc
@@ -819,7 +820,7 @@ def load(
                 f"cannot read the monitor definition {source}: {exc.strerror or exc}"
             ) from None
         try:
-            raw = yaml.safe_load(text)
+            raw = load_yaml_text(text)  # aliases refused, as in every YAML modeltap reads
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
