@@ -1,0 +1,328 @@
+"""What a run's report shows, built from the results store (aggregates only, never raw rows).
+
+:func:`run_content` reads one run's ``run.json``, ``metrics.parquet`` and ``histograms.parquet``
+and the metrics of the runs before it, and returns a :class:`RunContent`: one card per signal,
+its features sorted so that what needs attention comes first (breached, then closest to a
+threshold), each with its metrics, its distribution chart and its metric history charts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from modeltap.errors import MonitorError
+from modeltap.monitor.metrics.names import LOWER_IS_WORSE
+from modeltap.monitor.results import ResultsStore
+from modeltap.report.charts import Series, bar_chart, line_chart
+
+__all__ = [
+    "FeatureView",
+    "MetricView",
+    "RunContent",
+    "SignalView",
+    "margin",
+    "pick_run",
+    "run_content",
+]
+
+HISTORY_RUNS = 30
+"""How many runs (this one and those before it) the history charts show."""
+
+
+def margin(metric: str, value: float | None, threshold: float | None) -> float:
+    """How far ``value`` is past ``threshold`` in the breaching direction, relative to their
+    size: positive when breached, 0 at the threshold, down to -1 when far from it; -inf when
+    there is no value or no threshold."""
+    if value is None or threshold is None or math.isnan(value) or math.isnan(threshold):
+        return -math.inf
+    past = threshold - value if metric in LOWER_IS_WORSE else value - threshold
+    return past / max(abs(threshold), abs(value), 1e-12)
+
+
+@dataclass
+class MetricView:
+    """One metric of a feature (or of the signal, ``feature == ""``) in this run."""
+
+    metric: str
+    value: float | None
+    threshold: float | None
+    breached: bool
+    baseline: float | None
+    direction: str
+    history_chart: str = ""
+
+    @property
+    def margin(self) -> float:
+        """See :func:`margin`."""
+        return margin(self.metric, self.value, self.threshold)
+
+
+@dataclass
+class FeatureView:
+    """A feature of a signal: its metrics, distributions and history."""
+
+    name: str
+    data_type: str
+    metrics: list[MetricView]
+    distribution_chart: str = ""
+
+    @property
+    def breached(self) -> bool:
+        """Whether any of its metrics breached."""
+        return any(m.breached for m in self.metrics)
+
+    @property
+    def attention(self) -> tuple[int, float]:
+        """Sort key, larger first: breached, then the largest margin."""
+        return (int(self.breached), max((m.margin for m in self.metrics), default=-math.inf))
+
+
+@dataclass
+class SignalView:
+    """One signal's card."""
+
+    name: str
+    type: str
+    status: str
+    production_rows: int
+    reference_rows: int
+    window_start: str | None
+    window_end: str | None
+    reference_window_start: str | None
+    reference_window_end: str | None
+    message: str | None
+    error: str | None
+    schema_changes: dict[str, list[str]]
+    features: list[FeatureView] = field(default_factory=list)
+    signal_metrics: list[MetricView] = field(default_factory=list)
+    no_data_features: list[str] = field(default_factory=list)
+
+    @property
+    def labelled_rows(self) -> int | None:
+        """Model performance: how many production rows found a label."""
+        for metric in self.signal_metrics:
+            if metric.metric == "labelled_row_count" and metric.value is not None:
+                return int(metric.value)
+        return None
+
+    @property
+    def label_coverage(self) -> float | None:
+        """Labelled rows / production rows (model performance only)."""
+        labelled = self.labelled_rows
+        if labelled is None or not self.production_rows:
+            return None
+        return labelled / self.production_rows
+
+    @property
+    def breached_features(self) -> list[str]:
+        """The features with a breached metric, in attention order."""
+        return [f.name for f in self.features if f.breached]
+
+
+@dataclass
+class RunContent:
+    """Everything a run's report shows."""
+
+    monitor: str
+    stamp: str
+    info: dict[str, Any]
+    signals: list[SignalView]
+    history_stamps: list[str]
+
+    @property
+    def breached(self) -> bool:
+        """Whether any threshold was breached."""
+        return bool(self.info.get("breached"))
+
+    @property
+    def status(self) -> str:
+        """``succeeded`` or ``failed``."""
+        return str(self.info.get("status", ""))
+
+
+def pick_run(store: ResultsStore, monitor: str, run: str | None = None) -> str:
+    """The stamp of run ``run`` (a window end: ``20240508T130000Z`` or ISO 8601) of
+    ``monitor``, or its latest run when ``run`` is None; MonitorError naming the runs there are."""
+    stamps = store.runs(monitor)
+    if not stamps:
+        known = store.monitors()
+        hint = f"; monitors with results: {', '.join(known)}" if known else ""
+        raise MonitorError(f"no runs of monitor {monitor!r} in {store.url}{hint}")
+    if run is None:
+        return stamps[-1]
+    wanted = run
+    if wanted not in stamps:
+        try:
+            moment = pd.Timestamp(run)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.tz_localize("UTC")
+            wanted = moment.tz_convert("UTC").strftime("%Y%m%dT%H%M%SZ")
+    if wanted not in stamps:
+        recent = ", ".join(stamps[-5:])
+        raise MonitorError(
+            f"monitor {monitor!r} has no run with window end {run!r}; its latest runs: {recent}"
+        )
+    return wanted
+
+
+def _optional(value: Any) -> float | None:
+    if value is None or pd.isna(value):
+        return None
+    return float(value)
+
+
+def _label(stamp: str) -> str:
+    """``20240508T130000Z`` -> ``05-08 13:00``."""
+    return f"{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
+
+
+def _history_chart(
+    history: pd.DataFrame, stamps: Sequence[str], signal: str, feature: str, metric: str
+) -> str:
+    rows = history[
+        (history["signal_name"] == signal)
+        & (history["feature_name"] == feature)
+        & (history["metric_name"] == metric)
+    ]
+    by_stamp = {stamp: row for stamp, row in zip(rows["stamp"], rows.itertuples(), strict=True)}
+    values = [_optional(getattr(by_stamp.get(s), "metric_value", None)) for s in stamps]
+    flags = [bool(getattr(by_stamp.get(s), "breached", False)) for s in stamps]
+    threshold = _optional(rows["threshold_value"].iloc[-1]) if len(rows) else None
+    what = f"{feature} {metric}" if feature else metric
+    return line_chart(
+        f"{what} over the last {len(stamps)} runs",
+        [_label(s) for s in stamps],
+        [Series(metric, values)],
+        threshold=threshold,
+        breached=flags,
+    )
+
+
+def _distribution_chart(histograms: pd.DataFrame, signal: str, feature: str) -> str:
+    rows = histograms[
+        (histograms["signal_name"] == signal) & (histograms["feature_name"] == feature)
+    ]
+    if rows.empty:
+        return ""
+    rows = rows.sort_values("bin")
+    reference = rows["reference_count"].astype(float)
+    production = rows["production_count"].astype(float)
+    # relative frequencies: the two windows rarely have the same number of rows
+    ref_share = (reference / reference.sum() if reference.sum() else reference).tolist()
+    prod_share = (production / production.sum() if production.sum() else production).tolist()
+    if (rows["data_type"] == "categorical").all():
+        categories = [str(c) for c in rows["category"]]
+        labels = categories
+    else:
+        categories = [
+            f"[{lo:.4g}, {hi:.4g})" for lo, hi in zip(rows["lower_bound"], rows["upper_bound"],
+                                                      strict=True)
+        ]
+        labels = [f"{lo:.3g}" for lo in rows["lower_bound"]]
+    return bar_chart(
+        f"{feature}: reference and production distributions (share of rows)",
+        categories,
+        [Series("reference", ref_share), Series("production", prod_share)],
+        labels=labels,
+        desc=f"share of non-null rows per {'category' if labels is categories else 'bin'}, "
+        f"reference ({int(reference.sum())} rows) against production ({int(production.sum())})",
+    )
+
+
+def run_content(
+    store: ResultsStore, monitor: str, stamp: str, *, history_runs: int = HISTORY_RUNS
+) -> RunContent:
+    """The report content of run ``stamp`` of ``monitor``, with the history of the
+    ``history_runs`` runs up to it."""
+    info = store.run_info(monitor, stamp)
+    stamps = store.runs(monitor)
+    upto = stamps[: stamps.index(stamp) + 1] if stamp in stamps else [stamp]
+    window = upto[-history_runs:]
+    frames = []
+    for one in window:
+        frame = store.metrics(monitor, [one])
+        frame["stamp"] = one
+        frames.append(frame)
+    history = pd.concat(frames, ignore_index=True)
+    metrics = history[history["stamp"] == stamp]
+    try:
+        histograms = store.histograms(monitor, stamp)
+    except OSError:
+        histograms = pd.DataFrame(
+            columns=["signal_name", "feature_name", "data_type", "bin", "category"]
+        )
+    signals = []
+    for name, entry in (info.get("signals") or {}).items():
+        signals.append(_signal(name, entry, metrics, history, histograms, window))
+    return RunContent(monitor, stamp, info, signals, window)
+
+
+def _describe(item: Any) -> str:
+    """A schema change entry as text: ``income (int64 -> double)``, ``tags (reason: list)``."""
+    if not isinstance(item, dict):
+        return str(item)
+    feature = str(item.get("feature", item.get("name", "")))
+    if "reference_type" in item:
+        return f"{feature} ({item['reference_type']} -> {item.get('production_type')})"
+    rest = ", ".join(f"{k}: {v}" for k, v in item.items() if k not in ("feature", "name"))
+    return f"{feature} ({rest})" if rest else feature
+
+
+def _signal(
+    name: str,
+    entry: dict[str, Any],
+    metrics: pd.DataFrame,
+    history: pd.DataFrame,
+    histograms: pd.DataFrame,
+    stamps: Sequence[str],
+) -> SignalView:
+    changes = entry.get("schema_changes") or {}
+    view = SignalView(
+        name=name,
+        type=str(entry.get("type", "")),
+        status=str(entry.get("status", "")),
+        production_rows=int(entry.get("production_row_count") or 0),
+        reference_rows=int(entry.get("reference_row_count") or 0),
+        window_start=entry.get("window_start"),
+        window_end=entry.get("window_end"),
+        reference_window_start=entry.get("reference_window_start"),
+        reference_window_end=entry.get("reference_window_end"),
+        message=entry.get("message"),
+        error=entry.get("error"),
+        schema_changes={k: [_describe(i) for i in v] for k, v in changes.items() if v},
+        no_data_features=list(entry.get("no_data_features") or []),
+    )
+    rows = metrics[metrics["signal_name"] == name]
+    features: dict[str, FeatureView] = {}
+    for row in rows.itertuples(index=False):
+        metric = MetricView(
+            metric=str(row.metric_name),
+            value=_optional(row.metric_value),
+            threshold=_optional(row.threshold_value),
+            breached=bool(row.breached),
+            baseline=_optional(row.baseline_value),
+            direction="below" if row.metric_name in LOWER_IS_WORSE else "above",
+        )
+        feature = str(row.feature_name)
+        if metric.threshold is not None or metric.metric in LOWER_IS_WORSE:
+            metric.history_chart = _history_chart(history, stamps, name, feature, metric.metric)
+        if not feature:
+            view.signal_metrics.append(metric)
+            continue
+        if feature not in features:
+            features[feature] = FeatureView(feature, str(row.data_type), [])
+        features[feature].metrics.append(metric)
+    for view_of in features.values():
+        view_of.distribution_chart = _distribution_chart(histograms, name, view_of.name)
+    view.features = sorted(
+        features.values(), key=lambda f: (-f.attention[0], -f.attention[1], f.name)
+    )
+    return view
