@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+import modeltap
 import modeltap.monitor
 
 __all__ = [
     "FIRST",
     "MONITOR",
     "RUNS",
+    "collect_sample_asset",
     "sample_definition",
     "write_sample_store",
     "write_synthetic_runs",
@@ -287,3 +290,23 @@ def write_synthetic_runs(
             bins_table = pa.Table.from_pylist(histograms, HISTOGRAM_SCHEMA)
             store.write(name, end.strftime("%Y%m%dT%H%M%SZ"), metrics, bins_table, info)
     return names
+
+
+def collect_sample_asset(destination: str) -> str:
+    """Collect two batches of ``model_inputs`` with modeltap (Parquet) into ``destination``;
+    returns the data asset's name. The pipeline is shut down afterwards."""
+    settings = modeltap.configure(
+        {
+            "endpoint_name": "ep",
+            "name": "dep",
+            "data_collector": {"destination": destination, "fsync": "never", "format": "parquet"},
+        }
+    )
+    inputs = modeltap.Collector(name="model_inputs")
+    for batch in range(2):
+        frame = pd.DataFrame({"age": [30 + batch, 41, 52], "city": ["paris", "lyon", "nice"]})
+        inputs.collect(frame)
+        assert modeltap.flush(timeout=60)
+    modeltap.shutdown(timeout=60)
+    modeltap.configure({})
+    return f"{settings.endpoint}-{settings.deployment_name}-model_inputs"

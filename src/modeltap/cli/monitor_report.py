@@ -46,9 +46,7 @@ def _report(args: argparse.Namespace) -> int:
     from modeltap.report import pick_run, write_report
 
     try:
-        destination, options = (
-            (args.destination, {}) if args.destination else default_destination()
-        )
+        destination, options = (args.destination, {}) if args.destination else default_destination()
         stamp = pick_run(ResultsStore(destination, options), args.name, args.run)
         output = args.output or f"{args.name}-{stamp}.html"
         path = write_report(

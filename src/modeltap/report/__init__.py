@@ -11,5 +11,11 @@ from __future__ import annotations
 from modeltap.report.content import RunContent, pick_run, run_content
 from modeltap.report.html import render_report, write_report, write_run_report
 
-__all__ = ["RunContent", "pick_run", "render_report", "run_content", "write_report",
-           "write_run_report"]
+__all__ = [
+    "RunContent",
+    "pick_run",
+    "render_report",
+    "run_content",
+    "write_report",
+    "write_run_report",
+]

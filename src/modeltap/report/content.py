@@ -133,6 +133,8 @@ class RunContent:
     info: dict[str, Any]
     signals: list[SignalView]
     history_stamps: list[str]
+    breached_per_run: dict[str, list[int]] = field(default_factory=dict)
+    """Per signal, how many metrics breached in each run of ``history_stamps``."""
 
     @property
     def breached(self) -> bool:
@@ -223,8 +225,8 @@ def _distribution_chart(histograms: pd.DataFrame, signal: str, feature: str) -> 
         labels = categories
     else:
         categories = [
-            f"[{lo:.4g}, {hi:.4g})" for lo, hi in zip(rows["lower_bound"], rows["upper_bound"],
-                                                      strict=True)
+            f"[{lo:.4g}, {hi:.4g})"
+            for lo, hi in zip(rows["lower_bound"], rows["upper_bound"], strict=True)
         ]
         labels = [f"{lo:.3g}" for lo in rows["lower_bound"]]
     return bar_chart(
@@ -262,7 +264,9 @@ def run_content(
     signals = []
     for name, entry in (info.get("signals") or {}).items():
         signals.append(_signal(name, entry, metrics, history, histograms, window))
-    return RunContent(monitor, stamp, info, signals, window)
+    counts = history[history["breached"]].groupby(["signal_name", "stamp"]).size()
+    per_run = {s.name: [int(counts.get((s.name, one), 0)) for one in window] for s in signals}
+    return RunContent(monitor, stamp, info, signals, window, per_run)
 
 
 def _describe(item: Any) -> str:

@@ -63,6 +63,4 @@ def write_run_report(
     monitor, _, stamp = tail.partition("/runs/")
     if not marker or not monitor or not stamp:
         raise MonitorError(f"{run_folder!r} is not a monitor run folder of a results store")
-    return write_report(
-        monitor, path, destination=head, run=stamp, storage_options=storage_options
-    )
+    return write_report(monitor, path, destination=head, run=stamp, storage_options=storage_options)
