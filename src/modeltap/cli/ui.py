@@ -82,6 +82,7 @@ def _ui(args: argparse.Namespace) -> int:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((args.host.strip("[]"), args.port))
+        listener.listen(2048)  # connections wait in the backlog until the server accepts them
     except OSError as exc:
         listener.close()
         _say(f"cannot listen on {args.host}:{args.port}: {exc.strerror}")

@@ -112,7 +112,7 @@ def bar_chart(
     labels: Sequence[str] | None = None,
 ) -> str:
     """Grouped bars: one group per category, one bar per series. ``labels`` are the x labels
-    (default: the categories); at most about ten are written, the others stay in the tooltips."""
+    (default: the categories); one every ~72 px is written, the others stay in the tooltips."""
     values = [float(v) for s in series for v in s.values if v is not None and _finite(v)]
     low, high = _scale(values)
     plot_width = width - _LEFT - _RIGHT
@@ -147,7 +147,7 @@ def bar_chart(
             + "</g>"
         )
     shown = list(labels if labels is not None else categories)
-    step = max(1, math.ceil(len(shown) / 10))
+    step = max(1, math.ceil(len(shown) / max(2, plot_width // 72)))  # labels ~72 px apart
     for position in range(0, len(shown), step):
         x = _LEFT + slot * (position + 0.5)
         body.append(

@@ -41,7 +41,7 @@ LIST_HOURS = 48
 """Hours of the rows-per-hour chart of the asset list (ending at each asset's last event)."""
 RUN_ROWS = 30
 """Runs shown in a monitor's signals-over-time table."""
-_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'"
+_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
 
 
 class _KeyCheck:
