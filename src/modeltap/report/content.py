@@ -9,9 +9,11 @@ threshold), each with its metrics, its distribution chart and its metric history
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 
@@ -186,18 +188,69 @@ def _label(stamp: str) -> str:
     return f"{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
 
 
-def _history_chart(
-    history: pd.DataFrame, stamps: Sequence[str], signal: str, feature: str, metric: str
-) -> str:
-    rows = history[
-        (history["signal_name"] == signal)
-        & (history["feature_name"] == feature)
-        & (history["metric_name"] == metric)
+class _Row(NamedTuple):
+    """One metric row of a run, as the report uses it."""
+
+    signal: str
+    feature: str
+    data_type: str
+    metric: str
+    value: float | None
+    threshold: float | None
+    breached: bool
+    baseline: float | None
+
+
+_COLUMNS = (
+    "signal_name",
+    "feature_name",
+    "data_type",
+    "metric_name",
+    "metric_value",
+    "threshold_value",
+    "breached",
+    "baseline_value",
+)
+_CACHE_RUNS = 5_000
+_cache: OrderedDict[tuple[str, str, str, str], list[_Row]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _run_rows(store: ResultsStore, monitor: str, stamp: str, version: str) -> list[_Row]:
+    """A run's metric rows. A run folder only changes when its window is run again, which
+    gives it a new ``start_time`` (``version``), so rows are kept by that in a bounded cache:
+    the history of a page shown again is not read again."""
+    key = (store.url, monitor, stamp, version)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    frame = store.metrics(monitor, [stamp])
+    columns = [frame[c].tolist() for c in _COLUMNS]
+    rows = [
+        _Row(str(s), str(f), str(d), str(m), _optional(v), _optional(t), bool(b), _optional(bl))
+        for s, f, d, m, v, t, b, bl in zip(*columns, strict=True)
     ]
-    by_stamp = {stamp: row for stamp, row in zip(rows["stamp"], rows.itertuples(), strict=True)}
-    values = [_optional(getattr(by_stamp.get(s), "metric_value", None)) for s in stamps]
-    flags = [bool(getattr(by_stamp.get(s), "breached", False)) for s in stamps]
-    threshold = _optional(rows["threshold_value"].iloc[-1]) if len(rows) else None
+    with _cache_lock:
+        _cache[key] = rows
+        while len(_cache) > _CACHE_RUNS:
+            _cache.popitem(last=False)
+    return rows
+
+
+_History = dict[tuple[str, str, str], dict[str, _Row]]
+"""(signal, feature, metric) -> {stamp: row}."""
+
+
+def _history_chart(
+    history: _History, stamps: Sequence[str], signal: str, feature: str, metric: str
+) -> str:
+    by_stamp = history.get((signal, feature, metric), {})
+    found = [by_stamp.get(s) for s in stamps]
+    values = [row.value if row is not None else None for row in found]
+    flags = [row.breached if row is not None else False for row in found]
+    present = [row for row in found if row is not None]
+    threshold = present[-1].threshold if present else None
     what = f"{feature} {metric}" if feature else metric
     return line_chart(
         f"{what} over the last {len(stamps)} runs",
@@ -208,12 +261,7 @@ def _history_chart(
     )
 
 
-def _distribution_chart(histograms: pd.DataFrame, signal: str, feature: str) -> str:
-    rows = histograms[
-        (histograms["signal_name"] == signal) & (histograms["feature_name"] == feature)
-    ]
-    if rows.empty:
-        return ""
+def _distribution_chart(rows: pd.DataFrame, feature: str) -> str:
     rows = rows.sort_values("bin")
     reference = rows["reference_count"].astype(float)
     production = rows["production_count"].astype(float)
@@ -248,24 +296,27 @@ def run_content(
     stamps = store.runs(monitor)
     upto = stamps[: stamps.index(stamp) + 1] if stamp in stamps else [stamp]
     window = upto[-history_runs:]
-    frames = []
+    history: _History = {}
+    breached: dict[tuple[str, str], int] = {}
+    current: list[_Row] = []
     for one in window:
-        frame = store.metrics(monitor, [one])
-        frame["stamp"] = one
-        frames.append(frame)
-    history = pd.concat(frames, ignore_index=True)
-    metrics = history[history["stamp"] == stamp]
+        version = info if one == stamp else store.run_info(monitor, one)
+        rows = _run_rows(store, monitor, one, str(version.get("start_time")))
+        if one == stamp:
+            current = rows
+        for row in rows:
+            history.setdefault((row.signal, row.feature, row.metric), {})[one] = row
+            if row.breached:
+                breached[(row.signal, one)] = breached.get((row.signal, one), 0) + 1
     try:
         histograms = store.histograms(monitor, stamp)
     except OSError:
-        histograms = pd.DataFrame(
-            columns=["signal_name", "feature_name", "data_type", "bin", "category"]
-        )
+        histograms = pd.DataFrame(columns=["signal_name", "feature_name", "bin"])
+    bins = {key: group for key, group in histograms.groupby(["signal_name", "feature_name"])}
     signals = []
     for name, entry in (info.get("signals") or {}).items():
-        signals.append(_signal(name, entry, metrics, history, histograms, window))
-    counts = history[history["breached"]].groupby(["signal_name", "stamp"]).size()
-    per_run = {s.name: [int(counts.get((s.name, one), 0)) for one in window] for s in signals}
+        signals.append(_signal(name, entry, current, history, bins, window))
+    per_run = {s.name: [breached.get((s.name, one), 0) for one in window] for s in signals}
     return RunContent(monitor, stamp, info, signals, window, per_run)
 
 
@@ -283,9 +334,9 @@ def _describe(item: Any) -> str:
 def _signal(
     name: str,
     entry: dict[str, Any],
-    metrics: pd.DataFrame,
-    history: pd.DataFrame,
-    histograms: pd.DataFrame,
+    current: list[_Row],
+    history: _History,
+    bins: dict[Any, pd.DataFrame],
     stamps: Sequence[str],
 ) -> SignalView:
     changes = entry.get("schema_changes") or {}
@@ -304,28 +355,30 @@ def _signal(
         schema_changes={k: [_describe(i) for i in v] for k, v in changes.items() if v},
         no_data_features=list(entry.get("no_data_features") or []),
     )
-    rows = metrics[metrics["signal_name"] == name]
     features: dict[str, FeatureView] = {}
-    for row in rows.itertuples(index=False):
+    for row in current:
+        if row.signal != name:
+            continue
         metric = MetricView(
-            metric=str(row.metric_name),
-            value=_optional(row.metric_value),
-            threshold=_optional(row.threshold_value),
-            breached=bool(row.breached),
-            baseline=_optional(row.baseline_value),
-            direction="below" if row.metric_name in LOWER_IS_WORSE else "above",
+            metric=row.metric,
+            value=row.value,
+            threshold=row.threshold,
+            breached=row.breached,
+            baseline=row.baseline,
+            direction="below" if row.metric in LOWER_IS_WORSE else "above",
         )
-        feature = str(row.feature_name)
         if metric.threshold is not None or metric.metric in LOWER_IS_WORSE:
-            metric.history_chart = _history_chart(history, stamps, name, feature, metric.metric)
-        if not feature:
+            metric.history_chart = _history_chart(history, stamps, name, row.feature, row.metric)
+        if not row.feature:
             view.signal_metrics.append(metric)
             continue
-        if feature not in features:
-            features[feature] = FeatureView(feature, str(row.data_type), [])
-        features[feature].metrics.append(metric)
-    for view_of in features.values():
-        view_of.distribution_chart = _distribution_chart(histograms, name, view_of.name)
+        if row.feature not in features:
+            features[row.feature] = FeatureView(row.feature, row.data_type, [])
+        features[row.feature].metrics.append(metric)
+    for feature in features.values():
+        rows = bins.get((name, feature.name))
+        if rows is not None and not rows.empty:
+            feature.distribution_chart = _distribution_chart(rows, feature.name)
     view.features = sorted(
         features.values(), key=lambda f: (-f.attention[0], -f.attention[1], f.name)
     )
