@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modeltap.catalog import DataAsset
-from modeltap.ui.volume import VolumeReader, parse_event_time
+from modeltap.ui.volume import VolumeReader, hour_histogram, parse_event_time
 
 START = dt.datetime(2024, 5, 8, 10, tzinfo=dt.UTC)
 
@@ -37,9 +37,14 @@ def _asset(tmp_path: Path) -> DataAsset:
     return DataAsset("a", "1", str(root), format="parquet")
 
 
+def _hours(url: str) -> dict[int, int]:
+    """Rows per hour of a Parquet file, read with pyarrow."""
+    return hour_histogram(pq.read_table(url, columns=["time"]).column("time"))
+
+
 def test_rows_per_hour(tmp_path: Path) -> None:
     """Hour 10 counts both of its folders; an empty hour is 0; hidden files are ignored."""
-    reader = VolumeReader(counter=lambda url: pq.read_metadata(url).num_rows)
+    reader = VolumeReader(counter=_hours)
     counts = reader.per_hour(_asset(tmp_path), START, 4)
     assert counts.counts == [5, 0, 4, 0]
     assert counts.total == 9
@@ -50,9 +55,9 @@ def test_each_file_is_counted_once(tmp_path: Path) -> None:
     """A second look at the same hours opens no file."""
     opened: list[str] = []
 
-    def count(url: str) -> int:
+    def count(url: str) -> dict[int, int]:
         opened.append(url)
-        return int(pq.read_metadata(url).num_rows)
+        return _hours(url)
 
     reader = VolumeReader(counter=count)
     asset = _asset(tmp_path)
@@ -88,3 +93,32 @@ def test_parse_event_time() -> None:
     """Catalog times are UTC; empty stays None."""
     assert parse_event_time("2024-05-08T10:00:00.000Z") == START
     assert parse_event_time(None) is None
+
+
+def test_daily_rolled_collection(tmp_path: Path) -> None:
+    """Files directly in a day folder are counted in the hours of their rows; the day folder
+    is the newest partition."""
+    root = tmp_path / "daily"
+    folder = root / "2024" / "05" / "08"
+    folder.mkdir(parents=True)
+    times = [START, START, START.replace(hour=13), START.replace(day=9)]
+    table = pa.table(
+        {
+            "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "correlationid": ["a", "b", "c", "d"],
+            "id": ["1", "2", "3", "4"],
+            "row_index": [0, 0, 0, 0],
+        }
+    )
+    pq.write_table(table, folder / "w-1.parquet")
+    asset = DataAsset("d", "1", str(root), format="parquet")
+    reader = VolumeReader()
+    assert reader.per_hour(asset, START, 4).counts == [2, 0, 0, 1]
+    rows, newest = reader.newest_rows(asset)
+    assert newest is not None and newest.endswith("2024/05/08") and len(rows) == 4
+
+
+def test_hour_histogram_skips_nulls() -> None:
+    """Null times are not counted."""
+    times = pa.chunked_array([pa.array([START, None], pa.timestamp("us", tz="UTC"))])
+    assert hour_histogram(times) == {int(START.timestamp()) // 3600: 1}
