@@ -93,3 +93,21 @@ def test_unwritable_output_is_a_clear_error(sample: Path, tmp_path: Path) -> Non
     blocker.write_text("x")
     with pytest.raises(MonitorError, match="cannot write the report"):
         write_report(MONITOR, blocker / "r.html", destination=str(sample / "store"))
+
+
+def test_failed_signal_shows_its_error(sample: Path, tmp_path: Path) -> None:
+    """A signal whose data cannot be read is a failed card with the error, the others stand."""
+    definition = sample_definition(sample)
+    drift = definition["create_monitor"]["monitoring_signals"]["drift"]
+    drift["production_data"] = {
+        **drift["production_data"],
+        "input_data": {"path": str(tmp_path / "missing.parquet")},
+    }
+    result = modeltap.monitor.run(
+        definition, at=FIRST + dt.timedelta(hours=1), destination=str(tmp_path / "store")
+    )
+    assert result.signals["drift"]["status"] == "failed"
+    text = result.to_html(tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'data-signal="drift" data-status="failed"' in text
+    assert '<p class="message" role="alert">failed: ' in text
+    assert 'data-signal="quality" data-status="breached"' in text

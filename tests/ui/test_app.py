@@ -117,3 +117,14 @@ def test_empty_store(tmp_path: Path) -> None:
     client = TestClient(create_app(str(tmp_path)))
     assert "No data asset is registered" in client.get("/assets").text
     assert "No monitor has results" in client.get("/monitors").text
+
+
+def test_unreadable_results_answer_500_with_the_reason(tmp_path: Path) -> None:
+    """A corrupt run.json: the page says which run cannot be read."""
+    run = tmp_path / "_monitoring" / "broken" / "runs" / "20240508T130000Z"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{not json")
+    client = TestClient(create_app(str(tmp_path)), raise_server_exceptions=False)
+    response = client.get("/monitors")
+    assert response.status_code == 500
+    assert "cannot read run 20240508T130000Z of broken" in response.text
