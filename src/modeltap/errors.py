@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssetNotFoundError",
+    "BadRecordError",
     "CollectionDisabledError",
     "ConfigError",
     "DataDroppedError",
@@ -22,6 +23,7 @@ __all__ = [
     "MonitorDefinitionError",
     "MonitorError",
     "QueueFullError",
+    "SkippedRecordsWarning",
     "SpoolFullError",
     "StoreError",
     "UnsupportedDataError",
@@ -125,3 +127,15 @@ class MonitorDefinitionError(ConfigError):
 
 class MonitorError(ModelTapError):
     """A monitor run that could not read its data or write its results."""
+class BadRecordError(StoreError):
+    """A committed record (or file) that cannot be read, raised when a read asks
+    ``on_bad_record="raise"``; by default such records are skipped and counted."""
+
+
+class SkippedRecordsWarning(ModelTapError, UserWarning):
+    """A read skipped records it could not read; ``skipped`` says which file and line each
+    was in, and why."""
+
+    def __init__(self, message: str, skipped: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.skipped = skipped

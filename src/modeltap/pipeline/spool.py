@@ -139,19 +139,19 @@ class Orphan:
 
 def repair_segment(path: Path) -> int:
     """Cut a torn tail of a spool segment by its format; return how many bytes were cut."""
-    if path.name.endswith(".parquet" + PART_SUFFIX):
-        from modeltap.formats.parquet import repair_frames
+    from modeltap.formats import format_for_path
 
-        return repair_frames(path)
-    return repair_torn_tail(path)
+    found = format_for_path(path.name)
+    return found.repair(path) if found is not None else repair_torn_tail(path)
 
 
 def count_events(path: Path) -> int:
     """How many events a (repaired) spool segment holds."""
-    if path.name.endswith(".parquet" + PART_SUFFIX):
-        from modeltap.formats.parquet import count_frames
+    from modeltap.formats import format_for_path
 
-        return count_frames(path)
+    found = format_for_path(path.name)
+    if found is not None:
+        return found.count_events(path)
     with open(path, "rb") as handle:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 

@@ -22,15 +22,14 @@ from modeltap.catalog.schema import snapshot_columns
 from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
 from modeltap.errors import SpoolFullError
 from modeltap.event import Event
-from modeltap.formats import parquet
-from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event, encode_events
+from modeltap.formats import EnvelopeSource, get_format
 from modeltap.pipeline.commit import Committer
 from modeltap.pipeline.courtesy import GilCourtesy
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Segment, Spool, count_events
 from modeltap.stats import StatsRecorder
 from modeltap.store import Destination, open_destination
-from modeltap.store.layout import PartitionClock, segment_name
+from modeltap.store.layout import PartitionClock, collection_of, segment_name
 
 __all__ = ["FlushRequest", "StopRequest", "Writer"]
 
@@ -101,8 +100,8 @@ class Writer:
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
         self._seq = 0
-        self._parquet = settings.collector.format == "parquet"
-        self._extension = parquet.EXTENSION if self._parquet else EXTENSION
+        self._format = get_format(settings.collector.format)
+        self._extension = self._format.extension
         self._thread = threading.Thread(target=self._run, name="modeltap-writer", daemon=True)
         # open every configured destination now: a missing extra or a bad URL fails here,
         # at start-up, not later on the writer thread
@@ -190,10 +189,10 @@ class Writer:
             logger.exception("recovering orphan spool segments failed")
             self._stats.error(f"recovery failed: {exc}")
         courtesy = GilCourtesy()
-        if self._parquet:
-            batch = _SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
-        else:
+        if self._format.gathers_lines:
             batch = _SmallBatch(_LINES_BATCH_ROWS, _LINES_BATCH_EVENTS, _LINES_BATCH_TOTAL_ROWS)
+        else:
+            batch = _SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
         while True:
             items = self._queue.take_all(self._tick)
             # take_all may have waited for work: a new turn starts (under steady load, when it
@@ -258,13 +257,9 @@ class Writer:
     # -- segments ----------------------------------------------------------------------------
 
     def _encode(self, event: Event) -> tuple[bytes | list[Any], int, Any]:
-        """(what to append, its size in bytes, the Arrow table for Parquet segments)."""
-        if self._parquet:
-            table = parquet.event_table(event, self._envelope)
-            pieces = parquet.encode_frame_pieces(table)
-            return pieces, parquet.frame_size(pieces), table
-        blob = encode_event(event, self._envelope)
-        return blob, len(blob), None
+        """(what to append, its size in bytes, the table the segment schema checks)."""
+        encoded = self._format.encode(event, self._envelope)
+        return encoded.pieces, encoded.size, encoded.table
 
     def _write(self, event: Event) -> None:
         try:
@@ -280,26 +275,29 @@ class Writer:
         if not events:
             return
         top_up_uuids()  # here, not on request threads (see top_up_uuids)
-        if not self._parquet:
+        if self._format.gathers_lines:
             self._write_lines(events)
             return
         try:
-            groups = parquet.batch_tables(
+            groups = self._format.encode_batch(
                 events, self._envelope, lambda e: (e.root, self._clock.folder(e.time_ns))
             )
         except Exception:
             for event in events:  # find the one that fails; the others are written alone
                 self._write(event)
             return
-        for group, table in groups:
-            self._write_frame(group, table)
+        for group, encoded in groups:
+            if isinstance(encoded, Exception):
+                self._encoding_failed(group, encoded)
+            else:
+                self._append(group, encoded.pieces, encoded.size, encoded.table)
 
     def _write_lines(self, events: list[Event]) -> None:
         """Small JSON lines events, in order: encoded together (see ``encode_events``), then
         gathered per segment as bytes until the end of the writer's turn (``_append_pending``):
         one write per segment per turn instead of one per event or per batch (fewer syscalls,
         each of which hands the GIL to the request threads and waits to get it back)."""
-        lines = encode_events(events, self._envelope)
+        lines = self._format.encode_lines(events, self._envelope)
         max_bytes = self._settings.collector.segment_max_bytes
         limit = self._settings.collector.spool_max_bytes
         # the spool's bytes with the lines gathered so far, or more: the committer only ever
@@ -362,15 +360,6 @@ class Writer:
         # one count per append, not per event: request threads take the same lock
         self._stats.written(segment.collection, waiting.rows, waiting.size, waiting.count)
 
-    def _write_frame(self, events: list[Event], table: Any) -> None:
-        """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
-        try:
-            pieces = parquet.encode_frame_pieces(table, len(events))
-        except Exception as exc:
-            self._encoding_failed(events, exc)
-            return
-        self._append(events, pieces, parquet.frame_size(pieces), table)
-
     def _encoding_failed(self, events: list[Event], exc: Exception) -> None:
         collection = events[0].collection
         self._stats.dropped(collection, "encode_error", len(events))
@@ -413,7 +402,7 @@ class Writer:
         if current is None:
             current = self._open_segment(event, folder)
             if table is not None:
-                current[1].union = parquet.SchemaUnion()
+                current[1].union = self._format.segment_schema()
                 current[1].union.accept(table)
         return current[1]
 
@@ -491,7 +480,7 @@ class Writer:
         for folder, orphans in self._spool.orphans():
             for orphan in orphans:
                 url, relative = self._unroute(orphan.relative_path)
-                collection = _collection_of(relative)
+                collection = collection_of(relative)
                 if orphan.torn_bytes:
                     # the record a crash cut in half is lost: count it, never hide it
                     self._stats.dropped(collection, "torn_by_crash")
@@ -625,11 +614,6 @@ def _destination_urls(settings: Settings) -> list[str]:
         if url not in urls:
             urls.append(url)
     return urls
-
-
-def _collection_of(relative_path: str) -> str:
-    parts = relative_path.split("/")
-    return parts[2] if len(parts) > 3 else "unknown"
 
 
 def _note(segment: Segment, events: list[Event]) -> None:
