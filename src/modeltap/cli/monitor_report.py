@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-__all__ = ["register"]
+__all__ = ["configured_destination", "register"]
+
+
+def configured_destination() -> tuple[str, dict[str, Any]]:
+    """The configured modeltap destination and its storage options."""
+    from modeltap.config import load_settings
+
+    settings = load_settings(None)
+    return settings.destination, dict(settings.collector.storage_options)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,11 +51,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _report(args: argparse.Namespace) -> int:
     from modeltap.errors import ModelTapError
     from modeltap.monitor.results import ResultsStore
-    from modeltap.monitor.runner import default_destination
     from modeltap.report import pick_run, write_report
 
     try:
-        destination, options = (args.destination, {}) if args.destination else default_destination()
+        destination, options = (
+            (args.destination, {}) if args.destination else configured_destination()
+        )
         stamp = pick_run(ResultsStore(destination, options), args.name, args.run)
         output = args.output or f"{args.name}-{stamp}.html"
         path = write_report(

@@ -59,9 +59,9 @@ def _ui(args: argparse.Namespace) -> int:
         if args.destination:
             destination = args.destination
         else:
-            from modeltap.monitor.runner import default_destination
+            from modeltap.cli.monitor_report import configured_destination
 
-            destination, options = default_destination()
+            destination, options = configured_destination()
         from modeltap.ui.app import create_app
 
         app = create_app(destination, storage_options=options, auth_key=key)
