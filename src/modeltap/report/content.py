@@ -149,10 +149,17 @@ class RunContent:
         return str(self.info.get("status", ""))
 
 
-def pick_run(store: ResultsStore, monitor: str, run: str | None = None) -> str:
+def pick_run(
+    store: ResultsStore,
+    monitor: str,
+    run: str | None = None,
+    *,
+    stamps: Sequence[str] | None = None,
+) -> str:
     """The stamp of run ``run`` (a window end: ``20240508T130000Z`` or ISO 8601) of
-    ``monitor``, or its latest run when ``run`` is None; MonitorError naming the runs there are."""
-    stamps = store.runs(monitor)
+    ``monitor``, or its latest run when ``run`` is None; MonitorError naming the runs there are.
+    ``stamps``: the monitor's runs when the caller has listed them already."""
+    stamps = list(store.runs(monitor) if stamps is None else stamps)
     if not stamps:
         known = store.monitors()
         hint = f"; monitors with results: {', '.join(known)}" if known else ""
@@ -288,12 +295,17 @@ def _distribution_chart(rows: pd.DataFrame, feature: str) -> str:
 
 
 def run_content(
-    store: ResultsStore, monitor: str, stamp: str, *, history_runs: int = HISTORY_RUNS
+    store: ResultsStore,
+    monitor: str,
+    stamp: str,
+    *,
+    history_runs: int = HISTORY_RUNS,
+    stamps: Sequence[str] | None = None,
 ) -> RunContent:
     """The report content of run ``stamp`` of ``monitor``, with the history of the
-    ``history_runs`` runs up to it."""
+    ``history_runs`` runs up to it (``stamps``: the monitor's runs, if already listed)."""
     info = store.run_info(monitor, stamp)
-    stamps = store.runs(monitor)
+    stamps = list(store.runs(monitor) if stamps is None else stamps)
     upto = stamps[: stamps.index(stamp) + 1] if stamp in stamps else [stamp]
     window = upto[-history_runs:]
     history: _History = {}

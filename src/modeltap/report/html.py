@@ -46,8 +46,9 @@ def write_report(
     """Write the report of run ``run`` (its window end; default: the latest) of ``monitor``
     in ``destination`` to ``path``; returns the file written."""
     store = ResultsStore(destination, storage_options)
-    stamp = pick_run(store, monitor, run)
-    content = run_content(store, monitor, stamp)
+    stamps = store.runs(monitor)
+    stamp = pick_run(store, monitor, run, stamps=stamps)
+    content = run_content(store, monitor, stamp, stamps=stamps)
     return _write(render_report(content, store.run_url(monitor, stamp)), path)
 
 

@@ -248,14 +248,14 @@ class _Pages:
 
     def monitor_page(self, request: Request) -> Response:
         name = request.path_params["name"]
+        stamps = self.results.runs(name)
         try:
-            stamp = pick_run(self.results, name)
+            stamp = pick_run(self.results, name, stamps=stamps)
         except MonitorError as exc:
             return self.missing(str(exc))
-        content = run_content(self.results, name, stamp)
-        stamps = self.results.runs(name)[-RUN_ROWS:]
+        content = run_content(self.results, name, stamp, stamps=stamps)
         runs = []
-        for one in reversed(stamps):
+        for one in reversed(stamps[-RUN_ROWS:]):
             info = self.results.run_info(name, one)
             runs.append(
                 {
@@ -288,22 +288,24 @@ class _Pages:
 
     def run_page(self, request: Request) -> Response:
         name = request.path_params["name"]
+        stamps = self.results.runs(name)
         try:
-            stamp = pick_run(self.results, name, request.path_params["stamp"])
+            stamp = pick_run(self.results, name, request.path_params["stamp"], stamps=stamps)
         except MonitorError as exc:
             return self.missing(str(exc))
-        content = run_content(self.results, name, stamp)
+        content = run_content(self.results, name, stamp, stamps=stamps)
         return self.page("run.html", title=f"{name} {stamp}", name=name, run=content)
 
     def run_report(self, request: Request) -> Response:
         from starlette.responses import HTMLResponse
 
         name = request.path_params["name"]
+        stamps = self.results.runs(name)
         try:
-            stamp = pick_run(self.results, name, request.path_params["stamp"])
+            stamp = pick_run(self.results, name, request.path_params["stamp"], stamps=stamps)
         except MonitorError as exc:
             return self.missing(str(exc))
-        content = run_content(self.results, name, stamp)
+        content = run_content(self.results, name, stamp, stamps=stamps)
         body = render_report(content, self.results.run_url(name, stamp))
         disposition = f'inline; filename="{name}-{stamp}.html"'
         return HTMLResponse(body, headers={"Content-Disposition": disposition})
