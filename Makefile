@@ -23,6 +23,8 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	test -x .cache/azurite/node_modules/.bin/azurite-blob || \
 		npm install --prefix .cache/azurite --no-audit --no-fund azurite
+	command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) || \
+		echo "chromium not installed: the browser tests will be skipped (apt-get install -y chromium)"
 	touch $@
 
 demo: $(VENV)/.installed-demo

@@ -25,6 +25,7 @@ def _command_groups() -> list[Register]:
     groups.append(serve_commands)
     groups.append(__import__("modeltap.cli.data", fromlist=["register"]).register)
     groups.append(__import__("modeltap.cli.monitor", fromlist=["register"]).register)
+    groups.append(__import__("modeltap.cli.ui", fromlist=["register"]).register)
     return groups
 
 

@@ -27,6 +27,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "s3": ("s3fs",),
     "schedule": ("scipy", "croniter", "tzlocal", "prometheus_client"),
     "server": ("starlette", "uvicorn", "prometheus_client"),  # httptools, uvloop: speed-ups
+    "ui": ("jinja2", "starlette", "uvicorn"),
 }
 """extra -> the modules it installs that modeltap needs (accelerators such as httptools and
 uvloop, which uvicorn uses when present, are left out)."""
@@ -39,6 +40,7 @@ _PURPOSE = {
     "schedule": "modeltap monitor schedule (Prometheus metrics)",
     "s3": "s3:// destinations",
     "server": "modeltap serve and modeltap ingest",
+    "ui": "modeltap ui and monitor reports",
 }
 
 

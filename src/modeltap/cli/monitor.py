@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     destination(listing)
     listing.add_argument("--format", choices=("table", "json"), default="table")
     listing.set_defaults(handler=_list)
+    __import__("modeltap.cli.monitor_report", fromlist=["register"]).register(commands)
 
     from modeltap.cli.monitor_schedule import register as register_schedule
 

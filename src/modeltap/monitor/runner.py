@@ -11,6 +11,7 @@ import datetime as dt
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -62,6 +63,14 @@ class MonitorRun:
     def failed(self) -> bool:
         """Whether any signal failed."""
         return self.status == "failed"
+
+    def to_html(
+        self, path: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None
+    ) -> Path:
+        """Write this run's self-contained HTML report to ``path`` (needs ``modeltap[ui]``)."""
+        from modeltap.report import write_run_report
+
+        return write_run_report(self.path, path, storage_options=storage_options)
 
 
 def _iso(moment: dt.datetime | None) -> str | None:
