@@ -29,7 +29,6 @@ DEFAULT_TABLE_ROWS = 20
 """Rows a table shows unless ``--limit`` says otherwise."""
 _TAIL_ROWS = 10
 _INTERVAL_BOUNDS = (0.1, 60.0)
-_DATA_EXTENSIONS = (".jsonl", ".parquet")
 _ENVELOPE_COLUMNS = ("correlationid", "xrequestid", "time", "row_index")
 
 
@@ -248,13 +247,14 @@ def _refuse_non_collection(path: str, options: dict[str, Any]) -> None:
     """A folder that holds folders but no partition folders (``2026/``) and no data files is
     above the collections (an endpoint's or a deployment's folder): say so, not '0 rows'."""
     from modeltap.catalog import Catalog
+    from modeltap.formats import DATA_EXTENSIONS
 
     tree = Catalog(path, options).tree
     if not tree.is_dir(""):
         return
     entries = [(name, is_dir) for name, is_dir in tree.ls("") if not name.startswith((".", "_"))]
     folders = sorted(name for name, is_dir in entries if is_dir)
-    if not folders or any(name.isdigit() or name.endswith(_DATA_EXTENSIONS)
+    if not folders or any(name.isdigit() or name.endswith(DATA_EXTENSIONS)
                           for name, _ in entries):
         return
     raise ValueError(
@@ -546,9 +546,11 @@ def _tail(args: argparse.Namespace) -> int:
 def _data_files(paths: Sequence[str]) -> list[str]:
     """Committed data files in path order (partition folders oldest first); out-of-line
     payloads (``_payloads/``) and hidden files left out."""
+    from modeltap.formats import DATA_EXTENSIONS
+
     return sorted(
         p for p in paths
-        if p.endswith(_DATA_EXTENSIONS)
+        if p.endswith(DATA_EXTENSIONS)
         and not any(part.startswith(("_", ".")) for part in p.split("/"))
     )  # fmt: skip
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modeltap.event import Event
 from modeltap.formats.base import Encoded, FileRead, Format
@@ -70,3 +70,9 @@ class JsonLinesFormat(Format):
     def decode(self, file: FileRead) -> pa.Table:
         """See ``modeltap.formats.jsonl.decode``."""
         return decode_file(file)
+
+    stores_records = True
+
+    def records(self, content: bytes) -> Iterator[dict[str, Any]]:
+        """Every record line of the file, parsed (blank lines skipped)."""
+        return decode_records(content)
