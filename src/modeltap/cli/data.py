@@ -176,12 +176,19 @@ def _run(args: argparse.Namespace, action: Any) -> int:
 @contextlib.contextmanager
 def _reader_warnings() -> Iterator[None]:
     """Print what the reader warns about (records it skipped, and where) as one line each on
-    stderr; warnings of other libraries are left out of the command's output."""
+    stderr; warnings of other libraries are left out of the command's output. The reader also
+    logs what it skipped: that log line is held back here, so the message is printed once."""
+    import logging
+
+    reader_log = logging.getLogger("modeltap.reading")  # the logger of reading.collection
+    hold_back = logging.Filter("not a logger name: drops every record")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        reader_log.addFilter(hold_back)
         try:
             yield
         finally:
+            reader_log.removeFilter(hold_back)
             for warning in caught:
                 if type(warning.message).__module__.split(".")[0] == "modeltap":
                     print(f"modeltap data: warning: {warning.message}", file=sys.stderr)
