@@ -458,5 +458,6 @@ def test_skipped_records_are_printed_once(
     assert code == 0
     assert err.count("skipped 1 record(s)") == 1
     assert not [r for r in caplog.records if r.name.startswith("modeltap.reading")]
-    modeltap.read(str(path.parents[4]))  # outside the command the reader logs as before
+    with pytest.warns(modeltap.SkippedRecordsWarning):
+        modeltap.read(str(path.parents[4]))  # outside the command the reader logs as before
     assert [r for r in caplog.records if r.name.startswith("modeltap.reading")]
