@@ -23,6 +23,7 @@ __all__ = [
     "MonitorDefinitionError",
     "MonitorError",
     "QueueFullError",
+    "ScoringScriptError",
     "SkippedRecordsWarning",
     "SpoolFullError",
     "SpoolWriteError",
@@ -69,6 +70,10 @@ class ModelInputError(ModelTapError, ValueError):
 class ModelUriError(ModelTapError):
     """A model URI (``models:/``, ``runs:/``, ``file://``, ...) that cannot be resolved to a
     local model folder; the message names the URI and why."""
+
+
+class ScoringScriptError(ModelTapError):
+    """The scoring script cannot be loaded or its init() failed; the message has its traceback."""
 
 
 class UnsupportedDataError(ModelTapError, TypeError):
@@ -132,6 +137,8 @@ class MonitorDefinitionError(ConfigError):
 
 class MonitorError(ModelTapError):
     """A monitor run that could not read its data or write its results."""
+
+
 class BadRecordError(StoreError):
     """A committed record (or file) that cannot be read, raised when a read asks
     ``on_bad_record="raise"``; by default such records are skipped and counted."""

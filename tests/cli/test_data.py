@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -442,3 +443,21 @@ def test_read_warns_of_skipped_records(store: Path, capsys: pytest.CaptureFixtur
     code, out, err = run(capsys, "data", "read", folder, "--format", "csv")
     assert code == 0 and len(out.strip().splitlines()) == 7
     assert f"warning: skipped 1 record(s) that cannot be read: {path} line" in err
+
+
+def test_skipped_records_are_printed_once(
+    store: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reader's log line about skipped records is held back while the command prints the
+    warning, so the message reaches stderr once (not also through logging's last resort)."""
+    path = sorted((store / "ep" / "dep" / "model_inputs").rglob("*.jsonl"))[0]
+    with open(path, "ab") as handle:
+        handle.write(b'{"torn":\n')
+    with caplog.at_level(logging.WARNING):
+        code, _, err = run(capsys, "data", "read", str(path.parents[4]), "--format", "csv")
+    assert code == 0
+    assert err.count("skipped 1 record(s)") == 1
+    assert not [r for r in caplog.records if r.name.startswith("modeltap.reading")]
+    with pytest.warns(modeltap.SkippedRecordsWarning):
+        modeltap.read(str(path.parents[4]))  # outside the command the reader logs as before
+    assert [r for r in caplog.records if r.name.startswith("modeltap.reading")]

@@ -22,6 +22,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import os
 import re
 import shlex
 import shutil
@@ -176,9 +177,7 @@ def run_page(page: Path, folder: Path, *, optional: bool = False) -> int:
                 continue
             if importlib.util.find_spec(argument.split()[0]) is None:
                 continue
-        if snippet.language == "python" and optional:
-            _run_python_process(snippet, folder)
-        elif snippet.language == "python":
+        if snippet.language == "python":
             exec(compile(snippet.code, snippet.where, "exec"), namespace)
         elif snippet.language == "yaml":
             _run_yaml(snippet, folder)
@@ -191,18 +190,6 @@ def run_page(page: Path, folder: Path, *, optional: bool = False) -> int:
             continue
         ran += 1
     return ran
-
-
-def _run_python_process(snippet: Snippet, folder: Path) -> None:
-    """Run a block that needs an engine in a fresh Python process working in ``folder``: an
-    engine with a process of its own (Spark's JVM) resolves relative paths from the folder it
-    was started in, which an engine shared by earlier tests was not."""
-    script = folder / "snippet.py"
-    script.write_text(snippet.code, encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, timeout=600
-    )
-    assert done.returncode == 0, f"{snippet.where}: exit {done.returncode}\n{done.stderr[-3000:]}"
 
 
 def _runnable(page: Path) -> bool:
@@ -251,13 +238,37 @@ _OPTIONAL = [
 @pytest.mark.parametrize(
     ("page", "module"), sorted(set(_OPTIONAL)), ids=lambda v: str(v).rsplit("/", 1)[-1]
 )
-def test_optional_snippets_run(
-    page: Path, module: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Blocks that need an optional engine (e.g. Spark) run where it is installed."""
+def test_optional_snippets_run(page: Path, module: str, tmp_path: Path) -> None:
+    """Blocks that need an optional engine (e.g. Spark) run where it is installed.
+
+    Each page runs in a Python process of its own, started in the page's folder: an engine
+    started earlier in this process (Spark's JVM, by tests/compat) keeps the working directory
+    it started in and would resolve the snippets' relative paths against it."""
     pytest.importorskip(module)
-    _prepare(tmp_path, monkeypatch)
-    assert run_page(page, tmp_path, optional=True) > 0
+    program = (
+        "import shutil, sys\n"
+        "from pathlib import Path\n"
+        "import modeltap\n"
+        "from tests.docs.test_snippets import ROOT, _seed, run_page\n"
+        "shutil.copy(ROOT / 'examples' / 'score.py', 'score.py')\n"
+        "sys.path.insert(0, str(Path.cwd()))\n"
+        "modeltap.configure({})\n"
+        "_seed()\n"
+        f"print(run_page(Path({str(page)!r}), Path.cwd(), optional=True))\n"
+    )
+    environment = {
+        **os.environ,
+        "MODELTAP_DATA_DIR": str(tmp_path / "modeltap-data"),
+        "PYTHONPATH": os.pathsep.join(
+            [str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=tmp_path, env=environment,
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert int(result.stdout.strip().splitlines()[-1]) > 0
 
 
 def test_every_block_has_a_known_language() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from modeltap.errors import ConfigError
+from modeltap.errors import ConfigError, ModelUriError
 from modeltap.server.options import resolve_options
 from tests.server.conftest import write_deployment
 
@@ -53,3 +53,26 @@ def test_mlflow_deployment_mistakes_are_named(
     deployment = write_deployment(tmp_path, **document)
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
         resolve_options(deployment_file=str(deployment), **flags)
+
+
+def test_mlflow_model_uri_in_the_yaml_is_resolved_not_joined(tmp_path: Path) -> None:
+    """model: file://... with model_type: mlflow is the folder it names, not a folder of that
+    name beside the YAML (as --mlflow-model takes it)."""
+    pytest.importorskip("mlflow")
+    model = tmp_path / "elsewhere" / "credit"
+    model.mkdir(parents=True)
+    (model / "MLmodel").write_text("flavors: {}\n", encoding="utf-8")
+    deployment = write_deployment(tmp_path / "deploy", model=model.as_uri(), model_type="mlflow")
+    options = resolve_options(deployment_file=str(deployment))
+    assert options.model_dir == model.resolve()
+    assert options.environment["MODELTAP_MODEL_DIR"] == str(model.resolve())
+
+
+def test_unresolvable_mlflow_model_uri_in_the_yaml_names_the_key(tmp_path: Path) -> None:
+    """A model: URI that names no model folder is a ModelUriError naming the file and key."""
+    pytest.importorskip("mlflow")
+    missing = (tmp_path / "no-such-model").as_uri()
+    deployment = write_deployment(tmp_path, model=missing, model_type="mlflow")
+    with pytest.raises(ModelUriError) as info:
+        resolve_options(deployment_file=str(deployment))
+    assert str(info.value).startswith(f"{deployment}: model: {missing}: no folder ")

@@ -29,7 +29,6 @@ DEFAULT_TABLE_ROWS = 20
 """Rows a table shows unless ``--limit`` says otherwise."""
 _TAIL_ROWS = 10
 _INTERVAL_BOUNDS = (0.1, 60.0)
-_DATA_EXTENSIONS = (".jsonl", ".parquet")
 _ENVELOPE_COLUMNS = ("correlationid", "xrequestid", "time", "row_index")
 
 
@@ -177,12 +176,19 @@ def _run(args: argparse.Namespace, action: Any) -> int:
 @contextlib.contextmanager
 def _reader_warnings() -> Iterator[None]:
     """Print what the reader warns about (records it skipped, and where) as one line each on
-    stderr; warnings of other libraries are left out of the command's output."""
+    stderr; warnings of other libraries are left out of the command's output. The reader also
+    logs what it skipped: that log line is held back here, so the message is printed once."""
+    import logging
+
+    reader_log = logging.getLogger("modeltap.reading")  # the logger of reading.collection
+    hold_back = logging.Filter("not a logger name: drops every record")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        reader_log.addFilter(hold_back)
         try:
             yield
         finally:
+            reader_log.removeFilter(hold_back)
             for warning in caught:
                 if type(warning.message).__module__.split(".")[0] == "modeltap":
                     print(f"modeltap data: warning: {warning.message}", file=sys.stderr)
@@ -248,13 +254,14 @@ def _refuse_non_collection(path: str, options: dict[str, Any]) -> None:
     """A folder that holds folders but no partition folders (``2026/``) and no data files is
     above the collections (an endpoint's or a deployment's folder): say so, not '0 rows'."""
     from modeltap.catalog import Catalog
+    from modeltap.formats import DATA_EXTENSIONS
 
     tree = Catalog(path, options).tree
     if not tree.is_dir(""):
         return
     entries = [(name, is_dir) for name, is_dir in tree.ls("") if not name.startswith((".", "_"))]
     folders = sorted(name for name, is_dir in entries if is_dir)
-    if not folders or any(name.isdigit() or name.endswith(_DATA_EXTENSIONS)
+    if not folders or any(name.isdigit() or name.endswith(DATA_EXTENSIONS)
                           for name, _ in entries):
         return
     raise ValueError(
@@ -546,9 +553,11 @@ def _tail(args: argparse.Namespace) -> int:
 def _data_files(paths: Sequence[str]) -> list[str]:
     """Committed data files in path order (partition folders oldest first); out-of-line
     payloads (``_payloads/``) and hidden files left out."""
+    from modeltap.formats import DATA_EXTENSIONS
+
     return sorted(
         p for p in paths
-        if p.endswith(_DATA_EXTENSIONS)
+        if p.endswith(DATA_EXTENSIONS)
         and not any(part.startswith(("_", ".")) for part in p.split("/"))
     )  # fmt: skip
 

@@ -173,7 +173,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _announce_collections(options: ServeOptions, *, mlflow_without_collect: bool) -> None:
     """Which collections are on, where their data goes, and where the writer runs."""
-    from modeltap.cli.summary import startup_lines
+    from modeltap.server.summary import startup_lines
 
     kind = "ingest"
     if options.model_type == "mlflow":

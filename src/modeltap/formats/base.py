@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal
@@ -180,3 +180,11 @@ class Format(ABC):
     def decode(self, file: FileRead) -> pa.Table:
         """The rows of one committed file, in the reader's row shape (see
         ``modeltap.formats.rows``), filtered to ``file.start``/``file.end``."""
+
+    stores_records: ClassVar[bool] = False
+    """Whether committed files hold the records as collected (envelope and ``data``), which
+    ``records`` gives back; else they hold rows only."""
+
+    def records(self, content: bytes) -> Iterator[dict[str, Any]]:
+        """The records of one committed file as collected, for formats that store records."""
+        raise NotImplementedError(f"the {self.name} format stores rows, not records")

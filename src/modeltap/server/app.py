@@ -26,7 +26,7 @@ from starlette.routing import Route
 from modeltap._ids import new_uuid4
 from modeltap.config import Settings, ack_mode
 from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
-from modeltap.errors import IngestError
+from modeltap.errors import IngestError, ModelInputError, ModelTapError
 from modeltap.pipeline.runtime import flush, shutdown, spooled, writing
 from modeltap.server.auth import KeyAuth
 from modeltap.server.capture import PayloadCapture
@@ -35,7 +35,7 @@ from modeltap.server.ingest import Ingestor, parse_cloudevents, parse_mdc
 from modeltap.server.metrics import CONTENT_TYPE, ServerMetrics
 from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES, BlobSink
 from modeltap.server.runner import Runner
-from modeltap.server.scoring import BadInput, ScoringScript, encode_result
+from modeltap.server.scoring import ScoringScript, encode_result
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "AppOptions", "ServerState", "build_app"]
 
@@ -67,8 +67,8 @@ class AppOptions:
     """The workers' shared run directory: /metrics then answers for all of them."""
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(ModelTapError):
+    """A request body over the limit (answered 413; never leaves this module)."""
 
 
 class ServerState:
@@ -205,8 +205,8 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         script = state.script
         try:
             arguments = script.arguments(body, request.headers.get("content-type", ""))
-        except BadInput as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status), body, False
+        except ModelInputError as exc:
+            return PlainTextResponse(exc.message, status_code=exc.status), body, False
         headers: dict[str, str] = dict(request.headers) if script.wants_headers else {}
 
         def call() -> Response | bytes:

@@ -1,6 +1,8 @@
 """Server options: from a deployment YAML in the platform's online-deployment shape and flags.
 
-Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``),
+Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``; with
+``model_type: mlflow`` also a URI mlflow resolves: ``models:/NAME/VERSION``, ``runs:/ID/PATH``,
+``file://`` ...),
 ``code_configuration`` (``code`` and ``scoring_script``), ``environment_variables``,
 ``auth_mode: key``, ``model_type: mlflow`` (serve ``model`` as an MLflow pyfunc model with the
 built-in scoring script, no ``code_configuration``), ``request_settings.
@@ -20,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 from modeltap.config import Settings, load_settings, load_yaml_file
 from modeltap.errors import ConfigError
@@ -77,7 +80,10 @@ def _positive_int(label: str, value: object) -> int:
     return value
 
 
-def _model_path(label: str, model: object, base: Path) -> Path | None:
+def _model_path(label: str, model: object, base: Path, *, mlflow: bool) -> Path | None:
+    """The model folder ``model:`` names: a path relative to the YAML's folder, or for an
+    MLflow model a URI mlflow resolves (``models:/``, ``runs:/``, ``file://`` ...), downloaded
+    as ``--mlflow-model`` is."""
     if model is None:
         return None
     if isinstance(model, Mapping):
@@ -91,6 +97,10 @@ def _model_path(label: str, model: object, base: Path) -> Path | None:
             f"{label}: model: {model!r} is a registry reference; modeltap serve needs a local "
             "path (download the model and point model: at it)"
         )
+    if mlflow and len(urlparse(model).scheme) >= 2:  # not a path (nor a drive letter)
+        from modeltap.server.mlflow_model import local_model_folder
+
+        return local_model_folder(model, source=f"{label}: model:")
     return (base / model).resolve()
 
 
@@ -122,7 +132,8 @@ def resolve_options(
     mlflow_model: str | None = None,
     collect: bool = False,
 ) -> ServeOptions:
-    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise).
+    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise;
+    ModelUriError where an MLflow ``model:`` URI cannot be resolved).
 
     ``mlflow_model`` (or ``model_type: mlflow`` in the YAML) serves an MLflow model with the
     built-in scoring script; ``collect`` turns ``model_inputs`` and ``model_outputs`` on. An
@@ -182,7 +193,7 @@ def resolve_options(
         raise ConfigError(f"{label}: scoring script {script} not found")
 
     model = Path(model_dir).expanduser().resolve() if model_dir else _model_path(
-        label, raw.get("model"), base
+        label, raw.get("model"), base, mlflow=model_type == "mlflow"
     )
     environment: dict[str, str] = {}
     variables = raw.get("environment_variables") or {}

@@ -36,6 +36,7 @@ from modeltap.pipeline.runtime import stats as pipeline_stats
 from modeltap.server.auth import KeyAuth, generate_key, is_loopback
 from modeltap.server.options import ServeOptions
 from modeltap.server.sdk_bridge import bridge_reference_sdk, drain_reference_sdk, sdk_environment
+from modeltap.server.summary import shutdown_lines
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -159,8 +160,6 @@ def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     server.run(sockets=[sock])  # type: ignore[attr-defined]
-    from modeltap.cli.summary import shutdown_lines  # what this worker collected, wrote, dropped
-
     for line in shutdown_lines(pipeline_stats()):
         _say(line if options.workers == 1 else f"worker {os.getpid()}: {line}")
     return 0

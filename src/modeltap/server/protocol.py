@@ -13,12 +13,13 @@ from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from modeltap.errors import ModelTapError
 from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits, default_max_connections
 
 __all__ = ["LimitedHttpToolsProtocol", "limited_protocol"]
 
 
-class _HeadRefused(Exception):
+class _HeadRefused(ModelTapError):
     """Raised from a parser callback to stop parsing a head that broke a limit."""
 
 

@@ -159,3 +159,20 @@ def test_unresolvable_uri_is_one_line_and_exit_1(
     assert lines[0].startswith(f"modeltap: --mlflow-model {uri}: ")
     assert message in lines[0]
     assert not list(tmp_path.glob("modeltap-mlflow-model-*"))
+
+
+def test_model_uri_in_a_deployment_yaml_is_resolved_by_mlflow(
+    registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """model: models:/credit/1 with model_type: mlflow is downloaded as --mlflow-model is,
+    not joined to the YAML's folder."""
+    from modeltap.server.options import resolve_options
+    from tests.server.conftest import write_deployment
+
+    for name in ("MLFLOW_TRACKING_URI", "MLFLOW_ALLOW_FILE_STORE"):
+        monkeypatch.setenv(name, registry.environment[name])
+    deployment = write_deployment(tmp_path, model="models:/credit/1", model_type="mlflow")
+    options = resolve_options(deployment_file=str(deployment))
+    assert options.model_dir is not None
+    assert not options.model_dir.is_relative_to(tmp_path)
+    assert (options.model_dir / "MLmodel").is_file()

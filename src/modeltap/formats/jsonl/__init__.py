@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Sequence
-from typing import TYPE_CHECKING, BinaryIO
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from modeltap.event import Event
 from modeltap.formats.base import Encoded, FileRead, Format
@@ -68,3 +68,9 @@ class JsonLinesFormat(Format):
     def decode(self, file: FileRead) -> pa.Table:
         """See ``modeltap.formats.jsonl.decode``."""
         return decode_file(file)
+
+    stores_records = True
+
+    def records(self, content: bytes) -> Iterator[dict[str, Any]]:
+        """Every record line of the file, parsed (blank lines skipped)."""
+        return decode_records(content)

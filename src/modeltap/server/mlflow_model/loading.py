@@ -46,7 +46,7 @@ def load_pyfunc(model_dir: Path) -> Any:
         ) from exc
 
 
-def local_model_folder(location: str) -> Path:
+def local_model_folder(location: str, *, source: str = "--mlflow-model") -> Path:
     """The local folder of the MLflow model at ``location``.
 
     A path is taken as it is (relative to the current folder). A ``file://`` URI is its path.
@@ -55,7 +55,8 @@ def local_model_folder(location: str) -> Path:
     ``mlflow.artifacts.download_artifacts`` from the tracking and registry server mlflow is set
     up for (``MLFLOW_TRACKING_URI``) into a temporary folder that this process removes when it
     exits. Raises ModelUriError, one line naming the URI and why, where that fails or the
-    result is not a model folder (no MLmodel file).
+    result is not a model folder (no MLmodel file); ``source`` is where the URI was given
+    (the flag, or ``deployment.yaml: model:``), for that line.
     """
     scheme = urlparse(location).scheme
     if len(scheme) < 2:  # no scheme, or a Windows drive letter: a path
@@ -66,7 +67,7 @@ def local_model_folder(location: str) -> Path:
     if scheme.lower() == "file":
         folder = Path(url2pathname(urlparse(location).path))
         if not folder.is_dir():
-            raise ModelUriError(f"--mlflow-model {location}: no folder {folder}")
+            raise ModelUriError(f"{source} {location}: no folder {folder}")
     else:
         target = tempfile.mkdtemp(prefix="modeltap-mlflow-model-")
         _remove_at_exit(target)
@@ -76,13 +77,13 @@ def local_model_folder(location: str) -> Path:
         except Exception as exc:
             reason = " ".join(str(getattr(exc, "message", exc)).split())
             raise ModelUriError(
-                f"--mlflow-model {location}: mlflow cannot resolve it "
+                f"{source} {location}: mlflow cannot resolve it "
                 f"({type(exc).__name__}: {reason}); the tracking server is "
                 f"{mlflow.get_tracking_uri()} (set MLFLOW_TRACKING_URI to the one that has it)"
             ) from None
     if not (folder / "MLmodel").is_file():
         raise ModelUriError(
-            f"--mlflow-model {location}: {folder} has no MLmodel file; name the model's own "
+            f"{source} {location}: {folder} has no MLmodel file; name the model's own "
             "folder (e.g. runs:/RUN_ID/model, the name it was logged under)"
         )
     return folder.resolve()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
 
-from modeltap.cli.summary import shutdown_lines, startup_lines, writer_placement
+import modeltap.server
 from modeltap.config import load_settings
+from modeltap.server.summary import shutdown_lines, startup_lines, writer_placement
 from modeltap.stats import StatsRecorder
 
 
@@ -92,3 +94,21 @@ def test_shutdown_lines_count_what_happened() -> None:
 def test_shutdown_without_collections_says_so() -> None:
     """No collection saw anything: one line that says so."""
     assert shutdown_lines(StatsRecorder().snapshot()) == ["nothing was collected"]
+
+
+def test_server_code_does_not_import_the_cli() -> None:
+    """The server package stands on its own: no module under modeltap.server imports
+    modeltap.cli (the command line imports the server, never the other way round)."""
+    root = Path(modeltap.server.__file__).parent
+    offenders: list[str] = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module is not None:
+                names = [node.module]
+            else:
+                continue
+            offenders += [f"{path.name}:{node.lineno} {name}" for name in names
+                          if name == "modeltap.cli" or name.startswith("modeltap.cli.")]
+    assert not offenders, offenders
