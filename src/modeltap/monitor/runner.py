@@ -222,19 +222,8 @@ def _one_signal(
         ):
             from modeltap.monitor.attribution.learning import Learner, SideData
 
-            target = signal.target_column
-            assert target is not None  # checked at load time
-            override = signal.feature_type_override
-            target_info = definition.create_monitor.monitoring_target
-            learner = Learner(
-                sides.destination,
-                definition.name,
-                sides.options,
-                target,
-                target_info.ml_task if target_info is not None else None,
-                override.categorical if override else (),
-                override.numerical if override else (),
-            )
+            assert not isinstance(signal, ModelPerformanceSignal)
+            learner = Learner.for_signal(definition, signal, sides.destination, sides.options)
             reference_side = SideData(sides.source(reference_ref), reference_window, reference)
             production_side = SideData(
                 sides.source(production_data.input_data.ref), production_window, production

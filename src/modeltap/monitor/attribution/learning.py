@@ -9,6 +9,13 @@ from typing import Any
 
 from modeltap.monitor.attribution import surrogate
 from modeltap.monitor.attribution.cache import ImportanceCache, reference_fingerprint
+from modeltap.monitor.definition import (
+    DataDriftSignal,
+    DataQualitySignal,
+    FeatureAttributionDriftSignal,
+    MonitorDefinition,
+    PredictionDriftSignal,
+)
 from modeltap.monitor.engines.base import Side
 from modeltap.monitor.rows import read_rows
 from modeltap.monitor.source import ENVELOPE_COLUMNS, Source
@@ -43,6 +50,33 @@ class Learner:
     task: str | None = None
     categorical: Sequence[str] = ()
     numerical: Sequence[str] = ()
+
+    @classmethod
+    def for_signal(
+        cls,
+        definition: MonitorDefinition,
+        signal: FeatureAttributionDriftSignal
+        | DataDriftSignal
+        | PredictionDriftSignal
+        | DataQualitySignal,
+        destination: str,
+        storage_options: dict[str, Any] | None,
+    ) -> Learner:
+        """The learner of a signal: its target column and type overrides, the monitor's task."""
+        target = signal.target_column
+        if target is None:  # load() refuses this; a definition built by hand may not
+            raise ValueError(f"{signal.type} needs reference_data.data_column_names.target_column")
+        override = signal.feature_type_override
+        monitoring_target = definition.create_monitor.monitoring_target
+        return cls(
+            destination,
+            definition.name,
+            storage_options,
+            target,
+            monitoring_target.ml_task if monitoring_target is not None else None,
+            tuple(override.categorical) if override else (),
+            tuple(override.numerical) if override else (),
+        )
 
     def learn(self, data: SideData, features: Sequence[str]) -> surrogate.Importances:
         """Train the surrogate on a side's rows (a sample of at most ``TRAINING_SAMPLE``)."""
