@@ -98,3 +98,22 @@ def test_without_lightgbm_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("importlib.util.find_spec", find_spec)
     with pytest.raises(MissingDependencyError, match=r'pip install "modeltap\[attribution\]"'):
         surrogate.feature_importances(_table((1, 1, 1), rows=100), ["a"], "y")
+
+
+def test_categorical_types_are_learned() -> None:
+    """Text, boolean, timestamp and binary features are categories; the one that decides the
+    target ranks first."""
+    rng = np.random.default_rng(4)
+    rows = 1500
+    flag = rng.random(rows) > 0.5
+    table = pa.table(
+        {
+            "flag": flag,
+            "day": pa.array(rng.integers(0, 3, rows) * 86_400_000_000, pa.timestamp("us")),
+            "raw": pa.array([bytes([v]) for v in rng.integers(200, 203, rows)], pa.binary()),
+            "y": np.where(flag, 10.0, 0.0) + 0.01 * rng.normal(size=rows),
+        }
+    )
+    learned = surrogate.feature_importances(table, ["flag", "day", "raw"], "y")
+    assert set(learned.data_types.values()) == {"categorical"}
+    assert max(learned.values, key=lambda f: learned.values[f]) == "flag"

@@ -107,9 +107,12 @@ def _numbers(column: pa.ChunkedArray) -> npt.NDArray[np.float64]:
 
 def _codes(column: pa.ChunkedArray) -> tuple[npt.NDArray[np.float64], int]:
     """Category codes by sorted text (null: NaN) and the number of categories."""
-    text = pc.cast(column, pa.string()) if type_kind(column.type) != "string" else column
-    if pa.types.is_dictionary(text.type):
-        text = pc.cast(text, pa.string())
+    text: pa.ChunkedArray | pa.Array = column
+    if type_kind(column.type) != "string" or pa.types.is_dictionary(column.type):
+        try:
+            text = pc.cast(column, pa.string())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # e.g. bytes that are not UTF-8
+            text = pa.array([None if v is None else str(v) for v in column.to_pylist()])
     categories = pc.unique(pc.drop_null(text))
     categories = categories.take(pc.sort_indices(categories))
     codes = pc.index_in(text, value_set=categories)
