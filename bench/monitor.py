@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from _results import start_recording
+
 FLOATS = [f"f{i}" for i in range(14)]
 INTS = ["i0", "i1"]
 STRINGS = [f"s{i}" for i in range(4)]
@@ -227,6 +229,7 @@ def spawn(python: str, which: str, folder: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per side (issue: 1M)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (5,000 rows, not kept)")
     parser.add_argument(
         "--production-rows", type=int, help="production rows if not --rows (issue: 10M)"
     )
@@ -238,6 +241,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     folder = Path(args.dir)
+    if args.quick:
+        args.rows, args.production_rows = 5_000, None
     if args.child:
         child(args.child, folder)
         return 0
@@ -256,6 +261,11 @@ def main() -> int:
     }
     if args.evidently_python:
         results["Evidently DataDriftPreset"] = spawn(args.evidently_python, "evidently", folder)
+    recording = start_recording("monitor", enabled=not args.quick)
+    print(
+        f"{args.rows:,} reference rows (Parquet file), {args.production_rows or args.rows:,} "
+        "production rows (collected, Parquet) x 20 features; each contender in its own process"
+    )
     reference_values = results["pandas + scipy"]["values"]
     mine = results["modeltap (embedded engine)"]["values"]
     missing = sorted(set(reference_values) - set(mine))
@@ -272,6 +282,7 @@ def main() -> int:
             f"{result['peak_rss'] / 2**20:>8.0f} MB {scipy_seconds / seconds:>8.1f}x"
         )
     print(f"largest |modeltap - scipy| over {len(reference_values)} metric values: {worst:.2e}")
+    recording.save()
     return 0 if worst <= 1e-9 else 1
 
 

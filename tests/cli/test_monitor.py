@@ -147,6 +147,7 @@ def test_monitor_run_finds_the_shift(
     assert info["engine"] == "embedded"
     assert info["window_end"] == at.isoformat().replace("+00:00", "Z")
     assert info["signals"]["drift"]["message"].startswith("The signal 'drift' has failed")
+    assert info["signals"]["drift"]["alert_enabled"] is True
     metrics = pd.read_parquet(folder / "metrics.parquet")
     breached = metrics[metrics.breached]
     assert set(breached[breached.signal_name == "drift"].feature_name) == {"income", "city"}
