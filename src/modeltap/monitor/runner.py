@@ -252,6 +252,7 @@ def _one_signal(
     except Exception as exc:  # a bug must not cost the other signals their results
         error = f"{type(exc).__name__}: {exc}"
         result = SignalResult(name, signal.type, status="failed", error=error)
+    result.alert_enabled = signal.alert_enabled
     return result, production_window, reference_window
 
 

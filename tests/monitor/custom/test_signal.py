@@ -193,3 +193,18 @@ def test_example_empty_inputs_signal(data_dir: Path) -> None:
     assert rows.loc["all_inputs", "group_dimension"] == "row"
     assert rows.loc["age", "metric_value"] == 0.5
     assert run.signals["empty-inputs"]["status"] == "breached"
+
+
+def test_alert_enabled_is_recorded(tmp_path: Path) -> None:
+    """alert_enabled: false reaches run.json for a custom signal and for a built-in beside it."""
+    definition = _definition(tmp_path, custom=_signal(tmp_path, "as_polars", alert_enabled=False))
+    definition["create_monitor"]["monitoring_signals"]["quality"] = {
+        "type": "data_quality",
+        "production_data": _signal(tmp_path, "as_polars")["production_data"],
+        "reference_data": {"input_data": {"path": str(tmp_path / "production.parquet")}},
+        "alert_enabled": False,
+    }
+    run = modeltap.monitor.run(definition, at=AT)
+    info = json.loads((Path(run.path) / "run.json").read_text())
+    assert info["signals"]["custom"]["alert_enabled"] is False
+    assert info["signals"]["quality"]["alert_enabled"] is False
