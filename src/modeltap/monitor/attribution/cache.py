@@ -3,11 +3,12 @@ against the same reference trains its surrogate once.
 
 An entry is ``{destination}/_monitoring/{monitor}/feature_importance/{fingerprint}.json``. The
 fingerprint covers what the importances depend on: the reference (its label, window, row count
-and schema; for files of training data each file's path, size and modification time; for
-collected data its last event time), the target column, the task, the feature type overrides
-and the surrogate's parameters. Any change gives another fingerprint, so a stale entry is never
-used; entries are written whole (a temporary file renamed into place on local disk, one put on
-object stores).
+and schema; for files of training data each file's path, size and modification time), the
+target column, the task, the feature type overrides and the surrogate's parameters. Collected
+data is known by its window and row count (late records change the count), not by the asset's
+last event time, which moves with every commit even outside the window. Any change gives
+another fingerprint, so a stale entry is never used; entries are written whole (a temporary
+file renamed into place on local disk, one put on object stores).
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ def reference_fingerprint(
         "rows": rows,
         "schema": [[name, str(kind)] for name, kind in schema.items()],
         "files": _file_stats(source),
-        "last_time": source.last_time,
         "target": target,
         "task": task,
         "categorical": sorted(categorical),
