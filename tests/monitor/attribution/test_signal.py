@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,30 @@ def test_production_without_the_target_fails_that_signal(tmp_path: Path) -> None
     assert "has no target column 'y'" in run.signals["fad"]["error"]
     assert run.signals["quality"]["status"] in ("ok", "breached")
     assert run.status == "failed"
+
+
+def test_top_n_in_the_attribution_signal(tmp_path: Path) -> None:
+    """features: {top_n_feature_importance: 2} compares the two most important reference
+    features only."""
+    definition = _definition(tmp_path, (1, 2, 4))
+    definition["create_monitor"]["monitoring_signals"]["fad"]["features"] = {
+        "top_n_feature_importance": 2
+    }
+    run = modeltap.monitor.run(definition, at=AT)
+    assert set(_rows(run.metrics, "reference_feature_importance")) == {"a", "b"}
+    assert set(_rows(run.metrics, "production_feature_importance")) == {"a", "b"}
+
+
+def test_without_the_extra_the_signal_fails_with_the_hint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without lightgbm the signal is failed with the install command; the run goes on."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "lightgbm" else real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    run = modeltap.monitor.run(_definition(tmp_path, (4, 2, 1)), at=AT)
+    assert run.signals["fad"]["status"] == "failed"
+    assert 'pip install "modeltap[attribution]"' in run.signals["fad"]["error"]
