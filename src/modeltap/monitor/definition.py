@@ -415,7 +415,7 @@ def _check_top_n(features: Any, reference: MonitorInput | None) -> None:
             "features",
             "top_n_feature_importance needs reference_data with "
             "data_column_names.target_column (the column the feature importances are learned "
-            "to predict)"
+            "to predict)",
         )
 
 
@@ -510,11 +510,19 @@ class FeatureAttributionDriftSignal(_SignalBase):
     metric_thresholds: dict[str, float] | None = None
 
     default_context: ClassVar[str] = "model_inputs"
+    _outputs: InputRef | None = PrivateAttr(default=None)
 
     @field_validator("features", mode="before")
     @classmethod
     def _feature_selection(cls, value: Any) -> Any:
         return _features(value)
+
+    @property
+    def joined_outputs(self) -> InputRef | None:
+        """The model outputs joined to the production inputs (on ``{correlationid}_{row_index}``)
+        when production_data was left out: the deployment's ``model_outputs``, as the
+        platform does."""
+        return self._outputs
 
     @field_validator("metric_thresholds", mode="before")
     @classmethod
@@ -535,11 +543,6 @@ class FeatureAttributionDriftSignal(_SignalBase):
 
     @model_validator(mode="after")
     def _inputs(self) -> FeatureAttributionDriftSignal:
-        if self.production_data is None:
-            raise ValueError(
-                "feature_attribution_drift needs production_data: the model's inputs with the "
-                "target column (joined ground truth, or the model's own prediction)"
-            )
         if _target(self.reference_data) is None:
             raise ValueError(
                 "feature_attribution_drift needs reference_data with "
@@ -777,9 +780,9 @@ class CreateMonitor(_Model):
                     f"thresholds for {signal.task} but monitoring_target.ml_task is {task}: "
                     f"use {task} metrics ({', '.join(names.allowed_metrics(signal.type, task))})",
                 )
-            if isinstance(
-                signal, ModelPerformanceSignal | FeatureAttributionDriftSignal | CustomSignal
-            ) or (signal.production_data is not None):
+            if isinstance(signal, ModelPerformanceSignal | CustomSignal) or (
+                signal.production_data is not None
+            ):
                 continue
             if deployment is None:
                 raise _At(
@@ -793,7 +796,11 @@ class CreateMonitor(_Model):
                 input_data=InputData(path=f"{endpoint}-{dep}-{context}", type="uri_folder"),
                 data_context=context,
             )
-            signals[name] = signal.model_copy(update={"production_data": production})
+            copy = signal.model_copy(update={"production_data": production})
+            if isinstance(copy, FeatureAttributionDriftSignal):
+                # the platform's default: model inputs joined with the model's outputs
+                copy._outputs = InputRef("asset", f"{endpoint}-{dep}-model_outputs")
+            signals[name] = copy
         object.__setattr__(self, "monitoring_signals", signals)
         return self
 

@@ -224,8 +224,16 @@ def _one_signal(
             assert not isinstance(signal, ModelPerformanceSignal)
             learner = Learner.for_signal(definition, signal, sides.destination, sides.options)
             reference_side = SideData(sides.source(reference_ref), reference_window, reference)
+            outputs = None
+            joined = getattr(signal, "joined_outputs", None)
+            if joined is not None:  # the platform's default: inputs joined with outputs
+                outputs_side = sides.get(joined, production_window)
+                outputs = SideData(sides.source(joined), production_window, outputs_side)
             production_side = SideData(
-                sides.source(production_data.input_data.ref), production_window, production
+                sides.source(production_data.input_data.ref),
+                production_window,
+                production,
+                outputs,
             )
         if isinstance(signal, FeatureAttributionDriftSignal):
             from modeltap.monitor.attribution.signal import attribution_signal

@@ -11,6 +11,7 @@ from modeltap.monitor import load
 from modeltap.monitor.definition import (
     DataQualitySignal,
     FeatureAttributionDriftSignal,
+    InputRef,
     TopNFeatures,
 )
 
@@ -58,7 +59,7 @@ def test_top_n_in_any_feature_signal() -> None:
     [
         (
             {"type": "feature_attribution_drift", "reference_data": SIDES["reference_data"]},
-            "s: feature_attribution_drift needs production_data",
+            "s: no production_data, and no monitoring_target.endpoint_deployment_id",
         ),
         (
             {
@@ -104,3 +105,31 @@ def test_load_time_errors(signal: dict[str, Any], message: str) -> None:
     with pytest.raises(MonitorDefinitionError) as info:
         _load(signal)
     assert message in str(info.value)
+
+
+def test_default_production_is_inputs_joined_with_outputs() -> None:
+    """Without production_data, the deployment's model_inputs joined with its model_outputs
+    (the platform's default); an explicit production_data joins nothing."""
+    definition = load(
+        {
+            "name": "m",
+            "create_monitor": {
+                "monitoring_target": {"endpoint_deployment_id": "azureml:credit:blue"},
+                "monitoring_signals": {
+                    "s": {
+                        "type": "feature_attribution_drift",
+                        "reference_data": SIDES["reference_data"],
+                    },
+                    "t": {"type": "feature_attribution_drift", **SIDES},
+                },
+            },
+        }
+    )
+    signal = definition.signals["s"]
+    assert isinstance(signal, FeatureAttributionDriftSignal)
+    assert signal.production_data is not None
+    assert signal.production_data.input_data.path == "credit-blue-model_inputs"
+    assert signal.joined_outputs == InputRef("asset", "credit-blue-model_outputs")
+    explicit = definition.signals["t"]
+    assert isinstance(explicit, FeatureAttributionDriftSignal)
+    assert explicit.joined_outputs is None

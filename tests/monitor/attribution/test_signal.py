@@ -213,3 +213,56 @@ def test_without_the_extra_the_signal_fails_with_the_hint(
     run = modeltap.monitor.run(_definition(tmp_path, (4, 2, 1)), at=AT)
     assert run.signals["fad"]["status"] == "failed"
     assert 'pip install "modeltap[attribution]"' in run.signals["fad"]["error"]
+
+
+def test_default_production_joins_collected_inputs_and_outputs(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """As on the platform, a signal without production_data learns from the deployment's
+    model_inputs joined with its model_outputs (the prediction in the target column)."""
+    modeltap.configure(
+        {
+            "endpoint_name": "credit-endpoint",
+            "name": "blue",
+            "data_collector": {"destination": str(data_dir), "fsync": "never"},
+        }
+    )
+    rng = np.random.default_rng(7)
+    a, b, c = rng.normal(size=(3, 2000))
+    try:
+        context = modeltap.Collector(name="model_inputs").collect(
+            pd.DataFrame({"a": a, "b": b, "c": c})
+        )
+        modeltap.Collector(name="model_outputs").collect(
+            pd.DataFrame({"y": 1 * a + 2 * b + 4 * c}), context
+        )
+        assert modeltap.flush(timeout=30)
+    finally:
+        modeltap.shutdown(timeout=30)
+    reference = tmp_path / "training.parquet"
+    r = np.random.default_rng(8).normal(size=(3, 2000))
+    pq.write_table(
+        pa.table({"a": r[0], "b": r[1], "c": r[2], "y": 4 * r[0] + 2 * r[1] + r[2]}), reference
+    )
+    definition = {
+        "name": "joined",
+        "trigger": {"type": "recurrence", "frequency": "day", "interval": 1},
+        "create_monitor": {
+            "monitoring_target": {"endpoint_deployment_id": "azureml:credit-endpoint:blue"},
+            "monitoring_signals": {
+                "fad": {
+                    "type": "feature_attribution_drift",
+                    "reference_data": {
+                        "input_data": {"path": str(reference), "type": "uri_file"},
+                        "data_column_names": {"target_column": "y"},
+                    },
+                }
+            },
+        },
+    }
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    run = modeltap.monitor.run(definition, at=at, destination=str(data_dir))
+    assert run.signals["fad"]["status"] == "breached", run.signals["fad"]
+    production = _rows(run.metrics, "production_feature_importance")
+    assert max(production, key=lambda f: production[f]) == "c"
+    assert run.signals["fad"]["production_row_count"] == 2000

@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from modeltap.errors import MonitorError
 from modeltap.monitor.attribution import surrogate
 from modeltap.monitor.attribution.cache import ImportanceCache, reference_fingerprint
 from modeltap.monitor.definition import (
@@ -24,18 +28,35 @@ from modeltap.monitor.windows import Window
 __all__ = ["Learner", "SideData"]
 
 
+JOIN_KEYS = ("correlationid", "row_index")
+
+
 @dataclass(frozen=True)
 class SideData:
-    """A side to learn from: its source and window, and the engine's view of it (rows,
-    schema)."""
+    """A side to learn from: its source and window, the engine's view of it (rows, schema),
+    and the model outputs joined to it on ``correlationid`` and ``row_index``, if any."""
 
     source: Source
     window: Window
     side: Side
+    outputs: SideData | None = None
 
     def features(self, target: str) -> list[str]:
         """Every column but the envelope and the target, in the side's order."""
         return [c for c in self.side.schema if c not in ENVELOPE_COLUMNS and c != target]
+
+    def has_column(self, column: str) -> bool:
+        """Whether the side (or its joined outputs) has ``column``."""
+        return column in self.side.schema or (
+            self.outputs is not None and column in self.outputs.side.schema
+        )
+
+    @property
+    def label(self) -> str:
+        """The side's data, as messages name it."""
+        if self.outputs is None:
+            return self.source.label
+        return f"{self.source.label} joined with {self.outputs.source.label}"
 
 
 @dataclass(frozen=True)
@@ -80,15 +101,43 @@ class Learner:
 
     def learn(self, data: SideData, features: Sequence[str]) -> surrogate.Importances:
         """Train the surrogate on a side's rows (a sample of at most ``TRAINING_SAMPLE``)."""
-        table = read_rows(
-            data.source,
-            data.window,
-            [*features, self.target],
-            sample=surrogate.TRAINING_SAMPLE,
-        )
+        table = self._rows(data, features)
         return surrogate.feature_importances(
             table, features, self.target, self.task, self.categorical, self.numerical
         )
+
+    def _rows(self, data: SideData, features: Sequence[str]) -> pa.Table:
+        sample = surrogate.TRAINING_SAMPLE
+        if data.outputs is None:
+            return read_rows(data.source, data.window, [*features, self.target], sample=sample)
+        keys = list(JOIN_KEYS)
+        inputs = read_rows(data.source, data.window, [*features, *keys], sample=sample)
+        outputs = read_rows(data.outputs.source, data.outputs.window, [*keys, self.target])
+        for table, label in ((inputs, data.source.label), (outputs, data.outputs.source.label)):
+            if table.num_rows and not all(k in table.column_names for k in keys):
+                raise MonitorError(
+                    f"{label} has no correlationid and row_index to join inputs with outputs "
+                    "on: give production_data with the target column instead"
+                )
+        if not inputs.num_rows or not outputs.num_rows:
+            return pa.table({})
+        inputs = inputs.set_column(
+            inputs.column_names.index("row_index"),
+            "row_index",
+            pc.cast(inputs.column("row_index"), pa.int64()),
+        )
+        outputs = outputs.set_column(
+            outputs.column_names.index("row_index"),
+            "row_index",
+            pc.cast(outputs.column("row_index"), pa.int64()),
+        )
+        joined = inputs.join(outputs, keys=keys, join_type="inner", use_threads=False)
+        if joined.num_rows == 0:
+            raise MonitorError(
+                f"none of the {inputs.num_rows} rows of {data.source.label} found its output in "
+                f"{data.outputs.source.label} (joined on correlationid and row_index)"
+            )
+        return joined.sort_by([(k, "ascending") for k in keys])
 
     def reference(self, data: SideData) -> surrogate.Importances:
         """The reference's importances over all its features, from the cache when the same

@@ -39,9 +39,9 @@ def attribution_signal(
         result.schema_changes = SchemaChanges.of_columns(reference_columns, production_columns, [])
         result.status = "no_data"
         return result
-    if target not in production.side.schema:
+    if not production.has_column(target):
         raise MonitorError(
-            f"{production.source.label} has no target column {target!r} "
+            f"{production.label} has no target column {target!r} "
             "(reference_data.data_column_names.target_column): production data needs it too, "
             "e.g. joined ground truth or the model's own prediction"
         )
@@ -57,7 +57,9 @@ def attribution_signal(
             changes.unmonitored.append(
                 {"feature": feature, "reason": "not in the reference, or of a type not learned"}
             )
-    trainable = [f for f in reference_importances.values if f in production.side.schema]
+    trainable = [
+        f for f in reference_importances.values if f in production.side.schema and f != target
+    ]
     production_importances = learner.learn(production, trainable).values
     reference_values = [reference_importances.values[f] for f in learned]
     # a feature production lacks (or cannot use) has no importance there
