@@ -240,19 +240,18 @@ def test_input_paths(path: str, expected: InputRef) -> None:
         (
             "create_monitor.monitoring_signals.drift.type",
             "custom",
-            "create_monitor.monitoring_signals.drift.type: 'custom': custom signals are not "
-            "available yet",
-        ),
-        (
-            "create_monitor.monitoring_signals.drift.type",
-            "feature_attribution_drift",
-            "feature attribution drift signals are not available yet",
+            "create_monitor.monitoring_signals.drift.component: required key missing",
         ),
         (
             "create_monitor.monitoring_signals.drift.features",
-            {"top_n_feature_importance": 10},
-            "create_monitor.monitoring_signals.drift.features: top_n_feature_importance needs "
-            "feature importances, which are not available yet",
+            {"top_n_feature_importance": 0},
+            "create_monitor.monitoring_signals.drift.features: top_n_feature_importance: 0 is "
+            "not a number of features (1 or more)",
+        ),
+        (
+            "create_monitor.monitoring_signals.drift.features",
+            {"top_n_feature_importance": 3, "extra": 1},
+            "unknown key 'extra' next to top_n_feature_importance",
         ),
         (
             "create_monitor.monitoring_signals.drift.features",

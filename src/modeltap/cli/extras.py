@@ -20,6 +20,7 @@ __all__ = [
 ]
 
 EXTRAS: dict[str, tuple[str, ...]] = {
+    "attribution": ("lightgbm", "sklearn"),
     "azure": ("adlfs",),
     "gcs": ("gcsfs",),
     "mlflow": ("mlflow", "sklearn", "skops"),
@@ -33,6 +34,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 uvloop, which uvicorn uses when present, are left out)."""
 
 _PURPOSE = {
+    "attribution": "feature attribution drift, top-N features",
     "azure": "az://, abfs:// destinations",
     "gcs": "gs:// destinations",
     "mlflow": "serving MLflow models",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -32,9 +33,13 @@ from modeltap.monitor.metrics import names
 from modeltap.monitor.windows import parse_duration, to_utc
 
 __all__ = [
+    "AnySignal",
+    "CustomSignal",
+    "CustomThreshold",
     "DataDriftSignal",
     "DataQualitySignal",
     "DataWindow",
+    "FeatureAttributionDriftSignal",
     "FeatureSignal",
     "InputRef",
     "ModelPerformanceSignal",
@@ -42,15 +47,22 @@ __all__ = [
     "MonitorInput",
     "PredictionDriftSignal",
     "Signal",
+    "TopNFeatures",
     "load",
     "parse_input_path",
 ]
 
-SIGNAL_TYPES = ("data_drift", "prediction_drift", "data_quality", "model_performance")
-_LATER = {
-    "feature_attribution_drift": "feature attribution drift signals are not available yet",
-    "custom": "custom signals are not available yet",
-}
+SIGNAL_TYPES = (
+    "data_drift",
+    "prediction_drift",
+    "data_quality",
+    "model_performance",
+    "feature_attribution_drift",
+    "custom",
+)
+NDCG = "normalized_discounted_cumulative_gain"
+DEFAULT_NDCG_THRESHOLD = 0.9
+"""The platform's documented threshold for feature attribution drift (its SDK has no default)."""
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 _ASSET_RE = re.compile(
     r"^(?P<name>[A-Za-z0-9_.-]{1,255})(?::(?P<version>[A-Za-z0-9_.-]{1,255})|@latest)?$"
@@ -272,17 +284,34 @@ class FeatureTypeOverride(_Model):
     numerical: list[str] = Field(default_factory=list)
 
 
+class TopNFeatures(_Model):
+    """``features: {top_n_feature_importance: N}``: the N features most important on the
+    reference (by the feature-attribution surrogate's importances)."""
+
+    top_n_feature_importance: Annotated[int, Field(ge=1)]
+
+
 def _features(value: Any) -> Any:
     if value is None or value == "all_features":
         return "all_features"
+    if isinstance(value, TopNFeatures):
+        return value
     if isinstance(value, Mapping):
         if "top_n_feature_importance" in value:
-            raise ValueError(
-                "top_n_feature_importance needs feature importances, which are not available "
-                "yet: list the features, or use all_features"
-            )
+            count = value["top_n_feature_importance"]
+            if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+                raise ValueError(
+                    f"top_n_feature_importance: {count!r} is not a number of features (1 or more)"
+                )
+            others = [str(k) for k in value if k != "top_n_feature_importance"]
+            if others:
+                raise ValueError(
+                    f"unknown key {others[0]!r} next to top_n_feature_importance: give it alone"
+                )
+            return TopNFeatures(top_n_feature_importance=count)
         raise ValueError(
-            f"{dict(value)!r} is not a feature selection: use all_features or a list of names"
+            f"{dict(value)!r} is not a feature selection: use all_features, a list of names or "
+            "{top_n_feature_importance: N}"
         )
     if isinstance(value, str):
         raise ValueError(
@@ -342,7 +371,7 @@ class _FeatureSignal(_SignalBase):
 
     production_data: ProductionInput | None = None
     reference_data: MonitorInput | None = None
-    features: list[str] | Literal["all_features"] = "all_features"
+    features: list[str] | Literal["all_features"] | TopNFeatures = "all_features"
     feature_type_override: FeatureTypeOverride | None = None
     metric_thresholds: dict[str, dict[str, float]] | None = None
 
@@ -353,6 +382,16 @@ class _FeatureSignal(_SignalBase):
     @classmethod
     def _feature_selection(cls, value: Any) -> Any:
         return _features(value)
+
+    @model_validator(mode="after")
+    def _top_n_target(self) -> _FeatureSignal:
+        _check_top_n(self.features, self.reference_data)
+        return self
+
+    @property
+    def target_column(self) -> str | None:
+        """``reference_data.data_column_names.target_column``, when given."""
+        return _target(self.reference_data)
 
     @field_validator("metric_thresholds", mode="before")
     @classmethod
@@ -365,6 +404,21 @@ class _FeatureSignal(_SignalBase):
         if given:
             return dict(given)
         return dict(names.DEFAULT_THRESHOLDS[self.type][data_type])
+
+
+def _target(reference: MonitorInput | None) -> str | None:
+    columns = reference.data_column_names if reference is not None else None
+    return columns.target_column if columns is not None and columns.target_column else None
+
+
+def _check_top_n(features: Any, reference: MonitorInput | None) -> None:
+    if isinstance(features, TopNFeatures) and _target(reference) is None:
+        raise _At(
+            "features",
+            "top_n_feature_importance needs reference_data with "
+            "data_column_names.target_column (the column the feature importances are learned "
+            "to predict)",
+        )
 
 
 class DataDriftSignal(_FeatureSignal):
@@ -446,11 +500,188 @@ class ModelPerformanceSignal(_SignalBase):
         return dict((self.metric_thresholds or {}).get(self.task, {}))
 
 
+class FeatureAttributionDriftSignal(_SignalBase):
+    """``type: feature_attribution_drift``: how far production's feature-importance ranking
+    moved from the reference's (NDCG; a breach when it falls below the threshold)."""
+
+    type: Literal["feature_attribution_drift"]
+    production_data: ProductionInput | None = None
+    reference_data: MonitorInput | None = None
+    features: list[str] | Literal["all_features"] | TopNFeatures = "all_features"
+    feature_type_override: FeatureTypeOverride | None = None
+    metric_thresholds: dict[str, float] | None = None
+
+    default_context: ClassVar[str] = "model_inputs"
+    _outputs: InputRef | None = PrivateAttr(default=None)
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _feature_selection(cls, value: Any) -> Any:
+        return _features(value)
+
+    @property
+    def joined_outputs(self) -> InputRef | None:
+        """The model outputs joined to the production inputs (on ``{correlationid}_{row_index}``)
+        when production_data was left out: the deployment's ``model_outputs``, as the
+        platform does."""
+        return self._outputs
+
+    @field_validator("metric_thresholds", mode="before")
+    @classmethod
+    def _metric_thresholds(cls, value: Any) -> Any:
+        if value is None:
+            return value
+        if not isinstance(value, Mapping) or not value:
+            raise ValueError(f"{value!r} is not a mapping: use {{{NDCG}: 0.9}}")
+        for metric, threshold in value.items():
+            if metric != NDCG:
+                raise ValueError(
+                    f"unknown metric {metric!r} for a feature_attribution_drift signal: "
+                    f"{_nearest(str(metric), [NDCG])}allowed: {NDCG}"
+                )
+            if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+                raise _At(str(metric), f"{threshold!r} is not a number")
+        return {str(k): float(v) for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _inputs(self) -> FeatureAttributionDriftSignal:
+        if _target(self.reference_data) is None:
+            raise ValueError(
+                "feature_attribution_drift needs reference_data with "
+                "data_column_names.target_column (the column the surrogate model learns to "
+                "predict; production needs the same column)"
+            )
+        _check_top_n(self.features, self.reference_data)
+        return self
+
+    @property
+    def target_column(self) -> str | None:
+        """``reference_data.data_column_names.target_column``."""
+        return _target(self.reference_data)
+
+    def thresholds(self, data_type: str = "") -> dict[str, float]:
+        """The NDCG threshold (default 0.9, the platform's documented value)."""
+        return dict(self.metric_thresholds or {NDCG: DEFAULT_NDCG_THRESHOLD})
+
+
+class CustomThreshold(_Model):
+    """One ``metric_thresholds`` entry of a custom signal."""
+
+    metric_name: str
+    threshold: float
+    higher_is_worse: bool = True
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{value!r} is not a number")
+        return value
+
+
+class CustomSignal(_SignalBase):
+    """``type: custom``: ``component`` (``"package.module:function"``) is called as
+    ``function(production, reference, **params)`` with each side's rows as ``pyarrow.Table``
+    (``reference`` None when not given) and returns rows ``group, metric_name, metric_value``
+    (optionally ``group_dimension``)."""
+
+    type: Literal["custom"]
+    component: str
+    production_data: ProductionInput | None = None
+    reference_data: MonitorInput | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    metric_thresholds: list[CustomThreshold] = Field(default_factory=list)
+
+    _function: Callable[..., Any] | None = PrivateAttr(default=None)
+
+    @field_validator("component")
+    @classmethod
+    def _component(cls, value: str) -> str:
+        from modeltap.monitor.custom.component import parse_component
+
+        parse_component(value)
+        return value
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _params(cls, value: Any) -> Any:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError(f"{value!r} is not a mapping of parameter names to values")
+        for key in value:
+            if not isinstance(key, str) or not key.isidentifier():
+                raise ValueError(f"{key!r} cannot be a keyword argument name")
+            if key in ("production", "reference"):
+                raise ValueError(
+                    f"{key!r} is the name of the data argument: give the parameter another name"
+                )
+        return value
+
+    @field_validator("metric_thresholds", mode="before")
+    @classmethod
+    def _unique(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise ValueError(
+                f"{value!r} is not a list: use [{{metric_name: NAME, threshold: 0.1}}, ...]"
+            )
+        seen: set[Any] = set()
+        for entry in value:
+            name = entry.get("metric_name") if isinstance(entry, Mapping) else None
+            if name is not None and name in seen:
+                raise ValueError(f"metric_name {name!r} is listed twice: give one threshold each")
+            seen.add(name)
+        return value
+
+    @model_validator(mode="after")
+    def _inputs(self, info: ValidationInfo) -> CustomSignal:
+        from modeltap.monitor.custom.component import resolve_component
+
+        if self.production_data is None:
+            raise ValueError("a custom signal needs production_data")
+        folder = (info.context or {}).get("folder") if info is not None else None
+        try:
+            self._function = resolve_component(
+                self.component, [Path(folder)] if folder is not None else []
+            )
+        except ValueError as exc:
+            raise _At("component", str(exc)) from None
+        return self
+
+    def threshold(self, metric: str) -> CustomThreshold | None:
+        """The threshold given for ``metric``, if any."""
+        return next((t for t in self.metric_thresholds if t.metric_name == metric), None)
+
+    @property
+    def function(self) -> Callable[..., Any]:
+        """The component's function (imported when the definition was loaded)."""
+        if self._function is None:
+            from modeltap.monitor.custom.component import resolve_component
+
+            self._function = resolve_component(self.component)
+        return self._function
+
+
 Signal = Annotated[
-    DataDriftSignal | PredictionDriftSignal | DataQualitySignal | ModelPerformanceSignal,
+    DataDriftSignal
+    | PredictionDriftSignal
+    | DataQualitySignal
+    | ModelPerformanceSignal
+    | FeatureAttributionDriftSignal
+    | CustomSignal,
     Field(discriminator="type"),
 ]
 FeatureSignal = DataDriftSignal | PredictionDriftSignal | DataQualitySignal
+AnySignal = (
+    DataDriftSignal
+    | PredictionDriftSignal
+    | DataQualitySignal
+    | ModelPerformanceSignal
+    | FeatureAttributionDriftSignal
+    | CustomSignal
+)
 
 
 class MonitoringTarget(_Model):
@@ -560,8 +791,6 @@ class CreateMonitor(_Model):
             if not isinstance(signal, Mapping):
                 raise _At(str(name), f"{signal!r} is not a mapping with a type")
             kind = signal.get("type")
-            if kind in _LATER:
-                raise _At(f"{name}.type", f"{kind!r}: {_LATER[kind]}")
             if kind is None or kind not in SIGNAL_TYPES:
                 hint = _nearest(str(kind), list(SIGNAL_TYPES)) if kind is not None else ""
                 raise _At(
@@ -593,7 +822,9 @@ class CreateMonitor(_Model):
                     f"thresholds for {signal.task} but monitoring_target.ml_task is {task}: "
                     f"use {task} metrics ({', '.join(names.allowed_metrics(signal.type, task))})",
                 )
-            if isinstance(signal, ModelPerformanceSignal) or signal.production_data is not None:
+            if isinstance(signal, ModelPerformanceSignal | CustomSignal) or (
+                signal.production_data is not None
+            ):
                 continue
             if deployment is None:
                 raise _At(
@@ -607,7 +838,11 @@ class CreateMonitor(_Model):
                 input_data=InputData(path=f"{endpoint}-{dep}-{context}", type="uri_folder"),
                 data_context=context,
             )
-            signals[name] = signal.model_copy(update={"production_data": production})
+            copy = signal.model_copy(update={"production_data": production})
+            if isinstance(copy, FeatureAttributionDriftSignal):
+                # the platform's default: model inputs joined with the model's outputs
+                copy._outputs = InputRef("asset", f"{endpoint}-{dep}-model_outputs")
+            signals[name] = copy
         object.__setattr__(self, "monitoring_signals", signals)
         return self
 
@@ -736,11 +971,7 @@ class MonitorDefinition(_Model):
         return value
 
     @property
-    def signals(
-        self,
-    ) -> dict[
-        str, DataDriftSignal | PredictionDriftSignal | DataQualitySignal | ModelPerformanceSignal
-    ]:
+    def signals(self) -> dict[str, AnySignal]:
         """Every signal by name (the out-of-box ones when none were listed)."""
         return dict(self.create_monitor.monitoring_signals)
 
@@ -808,11 +1039,13 @@ def load(
     allowed."""
     if isinstance(definition, MonitorDefinition):
         return definition
+    folder: Path | None = None
     if isinstance(definition, Mapping):
         source, raw = "(mapping)", definition
     else:
         path = Path(definition)
         source = str(path)
+        folder = path.resolve().parent
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
@@ -834,6 +1067,7 @@ def load(
             f"trigger and create_monitor; got {type(raw).__name__}"
         )
     try:
-        return MonitorDefinition.model_validate(dict(raw))
+        context = {"folder": str(folder)} if folder is not None else None
+        return MonitorDefinition.model_validate(dict(raw), context=context)
     except ValidationError as exc:
         raise _format(exc, source) from None

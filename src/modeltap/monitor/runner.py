@@ -19,11 +19,14 @@ import pyarrow as pa
 
 from modeltap.errors import ModelTapError, MonitorError
 from modeltap.monitor.definition import (
+    CustomSignal,
     DataQualitySignal,
+    FeatureAttributionDriftSignal,
     InputRef,
     ModelPerformanceSignal,
     MonitorDefinition,
     MonitorInput,
+    TopNFeatures,
     load,
 )
 from modeltap.monitor.engines.base import Engine, Side
@@ -127,11 +130,15 @@ class _Sides:
         self._sources: dict[InputRef, Source] = {}
         self._sides: dict[tuple[str, Window], Side] = {}
 
-    def get(self, ref: InputRef, window: Window) -> Side:
+    def source(self, ref: InputRef) -> Source:
         source = self._sources.get(ref)
         if source is None:
             source = resolve_source(ref, self.destination, self.options)
             self._sources[ref] = source
+        return source
+
+    def get(self, ref: InputRef, window: Window) -> Side:
+        source = self.source(ref)
         key = (source.label, window)
         side = self._sides.get(key)
         if side is None:
@@ -207,6 +214,8 @@ def _one_signal(
     assert production_data is not None
     production_window, size, offset = _production_window(definition, production_data, at)
     reference_data = signal.reference_data
+    if isinstance(signal, CustomSignal):
+        return _custom(name, signal, sides, production_window, at)
     if reference_data is None:
         reference_ref = production_data.input_data.ref
         reference_window = default_reference_window(at, size, offset)
@@ -216,12 +225,74 @@ def _one_signal(
     try:
         production = sides.get(production_data.input_data.ref, production_window)
         reference = sides.get(reference_ref, reference_window)
-        if isinstance(signal, ModelPerformanceSignal):
+        if isinstance(signal, FeatureAttributionDriftSignal) or isinstance(
+            getattr(signal, "features", None), TopNFeatures
+        ):
+            from modeltap.monitor.attribution.learning import Learner, SideData
+
+            assert not isinstance(signal, ModelPerformanceSignal)
+            learner = Learner.for_signal(definition, signal, sides.destination, sides.options)
+            reference_side = SideData(sides.source(reference_ref), reference_window, reference)
+            outputs = None
+            joined = getattr(signal, "joined_outputs", None)
+            if joined is not None:  # the platform's default: inputs joined with outputs
+                outputs_side = sides.get(joined, production_window)
+                outputs = SideData(sides.source(joined), production_window, outputs_side)
+            production_side = SideData(
+                sides.source(production_data.input_data.ref),
+                production_window,
+                production,
+                outputs,
+            )
+        if isinstance(signal, FeatureAttributionDriftSignal):
+            from modeltap.monitor.attribution.signal import attribution_signal
+
+            result = attribution_signal(name, signal, learner, reference_side, production_side)
+        elif isinstance(signal, ModelPerformanceSignal):
             result = performance_signal(name, signal, sides.engine, reference, production)
-        elif isinstance(signal, DataQualitySignal):
-            result = quality_signal(name, signal, reference, production)
         else:
-            result = drift_signal(name, signal, reference, production)
+            if isinstance(signal.features, TopNFeatures):
+                from modeltap.monitor.attribution.selection import selected_features
+
+                if reference.rows == 0:
+                    top: list[str] = []
+                else:
+                    importances = learner.reference(reference_side).values
+                    top = selected_features(signal.features, importances)
+                signal = signal.model_copy(update={"features": top or "all_features"})
+            if isinstance(signal, DataQualitySignal):
+                result = quality_signal(name, signal, reference, production)
+            else:
+                result = drift_signal(name, signal, reference, production)
+    except (ModelTapError, OSError, ValueError, pa.ArrowException) as exc:
+        result = SignalResult(name, signal.type, status="failed", error=str(exc))
+    except Exception as exc:  # a bug must not cost the other signals their results
+        error = f"{type(exc).__name__}: {exc}"
+        result = SignalResult(name, signal.type, status="failed", error=error)
+    result.alert_enabled = signal.alert_enabled
+    return result, production_window, reference_window
+
+
+def _custom(
+    name: str, signal: CustomSignal, sides: _Sides, production_window: Window, at: dt.datetime
+) -> tuple[SignalResult, Window, Window]:
+    """A custom signal: both sides read as tables and passed to the user's function."""
+    from modeltap.monitor.custom.signal import custom_signal
+    from modeltap.monitor.rows import read_rows
+
+    assert signal.production_data is not None
+    reference_data = signal.reference_data
+    reference_window = (
+        Window(None, None) if reference_data is None else _reference_window(reference_data, at)
+    )
+    try:
+        production = read_rows(
+            sides.source(signal.production_data.input_data.ref), production_window
+        )
+        reference = None
+        if reference_data is not None:
+            reference = read_rows(sides.source(reference_data.input_data.ref), reference_window)
+        result = custom_signal(name, signal, production, reference)
     except (ModelTapError, OSError, ValueError, pa.ArrowException) as exc:
         result = SignalResult(name, signal.type, status="failed", error=str(exc))
     except Exception as exc:  # a bug must not cost the other signals their results

@@ -115,6 +115,8 @@ def _features(
     skip = set(ENVELOPE_COLUMNS) | set(exclude)
     if signal.features == "all_features":
         return [c for c in reference.schema if c not in skip]
+    if not isinstance(signal.features, list):  # the runner resolves top-N to a list first
+        raise TypeError("top_n_feature_importance must be resolved to a list of features")
     return list(signal.features)
 
 
