@@ -22,10 +22,11 @@ import pyarrow as pa
 
 import modeltap
 from modeltap.catalog import DataAsset
+from modeltap.formats import DATA_EXTENSIONS
 
 __all__ = ["HourCounts", "VolumeReader", "hour_histogram", "parse_event_time"]
 
-_DATA_SUFFIXES = (".jsonl", ".parquet")
+_DATA_SUFFIXES = DATA_EXTENSIONS
 
 
 def parse_event_time(text: str | None) -> dt.datetime | None:
