@@ -315,3 +315,16 @@ def test_engine_and_progress_of_the_caller(tmp_path: Path) -> None:
         )
     assert again.signals["drift"]["status"] == "ok"
     assert calls == [("drift", 0, 2), ("quality", 1, 2), ("", 2, 2)]
+
+
+def test_untyped_all_null_feature_is_no_data(tmp_path: Path) -> None:
+    """A feature with no value on either side (Arrow type null) is listed as no_data."""
+    columns = {"x": [1.0, 2.0, 3.0], "empty": pa.nulls(3)}
+    reference = _write(tmp_path / "reference.parquet", columns, with_time=False)
+    production = _write(tmp_path / "production.parquet", columns, with_time=True)
+    result = modeltap.monitor.run(
+        _definition(reference, production), at=AT, destination=str(tmp_path)
+    )
+    for signal in ("drift", "quality"):
+        assert result.signals[signal]["no_data_features"] == ["empty"]
+        assert result.signals[signal]["status"] == "ok"

@@ -195,6 +195,9 @@ def drift_signal(
         if feature in changes.missing:
             continue
         ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
+        if pa.types.is_null(ref_counts.type) and pa.types.is_null(prod_counts.type):
+            result.no_data_features.append(feature)  # no value anywhere: no type either
+            continue
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
         if data_type is None:
             continue
@@ -292,6 +295,9 @@ def quality_signal(
         if feature in changes.missing:
             continue
         ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
+        if pa.types.is_null(ref_counts.type) and pa.types.is_null(prod_counts.type):
+            result.no_data_features.append(feature)  # no value anywhere: no type either
+            continue
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
         if data_type is None:
             continue

@@ -28,6 +28,7 @@ __all__ = ["COLUMN_GROUP", "ENVELOPE_COLUMNS", "Source", "resolve_source"]
 
 ENVELOPE_COLUMNS = ("correlationid", "xrequestid", "time", "row_index")
 COLUMN_GROUP = 4
+_GROUP_ENVELOPE = ("correlationid", "time", "row_index")  # what a group needs to be joined
 _FORMATS = {
     ".parquet": "parquet",
     ".csv": "csv",
@@ -53,9 +54,9 @@ class Source:
         """Columns to read together (None: all of them).
 
         A Parquet data asset with more than ``COLUMN_GROUP`` data columns is read a few columns
-        at a time (each read then loads only those columns, plus the envelope), so one read
-        holds an hour of a few columns; anything else is read whole. The columns are the
-        asset's, as the catalog lists them."""
+        at a time (each read then loads only those columns, plus the correlation id, time and
+        row index), so one read holds an hour of a few columns; anything else is read whole.
+        The columns are the asset's, as the catalog lists them."""
         asset = self.location
         if self.kind != "collected" or not isinstance(asset, DataAsset):
             return [None]
@@ -97,7 +98,7 @@ class Source:
                     self.location,
                     piece.start,
                     piece.end,
-                    None if columns is None else [*ENVELOPE_COLUMNS, *columns],
+                    None if columns is None else [*_GROUP_ENVELOPE, *columns],
                     storage_options=self.storage_options,
                 )
             except ModelTapError as exc:
