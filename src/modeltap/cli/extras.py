@@ -26,6 +26,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "monitor": ("scipy",),
     "s3": ("s3fs",),
     "server": ("starlette", "uvicorn", "prometheus_client"),  # httptools, uvloop: speed-ups
+    "spark": ("pyspark",),
 }
 """extra -> the modules it installs that modeltap needs (accelerators such as httptools and
 uvloop, which uvicorn uses when present, are left out)."""
@@ -37,6 +38,7 @@ _PURPOSE = {
     "monitor": "modeltap monitor (drift statistics)",
     "s3": "s3:// destinations",
     "server": "modeltap serve and modeltap ingest",
+    "spark": "modeltap monitor --engine spark",
 }
 
 
