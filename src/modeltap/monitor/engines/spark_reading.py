@@ -411,9 +411,9 @@ def _collected_jsonl(
         columns[target] = column
         spark_types[target] = kind
     order = list(columns)
-    asset_columns = list(getattr(source.location, "columns", {}) or {})
-    if asset_columns:  # the catalog's order (first seen), as modeltap's reader gives it
-        rank = {name: index for index, name in enumerate(asset_columns)}
+    first = _first_record_columns(urls[0], source.storage_options)
+    if first:  # the order of the first record's fields, as Arrow's JSON reader gives it
+        rank = {name: index for index, name in enumerate(first)}
         data_names = sorted(order[4:], key=lambda n: (rank.get(n, len(rank)), order.index(n)))
         order = order[:4] + data_names
     frame = rows.select(*[columns[n].alias(n) for n in order])
@@ -421,6 +421,24 @@ def _collected_jsonl(
     for name in order[4:]:
         schema[name] = arrow_type(spark_types[name])
     return SideFrame(frame, _untyped_when_empty(frame, schema, order[4:]))
+
+
+def _first_record_columns(url: str, storage_options: Mapping[str, Any] | None) -> list[str]:
+    """The data columns of the first record of a JSON lines file, in their order (Spark's
+    inference sorts them by name): one line read on the driver."""
+    import fsspec
+    import orjson
+
+    try:
+        with fsspec.open(url, "rb", **dict(storage_options or {})) as handle:
+            record = orjson.loads(handle.readline(1 << 24))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(record, dict):
+        return []
+    rows = record.get("data")
+    names = list(rows[0]) if isinstance(rows, list) and rows and isinstance(rows[0], dict) else []
+    return names + [n for n in record if n not in _RECORD_FIELDS]
 
 
 def _untyped_when_empty(
