@@ -9,7 +9,8 @@ confusion counts or error sums of the joined rows. Raw rows are never collected.
 ``SparkEngine(master=None, conf=None, session=None)``: a given ``SparkSession`` is used as it is
 (and left running); otherwise one is started on ``master`` (default ``MODELTAP_SPARK_MASTER``,
 else ``local[*]``) with ``conf`` and stopped on :meth:`close`. Needs the ``spark`` extra
-(pyspark) and a Java runtime.
+(pyspark) and a Java runtime. A Spark session already active in the process (a notebook, a
+Spark job) is used as if it were given.
 """
 
 from __future__ import annotations
@@ -35,7 +36,14 @@ from modeltap.monitor.windows import Window
 if TYPE_CHECKING:
     from pyspark.sql import Column, SparkSession
 
-__all__ = ["DEFAULT_MASTER", "MASTER_VARIABLE", "SparkEngine", "find_java", "require_spark"]
+__all__ = [
+    "DEFAULT_MASTER",
+    "MASTER_VARIABLE",
+    "SparkEngine",
+    "find_java",
+    "require_spark",
+    "spark_master",
+]
 
 DEFAULT_MASTER = "local[*]"
 MASTER_VARIABLE = "MODELTAP_SPARK_MASTER"
@@ -78,6 +86,13 @@ def find_java(environ: Mapping[str, str] | None = None) -> str:
             f"not set; {JAVA_HINT}"
         )
     return found
+
+
+def spark_master(master: str | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """The master to start Spark on: ``master``, else ``MODELTAP_SPARK_MASTER``, else
+    ``local[*]``."""
+    env = os.environ if environ is None else environ
+    return master or env.get(MASTER_VARIABLE) or DEFAULT_MASTER
 
 
 def _spark_error(what: str, exc: BaseException) -> MonitorError:
@@ -174,7 +189,11 @@ class SparkEngine(Engine):
         find_java()
         from pyspark.sql import SparkSession
 
-        chosen = master or os.environ.get(MASTER_VARIABLE) or DEFAULT_MASTER
+        active = SparkSession.getActiveSession()
+        if active is not None:  # this process already runs Spark (a notebook, a job): use it
+            self.spark, self._owned = active, False
+            return
+        chosen = spark_master(master)
         builder = SparkSession.builder.master(chosen).appName("modeltap-monitor")
         for key, value in {**_DEFAULT_CONF, **dict(conf or {})}.items():
             builder = builder.config(key, str(value))
