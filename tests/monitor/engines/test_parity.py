@@ -1,5 +1,5 @@
 """Parity: every signal gives the same metrics on the embedded and the Spark engine (within
-1e-9), over the same generated collected tree, JSON lines and Parquet.
+1e-9), over the same generated collected tree: JSON lines, Parquet, and both mixed.
 
 The tree holds the cases that break the platform: constant int and float columns, an all-null
 feature, categories seen on one side only, a feature whose type differs between files (int64 in
@@ -127,7 +127,8 @@ def _hour_folder(root: Path, hour: dt.datetime) -> Path:
 
 
 def _tree(root: Path, file_format: str) -> tuple[Path, Path]:
-    """The model_inputs and ground_truth collections over four hours."""
+    """The model_inputs and ground_truth collections over four hours (``mixed``: the first
+    file of each hour in JSON lines, the second in Parquet, as after a format change)."""
     rng = np.random.default_rng(23)
     inputs, truth = root / "ep" / "dep" / "model_inputs", root / "ep" / "dep" / "ground_truth"
     hours = {
@@ -155,8 +156,9 @@ def _tree(root: Path, file_format: str) -> tuple[Path, Path]:
                     later = moment + dt.timedelta(minutes=2)
                     labels.append(_event(truths, later, correlation, str(uuid.uuid4())))
             events.append(dict(events[1]))  # delivered twice: counted once
-            _write_file(_hour_folder(inputs, hour), f"part-{part}", events, file_format)
-            _write_file(_hour_folder(truth, hour), f"part-{part}", labels, file_format)
+            written = file_format if file_format != "mixed" else ("jsonl", "parquet")[part]
+            _write_file(_hour_folder(inputs, hour), f"part-{part}", events, written)
+            _write_file(_hour_folder(truth, hour), f"part-{part}", labels, written)
     return inputs, truth
 
 
@@ -248,7 +250,7 @@ def _assert_same_metrics(embedded: MonitorRun, spark: MonitorRun) -> None:
         assert close[worst] <= TOLERANCE, (column, left.iloc[worst].to_dict(), b[worst])
 
 
-@pytest.mark.parametrize("file_format", ["jsonl", "parquet"])
+@pytest.mark.parametrize("file_format", ["jsonl", "parquet", "mixed"])
 def test_every_signal_has_the_same_metrics_on_both_engines(
     spark_session: Any, tmp_path: Path, file_format: str
 ) -> None:

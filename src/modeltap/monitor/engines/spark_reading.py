@@ -527,8 +527,31 @@ def read_side(spark: SparkSession, source: Source, window: Window) -> SideFrame:
         return SideFrame(None, {})
     urls = [tree.join(relative) for relative in files]
     parquet = [u for u in urls if u.endswith(".parquet")]
-    if parquet and len(parquet) != len(urls):
-        raise MonitorError(f"{source.label} mixes JSON lines and Parquet files: keep one format")
-    if parquet:
-        return _collected_parquet(spark, source, urls, window)
-    return _collected_jsonl(spark, source, urls, window)
+    jsonl = [u for u in urls if not u.endswith(".parquet")]
+    parts = []
+    for group in sorted((g for g in (parquet, jsonl) if g), key=lambda g: urls.index(g[0])):
+        reader = _collected_parquet if group is parquet else _collected_jsonl
+        parts.append(reader(spark, source, group, window))
+    return parts[0] if len(parts) == 1 else _union(parts)
+
+
+def _union(parts: Sequence[SideFrame]) -> SideFrame:
+    """Sides read from files of different formats (a collection whose format changed) as one,
+    their types unified as modeltap's reader unifies them."""
+    from pyspark.sql import functions as F
+
+    unified = _unified([pa.schema(list(p.schema.items())) for p in parts])
+    frame: DataFrame | None = None
+    for part in parts:
+        assert part.frame is not None
+        columns = []
+        for field in unified:
+            if field.name not in part.schema:
+                columns.append(F.lit(None).cast(_spark_type(field.type)).alias(field.name))
+            elif part.schema[field.name].equals(field.type):
+                columns.append(F.col(_quoted(field.name)))
+            else:
+                columns.append(_cast(F.col(_quoted(field.name)), field.type).alias(field.name))
+        piece = part.frame.select(*columns)
+        frame = piece if frame is None else frame.unionByName(piece)
+    return SideFrame(frame, {f.name: f.type for f in unified})
