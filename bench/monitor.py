@@ -16,6 +16,7 @@ The table gives seconds, feature values per second, peak RSS, and the largest ab
 difference between modeltap's metric values and the pandas/scipy ones.
 
     python bench/monitor.py --rows 20000
+    python bench/monitor.py --rows 1000000 --production-rows 10000000   # the memory target
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from _results import start_recording
 
 FLOATS = [f"f{i}" for i in range(14)]
 INTS = ["i0", "i1"]
@@ -69,7 +72,7 @@ def frame(rows: int, seed: int, shift: bool) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def prepare(folder: Path, rows: int) -> None:
+def prepare(folder: Path, rows: int, production_rows: int) -> None:
     """The reference Parquet file and the production collection."""
     import modeltap
 
@@ -89,9 +92,11 @@ def prepare(folder: Path, rows: int) -> None:
         }
     )
     inputs = modeltap.Collector(name="model_inputs")
-    production = frame(rows, 2, shift=True)
-    for start in range(0, rows, CHUNK):
-        inputs.collect(production.iloc[start : start + CHUNK].reset_index(drop=True))
+    for first in range(0, production_rows, 1_000_000):  # a million rows in memory at a time
+        size = min(1_000_000, production_rows - first)
+        production = frame(size, 2 + first, shift=True)
+        for start in range(0, size, CHUNK):
+            inputs.collect(production.iloc[start : start + CHUNK].reset_index(drop=True))
     if not modeltap.flush(timeout=600):
         raise SystemExit("collect did not flush in 10 minutes")
     modeltap.shutdown(timeout=60)
@@ -224,6 +229,10 @@ def spawn(python: str, which: str, folder: Path) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=20_000, help="rows per side (issue: 1M)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run (5,000 rows, not kept)")
+    parser.add_argument(
+        "--production-rows", type=int, help="production rows if not --rows (issue: 10M)"
+    )
     parser.add_argument("--dir", default="/tmp/modeltap-bench-monitor")
     parser.add_argument("--keep", action="store_true", help="reuse the data of a previous run")
     parser.add_argument("--evidently-python", metavar="PYTHON")
@@ -232,27 +241,38 @@ def main() -> int:
     )
     args = parser.parse_args()
     folder = Path(args.dir)
+    if args.quick:
+        args.rows, args.production_rows = 5_000, None
     if args.child:
         child(args.child, folder)
         return 0
     if not args.keep or not (folder / "reference.parquet").exists():
         started = time.perf_counter()
-        prepare(folder, args.rows)
+        production_rows = args.production_rows or args.rows
+        prepare(folder, args.rows, production_rows)
         took = time.perf_counter() - started
-        print(f"data: {args.rows:,} rows per side x 20 features ({took:.1f} s)")
+        print(
+            f"data: {args.rows:,} reference and {production_rows:,} production rows x 20 "
+            f"features ({took:.1f} s)"
+        )
     results = {
         "modeltap (embedded engine)": spawn(sys.executable, "modeltap", folder),
         "pandas + scipy": spawn(sys.executable, "scipy", folder),
     }
     if args.evidently_python:
         results["Evidently DataDriftPreset"] = spawn(args.evidently_python, "evidently", folder)
+    recording = start_recording("monitor", enabled=not args.quick)
+    print(
+        f"{args.rows:,} reference rows (Parquet file), {args.production_rows or args.rows:,} "
+        "production rows (collected, Parquet) x 20 features; each contender in its own process"
+    )
     reference_values = results["pandas + scipy"]["values"]
     mine = results["modeltap (embedded engine)"]["values"]
     missing = sorted(set(reference_values) - set(mine))
     if missing:
         raise SystemExit(f"modeltap lacks values for {missing}")
     worst = max(abs(mine[k] - reference_values[k]) for k in reference_values)
-    cells = 2 * args.rows * 20
+    cells = (args.rows + (args.production_rows or args.rows)) * 20
     scipy_seconds = results["pandas + scipy"]["seconds"]
     print(f"{'contender':<28} {'seconds':>8} {'values/s':>12} {'peak RSS':>10} {'vs scipy':>9}")
     for name, result in results.items():
@@ -262,6 +282,7 @@ def main() -> int:
             f"{result['peak_rss'] / 2**20:>8.0f} MB {scipy_seconds / seconds:>8.1f}x"
         )
     print(f"largest |modeltap - scipy| over {len(reference_values)} metric values: {worst:.2e}")
+    recording.save()
     return 0 if worst <= 1e-9 else 1
 
 

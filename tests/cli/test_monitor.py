@@ -29,11 +29,23 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> Run:
     return code, captured.out, captured.err
 
 
-def _next_second() -> dt.datetime:
-    """Wait for the next whole second (windows of a run are whole seconds) and return it."""
-    now = time.time()
-    time.sleep(1.0 - now % 1.0 + 0.005)
-    return dt.datetime.fromtimestamp(int(time.time()), dt.UTC)
+def _boundary() -> dt.datetime:
+    """Now, between two batches of collected data: record times are kept to the millisecond,
+    so the 2 ms pause keeps the later batch's times at or after the boundary."""
+    time.sleep(0.002)
+    now = dt.datetime.now(dt.UTC)
+    time.sleep(0.002)
+    return now
+
+
+def _seconds(value: dt.timedelta) -> str:
+    """An exact ISO 8601 duration in seconds (microseconds kept)."""
+    return f"PT{value.total_seconds():.6f}S"
+
+
+def _run_time(after: dt.datetime) -> dt.datetime:
+    """The whole second after ``after`` (a run's windows end on a whole second)."""
+    return after.replace(microsecond=0) + dt.timedelta(seconds=1)
 
 
 def _score(script: Any, rng: np.random.Generator, shift: float, cities: list[str]) -> None:
@@ -47,14 +59,23 @@ def _score(script: Any, rng: np.random.Generator, shift: float, cities: list[str
         script.run(json.dumps({"data": data}))
 
 
-def _signal(kind: str, collection: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    """A signal over a collection: production the 10 s before the run, reference [start, end)."""
+def _signal(
+    kind: str,
+    collection: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    size: dt.timedelta,
+    offset: dt.timedelta = dt.timedelta(0),
+) -> dict[str, Any]:
+    """A signal over a collection: production the ``size`` before the run (``offset`` before
+    it), reference [start, end)."""
+    window = {"lookback_window_size": _seconds(size), "lookback_window_offset": _seconds(offset)}
     return {
         "type": kind,
         "production_data": {
             "input_data": {"path": f"azureml:ep-dep-{collection}@latest", "type": "uri_folder"},
             "data_context": collection,
-            "data_window": {"lookback_window_size": "PT10S", "lookback_window_offset": "P0D"},
+            "data_window": window,
         },
         "reference_data": {
             "input_data": {"path": f"ep-dep-{collection}:1", "type": "uri_folder"},
@@ -72,10 +93,10 @@ def shifted(configure_tap: ConfigureTap, data_dir: Path) -> tuple[dt.datetime, d
     script = load_script(EXAMPLES / "score.py")
     script.init()
     rng = np.random.default_rng(11)
-    start = _next_second()
+    start = _boundary()
     _score(script, rng, 0.0, ["paris", "lyon", "nice"])
     assert modeltap.flush(timeout=30)
-    middle = _next_second()
+    middle = _boundary()
     _score(script, rng, 40.0, ["paris", "lille"])
     assert modeltap.flush(timeout=30)
     return start, middle
@@ -89,21 +110,22 @@ def test_monitor_run_finds_the_shift(
 ) -> None:
     """Drift and quality breach (exit 3), results are stored, history and list read them."""
     start, middle = shifted
+    at = _run_time(dt.datetime.now(dt.UTC))
+    size = at - middle
     definition = {
         "name": "credit",
         "trigger": {"type": "recurrence", "frequency": "hour", "interval": 1},
         "create_monitor": {
             "monitoring_target": {"ml_task": "regression", "endpoint_deployment_id": "ep:dep"},
             "monitoring_signals": {
-                "drift": _signal("data_drift", "model_inputs", start, middle),
-                "prediction": _signal("prediction_drift", "model_outputs", start, middle),
-                "quality": _signal("data_quality", "model_inputs", start, middle),
+                "drift": _signal("data_drift", "model_inputs", start, middle, size),
+                "prediction": _signal("prediction_drift", "model_outputs", start, middle, size),
+                "quality": _signal("data_quality", "model_inputs", start, middle, size),
             },
         },
     }
     path = tmp_path / "monitor.yaml"
     path.write_text(yaml.safe_dump(definition))
-    at = middle + dt.timedelta(seconds=10)
     stamp = at.strftime("%Y%m%dT%H%M%SZ")
     code, out, err = run(
         capsys, "monitor", "run", "-f", str(path), "--at", at.isoformat(), "-d", str(data_dir)
@@ -125,6 +147,7 @@ def test_monitor_run_finds_the_shift(
     assert info["engine"] == "embedded"
     assert info["window_end"] == at.isoformat().replace("+00:00", "Z")
     assert info["signals"]["drift"]["message"].startswith("The signal 'drift' has failed")
+    assert info["signals"]["drift"]["alert_enabled"] is True
     metrics = pd.read_parquet(folder / "metrics.parquet")
     breached = metrics[metrics.breached]
     assert set(breached[breached.signal_name == "drift"].feature_name) == {"income", "city"}
@@ -170,13 +193,13 @@ def test_monitor_run_without_shift_exits_0(
 ) -> None:
     """The reference window against itself breaches nothing: exit 0."""
     start, middle = shifted
-    signal = _signal("data_drift", "model_inputs", start, middle)
-    signal["production_data"]["data_window"]["lookback_window_size"] = "PT1S"
+    at = _run_time(middle)  # production = [at - offset - size, at - offset) = [start, middle)
+    signal = _signal("data_drift", "model_inputs", start, middle, middle - start, at - middle)
     definition = {"name": "same", "create_monitor": {"monitoring_signals": {"drift": signal}}}
     path = tmp_path / "monitor.yaml"
     path.write_text(yaml.safe_dump(definition))
     code, out, err = run(
-        capsys, "monitor", "run", "-f", str(path), "--at", middle.isoformat(), "-d", str(data_dir)
+        capsys, "monitor", "run", "-f", str(path), "--at", at.isoformat(), "-d", str(data_dir)
     )
     assert (code, err) == (0, "")
     assert "drift (data_drift): ok - 200 production rows, 200 reference rows" in out

@@ -328,3 +328,15 @@ def test_untyped_all_null_feature_is_no_data(tmp_path: Path) -> None:
     for signal in ("drift", "quality"):
         assert result.signals[signal]["no_data_features"] == ["empty"]
         assert result.signals[signal]["status"] == "ok"
+
+
+def test_empty_reference_window_is_the_whole_dataset(tmp_path: Path) -> None:
+    """``data_window: {}`` on the reference means no window: the whole dataset."""
+    reference = _write(tmp_path / "reference.parquet", {"x": [1.0, 2.0]}, with_time=False)
+    production = _write(tmp_path / "production.parquet", {"x": [1.0, 2.0]}, with_time=True)
+    definition = _definition(reference, production)
+    drift = definition["create_monitor"]["monitoring_signals"]["drift"]
+    drift["reference_data"]["data_window"] = {}
+    result = modeltap.monitor.run(definition, at=AT, destination=str(tmp_path))
+    assert result.signals["drift"]["reference_row_count"] == 2
+    assert result.signals["drift"]["reference_window_start"] is None

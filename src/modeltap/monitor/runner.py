@@ -68,7 +68,7 @@ def _iso(moment: dt.datetime | None) -> str | None:
     return None if moment is None else moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def default_destination(
+def _default_destination(
     storage_options: dict[str, Any] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The configured modeltap destination and its storage options."""
@@ -100,11 +100,10 @@ def _production_window(
 
 def _reference_window(data: MonitorInput, at: dt.datetime) -> Window:
     window = data.data_window
-    if window is None:
-        return Window(None, None)
-    if window.window_start is not None and window.window_end is not None:
+    if window is not None and window.window_start is not None and window.window_end is not None:
         return Window(to_utc(window.window_start), to_utc(window.window_end))
-    assert window.lookback_window_size is not None
+    if window is None or window.lookback_window_size is None:
+        return Window(None, None)  # no window: the whole dataset
     offset = parse_duration(window.lookback_window_offset or "P0D")
     return lookback_window(at, parse_duration(window.lookback_window_size), offset)
 
@@ -169,7 +168,7 @@ def run(
     options = storage_options
     target = destination or definition.destination
     if target is None:
-        target, options = default_destination(storage_options)
+        target, options = _default_destination(storage_options)
     options = options or {}
     started = dt.datetime.now(dt.UTC)
     owned = not isinstance(engine, Engine)
@@ -247,6 +246,7 @@ def _one_signal(
     except Exception as exc:  # a bug must not cost the other signals their results
         error = f"{type(exc).__name__}: {exc}"
         result = SignalResult(name, signal.type, status="failed", error=error)
+    result.alert_enabled = signal.alert_enabled
     return result, production_window, reference_window
 
 
@@ -289,6 +289,7 @@ def _store(
             "reference_window_end": _iso(reference.end),
             "production_row_count": result.production_rows,
             "reference_row_count": result.reference_rows,
+            "alert_enabled": result.alert_enabled,
             "schema_changes": (
                 result.schema_changes.to_json() if result.schema_changes is not None else None
             ),
@@ -337,7 +338,7 @@ def history(
     """Every committed run's metric rows of monitor ``name``, oldest first."""
     options = storage_options
     if destination is None:
-        destination, options = default_destination(storage_options)
+        destination, options = _default_destination(storage_options)
     store = ResultsStore(destination, options)
     if not store.runs(name):
         known = store.monitors()
@@ -352,7 +353,7 @@ def list_monitors(
     """The monitors with results in ``destination``: name, runs, last run, status, breached."""
     options = storage_options
     if destination is None:
-        destination, options = default_destination(storage_options)
+        destination, options = _default_destination(storage_options)
     store = ResultsStore(destination, options)
     out = []
     for monitor in store.monitors():

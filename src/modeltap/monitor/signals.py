@@ -48,6 +48,7 @@ class SignalResult:
     error: str | None = None
     production_rows: int = 0
     reference_rows: int = 0
+    alert_enabled: bool = True
 
     def add(
         self,

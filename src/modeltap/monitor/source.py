@@ -98,7 +98,7 @@ class Source:
                     self.location,
                     piece.start,
                     piece.end,
-                    None if columns is None else [*_GROUP_ENVELOPE, *columns],
+                    columns=None if columns is None else [*_GROUP_ENVELOPE, *columns],
                     storage_options=self.storage_options,
                 )
             except ModelTapError as exc:

@@ -163,3 +163,22 @@ class EngineConformance:
         )
         joined = engine.labelled(side, labels, JoinSpec("label", "label"))
         assert joined.pairs == {("a", "a"): 4, ("a", "b"): 2}
+
+    def test_files_by_time_window(self, engine: Engine, tmp_path: Path) -> None:
+        """Training files with a time column are filtered to the window, across files."""
+        folder = tmp_path / "windowed"
+        folder.mkdir()
+        start = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
+        for index in range(3):
+            times = [start + dt.timedelta(hours=index, minutes=m) for m in (0, 30)]
+            pq.write_table(
+                pa.table({"x": [float(index)] * 2, "time": pa.array(times, pa.timestamp("us"))}),
+                folder / f"part-{index}.parquet",
+            )
+        source = resolve_source(InputRef("path", str(folder)), str(tmp_path))
+        side = engine.open(
+            source, Window(start + dt.timedelta(minutes=30), start + dt.timedelta(hours=2))
+        )
+        assert side.rows == 3
+        counts = side.counts("x")
+        assert (counts.numbers().tolist(), counts.counts.tolist()) == ([0.0, 1.0], [1, 2])

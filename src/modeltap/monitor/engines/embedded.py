@@ -148,14 +148,20 @@ class EmbeddedEngine(Engine):
         try:
             for group, columns in enumerate(source.column_groups()):
                 parts: list[str] = []
+                last: pa.Schema | None = None
                 for index, table in enumerate(source.batches(window, columns)):
-                    part = f"{view}_{group}_{index}"
+                    # pieces of the same schema go into one table; a new schema starts another
                     self._con.register("__piece", table)
                     try:
-                        self._con.execute(f"CREATE TABLE {_q(part)} AS SELECT * FROM __piece")
+                        if last is not None and table.schema.equals(last):
+                            self._con.execute(f"INSERT INTO {_q(parts[-1])} SELECT * FROM __piece")
+                        else:
+                            part = f"{view}_{group}_{index}"
+                            self._con.execute(f"CREATE TABLE {_q(part)} AS SELECT * FROM __piece")
+                            parts.append(part)
+                            last = table.schema
                     finally:
                         self._con.unregister("__piece")
-                    parts.append(part)
                 if not parts:
                     return _DuckSide(self._con, [], source.label)
                 union = " UNION ALL BY NAME ".join(f"SELECT * FROM {_q(p)}" for p in parts)
