@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modeltap.errors import MissingDependencyError, MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
@@ -52,6 +54,10 @@ JAVA_HINT = (
     "Debian/Ubuntu, and put `java` on PATH or set JAVA_HOME"
 )
 _NUMBERS = ("integer", "float", "decimal")
+_UNCOUNTED = ("other", "null")
+COUNT_GROUP = 8
+"""Columns whose value counts one Spark job computes (each job has a fixed cost; the driver
+holds the counts of at most this many columns at once)."""
 _DEFAULT_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
@@ -112,6 +118,7 @@ class _SparkSide(Side):
         self.frame = sides.frame
         self._schema = dict(sides.schema)
         self._rows: int | None = None if sides.frame is not None else 0
+        self._pending: dict[str, tuple[pa.Array, npt.NDArray[np.int64]]] = {}
 
     @property
     def rows(self) -> int:
@@ -130,31 +137,18 @@ class _SparkSide(Side):
         return dict(self._schema)
 
     def counts(self, column: str) -> ColumnCounts:
-        """Value counts of one column: a Spark ``GROUP BY``; only the counts are collected."""
-        from pyspark.sql import functions as F
-
+        """Value counts of one column. Columns are counted a few at a time in one Spark job
+        (``GROUP BY GROUPING SETS``, one set a column); only the counts are collected, and each
+        column's counts are kept only until they are asked for."""
         kind = self._schema.get(column)
         rows = self.rows
         if kind is None or self.frame is None:
             return ColumnCounts.empty(pa.null(), rows)
         if type_kind(kind) in ("other", "null"):
             return ColumnCounts.empty(kind, rows)
-        value = F.col(_q(column))
-        keep = value.isNotNull()
-        if type_kind(kind) == "float":
-            keep = keep & ~F.isnan(value)
-        grouped = (
-            self.frame.select(value.alias("v"))
-            .filter(keep)
-            .groupBy("v")
-            .agg(F.count(F.lit(1)).alias("n"))
-            .orderBy("v")
-        )
-        try:
-            table = grouped.toArrow()
-        except Exception as exc:
-            raise _spark_error(f"cannot count {column} of {self.label}", exc) from None
-        values = table.column("v").combine_chunks()
+        if column not in self._pending:
+            self._count_group(column)
+        values, counts = self._pending.pop(column)
         if pa.types.is_large_string(values.type):
             values = values.cast(pa.string())
         if not values.type.equals(kind):
@@ -162,8 +156,51 @@ class _SparkSide(Side):
                 values = values.cast(kind)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
                 kind = values.type
-        counts = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
         return ColumnCounts(values, counts, rows - int(counts.sum()), kind)
+
+    def _count_group(self, column: str) -> None:
+        """Count ``column`` and the next countable columns (up to COUNT_GROUP) in one job."""
+        from pyspark.sql import functions as F
+
+        assert self.frame is not None
+        names = list(self._schema)
+        group = [column]
+        for name in names[names.index(column) + 1 :]:
+            if len(group) >= COUNT_GROUP:
+                break
+            if name not in self._pending and type_kind(self._schema[name]) not in _UNCOUNTED:
+                group.append(name)
+        width = len(group)
+        aliases = [f"c{i}" for i in range(width)]
+        frame = self.frame.select(
+            *[F.col(_q(n)).alias(a) for n, a in zip(group, aliases, strict=True)]
+        )
+        if width == 1:
+            grouped = frame.groupBy("c0").agg(F.count(F.lit(1)).alias("n"), F.lit(0).alias("g"))
+        else:
+            grouped = frame.groupingSets([[a] for a in aliases], *aliases).agg(
+                F.count(F.lit(1)).alias("n"), F.grouping_id().alias("g")
+            )
+        try:
+            table = grouped.toArrow()
+        except Exception as exc:
+            raise _spark_error(f"cannot count {', '.join(group)} of {self.label}", exc) from None
+        ids = table.column("g").to_numpy()
+        full = (1 << width) - 1
+        for index, name in enumerate(group):
+            mine = ids == (full - (1 << (width - 1 - index)) if width > 1 else 0)
+            part = table.filter(pa.array(mine))
+            values = part.column(aliases[index]).combine_chunks()
+            keep = pc.is_valid(values)
+            if type_kind(self._schema[name]) == "float":
+                keep = pc.and_(keep, pc.invert(pc.is_nan(values)))
+            values = values.filter(keep)
+            counts = part.column("n").combine_chunks().filter(keep)
+            order = pc.sort_indices(values)
+            self._pending[name] = (
+                values.take(order),
+                np.asarray(counts.take(order).to_numpy(), dtype=np.int64),
+            )
 
 
 class SparkEngine(Engine):
