@@ -21,7 +21,7 @@ from modeltap.monitor.engines.spark_reading import hadoop_options, hadoop_url
 DEFINITION = {
     "name": "m",
     "create_monitor": {
-        "compute": {"instance_type": "standard_e4s_v3", "engine": "spark"},
+        "compute": {"instance_type": "standard_e4s_v3"},
         "monitoring_signals": {
             "drift": {
                 "type": "data_drift",
@@ -70,10 +70,15 @@ def test_missing_java_says_what_to_install(tmp_path: Path) -> None:
 def test_run_without_java_fails_before_starting_spark(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """modeltap.monitor.run(engine='spark') raises the Java message (no JVM is started)."""
+    """run(engine='spark'), or compute.engine: spark in the definition, raises the Java
+    message (no JVM is started)."""
     _without_java(monkeypatch, tmp_path)
     with pytest.raises(MissingDependencyError, match="needs a Java runtime"):
         modeltap.monitor.run(DEFINITION, destination=str(tmp_path), engine="spark")
+    on_spark = {**DEFINITION, "create_monitor": {**DEFINITION["create_monitor"]}}
+    on_spark["create_monitor"]["compute"] = {"engine": "spark"}  # type: ignore[index]
+    with pytest.raises(MissingDependencyError, match="needs a Java runtime"):
+        modeltap.monitor.run(on_spark, destination=str(tmp_path))
 
 
 @pytest.mark.parametrize("missing", ["extra", "java"])
@@ -83,14 +88,16 @@ def test_cli_exits_1_with_the_hint(
     capsys: pytest.CaptureFixture[str],
     missing: str,
 ) -> None:
-    """modeltap monitor run --engine spark: one line on stderr, exit status 1."""
+    """modeltap monitor run --engine spark (or --spark-master alone): one line on stderr,
+    exit status 1."""
     if missing == "extra":
         _without_extra(monkeypatch)
     else:
         _without_java(monkeypatch, tmp_path)
     path = tmp_path / "monitor.yaml"
     path.write_text(yaml.safe_dump(DEFINITION))
-    code = main(["monitor", "run", "-f", str(path), "-d", str(tmp_path), "--engine", "spark"])
+    choice = ["--engine", "spark"] if missing == "extra" else ["--spark-master", "local[1]"]
+    code = main(["monitor", "run", "-f", str(path), "-d", str(tmp_path), *choice])
     err = capsys.readouterr().err
     assert code == 1
     expected = 'pip install "modeltap[spark]"' if missing == "extra" else "default-jre-headless"
