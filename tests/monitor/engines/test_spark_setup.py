@@ -15,7 +15,7 @@ import modeltap.monitor
 from modeltap.cli import extras as extras_module
 from modeltap.cli import main
 from modeltap.errors import MissingDependencyError, MonitorDefinitionError, MonitorError
-from modeltap.monitor.engines.spark import SparkEngine, find_java, spark_master
+from modeltap.monitor.engines.spark import SparkEngine, find_java, session_conf, spark_master
 from modeltap.monitor.engines.spark_reading import hadoop_options, hadoop_url
 
 DEFINITION = {
@@ -110,6 +110,18 @@ def test_master_from_argument_environment_or_default() -> None:
     assert spark_master("yarn", env) == "yarn"
     assert spark_master(None, env) == "spark://head:7077"
     assert spark_master(None, {}) == "local[*]"
+
+
+def test_session_conf_is_spark_text() -> None:
+    """compute.conf reaches Spark as text, over the engine's defaults."""
+    conf = session_conf({"spark.executor.instances": 4, "spark.sql.adaptive.enabled": False})
+    assert conf["spark.executor.instances"] == "4"
+    assert conf["spark.sql.adaptive.enabled"] == "false"
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert (
+        session_conf({"spark.sql.session.timeZone": "Europe/Paris"})["spark.sql.session.timeZone"]
+        == "Europe/Paris"
+    )
 
 
 def test_compute_section_accepts_the_engine() -> None:

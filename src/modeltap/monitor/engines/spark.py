@@ -44,6 +44,7 @@ __all__ = [
     "SparkEngine",
     "find_java",
     "require_spark",
+    "session_conf",
     "spark_master",
 ]
 
@@ -99,6 +100,16 @@ def spark_master(master: str | None = None, environ: Mapping[str, str] | None = 
     ``local[*]``."""
     env = os.environ if environ is None else environ
     return master or env.get(MASTER_VARIABLE) or DEFAULT_MASTER
+
+
+def session_conf(conf: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The settings of a session the engine starts: UTC, no console progress bar, then
+    ``conf`` (``compute.conf``) as Spark's text (booleans as ``true``/``false``)."""
+    merged = {**_DEFAULT_CONF, **dict(conf or {})}
+    return {
+        key: str(value).lower() if isinstance(value, bool) else str(value)
+        for key, value in merged.items()
+    }
 
 
 def _spark_error(what: str, exc: BaseException) -> MonitorError:
@@ -232,8 +243,8 @@ class SparkEngine(Engine):
             return
         chosen = spark_master(master)
         builder = SparkSession.builder.master(chosen).appName("modeltap-monitor")
-        for key, value in {**_DEFAULT_CONF, **dict(conf or {})}.items():
-            builder = builder.config(key, str(value))
+        for key, value in session_conf(conf).items():
+            builder = builder.config(key, value)
         try:
             self.spark = builder.getOrCreate()
         except Exception as exc:
