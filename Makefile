@@ -34,6 +34,7 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/python examples/server/demo.py
 
 install-dev: $(VENV)/.installed-dev
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq default-jre-headless; }  # Spark in tests/compat
 
 lint: install-dev
 	$(BIN)/ruff check src tests bench examples docs

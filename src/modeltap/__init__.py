@@ -14,6 +14,7 @@ from modeltap.config import Settings
 from modeltap.context import BasicCorrelationContext, CorrelationContext, correlation
 from modeltap.errors import (
     AssetNotFoundError,
+    BadRecordError,
     CollectionDisabledError,
     ConfigError,
     DataDroppedError,
@@ -28,17 +29,20 @@ from modeltap.errors import (
     MonitorDefinitionError,
     MonitorError,
     QueueFullError,
+    SkippedRecordsWarning,
     SpoolFullError,
+    SpoolWriteError,
     StoreError,
     UnsupportedDataError,
     WriterCrashedError,
 )
 from modeltap.pipeline.runtime import configure, flush, shutdown, start, stats
-from modeltap.read import join, read, read_arrow, scan
+from modeltap.reading import join, read, read_arrow, scan
 from modeltap.stats import CollectionStats, PipelineStats
 
 __all__ = [
     "AssetNotFoundError",
+    "BadRecordError",
     "BasicCorrelationContext",
     "CollectionDisabledError",
     "CollectionStats",
@@ -60,7 +64,9 @@ __all__ = [
     "PipelineStats",
     "QueueFullError",
     "Settings",
+    "SkippedRecordsWarning",
     "SpoolFullError",
+    "SpoolWriteError",
     "StoreError",
     "UnsupportedDataError",
     "WriterCrashedError",

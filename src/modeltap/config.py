@@ -29,9 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from modeltap.errors import ConfigError, InvalidCollectionNameError
 
 __all__ = [
+    "ACK_VARIABLE",
     "DEFAULT_DESTINATION",
     "REDACTED",
     "WRITER_VARIABLE",
+    "AckMode",
     "CollectionConfig",
     "CollectionPolicy",
     "DataAssetConfig",
@@ -44,6 +46,7 @@ __all__ = [
     "Settings",
     "SpoolFullPolicy",
     "WriterMode",
+    "ack_mode",
     "check_collection_name",
     "load_settings",
     "load_yaml_file",
@@ -229,6 +232,27 @@ def writer_mode(settings: Settings) -> WriterMode:
     )
 
 
+AckMode = Literal["queue", "spool"]
+ACK_VARIABLE = "MODELTAP_ACK"  # the environment's choice when the ack key is unset
+
+
+def ack_mode(settings: Settings) -> AckMode:
+    """When a request is answered: ``queue`` (once its records are queued, the default) or
+    ``spool`` (once they are in the spool): the ``ack`` key, else env ``MODELTAP_ACK``."""
+    configured = settings.collector.ack
+    if configured is not None:
+        return configured
+    from_env = os.environ.get(ACK_VARIABLE, "").strip().lower() or "queue"
+    if from_env == "spool":
+        return "spool"
+    if from_env == "queue":
+        return "queue"
+    raise ConfigError(
+        f"environment variable MODELTAP_ACK is {from_env!r}: use 'queue' (answer once the "
+        "records are queued) or 'spool' (answer once they are in the spool)"
+    )
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
 
@@ -292,6 +316,10 @@ class DataCollectorConfig(_Model):
     # where events are encoded and written: "thread" (this process), "process" (a writer
     # process of its own, off this process's GIL); unset: env MODELTAP_WRITER, else "thread"
     writer: WriterMode | None = None
+    # when a scoring or ingest request is answered: "queue" (its records are queued: a crash
+    # of the process loses what waits in the queue) or "spool" (they are written to the spool,
+    # fsynced unless fsync is never; group commit); unset: env MODELTAP_ACK, else "queue"
+    ack: AckMode | None = None
 
     @field_validator("rolling_rate", mode="before")
     @classmethod

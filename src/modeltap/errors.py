@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssetNotFoundError",
+    "BadRecordError",
     "CollectionDisabledError",
     "ConfigError",
     "DataDroppedError",
@@ -22,7 +23,9 @@ __all__ = [
     "MonitorDefinitionError",
     "MonitorError",
     "QueueFullError",
+    "SkippedRecordsWarning",
     "SpoolFullError",
+    "SpoolWriteError",
     "StoreError",
     "UnsupportedDataError",
     "WriterCrashedError",
@@ -102,6 +105,10 @@ class SpoolFullError(DataDroppedError):
     """The local spool reached its size limit and the spool policy dropped data."""
 
 
+class SpoolWriteError(DataDroppedError):
+    """The writer could not write events to the local spool (disk full, too many open files)."""
+
+
 class WriterCrashedError(DataDroppedError):
     """The writer process kept crashing on the same events, which were then dropped."""
 
@@ -125,3 +132,15 @@ class MonitorDefinitionError(ConfigError):
 
 class MonitorError(ModelTapError):
     """A monitor run that could not read its data or write its results."""
+class BadRecordError(StoreError):
+    """A committed record (or file) that cannot be read, raised when a read asks
+    ``on_bad_record="raise"``; by default such records are skipped and counted."""
+
+
+class SkippedRecordsWarning(ModelTapError, UserWarning):
+    """A read skipped records it could not read; ``skipped`` says which file and line each
+    was in, and why."""
+
+    def __init__(self, message: str, skipped: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.skipped = skipped

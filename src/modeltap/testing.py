@@ -48,7 +48,7 @@ from modeltap.config import FsyncPolicy, Settings, check_collection_name, load_s
 from modeltap.errors import ConfigError, ModelTapError
 from modeltap.formats.jsonl import decode_records
 from modeltap.pipeline import runtime as _pipeline
-from modeltap.read import ENVELOPE_COLUMNS, read
+from modeltap.reading import ENVELOPE_COLUMNS, read
 from modeltap.stats import PipelineStats
 from modeltap.store import Destination, open_destination
 

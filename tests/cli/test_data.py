@@ -433,3 +433,12 @@ def test_reader_warnings_are_printed_on_stderr(
     assert code == 0
     assert len(out.strip().splitlines()) == 7
     assert err == "modeltap data: warning: skipped 1 record: a.jsonl line 3 is not JSON\n"
+def test_read_warns_of_skipped_records(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A damaged line is skipped: the rows are printed and stderr names the file and line."""
+    path = sorted((store / "ep" / "dep" / "model_inputs").rglob("*.jsonl"))[0]
+    with open(path, "ab") as handle:
+        handle.write(b'{"torn":\n')
+    folder = str(store / "ep" / "dep" / "model_inputs")
+    code, out, err = run(capsys, "data", "read", folder, "--format", "csv")
+    assert code == 0 and len(out.strip().splitlines()) == 7
+    assert f"warning: skipped 1 record(s) that cannot be read: {path} line" in err

@@ -25,6 +25,7 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,7 +176,9 @@ def run_page(page: Path, folder: Path, *, optional: bool = False) -> int:
                 continue
             if importlib.util.find_spec(argument.split()[0]) is None:
                 continue
-        if snippet.language == "python":
+        if snippet.language == "python" and optional:
+            _run_python_process(snippet, folder)
+        elif snippet.language == "python":
             exec(compile(snippet.code, snippet.where, "exec"), namespace)
         elif snippet.language == "yaml":
             _run_yaml(snippet, folder)
@@ -188,6 +191,18 @@ def run_page(page: Path, folder: Path, *, optional: bool = False) -> int:
             continue
         ran += 1
     return ran
+
+
+def _run_python_process(snippet: Snippet, folder: Path) -> None:
+    """Run a block that needs an engine in a fresh Python process working in ``folder``: an
+    engine with a process of its own (Spark's JVM) resolves relative paths from the folder it
+    was started in, which an engine shared by earlier tests was not."""
+    script = folder / "snippet.py"
+    script.write_text(snippet.code, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=folder, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, f"{snippet.where}: exit {done.returncode}\n{done.stderr[-3000:]}"
 
 
 def _runnable(page: Path) -> bool:

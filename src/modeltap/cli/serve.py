@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import TYPE_CHECKING
 
@@ -41,6 +42,12 @@ def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
         help="larger payloads are stored out of line (default 4 MiB)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--ack",
+        choices=["queue", "spool"],
+        help="answer once the records are queued (default) or once they are in the spool "
+        "(used when the deployment YAML sets no ack)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -122,6 +129,10 @@ def _serve(args: argparse.Namespace) -> int:
         print("modeltap serve: give -f deployment.yaml, --entry-script score.py or "
               "--mlflow-model PATH", file=sys.stderr)
         return EXIT_CONFIG
+    if args.ack is not None:  # read by every worker's pipeline (config.ack_mode)
+        from modeltap.config import ACK_VARIABLE
+
+        os.environ[ACK_VARIABLE] = args.ack
     try:
         mlflow_model = args.mlflow_model
         if mlflow_model is not None:  # a models:/, runs:/ or file:// URI becomes a local folder

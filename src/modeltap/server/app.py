@@ -24,10 +24,10 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from modeltap._ids import new_uuid4
-from modeltap.config import Settings
+from modeltap.config import Settings, ack_mode
 from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
 from modeltap.errors import IngestError
-from modeltap.pipeline.runtime import flush, shutdown
+from modeltap.pipeline.runtime import flush, shutdown, spooled, writing
 from modeltap.server.auth import KeyAuth
 from modeltap.server.capture import PayloadCapture
 from modeltap.server.headers import MAX_RECORDED_LENGTH
@@ -123,12 +123,19 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     metrics = state.metrics
     capture = state.capture
     auth = options.auth
+    ack_spool = ack_mode(settings) == "spool"
+
+    async def _in_spool() -> None:
+        """ack: spool: wait until what this request queued is in the spool (group commit)."""
+        acked = spooled()
+        if acked is not None:
+            await asyncio.wrap_future(acked)
 
     async def liveness(request: Request) -> Response:
         return PlainTextResponse("Healthy")
 
     async def readiness(request: Request) -> Response:
-        if state.ready:
+        if state.ready and writing():  # not while the spool cannot be written
             return PlainTextResponse("Ready")
         return PlainTextResponse("Not ready", status_code=503)
 
@@ -162,13 +169,17 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         if client_request_id is not None:
             response.headers["x-ms-client-request-id"] = client_request_id
         elapsed = time.perf_counter() - started
-        if capture.enabled and response.status_code not in _NOT_CAPTURED:
+        if capture.enabled and response.status_code not in _NOT_CAPTURED and ack_spool:
+            _capture(capture, context, request, body, response, elapsed, response_is_json)
+        elif capture.enabled and response.status_code not in _NOT_CAPTURED:
             # captured on the loop's next turn, once the response is on its way: the client does
             # not wait for it, and a plain callback costs less than a background task (no
             # closure cells, no coroutine: fewer objects for every young collection to walk)
             asyncio.get_running_loop().call_soon(
                 _capture, capture, context, request, body, response, elapsed, response_is_json
             )
+        if ack_spool:
+            await _in_spool()
         metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
         return response
 
@@ -272,6 +283,8 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
                 outcomes[state.ingestor.accept(event)] += 1
         except IngestError as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status)
+        if ack_spool:
+            await _in_spool()
         return JSONResponse(outcomes, status_code=202 if outcomes["accepted"] else 200)
 
     @contextlib.asynccontextmanager

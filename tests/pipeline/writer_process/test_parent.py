@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -23,9 +24,9 @@ from modeltap import BasicCorrelationContext, Collector
 from modeltap.config import load_settings, writer_mode
 from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError
 from modeltap.event import Event
-from modeltap.pipeline import writer_process
 from modeltap.pipeline.runtime import get_runtime
-from modeltap.pipeline.writer_process import WriterProcess
+from modeltap.pipeline.writer_process import parent as writer_process
+from modeltap.pipeline.writer_process.parent import WriterProcess
 from tests.conftest import ConfigureTap, ReadRecords
 
 pytestmark = pytest.mark.usefixtures("configure_tap")
@@ -229,15 +230,26 @@ def test_the_writer_process_commits_what_it_has_when_its_parent_dies(tmp_path: P
     )
     assert done.returncode == -signal.SIGKILL, done.stderr
     writer_pid = int(done.stdout.strip())
-    deadline = time.monotonic() + 60
-    while _alive(writer_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(writer_pid), "the writer process outlived its parent by a minute"
+    assert _ends_within(writer_pid, 60), "the writer process outlived its parent by a minute"
     ids: Counter[str] = Counter()
     for path in (tmp_path / "local" / "default" / "model_inputs").rglob("*.jsonl"):
         for line in path.read_bytes().splitlines():
             ids[orjson.loads(line)["correlationid"]] += 1
     assert ids == Counter({f"e{n}": 1 for n in range(200)})
+
+
+def _ends_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` ends within ``seconds`` (woken by its exit through a pidfd, not
+    by polling)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        ready, _, _ = select.select([fd], [], [], seconds)
+        return bool(ready)
+    finally:
+        os.close(fd)
 
 
 def _alive(pid: int) -> bool:
@@ -276,3 +288,111 @@ def test_writer_mode_comes_from_the_key_then_the_environment(
         writer_mode(load_settings({}))
     with pytest.raises(ConfigError, match="writer"):
         load_settings({"data_collector": {"writer": "fork"}})
+
+
+def test_the_writer_process_stops_when_its_parent_dies_even_without_end_of_input(
+    tmp_path: Path,
+) -> None:
+    """A parent killed outright while another process still holds its pipe to the writer
+    process (no end of input): the writer process sees its parent is gone, commits what it
+    was sent, exits, and its spool lock goes with it."""
+    script = textwrap.dedent(
+        f"""
+        import os, signal, subprocess, sys, time
+        import modeltap
+        from modeltap import BasicCorrelationContext, Collector
+        from modeltap.pipeline.runtime import get_runtime
+        modeltap.configure({{"data_collector": {{"destination": {str(tmp_path)!r},
+                                                 "writer": "process", "fsync": "never"}}}})
+        collector = Collector(name="model_inputs")
+        for number in range(50):
+            collector.collect([{{"x": number}}], BasicCorrelationContext(id=f"e{{number}}"))
+        while modeltap.stats().total("events_written") < 50:
+            time.sleep(0.05)
+        writer = get_runtime().writer._process
+        holder = subprocess.Popen(["sleep", "120"], pass_fds=[writer.stdin.fileno()],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print(writer.pid, holder.pid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    writer_pid, holder_pid = (int(pid) for pid in done.stdout.split())
+    try:
+        assert _ends_within(writer_pid, 60), "the orphaned writer process kept running"
+        assert _alive(holder_pid)  # its input never ended: it noticed the parent itself
+    finally:
+        os.kill(holder_pid, signal.SIGKILL)
+    ids: Counter[str] = Counter()
+    for path in (tmp_path / "local" / "default" / "model_inputs").rglob("*.jsonl"):
+        for line in path.read_bytes().splitlines():
+            ids[orjson.loads(line)["correlationid"]] += 1
+    assert ids == Counter({f"e{n}": 1 for n in range(50)})
+
+
+def test_a_stop_that_cannot_finish_in_time_ends_the_writer_process(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """shutdown(timeout) with a writer process that does not answer (stopped) returns False
+    in time and kills it, so it keeps no spool lock: the next start commits what it wrote."""
+    configure_tap(writer="process")
+    collector = Collector(name="model_inputs")
+    for number in range(20):
+        collector.collect([{"x": number}], BasicCorrelationContext(id=f"e{number}"))
+    assert modeltap.flush(timeout=60)
+    collector.collect([{"x": -1}], BasicCorrelationContext(id="late"))
+    writer_pid = _writer().pid
+    assert writer_pid is not None
+    os.kill(writer_pid, signal.SIGSTOP)
+    started = time.monotonic()
+    assert modeltap.shutdown(timeout=1) is False
+    assert time.monotonic() - started < 30
+    assert _ends_within(writer_pid, 30)
+    configure_tap()  # a new pipeline adopts the killed writer's spool folder
+    assert modeltap.start()
+    assert modeltap.flush(timeout=60)
+    ids = _correlation_ids(data_dir, "model_inputs")
+    assert {f"e{n}" for n in range(20)} <= set(ids)
+    assert max(ids.values()) == 1
+
+
+def _wait_for_stats(condition: Any, what: str, seconds: float = 60.0) -> modeltap.PipelineStats:
+    """stats() once ``condition(stats)`` holds (failing the test after ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        current = modeltap.stats()
+        if condition(current):
+            return current
+        assert time.monotonic() < deadline, f"{what}: last stats {current}"
+        time.sleep(0.05)
+
+
+def test_spool_figures_follow_an_outage_after_traffic_stops(
+    configure_tap: ConfigureTap, data_dir: Path
+) -> None:
+    """With the writer process and no traffic after the last event: a backlog waiting for a
+    destination that fails shows in stats() with a growing age, and its draining shows once
+    the destination works again."""
+    data_dir.mkdir(parents=True)
+    blocker = data_dir / "ep"
+    blocker.write_text("a file where the collection's folder should be: commits fail")
+    configure_tap(writer="process", segment_max_age=0.2)
+    collector = Collector(name="model_inputs")
+    for number in range(5):
+        collector.collect([{"x": number}], BasicCorrelationContext(id=f"e{number}"))
+    waiting = _wait_for_stats(
+        lambda s: s.spool_segments >= 1 and s.oldest_waiting_age > 1.0 and s.commit_failures,
+        "the backlog's age after traffic stopped",
+    )
+    assert waiting.total("events_written") == 5
+    assert waiting.total("files_committed") == 0
+    blocker.unlink()
+    drained = _wait_for_stats(
+        lambda s: s.spool_segments == 0 and s.total("files_committed") >= 1,
+        "the backlog draining without traffic",
+    )
+    assert drained.oldest_waiting_age == 0.0
+    assert len(_correlation_ids(data_dir, "model_inputs")) == 5

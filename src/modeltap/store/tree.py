@@ -1,4 +1,4 @@
-"""A small file-tree view of a store (local folder or fsspec URL) for the catalog and the reader.
+"""A file-tree view of a store (local folder or fsspec URL) for the catalog and the reader.
 
 Listing is one folder at a time, so a reader can prune partition folders before descending.
 Writes are atomic: a hidden temporary name then a rename on local disk, a single PUT on object
@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import stat
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
 
-from modeltap.errors import MissingDependencyError, StoreError
+from modeltap.errors import StoreError
+from modeltap.store.urls import is_local
 
 __all__ = ["Entry", "FsspecTree", "LocalTree", "Tree", "open_tree"]
 
@@ -66,6 +68,11 @@ class Tree(ABC):
     def sub(self, relative: str) -> Tree:
         """The tree rooted at a sub-folder."""
         raise NotImplementedError
+
+    @abstractmethod
+    def regular_size(self, relative: str) -> int | None:
+        """The size of ``relative`` when it is a regular file inside the tree (a link that
+        leads out of the tree, a device or a folder is not), else None."""
 
 
 class LocalTree(Tree):
@@ -138,6 +145,18 @@ class LocalTree(Tree):
         """``Path.is_file``."""
         return self._p(relative).is_file()
 
+    def regular_size(self, relative: str) -> int | None:
+        """``os.stat`` of the resolved path, if it stays under the (resolved) root."""
+        try:
+            real = self._p(relative).resolve(strict=True)
+            root = self.root.resolve(strict=True)
+            info = real.stat()
+        except (OSError, RuntimeError):
+            return None
+        if not real.is_relative_to(root) or not stat.S_ISREG(info.st_mode):
+            return None
+        return info.st_size
+
     def is_dir(self, relative: str) -> bool:
         """``Path.is_dir``."""
         return self._p(relative).is_dir()
@@ -159,22 +178,10 @@ class FsspecTree(Tree):
     """Any fsspec file system (``s3://``, ``az://``, ``gs://``, ``memory://`` ...)."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
-        import fsspec
-
-        from modeltap.store.fsspec_store import client_options
+        from modeltap.store.fsspec_store import open_filesystem
 
         self.url = url.rstrip("/")
-        protocol = self.url.split("://", 1)[0].lower()
-        self._options = client_options(protocol, dict(storage_options or {}))
-        try:
-            self.fs, root = fsspec.core.url_to_fs(self.url, **self._options)
-        except ImportError as exc:
-            raise MissingDependencyError(
-                f"reading {url!r} needs an fsspec backend that is not installed: {exc}"
-            ) from exc
-        except ValueError as exc:
-            raise StoreError(f"cannot open {url!r}: {exc}") from exc
-        self._root = str(root).rstrip("/")
+        self.fs, self._root, self._options = open_filesystem(self.url, storage_options)
 
     def _p(self, relative: str) -> str:
         return f"{self._root}/{relative}" if relative else self._root
@@ -237,6 +244,18 @@ class FsspecTree(Tree):
         with contextlib.suppress(FileNotFoundError):
             self.fs.rm_file(self._p(relative))
 
+    def regular_size(self, relative: str) -> int | None:
+        """``fs.info``'s size of a file (object stores have no links or devices)."""
+        try:
+            info = self.fs.info(self._p(relative))
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            raise StoreError(f"cannot reach {self.join(relative)}: {exc}") from exc
+        if info.get("type") != "file":
+            return None
+        return int(info.get("size") or 0)
+
     def is_file(self, relative: str) -> bool:
         """``fs.isfile``."""
         try:
@@ -258,6 +277,6 @@ class FsspecTree(Tree):
 
 def open_tree(url: str, storage_options: dict[str, Any] | None = None) -> Tree:
     """The tree for a local path, ``file://`` URL or fsspec URL."""
-    if "://" not in url or url.startswith("file://"):
+    if is_local(url):
         return LocalTree(os.path.expanduser(url.removeprefix("file://")))
     return FsspecTree(url, storage_options)

@@ -2,7 +2,7 @@
 so their encoding, writing and committing never hold its GIL.
 
 A forwarder thread takes the queue's events as they wait in it (packed) and sends them in
-frames to the writer process (``writer_child``), flushes and the final stop in between. The
+frames to the writer process (``child``), flushes and the final stop in between. The
 process reports how far it got; every frame it has not finished is kept here, and if the
 process dies a new one is started and gets them again (skipping what the dead one handled), so
 a crash of the writer process loses nothing. If it keeps dying on the same frame without
@@ -27,9 +27,11 @@ from typing import Any
 from modeltap import errors
 from modeltap.config import Settings
 from modeltap.errors import ModelTapError, WriterCrashedError
-from modeltap.pipeline import wire
+from modeltap.pipeline.ack import SpoolBarrier
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
-from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
+from modeltap.pipeline.writer import Writer
+from modeltap.pipeline.writer_process import wire
 from modeltap.stats import CollectionStats, PipelineStats, StatsRecorder
 
 __all__ = ["WriterProcess", "combine_stats"]
@@ -69,8 +71,11 @@ class WriterProcess:
         stats: StatsRecorder,
         report_drop: Any,
         tick: float = 0.1,
+        barrier: SpoolBarrier | None = None,
     ) -> None:
         self._settings = settings
+        self._barrier = barrier  # ack: spool
+        self._marks: deque[tuple[int, int]] = deque()  # (events sent, queue take mark)
         self._queue = queue
         self._stats = stats
         self._report_drop = report_drop
@@ -82,12 +87,14 @@ class WriterProcess:
         self._sent = 0  # events sent so far; the next one gets this number
         self._done = 0  # events the writer processes have handled
         self._remote: PipelineStats | None = None  # the live writer process's last report
+        self._remote_at = 0.0  # when it came (monotonic)
         self._retired: list[PipelineStats] = []  # last reports of writer processes that died
         self._process: subprocess.Popen[bytes] | None = None  # started with the first event
         self._launching = threading.Lock()
         self._ready = threading.Event()
         self._crashed = threading.Event()
         self._stopping = False
+        self._aborted = False  # a stop that did not finish in time: the process was killed
         self._stuck_at = -1  # ``_done`` when the writer process last died
         self._stuck_count = 0
         self._thread = threading.Thread(target=self._run, name="modeltap-forwarder", daemon=True)
@@ -120,6 +127,24 @@ class WriterProcess:
         """Whether the forwarder runs."""
         return self._thread.is_alive()
 
+    def abort(self) -> None:
+        """A stop that did not finish in time: kill the writer process (its spool folder and
+        lock go with it; the next start commits what it wrote) and end the forwarder."""
+        with self._lock:
+            self._aborted = True
+            process = self._process
+            unconfirmed = self._sent - self._done
+        self._queue.put_control(_WAKE_UP)
+        if process is None or process.poll() is not None:
+            return
+        process.kill()
+        logger.error(
+            "the writer process %d did not stop in time and was killed; %d event(s) sent to it "
+            "were not confirmed written (those it wrote are committed at the next start)",
+            process.pid,
+            unconfirmed,
+        )
+
     @property
     def pid(self) -> int | None:
         """The writer process's pid (None before start)."""
@@ -135,21 +160,38 @@ class WriterProcess:
                     pipe.close()
 
     def gauges(self) -> dict[str, float]:
-        """The writer process's spool and backlog gauges, as it last reported them."""
-        remote = self._remote
+        """The writer process's spool and backlog gauges, as it last reported them (the
+        backlog's age as of now)."""
+        remote = self._aged_remote()
         if remote is None:
-            return {"spool_bytes": 0, "spool_segments": 0, "oldest_waiting_age": 0.0}
+            return {
+                "spool_bytes": 0,
+                "spool_segments": 0,
+                "oldest_waiting_age": 0.0,
+                "spool_write_failing": 0.0,
+            }
         return {
             "spool_bytes": remote.spool_bytes,
             "spool_segments": remote.spool_segments,
             "oldest_waiting_age": remote.oldest_waiting_age,
+            "spool_write_failing": float(remote.spool_write_failing),
         }
 
     def combined(self, local: PipelineStats) -> PipelineStats:
         """``local`` (this process's counters) with those of the writer processes."""
+        live = self._aged_remote()
         with self._lock:
-            remotes = [*self._retired, *([self._remote] if self._remote else [])]
+            remotes = [*self._retired, *([live] if live else [])]
         return combine_stats(local, remotes)
+
+    def _aged_remote(self) -> PipelineStats | None:
+        """The live writer process's last report, its backlog's age carried forward to now."""
+        with self._lock:
+            remote, at = self._remote, self._remote_at
+        if remote is None or remote.oldest_waiting_age <= 0:
+            return remote
+        age = remote.oldest_waiting_age + time.monotonic() - at
+        return dataclasses.replace(remote, oldest_waiting_age=age)
 
     # -- the writer process ------------------------------------------------------------------
 
@@ -159,7 +201,7 @@ class WriterProcess:
         # the child finds this installation of modeltap however this process found it
         environment["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         process = subprocess.Popen(
-            [sys.executable, "-m", "modeltap.pipeline.writer_child"],
+            [sys.executable, "-m", "modeltap.pipeline.writer_process.child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=environment,
@@ -238,6 +280,7 @@ class WriterProcess:
             lost = Counter(sent.collections[max(0, self._done - sent.first) :])
             self._done = max(self._done, sent.end)
             self._forget_done()
+        self._resolve_marks()
         for collection, count in lost.items():
             self._stats.dropped(collection, "writer_crashed", count)
             self._report_drop(
@@ -247,6 +290,26 @@ class WriterProcess:
                 ),
                 collection,
             )
+
+    def _mark(self, take_mark: int) -> None:
+        """ack: spool: the events of one take from the queue are all sent; once the writer
+        process has handled them, every event numbered below ``take_mark`` is in its spool."""
+        if self._barrier is None:
+            return
+        with self._lock:
+            self._marks.append((self._sent, take_mark))
+        self._resolve_marks()
+
+    def _resolve_marks(self) -> None:
+        """Release the requests waiting for events the writer process has handled."""
+        if self._barrier is None:
+            return
+        handled = -1
+        with self._lock:
+            while self._marks and self._marks[0][0] <= self._done:
+                handled = self._marks.popleft()[1]
+        if handled >= 0:
+            self._barrier.resolve(handled)
 
     def _forget_done(self) -> None:
         """Let go of the event frames the writer processes have finished (under the lock)."""
@@ -281,7 +344,11 @@ class WriterProcess:
                 error_class = getattr(errors, message[2], ModelTapError)
                 self._report_drop(error_class(message[3]), message[1])
         with self._lock:
-            crashed = process is self._process and not (self._stopping and not self._outstanding)
+            crashed = (
+                process is self._process
+                and not self._aborted
+                and not (self._stopping and not self._outstanding)
+            )
             if crashed:
                 self._crashed.set()
         if crashed:
@@ -290,8 +357,9 @@ class WriterProcess:
     def _progress(self, done: int, remote: PipelineStats) -> None:
         with self._lock:
             self._done = max(self._done, done)
-            self._remote = remote
+            self._remote, self._remote_at = remote, time.monotonic()
             self._forget_done()
+        self._resolve_marks()
 
     def _finish_request(self, token: int) -> None:
         with self._lock:
@@ -309,6 +377,7 @@ class WriterProcess:
         size = 0
         while True:
             items = self._queue.take_all_packed(self._tick)
+            take_mark = self._queue.take_mark
             if self._crashed.is_set():
                 self._replace()
             for item in items:
@@ -328,6 +397,7 @@ class WriterProcess:
                     return
             self._send_events(events)
             events, size = [], 0
+            self._mark(take_mark)
 
     def _send_events(self, events: list[Any]) -> None:
         if not events:
@@ -352,6 +422,9 @@ class WriterProcess:
         while self._process is not None:
             process = self._process
             assert process is not None
+            if self._aborted:
+                _reap(process, timeout=_STOP_GRACE)
+                return
             if stop.flush.done.wait(self._tick):
                 _reap(process, timeout=_STOP_GRACE)
                 for pipe in (process.stdin, process.stdout):
@@ -406,4 +479,5 @@ def combine_stats(local: PipelineStats, remotes: list[PipelineStats]) -> Pipelin
         oldest_waiting_age=live.oldest_waiting_age,
         last_error=latest.last_error,
         last_error_time=latest.last_error_time,
+        spool_write_failing=live.spool_write_failing,
     )

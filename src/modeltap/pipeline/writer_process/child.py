@@ -1,5 +1,6 @@
 """The writer process: the writer thread, its spool and its committer in a process of their
-own, started by ``WriterProcess`` as ``python -m modeltap.pipeline.writer_child``.
+own, started by ``WriterProcess`` as
+``python -m modeltap.pipeline.writer_process.child``.
 
 It reads frames (``wire``) from its stdin and answers on its stdout:
 
@@ -10,7 +11,8 @@ It reads frames (``wire``) from its stdin and answers on its stdout:
   skipped;
 * ``("flush", token)`` is answered by ``("flushed", token, done, stats)`` once everything before
   it is committed; ``("stop", token)`` by ``("stopped", token, done, stats)`` as the process
-  ends; end of input (the parent died) stops it the same way, unanswered;
+  ends; end of input or a new parent process (the parent died) stops it the same way,
+  unanswered;
 * ``("progress", done, stats)`` is sent as the writer works, ``("drop", collection, kind,
   message)`` for every drop the writer reports, ``("log", logger, level, message)`` for every
   log record of the package (the parent logs it through its own logging).
@@ -18,25 +20,32 @@ It reads frames (``wire``) from its stdin and answers on its stdout:
 ``done`` numbers the events the writer has handled (appended to the spool, or dropped and
 counted): the parent keeps every frame not done yet, to send again to a new writer process if
 this one dies.
+
+A stop that does not finish within ``STOP_TIMEOUT`` seconds (a destination that hangs) ends the
+process all the same: what it did not commit stays in its spool folder, whose lock goes with the
+process, and the next start commits it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from typing import Any
 
-from modeltap.config import FullPolicy, Settings
+from modeltap.config import FullPolicy, Settings, ack_mode
 from modeltap.errors import ModelTapError, QueueFullError
-from modeltap.pipeline import wire
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import default_spool_dir, envelope_for, swap_settings
 from modeltap.pipeline.spool import Spool
-from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
+from modeltap.pipeline.writer import Writer
+from modeltap.pipeline.writer_process import wire
 from modeltap.stats import PipelineStats, StatsRecorder
 from modeltap.store.layout import instance_id
 
@@ -45,6 +54,10 @@ __all__ = ["main"]
 logger = logging.getLogger("modeltap.writer")
 
 _PROGRESS_INTERVAL = 0.05  # seconds between progress reports while the writer works
+_AGE_INTERVAL = 1.0  # seconds between reports of a waiting backlog's age alone
+_PARENT_CHECK_INTERVAL = 0.5  # seconds between two looks at whether the parent still lives
+STOP_TIMEOUT = 60.0
+"""Seconds a stop may take before the writer process exits without finishing it."""
 
 
 class _TallyQueue(EventQueue):
@@ -78,10 +91,16 @@ class WriterChild:
             block_timeout=1.0,
         )
         self.spool = Spool(default_spool_dir(settings), instance_id(), collector.fsync)
+        # ack: spool: the writer takes each frame at once, and the parent learns at the end of
+        # each turn what is in the spool
+        self._ack = ack_mode(settings) == "spool"
         self.writer = Writer(
-            settings, self.queue, self.stats, self.spool, envelope_for(settings), self._dropped
+            settings, self.queue, self.stats, self.spool, envelope_for(settings), self._dropped,
+            on_turn=self._turned if self._ack else None,
         )
         self._stopped = threading.Event()
+        self._stopping = threading.Lock()
+        self._parent = os.getppid()
 
     @property
     def done(self) -> int:
@@ -97,7 +116,12 @@ class WriterChild:
             spool_bytes=int(gauges["spool_bytes"]),
             spool_segments=int(gauges["spool_segments"]),
             oldest_waiting_age=gauges["oldest_waiting_age"],
+            spool_write_failing=bool(gauges["spool_write_failing"]),
         )
+
+    def _turned(self, take_mark: int) -> None:
+        """The writer's turn ended (``ack: spool``): everything it took is in the spool."""
+        self.tell(("progress", self._base + self.queue.taken, self.snapshot()))
 
     def tell(self, message: tuple[Any, ...]) -> None:
         """Send one reply to the parent (from any thread)."""
@@ -115,6 +139,7 @@ class WriterChild:
         self.writer.start()
         reporter = threading.Thread(target=self._report, name="modeltap-progress", daemon=True)
         reporter.start()
+        threading.Thread(target=self._watch_parent, name="modeltap-parent", daemon=True).start()
         while True:
             message = wire.receive(self._inbox)
             if message is None:
@@ -141,28 +166,56 @@ class WriterChild:
                     break
                 except QueueFullError:
                     continue  # the writer is behind: wait on
+        if self._ack:
+            self.queue.wake()
 
     def _answer_flush(self, token: int, request: FlushRequest) -> None:
         request.done.wait()
         self.tell(("flushed", token, self.done, self.snapshot()))
 
     def _stop(self, token: int | None) -> None:
+        """Flush and stop the writer (once, whoever asks first), within ``STOP_TIMEOUT``."""
+        if not self._stopping.acquire(blocking=False):
+            self._stopped.wait()  # the other thread stops it (or ends the process)
+            return
         stop = StopRequest()
         self.queue.put_control(stop)
-        stop.flush.done.wait()
-        self.writer.join(None)
+        if not (stop.flush.done.wait(STOP_TIMEOUT) and self.writer.join(STOP_TIMEOUT)):
+            logger.error(
+                "the writer process could not stop within %.0f s; it exits now, and what it "
+                "did not commit is committed from its spool at the next start",
+                STOP_TIMEOUT,
+            )
+            os._exit(1)  # the spool lock goes with the process
         self._stopped.set()
         done = self._base + self.queue.taken  # the writer wrote what it took at the end too
         if token is not None:
             self.tell(("stopped", token, done, self.snapshot()))
 
+    def _watch_parent(self) -> None:
+        """End the process once its parent is gone, even while the main thread waits for
+        room in the queue rather than reading its input."""
+        while not self._stopped.wait(_PARENT_CHECK_INTERVAL):
+            if os.getppid() != self._parent:
+                logger.warning("the writer process's parent is gone; it stops")
+                self._stop(None)
+                os._exit(0)
+
     def _report(self) -> None:
-        last = -1
+        """Report progress whenever it, a counter or a gauge changed (traffic or not: a backlog
+        that drains or grows after the last event shows), and the age of a waiting backlog at
+        least every ``_AGE_INTERVAL``."""
+        last: tuple[int, PipelineStats] | None = None
+        last_sent = 0.0
         while not self._stopped.wait(_PROGRESS_INTERVAL):
             done = self.done
-            if done != last:
-                last = done
-                self.tell(("progress", done, self.snapshot()))
+            snapshot = self.snapshot()
+            key = (done, dataclasses.replace(snapshot, oldest_waiting_age=0.0))
+            now = time.monotonic()
+            aged = snapshot.oldest_waiting_age > 0 and now - last_sent >= _AGE_INTERVAL
+            if key != last or aged:
+                last, last_sent = key, now
+                self.tell(("progress", done, snapshot))
 
 
 class _ParentLog(logging.Handler):

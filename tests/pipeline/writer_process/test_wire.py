@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pandas as pd
 
-from modeltap.pipeline import wire
+from modeltap.pipeline.writer_process import wire
 from modeltap.snapshot import pack_snapshot, take_snapshot, unpack_snapshot
 
 

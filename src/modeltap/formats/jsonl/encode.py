@@ -1,71 +1,46 @@
-"""JSON lines: one CloudEvents-style record per collect() call, with the platform's field names."""
+"""JSON lines encoding: one CloudEvents-style record per collect() call, with the platform's
+field names."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 
 from modeltap._ids import new_uuid4
 from modeltap.event import Event, rfc3339_ms
+from modeltap.formats.bigints import has_big_ints, is_big_int_error, with_big_ints_as_text
+from modeltap.formats.envelope import EnvelopeSource
 from modeltap.snapshot import json_rows_many
 
-__all__ = [
-    "EXTENSION",
-    "EnvelopeSource",
-    "decode_records",
-    "encode_event",
-    "encode_events",
-]
+__all__ = ["EXTENSION", "encode_event", "encode_events"]
 
 EXTENSION = "jsonl"
 
 
-@dataclass(frozen=True, slots=True)
-class EnvelopeSource:
-    """The envelope fields shared by every record of one deployment."""
-
-    endpoint: str
-    deployment: str
-    model_version: str
-    agent: str
-    _pieces: dict[str, tuple[bytes, bytes, bytes]] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    @property
-    def source(self) -> str:
-        """The CloudEvents ``source`` of this deployment."""
-        return f"/endpoints/{self.endpoint}/deployments/{self.deployment}"
-
-    def pieces(self, collection: str) -> tuple[bytes, bytes, bytes]:
-        """The constant parts of a collection's records, encoded once: the fields between
-        ``id`` and ``time``; ``modelversion`` up to ``collectdatatype``; ``agent`` up to the
-        start of ``contentrange``."""
-        pieces = self._pieces.get(collection)
-        if pieces is None:
-            fields = {
-                "source": self.source,
-                "type": f"modeltap.inference.{collection}",
-                "datacontenttype": "application/json",
-            }
-            pieces = (
-                b'",' + orjson.dumps(fields)[1:-1] + b',"time":"',
-                b',"modelversion":' + orjson.dumps(self.model_version) + b',"collectdatatype":',
-                b',"agent":' + orjson.dumps(self.agent) + b',"contentrange":"bytes 0-',
-            )
-            self._pieces[collection] = pieces
-        return pieces
-
-
 _PREFIX = b'{"specversion":"1.0","id":"'
+_NUMBER_WRITERS = frozenset({"PolarsSnapshot", "ColumnsSnapshot"})
+
+
+def _writes_big_numbers(event: Event) -> bool:
+    """Whether the snapshot would write integers beyond 64 bits as JSON numbers (which most
+    readers, modeltap's included, read back rounded)."""
+    return type(event.snapshot).__name__ in _NUMBER_WRITERS and has_big_ints(event.snapshot)
 
 
 def encode_event(event: Event, envelope: EnvelopeSource) -> bytes:
-    """One record line (with its newline). ``data`` is the rows array as the snapshot encodes it."""
-    return _line(event, envelope, event.snapshot.to_json_rows())
+    """One record line (with its newline). ``data`` is the rows array as the snapshot encodes
+    it; integers beyond 64 bits as decimal text (see ``modeltap.formats.bigints``)."""
+    if _writes_big_numbers(event):
+        event = with_big_ints_as_text(event) or event
+    try:
+        return _line(event, envelope, event.snapshot.to_json_rows())
+    except (TypeError, ValueError, OverflowError) as exc:
+        wider = with_big_ints_as_text(event) if is_big_int_error(exc) else None
+        if wider is None:
+            raise
+        return _line(wider, envelope, wider.snapshot.to_json_rows())
 
 
 def encode_events(events: Sequence[Event], envelope: EnvelopeSource) -> list[bytes | Exception]:
@@ -74,8 +49,11 @@ def encode_events(events: Sequence[Event], envelope: EnvelopeSource) -> list[byt
     datas = json_rows_many([event.snapshot for event in events])
     lines: list[bytes | Exception] = []
     for event, data in zip(events, datas, strict=True):
-        if isinstance(data, Exception):
-            lines.append(data)
+        if isinstance(data, Exception) or _writes_big_numbers(event):
+            try:
+                lines.append(encode_event(event, envelope))  # big integers, or the error
+            except Exception as exc:
+                lines.append(exc)
             continue
         try:
             lines.append(_line(event, envelope, data))
@@ -132,12 +110,3 @@ def _encode_with_extra(event: Event, envelope: EnvelopeSource, data: bytes) -> b
     return b"".join(
         (orjson.dumps(head)[:-1], b',"data":', data, b",", orjson.dumps(tail)[1:], b"\n")
     )
-
-
-def decode_records(blob: bytes) -> Iterator[dict[str, Any]]:
-    """Parse the records of a JSON lines file (blank lines skipped)."""
-    for line in blob.splitlines():
-        if line.strip():
-            record = orjson.loads(line)
-            if isinstance(record, dict):
-                yield record

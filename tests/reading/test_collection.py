@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import threading
 import time
 import uuid
@@ -19,9 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 import modeltap
+from modeltap.reading import collection, sources
 from tests.conftest import ConfigureTap
-
-read_module = importlib.import_module("modeltap.read")
 
 UTC = dt.UTC
 DAY = dt.datetime(2024, 5, 1, tzinfo=UTC)
@@ -114,13 +112,14 @@ def write_parquet(
 def opened(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The relative paths of every file the reader opens, in order."""
     seen: list[str] = []
-    original = read_module._open_file
+    original = sources.open_file
 
     def counting(tree: Any, relative: str) -> Any:
         seen.append(relative)
         return original(tree, relative)
 
-    monkeypatch.setattr(read_module, "_open_file", counting)
+    monkeypatch.setattr(sources, "open_file", counting)
+    monkeypatch.setattr(collection, "open_file", counting)
     yield seen
 
 
@@ -213,25 +212,21 @@ def test_only_committed_files_are_seen(tmp_path: Path, opened: list[str]) -> Non
 
 
 def test_dataref_payload_is_followed(tmp_path: Path, opened: list[str]) -> None:
-    """Out-of-line data (``dataref``) reads as if inline: relative to the collection folder (as
-    the server writes it) or to the record's folder; its folder is not read as data."""
+    """Out-of-line data (``dataref``) reads as if inline, relative to the collection folder as
+    the server writes it; its folder is not read as data."""
     root = tmp_path / "c"
     when = DAY
     folder = partition(root, when)
     (folder / "_payloads").mkdir(parents=True)
     (folder / "_payloads" / "big.json").write_bytes(orjson.dumps([{"v": 7}, {"v": 8}]))
     (folder / "_payloads" / "side.jsonl").write_bytes(b"{broken")
-    (folder / "near.json").write_bytes(orjson.dumps([{"v": 9}]))
     inline = record(when, [{"v": 1}])
     from_root = record(when, None, dataref="2024/05/01/00/_payloads/big.json")
-    from_folder = record(when, None, dataref="near.json")
-    write_jsonl(root, when, [inline, from_root, from_folder], "a.jsonl")
+    write_jsonl(root, when, [inline, from_root], "a.jsonl")
     frame = modeltap.read(root)
-    assert frame["v"].tolist() == [1, 7, 8, 9]
-    assert frame["row_index"].tolist() == [0, 0, 1, 0]
-    assert opened == [
-        "2024/05/01/00/a.jsonl", "2024/05/01/00/_payloads/big.json", "2024/05/01/00/near.json"
-    ]  # fmt: skip
+    assert frame["v"].tolist() == [1, 7, 8]
+    assert frame["row_index"].tolist() == [0, 0, 1]
+    assert opened == ["2024/05/01/00/a.jsonl", "2024/05/01/00/_payloads/big.json"]
 
 
 def test_payload_collection_keeps_body_and_metadata(tmp_path: Path) -> None:
@@ -306,27 +301,6 @@ def test_parquet_written_by_the_pipeline(configure_tap: ConfigureTap, data_dir: 
     assert frame["p"].tolist() == [0.25, 0.75]
     assert frame["k"].tolist() == [1, 2]
     assert set(frame["correlationid"]) == {context.id}
-
-
-def test_join_inputs_and_outputs(configure_tap: ConfigureTap, data_dir: Path) -> None:
-    """join() lines up inputs and outputs of the same request and row, with the key column."""
-    configure_tap()
-    inputs = modeltap.Collector(name="model_inputs")
-    outputs = modeltap.Collector(name="model_outputs")
-    for i in range(3):
-        context = inputs.collect(pd.DataFrame({"x": [i, i + 100]}))
-        outputs.collect(pd.DataFrame({"y": [i * 2, i * 2 + 1]}), context)
-    assert modeltap.flush(timeout=30)
-    joined = modeltap.join(
-        data_dir / "ep" / "dep" / "model_inputs", data_dir / "ep" / "dep" / "model_outputs"
-    )
-    assert len(joined) == 6
-    assert joined.columns[0] == "correlationid_row_index"
-    expected = joined["correlationid"] + "_" + joined["row_index"].astype(str)
-    assert joined["correlationid_row_index"].tolist() == expected.tolist()
-    for row in joined.itertuples():
-        base = row.x if row.x < 100 else row.x - 100
-        assert row.y == base * 2 + (row.row_index)
 
 
 def test_scan_gives_a_duckdb_relation(tmp_path: Path) -> None:
@@ -505,3 +479,59 @@ def test_a_collection_that_switched_format_reads_as_one(
     assert frame["x"].tolist() == [1, 2, 3]
     assert frame["s"].tolist() == ["a", "b", "c"]
     assert frame["correlationid"].tolist() == [first.id, first.id, second.id]
+
+
+def test_a_bad_line_is_skipped_counted_and_named(tmp_path: Path) -> None:
+    """A damaged line and a record whose time is not a time cost only themselves: the rest of
+    the collection reads, and the warning names each file and line."""
+    root = tmp_path / "c"
+    good = record(DAY, [{"v": 1}])
+    path = write_jsonl(root, DAY, [good], "a.jsonl")
+    with open(path, "ab") as handle:
+        handle.write(b'{"specversion":"1.0","data":[{"v":\n')
+        handle.write(orjson.dumps(record(DAY, [{"v": 2}]) | {"time": "not-a-time"}) + b"\n")
+        handle.write(orjson.dumps(record(DAY, [{"v": 3}])) + b"\n")
+    write_jsonl(root, DAY + dt.timedelta(hours=1), [record(DAY, [{"v": 4}])], "b.jsonl")
+    with pytest.warns(modeltap.SkippedRecordsWarning, match="2 record") as caught:
+        frame = modeltap.read(root)
+    assert sorted(frame["v"].tolist()) == [1, 3, 4]
+    skipped = caught[0].message.skipped  # type: ignore[union-attr]
+    assert [(s.file, s.line) for s in skipped] == [(str(path), 2), (str(path), 3)]
+    assert "not JSON" in skipped[0].reason
+    assert "'not-a-time' is not a time" in skipped[1].reason
+
+
+def test_on_bad_record_raise_names_file_and_line(tmp_path: Path) -> None:
+    """``on_bad_record="raise"`` stops at the first bad record, naming its file and line."""
+    root = tmp_path / "c"
+    path = write_jsonl(root, DAY, [record(DAY, [{"v": 1}])], "a.jsonl")
+    with open(path, "ab") as handle:
+        handle.write(b"[1, 2]\n")
+    with pytest.raises(modeltap.BadRecordError, match=f"{path} line 2"):
+        modeltap.read_arrow(root, on_bad_record="raise")
+    with pytest.raises(ValueError, match="'skip' or 'raise'"):
+        modeltap.read_arrow(root, on_bad_record="ignore")  # type: ignore[arg-type]
+
+
+def test_a_damaged_parquet_file_is_skipped(tmp_path: Path) -> None:
+    """A Parquet file that cannot be read is skipped whole; the other files read."""
+    root = tmp_path / "c"
+    write_parquet(root, DAY, [record(DAY, [{"v": 1}])], "a.parquet")
+    broken = partition(root, DAY) / "b.parquet"
+    broken.write_bytes(b"PAR1 torn")
+    with pytest.warns(modeltap.SkippedRecordsWarning, match="b.parquet"):
+        frame = modeltap.read(root)
+    assert frame["v"].tolist() == [1]
+
+
+def test_the_read_function_is_not_a_module() -> None:
+    """``modeltap.read`` is the function, with no module of that name behind it; the reading
+    API lives in ``modeltap.reading``."""
+    import importlib.util
+
+    import modeltap.reading
+
+    assert importlib.util.find_spec("modeltap.read") is None
+    for name in ("read", "read_arrow", "scan", "join"):
+        assert getattr(modeltap, name) is getattr(modeltap.reading, name)
+    assert modeltap.reading.__all__ == sorted(modeltap.reading.__all__)
