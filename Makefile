@@ -19,13 +19,8 @@ $(VENV)/.installed-demo: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[server,mlflow]"
 	touch $@
 
-# the Spark monitor engine's tests need a Java runtime (pyspark comes with .[dev]): installed
-# from Debian when `java` is missing
 $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
-	command -v java >/dev/null 2>&1 || { \
-		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-		$$SUDO apt-get update -q && $$SUDO apt-get install -y -q default-jre-headless; }
 	test -x .cache/azurite/node_modules/.bin/azurite-blob || \
 		npm install --prefix .cache/azurite --no-audit --no-fund azurite
 	touch $@

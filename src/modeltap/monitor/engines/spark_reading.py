@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from modeltap.errors import MonitorError
+from modeltap.formats.rows import RECORD_FIELDS as _RECORD_FIELDS
 from modeltap.monitor.source import ENVELOPE_COLUMNS, Source
 from modeltap.monitor.windows import Window
 
@@ -39,24 +40,6 @@ if TYPE_CHECKING:
 
 __all__ = ["SideFrame", "hadoop_options", "hadoop_url", "read_side"]
 
-_RECORD_FIELDS = frozenset(
-    {
-        "specversion",
-        "id",
-        "source",
-        "type",
-        "datacontenttype",
-        "time",
-        "data",
-        "dataref",
-        "correlationid",
-        "xrequestid",
-        "modelversion",
-        "collectdatatype",
-        "agent",
-        "contentrange",
-    }
-)
 _PARQUET_HIDDEN = frozenset({"id", "modelversion"})
 _TIME_TYPE = pa.timestamp("us", tz="UTC")
 _ENVELOPE_TYPES = {
@@ -215,13 +198,15 @@ def _cast(column: Column, kind: pa.DataType) -> Column:
 
 def _collected_files(source: Source, window: Window) -> tuple[Any, list[str], bool]:
     """(tree, files relative to it overlapping ``window``, payload collection?)."""
-    from modeltap.read import _target
+    from modeltap.reading.sources import find_collection
 
     try:
-        target = _target(source.location, window.start, window.end, None, source.storage_options)
+        found = find_collection(
+            source.location, window.start, window.end, None, source.storage_options
+        )
     except Exception as exc:  # StoreError, OSError: say which source
         raise MonitorError(f"cannot read {source.label}: {exc}") from None
-    return target.tree, target.files, target.payload
+    return found.tree, found.files, found.payload
 
 
 def _parquet_schema(url: str, storage_options: Mapping[str, Any] | None) -> pa.Schema:
