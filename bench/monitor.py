@@ -9,6 +9,8 @@ layout. Each contender runs in a process of its own, so its peak RSS is its own:
   Wasserstein, Jensen-Shannon, PSI; categorical Jensen-Shannon, chi-squared);
 - pandas/scipy: the same formulas on the raw values (``modeltap.read`` + ``pd.read_parquet``,
   numpy histograms, ``scipy.stats``);
+- with ``--spark``, modeltap on the Spark engine (``local[2]``, or ``MODELTAP_SPARK_MASTER``):
+  seconds with the session's start-up, the start-up alone, the JVM's peak RSS;
 - Evidently's ``DataDriftPreset`` when ``--evidently-python`` names a Python with Evidently 0.7
   installed (it needs pandas < 3, so an environment of its own).
 
@@ -136,6 +138,38 @@ def run_modeltap(folder: Path) -> dict[str, Any]:
     return {f"{r.feature_name}/{r.metric_name}": r.metric_value for r in rows.itertuples()}
 
 
+SPARK_EXTRA: dict[str, float] = {}
+"""The Spark contender's start-up seconds and the JVM's peak RSS (the driver's, in local mode)."""
+
+
+def run_spark(folder: Path) -> dict[str, Any]:
+    """modeltap.monitor.run on the Spark engine (``MODELTAP_SPARK_MASTER``, default
+    ``local[2]``), the session's start-up timed apart."""
+    from pyspark.sql import SparkSession
+
+    import modeltap.monitor
+
+    started = time.perf_counter()
+    master = os.environ.get("MODELTAP_SPARK_MASTER", "local[2]")
+    spark = (
+        SparkSession.builder.master(master)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    SPARK_EXTRA["startup_seconds"] = time.perf_counter() - started
+    at = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    result = modeltap.monitor.run(
+        definition(folder), at=at, destination=str(folder / "store"), spark_session=spark
+    )
+    status = Path(f"/proc/{spark.sparkContext._gateway.proc.pid}/status").read_text()
+    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
+    SPARK_EXTRA["jvm_peak_rss"] = peak_kb * 1024.0
+    spark.stop()
+    rows = result.metrics[result.metrics.feature_name != ""]
+    return {f"{r.feature_name}/{r.metric_name}": r.metric_value for r in rows.itertuples()}
+
+
 def run_scipy(folder: Path) -> dict[str, Any]:
     """The same formulas on the raw values with pandas, numpy and scipy."""
     from scipy import stats
@@ -196,7 +230,12 @@ def run_evidently(folder: Path) -> dict[str, Any]:
 
 def child(which: str, folder: Path) -> None:
     """Run one contender and print its seconds, values and peak RSS as JSON."""
-    action = {"modeltap": run_modeltap, "scipy": run_scipy, "evidently": run_evidently}[which]
+    action = {
+        "modeltap": run_modeltap,
+        "scipy": run_scipy,
+        "evidently": run_evidently,
+        "spark": run_spark,
+    }[which]
     if which != "evidently":  # imports are not what is measured
         import duckdb  # noqa: F401
         import scipy.spatial.distance
@@ -207,7 +246,7 @@ def child(which: str, folder: Path) -> None:
     values = action(folder)
     seconds = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "values": values, "peak_rss": peak}))
+    print(json.dumps({"seconds": seconds, "values": values, "peak_rss": peak, **SPARK_EXTRA}))
 
 
 def spawn(python: str, which: str, folder: Path) -> dict[str, Any]:
@@ -237,7 +276,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="reuse the data of a previous run")
     parser.add_argument("--evidently-python", metavar="PYTHON")
     parser.add_argument(
-        "--child", choices=("modeltap", "scipy", "evidently"), help=argparse.SUPPRESS
+        "--child", choices=("modeltap", "scipy", "evidently", "spark"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
+        "--spark", action="store_true", help="add the Spark engine (needs modeltap[spark], Java)"
     )
     args = parser.parse_args()
     folder = Path(args.dir)
@@ -261,6 +303,8 @@ def main() -> int:
     }
     if args.evidently_python:
         results["Evidently DataDriftPreset"] = spawn(args.evidently_python, "evidently", folder)
+    if args.spark:
+        results["modeltap (Spark engine)"] = spawn(sys.executable, "spark", folder)
     recording = start_recording("monitor", enabled=not args.quick)
     print(
         f"{args.rows:,} reference rows (Parquet file), {args.production_rows or args.rows:,} "
@@ -282,6 +326,15 @@ def main() -> int:
             f"{result['peak_rss'] / 2**20:>8.0f} MB {scipy_seconds / seconds:>8.1f}x"
         )
     print(f"largest |modeltap - scipy| over {len(reference_values)} metric values: {worst:.2e}")
+    spark = results.get("modeltap (Spark engine)")
+    if spark is not None:
+        apart = max(abs(spark["values"][k] - mine[k]) for k in mine)
+        print(
+            f"Spark engine: start-up {spark['startup_seconds']:.1f} s of its "
+            f"{spark['seconds']:.1f} s; JVM peak RSS {spark['jvm_peak_rss'] / 2**20:.0f} MB; "
+            f"largest |spark - embedded| {apart:.2e}"
+        )
+        worst = max(worst, apart)
     recording.save()
     return 0 if worst <= 1e-9 else 1
 

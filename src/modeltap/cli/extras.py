@@ -28,6 +28,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "s3": ("s3fs",),
     "schedule": ("scipy", "croniter", "tzlocal", "prometheus_client"),
     "server": ("starlette", "uvicorn", "prometheus_client"),  # httptools, uvloop: speed-ups
+    "spark": ("pyspark",),
     "ui": ("jinja2", "starlette", "uvicorn"),
 }
 """extra -> the modules it installs that modeltap needs (accelerators such as httptools and
@@ -42,6 +43,7 @@ _PURPOSE = {
     "schedule": "modeltap monitor schedule (Prometheus metrics)",
     "s3": "s3:// destinations",
     "server": "modeltap serve and modeltap ingest",
+    "spark": "modeltap monitor --engine spark",
     "ui": "modeltap ui and monitor reports",
 }
 

@@ -50,6 +50,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--at", metavar="ISO", help="end of the windows (default: now, UTC)")
     destination(run)
     run.add_argument("--format", choices=("table", "json"), default="table")
+    run.add_argument(
+        "--engine",
+        choices=("embedded", "spark"),
+        help="what computes the aggregates (default: the definition's create_monitor.compute."
+        "engine, else embedded; spark needs modeltap[spark] and Java)",
+    )
+    run.add_argument(
+        "--spark-master",
+        metavar="URL",
+        help="the Spark master for --engine spark (default: compute.master, else "
+        "MODELTAP_SPARK_MASTER, else local[*])",
+    )
     run.set_defaults(handler=_run)
 
     history = commands.add_parser("history", help="every run's metric values over time")
@@ -114,7 +126,12 @@ def _run(args: argparse.Namespace) -> int:
         progress, stop = _progress(len(definition.signals))
         try:
             result = modeltap.monitor.run(
-                definition, at=args.at, destination=args.destination, progress=progress
+                definition,
+                at=args.at,
+                destination=args.destination,
+                progress=progress,
+                engine="spark" if args.spark_master and not args.engine else args.engine,
+                spark_master=args.spark_master,
             )
         finally:
             stop()

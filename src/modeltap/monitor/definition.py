@@ -763,10 +763,15 @@ class AlertNotification(_Model):
 
 
 class Compute(_Model):
-    """``compute``: the platform's Spark pool settings (accepted; modeltap runs where it is)."""
+    """``compute``: the platform's Spark pool settings (``instance_type``,
+    ``runtime_version``: accepted, modeltap runs where it is) and modeltap's engine choice:
+    ``engine`` (``embedded`` | ``spark``), the Spark ``master`` URL and Spark ``conf``."""
 
     instance_type: str | None = None
     runtime_version: str | None = None
+    engine: Literal["embedded", "spark"] | None = None
+    master: str | None = None
+    conf: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
 
 class CreateMonitor(_Model):

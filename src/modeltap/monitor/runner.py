@@ -158,8 +158,10 @@ def run(
     destination: str | None = None,
     *,
     storage_options: dict[str, Any] | None = None,
-    engine: Engine | None = None,
+    engine: Engine | str | None = None,
     progress: Progress | None = None,
+    spark_master: str | None = None,
+    spark_session: Any = None,
 ) -> MonitorRun:
     """Run a monitor for the windows that end at ``at`` (default: now, UTC, whole seconds).
 
@@ -167,9 +169,12 @@ def run(
     destination) is where data assets are looked up and results written. Raises
     MonitorDefinitionError for a bad definition and MonitorError when results cannot be written;
     a signal that cannot read its data is recorded as ``failed`` and the others still run.
-    ``engine`` computes the aggregates (default: a new embedded engine, closed at the end; one
-    passed in stays open); ``progress(signal, done, total)`` is called before each signal and
-    once at the end."""
+    ``engine`` computes the aggregates: an engine (left open), or ``"embedded"`` / ``"spark"``
+    (default: the definition's ``create_monitor.compute.engine``, else ``"embedded"``; a Spark
+    ``spark_session`` implies ``"spark"``), started for the run and closed at the end. Spark
+    runs on ``spark_master`` (default: ``compute.master``, else ``MODELTAP_SPARK_MASTER``,
+    else ``local[*]``) or on the given session. ``progress(signal, done, total)`` is called
+    before each signal and once at the end."""
     definition = load(definition_or_path)
     try:
         moment = dt.datetime.now(dt.UTC) if at is None else to_utc(at, "at")
@@ -182,11 +187,9 @@ def run(
         target, options = _default_destination(storage_options)
     options = options or {}
     started = dt.datetime.now(dt.UTC)
-    owned = engine is None
-    if engine is None:
-        from modeltap.monitor.engines.embedded import EmbeddedEngine
-
-        engine = EmbeddedEngine()
+    owned = not isinstance(engine, Engine)
+    if not isinstance(engine, Engine):
+        engine = _start_engine(definition, engine, spark_master, spark_session)
     results: list[tuple[SignalResult, Window, Window]] = []
     try:
         sides = _Sides(engine, target, options)
@@ -201,6 +204,31 @@ def run(
         if owned:  # an engine the caller passed is the caller's to close
             engine.close()
     return _store(definition, results, moment, started, engine.name, target, options)
+
+
+def _start_engine(
+    definition: MonitorDefinition,
+    name: str | None,
+    master: str | None,
+    session: Any,
+) -> Engine:
+    """The engine a run asked for (by name, the definition's compute, or a Spark session)."""
+    compute = definition.create_monitor.compute
+    if name is None:
+        name = "spark" if session is not None else (compute.engine if compute else None)
+    if name == "spark":
+        from modeltap.monitor.engines.spark import SparkEngine
+
+        return SparkEngine(
+            master=master or (compute.master if compute else None),
+            conf=compute.conf if compute else None,
+            session=session,
+        )
+    if name not in (None, "embedded"):
+        raise MonitorError(f"unknown monitor engine {name!r}: use 'embedded' or 'spark'")
+    from modeltap.monitor.engines.embedded import EmbeddedEngine
+
+    return EmbeddedEngine()
 
 
 def _one_signal(
