@@ -67,6 +67,7 @@ def _run_child(body: str, timeout: float = 180) -> dict[str, Any]:
     return result
 
 
+@pytest.mark.integration  # runs a child process with lowered limits
 def test_too_many_open_files_is_survived_counted_and_recovered(tmp_path: Path) -> None:
     """With the open-file limit reached by many collections' segments, the writer keeps
     running: what it cannot open is counted as write_error, the pipeline reports it cannot
@@ -201,6 +202,7 @@ def test_a_full_file_system_commits_no_torn_line_and_counts_true(
     assert result["during"]["failing"] == 1 and not result["writing_during"]
 
 
+@pytest.mark.integration  # runs a child process with lowered limits
 def test_a_file_size_limit_commits_no_torn_line_and_counts_true(tmp_path: Path) -> None:
     """The same with a file-size limit (EFBIG) instead of a full file system."""
     _check_disk_full_outcome(_fill_and_check(tmp_path, tmp_path / "data", "fsize"))
