@@ -8,8 +8,9 @@ import pickle
 import numpy as np
 import pandas as pd
 
+from modeltap.event import Event, QueuedEvent, pack_event
 from modeltap.pipeline import wire
-from modeltap.snapshot import pack_snapshot, take_snapshot, unpack_snapshot
+from modeltap.snapshot import take_snapshot
 
 
 def _through_a_pipe(message: object) -> object:
@@ -41,12 +42,14 @@ def test_a_frame_carries_arrays_of_every_kind_unchanged() -> None:
 def test_object_vectors_travel_as_tuples_not_numpy_reductions() -> None:
     """A small frame's string column is pickled as a tuple of strings: numpy's reduction
     (which pickles the array's dtype and reconstructs it on the other side) is not used."""
-    packed = pack_snapshot(take_snapshot(pd.DataFrame({"s": pd.array(["a", "b"], "string")})))
+    snapshot = take_snapshot(pd.DataFrame({"s": pd.array(["a", "b"], "string")}))
+    packed = pack_event("model_inputs", 1, "cid", "xid", "pandas", snapshot, "root")
     data = wire.frame(("events", 0, [packed]))
     assert b"numpy" not in data
     assert pickle.dumps(packed).count(b"numpy") > 0  # plain pickle would have used it
-    back = unpack_snapshot(_through_a_pipe(("events", 0, [packed]))[2][0])  # type: ignore[index]
-    assert back.to_json_rows() == b'[{"s":"a"},{"s":"b"}]'
+    back = _through_a_pipe(("events", 0, [packed]))[2][0]  # type: ignore[index]
+    assert type(back) is QueuedEvent and back == packed._replace(data=back.data)
+    assert Event.unpack(back).snapshot.to_json_rows() == b'[{"s":"a"},{"s":"b"}]'
 
 
 def test_a_frame_starts_with_its_body_length() -> None:

@@ -2,7 +2,7 @@
 
 Both ends are this package's own processes, started together from one installation, so pickle
 is safe here and carries every snapshot kind as it is (small pandas frames are packed in a form
-that pickles fast: see ``snapshot._freeze_blocks``).
+that pickles fast: see ``modeltap.snapshot.blocks``).
 """
 
 from __future__ import annotations
