@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import numpy as np
 import orjson
 import pandas as pd
@@ -52,20 +50,3 @@ def test_interleaved_columns_and_strided_views_survive_pickling() -> None:
         assert back.to_arrow().equals(snapshot.to_arrow())
         if len(frame) <= 256:  # (numpy's own pickle gives large frames native byte order)
             assert back.signature == snapshot.signature  # type: ignore[attr-defined]
-
-
-@pytest.mark.usefixtures("string_storage")
-@pytest.mark.parametrize(("rows", "collections"), [(1, 1), (16, 1), (17, 2), (100, 2)])
-def test_packed_small_frames_are_not_tracked_by_the_garbage_collector(
-    rows: int, collections: int
-) -> None:
-    """A packed small pandas snapshot is untracked by the first young collection that sees it
-    (frames of up to 16 rows) or the second (their string buffers are a fresh tuple), so a
-    backlog of them adds nothing to full collections."""
-    take_snapshot(mixed_frame(rows)).frozen_parts()  # type: ignore[attr-defined]  # memos set
-    gc.collect()
-    packed = [take_snapshot(mixed_frame(rows)).frozen_parts() for _ in range(50)]  # type: ignore[attr-defined]
-    for generation in range(collections):
-        gc.collect(generation)
-    assert not any(gc.is_tracked(p) for p in packed)
-    assert all(len(p) > 1 for p in packed)  # not merely the snapshot object itself

@@ -42,16 +42,15 @@ def freeze_blocks(
     frame: pd.DataFrame, width: int, guards: list[Any] | None = None
 ) -> tuple[Any, ...] | None:
     """Column positions, frozen values and dtype of each block, in one flat tuple (``triples``
-    reads it back; flat, so a queue can hold it as it is: see ``modeltap.event``).
+    reads it back).
 
     Without ``guards`` (small frames) the blocks are frozen in forms that pickle fast (as sent to
-    a writer process) and that the garbage collector does not track, or stops tracking at once
-    (``thaw_blocks`` turns them back into arrays, once, on the writer): column
-    positions as shared ``slice.indices`` tuples (or an integer array's bytes), plain numpy
-    blocks as their bytes and type string, string columns with a string token for their dtype,
-    as a 1-D object array of Python strings in tiny frames and Python-backed ones (``wire``
-    pickles it as a tuple), else as their Arrow buffers. Other values are copied, Arrow-backed
-    arrays kept as they are (immutable).
+    a writer process; ``thaw_blocks`` turns them back into arrays, once, on the writer): column
+    positions as ``slice.indices`` tuples (or an integer array's bytes), plain numpy blocks as
+    their bytes and type string, string columns with a string token for their dtype, as a 1-D
+    object array of Python strings in tiny frames and Python-backed ones (``wire`` pickles it
+    as a tuple), else as their Arrow buffers. Other values are copied, Arrow-backed arrays kept
+    as they are (immutable).
 
     Given ``guards`` (copy-on-write pandas) the blocks are shared: a shallow copy of each goes
     into ``guards`` and, while it lives, pandas copies the caller's block before writing to it (a
@@ -78,15 +77,10 @@ def freeze_blocks(
         else:
             kept, dtype = _freeze_other(block, values, dtype, tiny, guards)
         positions = block.mgr_locs.indexer
-        if isinstance(positions, slice):  # slices are tracked by the garbage collector
+        if isinstance(positions, slice):
             positions = positions.indices(width)
             if guards is not None:
                 positions = range(*positions)
-            else:  # one tuple per value, long untracked (see ``modeltap.event``)
-                known = _shared_tuples.get(positions)
-                if known is None:
-                    known = remember(_shared_tuples, positions, positions, 256)
-                positions = known
         elif guards is None:
             positions = positions.tobytes()
         frozen += (positions, kept, dtype)
@@ -100,15 +94,14 @@ def _freeze_other(
     Arrow-backed columns and other extension arrays, or any block given ``guards``."""
     arrow = getattr(values, "_pa_array", None)
     if arrow is not None and tiny and type(dtype) is pd.StringDtype:
-        # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes;
-        # an object array, not a tuple: the garbage collector never tracks it
+        # to_pylist, not to_numpy: that one releases the GIL, which the writer then takes
         return np.array(arrow.to_pylist(), dtype=object), string_token(dtype)
     if (
         arrow is not None
         and guards is None
         and type(dtype) is pd.StringDtype
         and arrow.num_chunks == 1
-    ):  # Arrow arrays are tracked by the garbage collector, their buffers are not
+    ):  # buffers pickle without Arrow's own reduction of the array
         return arrow_buffers(arrow.chunk(0)), buffers_token(string_token(dtype), arrow.type)
     if arrow is not None:
         return arrow, dtype
@@ -120,9 +113,6 @@ def _freeze_other(
     guards.append(guard)
     return guard.values, dtype
 
-
-_shared_tuples: dict[tuple[int, ...], tuple[int, ...]] = {}
-"""Block positions, one tuple per value (see ``freeze_blocks``)."""
 
 _type_strings: dict[int, tuple[np.dtype[Any], str | None]] = {}  # id -> (dtype, its string)
 
@@ -150,22 +140,17 @@ def triples(blocks: tuple[Any, ...]) -> Iterator[tuple[Any, Any, Any]]:
     return zip(blocks[0::3], blocks[1::3], blocks[2::3], strict=True)
 
 
-_string_tokens: dict[tuple[str, bool], tuple[str, bool]] = {}  # each token, shared
-
-
 def string_token(dtype: Any) -> tuple[str, bool]:
-    """What a small frame's string column keeps of its pandas dtype, in a form the garbage
-    collector does not track (a StringDtype is tracked): the pandas storage, and whether NaN
-    marks a missing value; one tuple per value, long untracked. (Read from the dtype each time:
-    pandas makes a new dtype object for every frame of Python strings.)"""
-    token = (dtype.storage, dtype.na_value is not pd.NA)
-    return _string_tokens.setdefault(token, token)
+    """What a small frame's string column keeps of its pandas dtype, in a form that pickles
+    without pandas: the pandas storage, and whether NaN marks a missing value. (Read from the
+    dtype each time: pandas makes a new dtype object for every frame of Python strings.)"""
+    return (dtype.storage, dtype.na_value is not pd.NA)
 
 
 @functools.lru_cache(maxsize=64)
 def buffers_token(token: tuple[str, bool], arrow_type: pa.DataType) -> tuple[Any, ...]:
     """The dtype of a string column kept as Arrow buffers: its string token, its Arrow type and
-    ``BUFFERS`` (one tuple per kind, shared by events: see ``modeltap.event``)."""
+    ``BUFFERS``."""
     return (*token, arrow_type, BUFFERS)
 
 
@@ -188,9 +173,7 @@ def _plain_dtype(dtype: np.dtype[Any]) -> bool:
 
 
 def arrow_buffers(array: pa.Array) -> tuple[Any, ...]:
-    """An Arrow array as (offset, length, null count, *buffers): Arrow buffers are not tracked
-    by the garbage collector, while arrays are. (A tuple, though fresh: an object array would
-    spare the event's tuple one collection of tracking, but costs 2 µs per column to make.)"""
+    """An Arrow array as (offset, length, null count, *buffers)."""
     return (array.offset, len(array), array.null_count, *array.buffers())
 
 
