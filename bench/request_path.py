@@ -97,7 +97,7 @@ def _inner(workload: str, calls: int, work: bool, drain: int) -> None:
                 if number % drain == drain - 1:
                     items = queue.take_all_packed(0)
                     if work:
-                        kept.append(operator.call(wire.frame, ("events", number, items)))
+                        kept.append(operator.call(wire.events_frame, number, items))
                 continue
             if number % drain == drain - 1:
                 queue.take_all_packed(0)

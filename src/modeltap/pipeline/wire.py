@@ -12,11 +12,14 @@ import io
 import os
 import pickle
 import struct
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 
-__all__ = ["frame", "receive", "send"]
+from modeltap.event import QueuedEvent
+
+__all__ = ["events_frame", "frame", "queued_events", "receive", "send"]
 
 _LENGTH = struct.Struct("<Q")
 
@@ -48,6 +51,19 @@ def frame(message: Any) -> bytes:
     buffer.seek(0)
     buffer.write(_LENGTH.pack(buffer.getbuffer().nbytes - _LENGTH.size))
     return buffer.getvalue()
+
+
+def events_frame(first: int, events: Iterable[QueuedEvent]) -> bytes:
+    """The frame ``("events", first, fields)`` of queued events, each as the plain tuple of its
+    fields: pickle reduces a NamedTuple through a Python call per event, a tuple in C (the
+    forwarder's pickle of how-to events: 16.2k against 8.5k instructions per event, callgrind,
+    ``bench/request_path.py`` frame)."""
+    return frame(("events", first, [tuple(event) for event in events]))
+
+
+def queued_events(fields: Iterable[tuple[Any, ...]]) -> Iterator[QueuedEvent]:
+    """The queued events ``events_frame`` sent as ``fields``."""
+    return map(QueuedEvent._make, fields)
 
 
 def send(fd: int, data: bytes) -> None:

@@ -337,7 +337,7 @@ class WriterProcess:
             return
         first = self._sent
         self._sent += len(events)
-        data = wire.frame(("events", first, events))
+        data = wire.events_frame(first, events)
         self._send(_Sent(data, first, self._sent, [event.collection for event in events]))
 
     def _send_request(self, kind: str, request: FlushRequest) -> None:
