@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 
 from modeltap.errors import InvalidDataError
-from modeltap.snapshot.memo import remember
 
 __all__ = ["column_names", "unique_names"]
 
@@ -45,18 +44,11 @@ def unique_names(columns: pd.Index) -> tuple[str, ...]:
     on the names themselves: ``Index.is_unique`` builds a hash engine for every new frame
     (tens of µs, and through Arrow for pandas >= 3 string labels)."""
     names = tuple(column_names(columns))
-    known = _known_names.get(names)
-    if known is not None:
-        return known
     if len(set(names)) != len(names):
         duplicated = sorted({n for n in names if names.count(n) > 1})
         raise InvalidDataError(
             f"DataFrame has duplicate column names {duplicated}: records need unique "
             "column names; rename them before collect()"
         )
-    return remember(_known_names, names, names, 256)
-
-
-_known_names: dict[tuple[str, ...], tuple[str, ...]] = {}
-"""Names tuples already checked, each kept as one object shared by the events of that shape."""
+    return names
 
