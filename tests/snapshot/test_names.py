@@ -6,6 +6,8 @@ import pandas as pd
 import pytest
 
 from modeltap.errors import InvalidDataError
+from modeltap.event import pack_event
+from modeltap.pipeline import wire
 from modeltap.snapshot import take_snapshot
 from tests.snapshot.conftest import rows_of
 
@@ -46,3 +48,13 @@ def test_column_labels_of_any_index_become_text_keys(columns: pd.Index, names: l
     tuples too, which collect() once refused with pandas' own ValueError)."""
     frame = pd.DataFrame([[1, 2]], columns=columns)
     assert list(rows_of(frame)[0]) == names
+
+
+def test_frames_of_one_shape_share_their_names_and_pickle_them_once() -> None:
+    """Snapshots of frames with the same columns share one names tuple, so an events frame to
+    the writer process carries the names once, however many events it holds."""
+    frames = [pd.DataFrame({"shared_name_a": [n], "shared_name_b": [0.5]}) for n in range(3)]
+    snapshots = [take_snapshot(frame) for frame in frames]
+    assert snapshots[0].names is snapshots[1].names is snapshots[2].names  # type: ignore[attr-defined]
+    events = [pack_event("c", n, "cid", "xid", "t", s, "r") for n, s in enumerate(snapshots)]
+    assert wire.events_frame(0, events).count(b"shared_name_a") == 1
