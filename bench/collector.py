@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from _refsink import Sink
+from _results import start_recording
 from _workload import COLLECTION, WARMUP_COLLECTION, summarize_ns
 
 BENCH = Path(__file__).resolve().parent
@@ -635,9 +636,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         paced_table(results, plan),
         targets_table(results, plan),
     ]
+    recording = start_recording("collector", enabled=not args.quick)
     print("\n\n".join(tables))
     if sink_stats["bad"]:
         print(f"\nwarning: the sink refused {sink_stats['bad']} malformed bodies")
+    recording.save()
     log(f"done in {time.monotonic() - started:.0f} s")
     return 0
 

@@ -33,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 import modeltap
+from _results import start_recording
 
 DAY = dt.datetime(2024, 5, 1, tzinfo=dt.UTC)
 WINDOW_HOUR = 12
@@ -273,6 +274,7 @@ def main() -> int:
         runs = runs[1:]
     results = [(name, *best_of(repeat, action)) for name, repeat, action in runs]
 
+    recording = start_recording("read")
     mib = 1024 * 1024
     print()
     print(
@@ -297,6 +299,7 @@ def main() -> int:
             f"| {name:<48} | {seconds:8.2f} | {rows:11,} | {rows / seconds:11,.0f} | "
             f"{baseline / seconds:10.1f}x | {jsonl / seconds:7.1f}x |"
         )
+    recording.save()
     return 0
 
 

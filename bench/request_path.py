@@ -44,8 +44,8 @@ def _inner(workload: str, calls: int, work: bool, drain: int) -> None:
     import pandas as pd
 
     import modeltap
-    from modeltap.pipeline import wire
     from modeltap.pipeline.writer import Writer
+    from modeltap.pipeline.writer_process import wire
 
     Writer.start = lambda self: None  # type: ignore[method-assign]  # drained below instead
     spool = tempfile.mkdtemp(prefix="modeltap-bench-")

@@ -70,6 +70,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from _results import start_recording
 from modeltap.config import WRITER_VARIABLE
 from modeltap.server.strings import STRING_STORAGE_VARIABLE
 
@@ -171,7 +172,7 @@ def tree_cpu(root: int) -> tuple[float, float]:
         pid = int(entry)
         parents[pid] = int(fields[1])
         seconds[pid] = (int(fields[11]) + int(fields[12])) / tick
-        if b"modeltap.pipeline.writer_child" in command:
+        if b"modeltap.pipeline.writer_process.child" in command:
             writers.add(pid)
     serving = writing = 0.0
     for pid, used in seconds.items():
@@ -242,7 +243,8 @@ def deployment(folder: Path, enabled: bool) -> Path:
 
 
 def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path,
-                     work: Path, threads: int | None = None, writer: str | None = None) -> Row:
+                     work: Path, threads: int | None = None, writer: str | None = None,
+                     ack: str | None = None) -> Row:
     folder = Path(tempfile.mkdtemp(dir=work))
     data = folder / "data"
     port = free_port()
@@ -255,6 +257,7 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
             [sys.executable, "-c", MAIN, "serve", "-f", str(deployment(folder, enabled)),
              "--log-level", "warning",
              *(["--threads", str(threads)] if threads is not None else []),
+             *(["--ack", ack] if ack is not None else []),
              "--port", str(port), "--data-dir", str(data)],
             stdout=server_log, stderr=subprocess.STDOUT, env=environment,
         )
@@ -269,7 +272,8 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
     total = int(run["served"]) + WARMUP
     return Row(
         server=(f"modeltap {'on' if enabled else 'off'}"
-                + (f", {writer} writer" if writer is not None else "")),
+                + (f", {writer} writer" if writer is not None else "")
+                + (f", ack: {ack}" if ack is not None else "")),
         concurrency=concurrency, rps=run["rps"], p50_ms=run["p50_ms"], p99_ms=run["p99_ms"],
         served=total, errors=int(run["errors"]), expected=4 * total if enabled else 0,
         captured=count_records(data), cpu_us=run["cpu_us"], writer_us=run["writer_us"],
@@ -404,6 +408,12 @@ def print_targets(rows: list[Row], rounds: Rounds) -> None:
             pairs = paired(rounds, "modeltap on", "modeltap on, thread writer", concurrency)
             print(f"c={concurrency}: capture on, writer process / thread writer throughput "
                   f"{statistics.median(pairs):.2f}x paired by round")
+        acked = by.get(("modeltap on, ack: spool", concurrency))
+        if on and acked:
+            pairs = paired(rounds, "modeltap on, ack: spool", "modeltap on", concurrency)
+            print(f"c={concurrency}: capture on, ack: spool / ack: queue throughput "
+                  f"{statistics.median(pairs):.2f}x paired by round; p99 {acked.p99_ms:.2f} / "
+                  f"{on.p99_ms:.2f} ms")
         if on:
             missing = max(0, on.expected - on.captured)
             print(f"c={concurrency}: modeltap records missing after shutdown: {missing} "
@@ -474,6 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                              "event loop's thread; default: modeltap chooses)")
     parser.add_argument("--thread-writer", action="store_true",
                         help="also measure capture on with the thread writer")
+    parser.add_argument("--ack-spool", action="store_true",
+                        help="also measure capture on with --ack spool (answered once the "
+                             "records are in the spool, group commit)")
     parser.add_argument("--string-storage", choices=("python", "pyarrow", "auto"),
                         help=f"{STRING_STORAGE_VARIABLE} for the modeltap servers (default: "
                              "serve's own, python)")
@@ -493,16 +506,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows: list[Row] = []
     every: Rounds = {}
-    servers: list[tuple[bool, str | None]] = [(True, None), (False, None)]
+    servers: list[tuple[bool, str | None, str | None]] = [(True, None, None), (False, None, None)]
     if args.thread_writer:
-        servers.append((True, "thread"))
+        servers.append((True, "thread", None))
+    if args.ack_spool:
+        servers.append((True, None, "spool"))
     try:
         for concurrency in (1, 16):
             rounds: dict[str, list[Row]] = {}
             for turn in range(args.rounds):
-                for enabled, writer in servers:
+                for enabled, writer, ack in servers:
                     row = measure_modeltap(enabled, concurrency, args.duration, lua, work,
-                                           args.threads, writer)
+                                           args.threads, writer, ack)
                     log(f"{row.server}, concurrency {concurrency}, round {turn + 1}/"
                         f"{args.rounds}: {row.rps:.1f} req/s")
                     rounds.setdefault(row.server, []).append(row)
@@ -518,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
                  for storage in ("python", "pyarrow")}
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    recording = start_recording("server")
     threads = "" if args.threads is None else f", modeltap --threads {args.threads}"
     print(f"\nscoring servers, 1 worker each{threads}, loopback, wrk {args.duration:g}s per run, "
           f"median of {args.rounds} interleaved rounds, {os.cpu_count()} CPUs\n")
@@ -531,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run() alone ({label}; no HTTP, collections on, {one['calls']:.0f} calls): "
               f"median {one['median_us']:.0f} µs of CPU -> at most {ceiling:.0f} req/s for one "
               "worker")
+    recording.save()
     if args.json:
         Path(args.json).write_text(json.dumps([r.__dict__ for r in rows], indent=2))
     return 0

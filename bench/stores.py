@@ -31,6 +31,7 @@ sys.path.insert(0, str(BENCH.parent))
 from tests.store.servers import S3_KEY, S3_SECRET, Azurite, free_port, wait_for_port  # noqa: E402
 
 import modeltap  # noqa: E402
+from _results import start_recording  # noqa: E402
 from _workload import make_frame  # noqa: E402
 from modeltap import BasicCorrelationContext, Collector  # noqa: E402
 from modeltap.store import open_destination  # noqa: E402
@@ -178,6 +179,7 @@ def main() -> None:
             stop()
         shutil.rmtree(scratch, ignore_errors=True)
 
+    recording = start_recording("stores", enabled=not args.quick)
     print(f"\ncommitted rows/s, {ROWS:,}x10 frames (python {sys.version.split()[0]}, "
           f"{os.cpu_count()} cores)\n")
     print(
@@ -201,6 +203,7 @@ def main() -> None:
         f"\ntarget: parquet to local disk >= {TARGET_LOCAL_PARQUET:,} rows/s: "
         f"{local_parquet:,.0f} -> {verdict}"
     )
+    recording.save()
 
 
 if __name__ == "__main__":

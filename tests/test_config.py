@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from textwrap import dedent
 
 import pytest
+import yaml
 
-from modeltap.config import DEFAULT_DESTINATION, RollingRate, load_settings, settings_from_env
+from modeltap.config import (
+    DEFAULT_DESTINATION,
+    REDACTED,
+    RollingRate,
+    load_settings,
+    load_yaml_text,
+    redact,
+    settings_from_env,
+)
 from modeltap.errors import ConfigError, InvalidCollectionNameError
 
 DEPLOYMENT_YAML = """\
@@ -353,3 +364,211 @@ def test_config_error_is_a_value_error() -> None:
     """ConfigError (and the name error derived from it) are ValueErrors too."""
     assert issubclass(ConfigError, ValueError)
     assert issubclass(InvalidCollectionNameError, ConfigError)
+
+
+# -- YAML: no aliases, YAML 1.2 booleans --------------------------------------------------------
+
+BILLION_LAUGHS = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+data_collector: {collections: {model_inputs: {enabled: true}}}
+"""
+
+
+def _load_with_configure(path: Path) -> object:
+    """configure() as a scoring script calls it."""
+    import modeltap
+
+    return modeltap.configure(path)
+
+
+def _load_with_serve(path: Path) -> object:
+    """The deployment reader of ``modeltap serve``."""
+    from modeltap.server.options import resolve_options
+
+    return resolve_options(deployment_file=str(path), need_script=False)
+
+
+LOADERS = [_load_with_configure, _load_with_serve]
+
+
+@pytest.mark.parametrize("load", LOADERS)
+def test_aliases_are_refused_naming_file_and_line(
+    tmp_path: Path, load: Callable[[Path], object]
+) -> None:
+    """A 'billion laughs' file is refused at its first alias, before anything is expanded."""
+    path = write_yaml(tmp_path, BILLION_LAUGHS)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "line 2, column 8" in message
+    assert "alias *a is not accepted" in message
+
+
+@pytest.mark.parametrize("load", LOADERS)
+def test_merge_keys_are_aliases_too(tmp_path: Path, load: Callable[[Path], object]) -> None:
+    """``<<: *base`` needs an alias, so it is refused like any other."""
+    path = write_yaml(
+        tmp_path,
+        """\
+        base: &base {enabled: 'True'}
+        data_collector:
+          collections:
+            model_inputs:
+              <<: *base
+        """,
+    )
+    with pytest.raises(ConfigError, match=r"line 5, column \d+: the alias \*base"):
+        load(path)
+
+
+@pytest.mark.parametrize("load", LOADERS)
+@pytest.mark.parametrize("spelling", ["yes", "'yes'", "on", "No", "off"])
+def test_yes_and_no_are_refused_quoted_or_not(
+    tmp_path: Path, load: Callable[[Path], object], spelling: str
+) -> None:
+    """``enabled: yes`` is refused exactly as ``enabled: 'yes'`` (YAML 1.2 booleans only)."""
+    path = write_yaml(
+        tmp_path, f"data_collector:\n  collections:\n    model_inputs:\n      enabled: {spelling}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    message = str(info.value)
+    assert "data_collector.collections.model_inputs.enabled" in message
+    assert f"(got '{spelling.strip(chr(39))}')" in message
+    assert "True or False" in message
+
+
+@pytest.mark.parametrize(
+    ("spelling", "expected"),
+    [("true", True), ("True", True), ("FALSE", False), ("'True'", True), ("'false'", False)],
+)
+def test_true_and_false_are_accepted_quoted_or_not(
+    tmp_path: Path, spelling: str, expected: bool
+) -> None:
+    """YAML's true/false and the platform's 'True'/'False' strings are booleans."""
+    path = write_yaml(
+        tmp_path, f"data_collector:\n  collections:\n    model_inputs:\n      enabled: {spelling}\n"
+    )
+    assert load_settings(path).collection("model_inputs").enabled is expected
+
+
+def test_mapping_with_yes_is_refused_as_the_file_is() -> None:
+    """The string 'yes' in a mapping is refused with the same message as in a file."""
+    message = config_error({"collections": {"model_inputs": {"enabled": "yes"}}})
+    assert "(got 'yes')" in message and "True or False" in message
+
+
+# -- secrets never echoed -----------------------------------------------------------------------
+
+
+def test_storage_options_as_a_string_is_not_echoed(tmp_path: Path) -> None:
+    """storage_options given as a string: the error names the key, never the value."""
+    secret = "AccountKey=c2VjcmV0LXZhbHVlLTEyMzQ="
+    path = write_yaml(tmp_path, f'data_collector:\n  storage_options: "{secret}"\n')
+    message = config_error(path)
+    assert "data_collector.storage_options" in message
+    assert "valid dictionary" in message
+    assert secret not in message and "c2VjcmV0" not in message
+
+
+def test_secret_values_nested_in_a_bad_section_are_redacted() -> None:
+    """A section echoed whole keeps its shape but shows no secret values."""
+    message = config_error(
+        {"collections": ["model_inputs"], "storage_options": {"account_key": "hunter2"}}
+    )
+    assert "data_collector.collections" in message
+    assert "hunter2" not in message
+
+
+def test_yaml_syntax_errors_do_not_quote_the_file(tmp_path: Path) -> None:
+    """A parse error gives line and column, not the text of the line (it may hold a key)."""
+    path = write_yaml(tmp_path, "data_collector:\n  storage_options: {key: s3cr3t-value\n")
+    message = config_error(path)
+    assert str(path) in message and "not valid YAML" in message and "line 3" in message
+    assert "s3cr3t-value" not in message
+
+
+@pytest.mark.parametrize(
+    ("value", "location", "expected"),
+    [
+        ({"storage_options": {"key": "k"}, "format": "jsonl"}, (),
+         {"storage_options": REDACTED, "format": "jsonl"}),
+        ({"client_secret": "s", "region": "eu"}, (), {"client_secret": REDACTED, "region": "eu"}),
+        ("anything", ("data_collector", "storage_options"), REDACTED),
+        ("anything", ("data_collector", "storage_options", "account_key"), REDACTED),
+        ([{"sas_token": "t"}], ("x",), [{"sas_token": REDACTED}]),
+        ("jsonl", ("data_collector", "format"), "jsonl"),
+    ],
+)
+def test_redact(value: object, location: tuple[str, ...], expected: object) -> None:
+    """Values under storage_options and secret-looking keys are replaced; others kept."""
+    assert redact(value, location) == expected
+
+
+# -- a Collector whose name is not listed --------------------------------------------------------
+
+
+def test_unlisted_collector_name_warns_with_the_nearest_match(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Collector(name='model_input') when the YAML lists model_inputs: a WARNING that says so."""
+    import modeltap
+
+    path = write_yaml(
+        tmp_path,
+        f"""\
+        data_collector:
+          destination: {tmp_path / "data"}
+          collections:
+            model_inputs: {{enabled: 'True'}}
+            model_outputs: {{enabled: 'True'}}
+        """,
+    )
+    modeltap.configure(path)
+    with caplog.at_level(logging.INFO, logger="modeltap"):
+        modeltap.Collector(name="model_input")
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, caplog.text
+    message = warnings[0].getMessage()
+    assert "'model_input'" in message
+    assert "model_inputs, model_outputs" in message
+    assert "did you mean 'model_inputs'?" in message
+    assert str(path) in message
+
+
+def test_listed_but_disabled_collector_is_not_a_warning(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """A collection switched off on purpose logs INFO, not a warning; no guess is offered."""
+    import modeltap
+
+    modeltap.configure(
+        {"destination": str(tmp_path / "d"),
+         "collections": {"model_inputs": {"enabled": False}, "request": {"enabled": True}}}
+    )
+    with caplog.at_level(logging.INFO, logger="modeltap"):
+        modeltap.Collector(name="model_inputs")
+        modeltap.Collector(name="request")
+        modeltap.Collector(name="zzz")
+    levels = {r.getMessage().split("'")[1]: r.levelno for r in caplog.records}
+    assert levels == {"model_inputs": logging.INFO, "zzz": logging.WARNING}
+    assert "did you mean" not in caplog.text
+
+
+def test_load_yaml_text_for_other_documents() -> None:
+    """Other YAML documents (monitor definitions) parse with the same rules: no aliases, and
+    only true/false are booleans; the error carries the alias's line."""
+    assert load_yaml_text("a: yes\nb: true\nc: [1, 2]\n") == {"a": "yes", "b": True, "c": [1, 2]}
+    with pytest.raises(yaml.YAMLError) as info:
+        load_yaml_text("a: &x 1\nb: *x\n")
+    mark = getattr(info.value, "problem_mark", None)
+    assert mark is not None and mark.line == 1

@@ -50,21 +50,28 @@ def test_payload_events_are_restored_with_their_envelope_fields() -> None:
 
 
 def test_the_pipeline_never_imports_the_server() -> None:
-    """Importing the pipeline, the collector and the writer process's entry point loads no
-    ``modeltap.server`` module (payload events are restored without it)."""
+    """Importing every module of the pipeline (the writer process's included), the collector
+    and the snapshots loads no ``modeltap.server`` module: payload events are restored without
+    it."""
     code = (
-        "import sys\n"
-        "import modeltap, modeltap.collector, modeltap.event, modeltap.pipeline.runtime\n"
-        "import modeltap.pipeline.writer, modeltap.pipeline.writer_child\n"
-        "import modeltap.pipeline.writer_process\n"
+        "import importlib, pkgutil, sys\n"
+        "import modeltap, modeltap.collector, modeltap.event, modeltap.pipeline\n"
+        "import modeltap.snapshot\n"
+        "for package in (modeltap.pipeline, modeltap.snapshot):\n"
+        "    for module in pkgutil.walk_packages(package.__path__, package.__name__ + '.'):\n"
+        "        importlib.import_module(module.name)\n"
+        "{extra}"
         "print(sorted(m for m in sys.modules if m.startswith('modeltap.server')))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
+    done = subprocess.run([sys.executable, "-c", code.format(extra="")], capture_output=True,
+                          text=True, check=True)
     assert done.stdout.strip() == "[]"
+    assert "modeltap.pipeline.writer_process.child" in subprocess.run(
+        [sys.executable, "-c", code.format(extra="print(sorted(sys.modules))\n")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # the walk reached the writer process's modules
     sanity = subprocess.run(
-        [sys.executable, "-c", code.replace("import modeltap.pipeline.writer_process\n",
-                                            "import modeltap.server.capture\n")],
+        [sys.executable, "-c", code.format(extra="import modeltap.server.capture\n")],
         capture_output=True, text=True, check=True,
     )
     assert "modeltap.server.capture" in sanity.stdout  # the check can fail

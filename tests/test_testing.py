@@ -17,7 +17,7 @@ import modeltap.testing
 from modeltap import BasicCorrelationContext, Collector
 from modeltap.errors import ConfigError, ModelTapError
 from modeltap.pipeline import runtime as runtime_module
-from modeltap.read import ENVELOPE_COLUMNS
+from modeltap.reading import ENVELOPE_COLUMNS
 from tests.conftest import EXAMPLES, ConfigureTap, ReadRecords, load_script
 
 

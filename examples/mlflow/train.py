@@ -2,13 +2,13 @@
 
     python examples/mlflow/train.py [FOLDER]      # default: examples/mlflow/model
 
-Needs ``pip install "modeltap[mlflow]"`` (or ``mlflow-skinny scikit-learn``). The model predicts
-``1`` (likely to default) or ``0`` from ``age``, ``income`` (k$/year) and ``debt_ratio``.
+Needs ``pip install "modeltap[mlflow]"`` (or ``mlflow-skinny scikit-learn skops``). The model
+predicts ``1`` (likely to default) or ``0`` from ``age``, ``income`` (k$/year) and
+``debt_ratio``.
 """
 
 from __future__ import annotations
 
-import logging
 import shutil
 import sys
 from pathlib import Path
@@ -44,14 +44,11 @@ def train(folder: Path) -> Path:
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(frame, labels)
     if folder.exists():
         shutil.rmtree(folder)
-    # mlflow warns that cloudpickle runs code when loaded: this model is our own
-    logging.getLogger("mlflow.sklearn").setLevel(logging.ERROR)
-    mlflow.sklearn.save_model(
+    mlflow.sklearn.save_model(  # MLflow's default format: skops in MLflow 3
         model,
         str(folder),
         signature=infer_signature(frame, model.predict(frame)),
-        serialization_format="cloudpickle",  # the default (skops) needs one more package
-        pip_requirements=["scikit-learn"],  # no dependency inference: saves in ~1 s
+        pip_requirements=["scikit-learn", "skops"],  # no dependency inference: saves in ~1 s
     )
     return folder
 

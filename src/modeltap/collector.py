@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from modeltap.config import CollectionPolicy, check_collection_name
+from modeltap.config import CollectionPolicy, check_collection_name, warn_if_not_listed
 from modeltap.context import BasicCorrelationContext, CorrelationContext, current_context
 from modeltap.errors import (
     CollectionDisabledError,
@@ -77,7 +77,7 @@ class Collector:
             return
         policy = self._resolve()
         if not policy.enabled:
-            logger.info("collection %r is disabled by configuration: collect() does nothing", name)
+            warn_if_not_listed(get_runtime().settings, name)
 
     def __repr__(self) -> str:
         return f"Collector(name={self.name!r})"
@@ -124,12 +124,14 @@ class Collector:
         *,
         data_type: str,
         extra: dict[str, Any] | None = None,
+        time_ns: int | None = None,
     ) -> None:
-        """Enqueue an already-taken snapshot with extra envelope fields (payload capture).
-        Follows the collection's switch and sampling like collect()."""
+        """Enqueue an already-taken snapshot with extra envelope fields (payload capture,
+        ingest), at ``time_ns`` (the record's time and partition; now when None). Follows the
+        collection's switch and sampling like collect()."""
         admitted = self._admit(context)
         if admitted is not None:
-            self._enqueue(*admitted, context, snapshot, data_type, extra)
+            self._enqueue(*admitted, context, snapshot, data_type, extra, time_ns)
 
     def emit_payload(
         self,
@@ -200,10 +202,11 @@ class Collector:
         snapshot: Snapshot,
         data_type: str,
         extra: dict[str, Any] | None,
+        time_ns: int | None = None,
     ) -> None:
         queued = pack_event(
             self.name,
-            time.time_ns(),
+            time.time_ns() if time_ns is None else time_ns,
             context.get_id(),
             _request_id(context),
             data_type,

@@ -2,11 +2,18 @@
 
 The keys are the platform's (``collections``, ``sampling_rate``, ``rolling_rate``,
 ``request_logging``) plus modeltap's own (``destination``, ``format``, queue/spool/segment limits).
-Every problem is reported as a ConfigError naming the source, the key, the bad value and the fix.
+Every problem is reported as a ConfigError naming the source, the key, the bad value and the fix;
+values of ``storage_options`` and of secret-looking keys are never echoed.
+
+Every YAML file modeltap reads goes through :func:`load_yaml_file`: aliases (``*name``) are
+refused, so a small file cannot expand into gigabytes, and only ``true``/``false`` are booleans
+(YAML 1.2), so ``enabled: yes`` is refused as ``enabled: 'yes'`` is.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -22,8 +29,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from modeltap.errors import ConfigError, InvalidCollectionNameError
 
 __all__ = [
+    "ACK_VARIABLE",
     "DEFAULT_DESTINATION",
+    "REDACTED",
     "WRITER_VARIABLE",
+    "AckMode",
     "CollectionConfig",
     "CollectionPolicy",
     "DataAssetConfig",
@@ -36,11 +46,18 @@ __all__ = [
     "Settings",
     "SpoolFullPolicy",
     "WriterMode",
+    "ack_mode",
     "check_collection_name",
     "load_settings",
+    "load_yaml_file",
+    "load_yaml_text",
+    "redact",
     "settings_from_env",
+    "warn_if_not_listed",
     "writer_mode",
 ]
+
+logger = logging.getLogger("modeltap")
 
 DEFAULT_DESTINATION = "./modeltap-data"
 _SEGMENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -90,11 +107,109 @@ def check_collection_name(name: object) -> str:
 
 
 def _parse_bool(value: object) -> object:
+    """A boolean, or the strings 'True'/'False' in any case (as the platform writes them).
+    'yes', 'no', 'on', 'off' are refused whether quoted or not (see ``load_yaml_file``)."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
         return value.strip().lower() == "true"
     raise ValueError("must be True or False (a boolean or the string 'True' or 'False')")
+
+
+# -- reading YAML ------------------------------------------------------------------------------
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases and with YAML 1.2's booleans (true/false only)."""
+
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML reads it from the class
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Refuse an alias before it is expanded (a 'billion laughs' file otherwise is)."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            mark = event.start_mark
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the alias *{event.anchor} is not accepted (modeltap reads YAML without "
+                "aliases, so a small file cannot expand into a huge one): write the value out "
+                "in full",
+                mark,
+            )
+        return super().compose_node(parent, index)
+
+
+_ConfigLoader.add_implicit_resolver(
+    _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A parse error as 'line L, column C: problem', without echoing the file's text (which
+    may hold a secret)."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "cannot be parsed"
+        if mark is not None:
+            return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+        return str(problem)
+    return str(exc)
+
+
+def load_yaml_text(text: str) -> Any:
+    """Parse YAML text as every file modeltap reads is parsed: a safe loader that refuses
+    aliases and takes only true/false as booleans. Errors are ``yaml.YAMLError`` with the
+    line in ``problem_mark`` (an alias is a ``yaml.constructor.ConstructorError``)."""
+    return yaml.load(text, Loader=_ConfigLoader)  # a SafeLoader subclass
+
+
+def load_yaml_file(path: str | os.PathLike[str]) -> Any:
+    """Parse one YAML file modeltap reads (a deployment): aliases refused, only true/false are
+    booleans. Raises ConfigError naming the file (and line) for a missing or bad file."""
+    label = str(Path(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{label}: deployment file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{label}: cannot read the deployment file: {exc}") from None
+    try:
+        return load_yaml_text(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{label}: not valid YAML: {_yaml_problem(exc)}") from None
+
+
+# -- keeping secrets out of messages -----------------------------------------------------------
+
+_SECRET_KEY = re.compile(
+    r"key|secret|token|passw|pwd|credential|sas|signature|auth|connection_string|private|cert",
+    re.IGNORECASE,
+)
+_SECRET_SECTIONS = frozenset({"storage_options"})
+REDACTED = "<redacted>"
+
+
+def _is_secret_key(key: object) -> bool:
+    return str(key) in _SECRET_SECTIONS or bool(_SECRET_KEY.search(str(key)))
+
+
+def redact(value: Any, location: tuple[object, ...] = ()) -> Any:
+    """``value`` with every value of ``storage_options`` and of secret-looking keys (key,
+    secret, token, password, credential, sas, ...) replaced by ``<redacted>``; ``location``
+    is the key path of ``value`` itself."""
+    if any(_is_secret_key(part) for part in location):
+        return REDACTED
+    if isinstance(value, Mapping):
+        return {k: redact(v, (k,)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact(v) for v in value)
+    return value
 
 
 WriterMode = Literal["thread", "process"]
@@ -114,6 +229,27 @@ def writer_mode(settings: Settings) -> WriterMode:
     raise ConfigError(
         f"environment variable MODELTAP_WRITER is {from_env!r}: use 'thread' (the writer runs "
         "in this process) or 'process' (it runs in a process of its own)"
+    )
+
+
+AckMode = Literal["queue", "spool"]
+ACK_VARIABLE = "MODELTAP_ACK"  # the environment's choice when the ack key is unset
+
+
+def ack_mode(settings: Settings) -> AckMode:
+    """When a request is answered: ``queue`` (once its records are queued, the default) or
+    ``spool`` (once they are in the spool): the ``ack`` key, else env ``MODELTAP_ACK``."""
+    configured = settings.collector.ack
+    if configured is not None:
+        return configured
+    from_env = os.environ.get(ACK_VARIABLE, "").strip().lower() or "queue"
+    if from_env == "spool":
+        return "spool"
+    if from_env == "queue":
+        return "queue"
+    raise ConfigError(
+        f"environment variable MODELTAP_ACK is {from_env!r}: use 'queue' (answer once the "
+        "records are queued) or 'spool' (answer once they are in the spool)"
     )
 
 
@@ -160,6 +296,9 @@ class DataCollectorConfig(_Model):
     sampling_rate: float = Field(default=1.0, ge=0.0, le=1.0)
     rolling_rate: RollingRate = RollingRate.HOUR
     request_logging: RequestLoggingConfig = Field(default_factory=RequestLoggingConfig)
+    # ingest without a collections list: the most distinct collections it creates (new names
+    # beyond are refused with 400 and counted)
+    ingest_max_collections: int = Field(default=64, gt=0)
     destination: str | None = None
     storage_options: dict[str, Any] = Field(default_factory=dict)
     format: Literal["jsonl", "parquet"] = "jsonl"
@@ -177,6 +316,10 @@ class DataCollectorConfig(_Model):
     # where events are encoded and written: "thread" (this process), "process" (a writer
     # process of its own, off this process's GIL); unset: env MODELTAP_WRITER, else "thread"
     writer: WriterMode | None = None
+    # when a scoring or ingest request is answered: "queue" (its records are queued: a crash
+    # of the process loses what waits in the queue) or "spool" (they are written to the spool,
+    # fsynced unless fsync is never; group commit); unset: env MODELTAP_ACK, else "queue"
+    ack: AckMode | None = None
 
     @field_validator("rolling_rate", mode="before")
     @classmethod
@@ -301,7 +444,9 @@ def _describe(error: Mapping[str, Any], root_loc: tuple[str, ...]) -> str:
         allowed = _allowed_keys(loc[:-1])
         hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
         return f"{key}: unknown key{hint}"
-    return f"{key}: {message} (got {error.get('input')!r})"
+    shown = redact(error.get("input"), loc)
+    got = "a value, not shown" if shown == REDACTED else repr(shown)
+    return f"{key}: {message} (got {got})"
 
 
 _DEPLOYMENT_KEYS = frozenset(
@@ -338,14 +483,8 @@ def load_settings(
         label = "<mapping>"
         raw: Any = dict(source)
     else:
-        path = Path(source)
-        label = str(path)
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{label}: deployment file not found") from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{label}: not valid YAML: {exc}") from None
+        label = str(Path(source))
+        raw = load_yaml_file(source)
         if raw is None:
             raw = {}
     if not isinstance(raw, Mapping):
@@ -379,3 +518,26 @@ def settings_from_env() -> Settings:
     if path:
         return load_settings(path)
     return load_settings({})
+
+
+def warn_if_not_listed(settings: Settings, name: str) -> None:
+    """Log why a collection collects nothing: a WARNING naming the listed collections and the
+    nearest match when ``name`` is not listed (a typo would turn capture off silently), an INFO
+    line when it is listed and disabled. Nothing when it is enabled."""
+    listed = settings.collector.collections
+    if listed is None or settings.collection(name).enabled:
+        return
+    if name in listed:
+        logger.info("collection %r is disabled by configuration: collect() does nothing", name)
+        return
+    names = sorted(listed)
+    nearest = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+    logger.warning(
+        "collection %r is not among the collections listed in %s (%s), so collect() does "
+        "nothing%s (list it under data_collector.collections to collect it)",
+        name,
+        settings.source,
+        ", ".join(names) or "none",
+        hint,
+    )

@@ -50,6 +50,7 @@ class PipelineStats:
     oldest_waiting_age: float
     last_error: str | None
     last_error_time: float | None
+    spool_write_failing: int = 0  # 1 while the writer cannot write to its spool
 
     def total(self, name: str) -> int:
         """Sum of one integer counter (e.g. ``"collected"``) over every collection."""
@@ -144,6 +145,7 @@ class StatsRecorder:
         spool_bytes: int = 0,
         spool_segments: int = 0,
         oldest_waiting_age: float = 0.0,
+        spool_write_failing: bool = False,
     ) -> PipelineStats:
         """Copy every counter, with the gauges the caller measured."""
         with self._lock:
@@ -170,4 +172,5 @@ class StatsRecorder:
             oldest_waiting_age=oldest_waiting_age,
             last_error=self.last_error,
             last_error_time=self.last_error_time,
+            spool_write_failing=int(spool_write_failing),
         )

@@ -46,15 +46,13 @@ import pandas as pd
 
 from modeltap.config import FsyncPolicy, Settings, check_collection_name, load_settings
 from modeltap.errors import ConfigError, ModelTapError
-from modeltap.formats.jsonl import decode_records
+from modeltap.formats import DATA_EXTENSIONS, format_for_path
 from modeltap.pipeline import runtime as _pipeline
-from modeltap.read import ENVELOPE_COLUMNS, read
+from modeltap.reading import ENVELOPE_COLUMNS, read
 from modeltap.stats import PipelineStats
 from modeltap.store import Destination, open_destination
 
 __all__ = ["Capture", "capture"]
-
-_DATA_EXTENSIONS = (".jsonl", ".parquet")
 
 
 def _forget(url: str) -> None:
@@ -128,13 +126,16 @@ class Capture:
         ``correlationid``, ``data`` ...), in the order collected; ``[]`` if none."""
         records: list[dict[str, Any]] = []
         for relative in self._collection_files(collection):
-            if relative.endswith(".parquet"):
+            kind = format_for_path(relative)
+            if kind is None:
+                continue
+            if not kind.stores_records:
                 raise ConfigError(
-                    f"records({collection!r}): this capture writes format 'parquet', which "
+                    f"records({collection!r}): this capture writes format {kind.name!r}, which "
                     "holds rows, not records; use frame(), or capture a configuration with "
                     "format 'jsonl'"
                 )
-            records.extend(decode_records(self._store.read_bytes(relative)))
+            records.extend(kind.records(self._store.read_bytes(relative)))
         records.sort(key=lambda record: str(record.get("time", "")))  # files of two pipelines
         return records
 
@@ -168,7 +169,7 @@ class Capture:
         for path in self._store.list_files(prefix):
             relative = path[len(prefix) + 1 :] if path.startswith(prefix + "/") else path
             parts = relative.split("/")
-            if relative.endswith(_DATA_EXTENSIONS) and not any(p.startswith("_") for p in parts):
+            if relative.endswith(DATA_EXTENSIONS) and not any(p.startswith("_") for p in parts):
                 found.append(relative)
         return found
 

@@ -168,7 +168,8 @@ def test_torn_last_frame_is_cut(tmp_path: Path) -> None:
     whole = parquet.encode_frame(_frame_table(0)) + parquet.encode_frame(_frame_table(2))
     torn = parquet.encode_frame(_frame_table(4))[:-7]
     path.write_bytes(whole + torn)
-    assert parquet.repair_frames(path) == len(torn)
+    with open(path, "rb+") as handle:
+        assert parquet.repair_frames(handle) == len(torn)
     assert path.read_bytes() == whole
     tables = parquet.read_frames(path.read_bytes())
     assert [t.column("i").to_pylist() for t in tables] == [[0, 1], [2, 3]]
@@ -279,4 +280,5 @@ def test_frames_count_their_events(tmp_path: Path) -> None:
     path.write_bytes(
         parquet.encode_frame(_frame_table(0), events=5) + parquet.encode_frame(_frame_table(1))
     )
-    assert parquet.count_frames(path) == 6
+    with open(path, "rb") as handle:
+        assert parquet.count_frames(handle) == 6

@@ -6,6 +6,7 @@ import io
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -292,10 +293,10 @@ def test_drop_oldest_spares_segments_being_published_or_converted(
     release = threading.Event()
     convert = parquet.spool_to_parquet
 
-    def slow_convert(source: Path, target: Path, *, durable: bool = False) -> int:
+    def slow_convert(source: Path, target: Path, *, durable: bool = False, **policy: Any) -> int:
         started.release()
         assert release.wait(30), "the test never released the conversion"
-        return convert(source, target, durable=durable)
+        return convert(source, target, durable=durable, **policy)
 
     monkeypatch.setattr(parquet, "spool_to_parquet", slow_convert)
     dest = FlakyDestination()

@@ -191,3 +191,25 @@ def test_queued_small_pandas_events_wait_as_their_frozen_parts() -> None:
     taken = list(q.take_all(0))
     assert tags(taken) == [str(t) for t in range(20)]
     assert all(e.snapshot.to_json_rows() == b'[{"x":1.5,"name":"a"}]' for e in taken)
+
+
+def test_wake_hands_a_waiting_or_busy_writer_what_is_queued_without_its_tick() -> None:
+    """wake() (ack: spool) makes a writer waiting on an hour-long tick take at once, and a
+    writer busy at the time take at once next, with the puts numbered and the take marked."""
+    q = queue(FullPolicy.DROP_NEWEST, max_events=10_000)
+    q.put(event(1))
+    q.wake()  # nobody waits: the next take does not
+    assert len(q.take_all_packed(3600)) == 1
+    assert (q.put_count, q.take_mark) == (1, 1)
+    taken: list[int] = []
+    waiting = threading.Thread(target=lambda: taken.append(len(q.take_all_packed(3600))))
+    waiting.start()
+    while not q._writer_waiting:  # the writer thread waits on its tick now
+        threading.Event().wait(0.001)
+    q.put(event(2))
+    q.put(event(3))
+    q.wake()
+    waiting.join(30)
+    assert not waiting.is_alive()
+    assert taken == [2]
+    assert (q.put_count, q.take_mark) == (3, 3)

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from modeltap.config import FsyncPolicy
-from modeltap.pipeline.spool import Spool, repair_torn_tail
+from modeltap.errors import ConfigError
+from modeltap.pipeline.spool import Spool, count_events, repair_torn_tail
 
 RELATIVE = "ep/dep/model_inputs/2024/05/01/12/dead-1-abc-000000.jsonl"
 
@@ -184,5 +185,101 @@ def test_a_staging_folder_is_skipped_and_removed_once_stale(tmp_path: Path) -> N
         assert list(spool.orphans()) == []
         assert fresh.is_dir()
         assert not stale.exists()
+    finally:
+        spool.release()
+
+
+def test_recovery_never_follows_links_nor_opens_special_files(tmp_path: Path) -> None:
+    """A dead process's folder holding a segment that is a symbolic link (to a file outside,
+    with a torn tail), a named pipe, and a linked folder: the link's target is neither cut nor
+    committed, the pipe is not opened (no hang), the linked folder is not entered; the regular
+    segment beside them is recovered."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"precious\nno newline at the end")
+    spool_root = tmp_path / "spool"
+    dead = spool_root / "dead-1-abc"
+    folder = (dead / RELATIVE).parent
+    folder.mkdir(parents=True)
+    (dead / ".lock").touch()
+    (folder / "good-000000.jsonl.part").write_bytes(b'{"a":1}\n')
+    (folder / "link-000001.jsonl.part").symlink_to(outside)
+    os.mkfifo(folder / "pipe-000002.jsonl.part")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "sub").mkdir(parents=True)
+    (elsewhere / "sub" / "x-000003.jsonl.part").write_bytes(b"planted\n")
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (spool_root / "linked-folder").symlink_to(elsewhere, target_is_directory=True)
+    spool = Spool(spool_root, "alive", FsyncPolicy.NEVER)
+    try:
+        found = [o.path.name for _, orphans in spool.orphans() for o in orphans]
+    finally:
+        spool.release()
+    assert found == ["good-000000.jsonl.part"]
+    assert outside.read_bytes() == b"precious\nno newline at the end"
+    assert (elsewhere / "sub" / "x-000003.jsonl.part").read_bytes() == b"planted\n"
+
+
+def test_count_and_repair_refuse_a_symbolic_link(tmp_path: Path) -> None:
+    """Opening a spool file for repair or counting never follows a symbolic link."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"a\nb")
+    link = tmp_path / "seg.jsonl.part"
+    link.symlink_to(outside)
+    with pytest.raises(OSError):
+        repair_torn_tail(link)
+    with pytest.raises(OSError):
+        count_events(link)
+    assert outside.read_bytes() == b"a\nb"
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777])
+def test_a_spool_folder_writable_by_others_is_refused(tmp_path: Path, mode: int) -> None:
+    """A spool folder other users can write to is refused with a message naming the folder
+    and the fix; a new one is made private."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    with pytest.raises(ConfigError, match=r"shared is writable by other users.*chmod go-w"):
+        Spool(shared, "me", FsyncPolicy.NEVER)
+    fresh = Spool(tmp_path / "fresh" / "spool", "me", FsyncPolicy.NEVER)
+    try:
+        assert (tmp_path / "fresh" / "spool").stat().st_mode & 0o077 == 0
+    finally:
+        fresh.release()
+
+
+def test_a_failed_append_is_cut_back_to_the_last_good_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails half-way leaves the file at its last good size; should cutting it
+    back fail too, the segment is marked torn and cut back when closed."""
+    spool = Spool(tmp_path / "spool", "me", FsyncPolicy.NEVER)
+    try:
+        segment = spool.segment(RELATIVE, "dest", "model_inputs")
+        segment.append(b'{"a":1}\n', rows=1)
+        real_fsync = os.fsync
+        segment.fsync = FsyncPolicy.ALWAYS
+
+        def disk_full(fd: int) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "fsync", disk_full)
+        with pytest.raises(OSError):
+            segment.append(b'{"a":2}\n{"a":3, "half', rows=2, events=2)
+        assert segment.path.read_bytes() == b'{"a":1}\n'
+        assert (segment.size, segment.events, segment.torn) == (8, 1, False)
+
+        def cannot_cut(fd: int, size: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "ftruncate", cannot_cut)
+        with pytest.raises(OSError):
+            segment.append(b'{"a":4}\n', rows=1)
+        assert segment.torn
+        monkeypatch.setattr(os, "fsync", real_fsync)
+        segment.fsync = FsyncPolicy.NEVER
+        segment.close()
+        assert segment.path.read_bytes() == b'{"a":1}\n'
+        assert not segment.torn
     finally:
         spool.release()

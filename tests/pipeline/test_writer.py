@@ -13,7 +13,7 @@ import pytest
 
 from modeltap import Collector
 from modeltap.event import Event
-from modeltap.formats.jsonl import EnvelopeSource, encode_events
+from modeltap.formats.jsonl import EnvelopeSource, JsonLinesFormat, encode_events
 from modeltap.pipeline import writer
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Spool
@@ -40,7 +40,7 @@ def test_small_events_are_encoded_in_bounded_batches(
             batches.append((len(events), sum(event.snapshot.rows for event in events)))
         return encode(events, envelope)
 
-    monkeypatch.setattr(writer, "encode_events", spy)
+    monkeypatch.setattr(JsonLinesFormat, "encode_lines", lambda _, events, env: spy(events, env))
     configure_tap(queue_max_events=100_000)
     collector = Collector(name="model_inputs")
     collector.collect([{"x": 0.0, "s": "first", "i": -1}])

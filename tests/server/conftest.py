@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -101,8 +102,11 @@ def write_deployment(folder: Path, **document: Any) -> Path:
     return path
 
 
-def launch(folder: Path, *args: str, env: dict[str, str] | None = None) -> ServerProcess:
-    """Start ``modeltap <args> --port 0 --data-dir folder/data`` without waiting."""
+def launch(
+    folder: Path, *args: str, env: dict[str, str] | None = None, open_files: int | None = None
+) -> ServerProcess:
+    """Start ``modeltap <args> --port 0 --data-dir folder/data`` without waiting (with an
+    open-file limit of ``open_files`` when given)."""
     folder.mkdir(parents=True, exist_ok=True)
     data_dir = folder / "data"
     log_path = folder / "server.log"
@@ -116,14 +120,19 @@ def launch(folder: Path, *args: str, env: dict[str, str] | None = None) -> Serve
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
+            preexec_fn=None if open_files is None else lambda: resource.setrlimit(
+                resource.RLIMIT_NOFILE, (open_files, open_files)
+            ),
         )
     return ServerProcess(process, log_path, data_dir)
 
 
 @contextmanager
-def running(folder: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+def running(
+    folder: Path, *args: str, env: dict[str, str] | None = None, open_files: int | None = None
+) -> Iterator[ServerProcess]:
     """A started server, stopped (or killed) when the block ends."""
-    server = launch(folder, *args, env=env)
+    server = launch(folder, *args, env=env, open_files=open_files)
     try:
         server.wait_started()
         yield server

@@ -11,9 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 import modeltap
+from modeltap.errors import IngestError
 from modeltap.server.app import AppOptions, build_app
 from modeltap.server.auth import KeyAuth
-from modeltap.server.ingest import IngestError, collection_of_type, parse_mdc
+from modeltap.server.ingest import collection_of_type, event_uuid, parse_mdc
 from modeltap.server.scoring import ScoringScript
 
 
@@ -34,15 +35,24 @@ def test_not_ready_before_start_up(tmp_path: Path) -> None:
         assert client.get("/ready").status_code == 200
 
 
-def test_loopback_exemption_does_not_cover_remote_clients(tmp_path: Path) -> None:
-    """With auth on, /modeldata/log from a non-loopback client still needs the key."""
+def test_bridge_key_is_accepted_on_modeldata_log_only(tmp_path: Path) -> None:
+    """With auth on, /modeldata/log takes the endpoint key or the bridge's own key; /events and
+    /score take only the endpoint key; no key is refused."""
     headers = {"ce-type": "azureml.inference.model_inputs", "content-type": "application/json"}
-    with _app(tmp_path, auth=KeyAuth("k"), ingest_without_key_from_loopback=True) as client:
+    event = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s",
+             "ce-type": "a.request", "content-type": "application/json"}
+    with _app(tmp_path, auth=KeyAuth("k"), bridge_key="b") as client:
         refused = client.post("/modeldata/log", content=b"[]", headers=headers)
-        accepted = client.post("/modeldata/log", content=b"[]",
+        endpoint = client.post("/modeldata/log", content=b"[]",
                                headers={**headers, "Authorization": "Bearer k"})
+        bridged = client.post("/modeldata/log", content=b"[]",
+                              headers={**headers, "Authorization": "Bearer b"})
+        events = client.post("/events", content=b"{}",
+                             headers={**event, "Authorization": "Bearer b"})
     assert refused.status_code == 401
-    assert accepted.status_code == 202
+    assert endpoint.status_code == 202
+    assert bridged.status_code == 202
+    assert events.status_code == 401
 
 
 def test_no_score_route_without_a_script(tmp_path: Path) -> None:
@@ -69,9 +79,10 @@ def test_mdc_headers_map_to_the_envelope() -> None:
     )
     assert event.collection == "model_outputs"
     assert event.correlation_id == event.xrequest_id == "corr-9"
+    assert event.time_ns == 1_700_000_000 * 10**9
     assert event.extra == {
-        "time": "2023-11-14T22:13:20.000Z",
-        "id": "trace-1",
+        "id": str(event_uuid("azureml.inference.model_outputs", "", "trace-1", "corr-9")),
+        "eventid": "trace-1",
         "agent": "azureml-ai-monitoring/1.0.0",
         "modelversion": "3",
         "headers": {"tenant": "contoso"},
@@ -100,19 +111,20 @@ def test_mdc_compact_format_is_text() -> None:
 
 
 def test_disabled_collection_is_counted_as_a_drop(tmp_path: Path) -> None:
-    """Ingest into a collection the configuration disables: 200, nothing stored, the drop is
-    counted and exported on /metrics with its reason."""
+    """Ingest into a listed collection the configuration disables: 200, nothing stored, the
+    drop is counted and exported on /metrics with its reason."""
     settings = modeltap.configure(
         {"endpoint_name": "ep", "name": "dep",
          "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never",
-                            "collections": {"model_inputs": {"enabled": True}}}}
+                            "collections": {"model_inputs": {"enabled": True},
+                                            "model_outputs": {"enabled": False}}}}
     )
     headers = {"ce-type": "azureml.inference.model_outputs", "content-type": "application/json"}
     with TestClient(build_app(settings, None, AppOptions())) as client:
         reply = client.post("/modeldata/log", content=b'[{"a":1}]', headers=headers)
         metrics = client.get("/metrics").text
     assert reply.status_code == 200
-    assert reply.json() == {"accepted": 0, "disabled": 1}
+    assert reply.json() == {"accepted": 0, "disabled": 1, "duplicate": 0}
     assert re.search(
         r'modeltap_dropped_total\{collection="model_outputs",pid="\d+",reason="disabled"\} 1\.0',
         metrics,

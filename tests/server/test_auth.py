@@ -77,6 +77,33 @@ def test_cloudevents_ingest_needs_the_key(server: ServerProcess) -> None:
     assert accepted.status_code == 202
 
 
+def test_refused_requests_are_not_captured(server: ServerProcess) -> None:
+    """A /score call refused with 401 is not stored as a payload record; an accepted one is."""
+    with server.client() as client:
+        refused = client.post("/score", json={"rows": [{"a": "unauthorised-body"}]},
+                              headers={"x-request-id": "unauth-1"})
+        accepted = client.post("/score", json={"rows": []}, headers={
+            "x-request-id": "auth-ok-1", "Authorization": f"Bearer {KEY}"})
+    assert refused.status_code == 401 and accepted.status_code == 200
+    for collection in ("request", "response"):
+        found = server.wait_records(collection, 1)
+        while not any(r["correlationid"] == "auth-ok-1" for r in found):
+            found = server.wait_records(collection, len(found) + 1)
+        assert not [r for r in found if r["correlationid"] == "unauth-1"], collection
+
+
+def test_loopback_needs_a_key_for_modeldata_log(server: ServerProcess) -> None:
+    """With auth on, /modeldata/log from this machine without a key is 401 (the in-process SDK
+    has a key of its own); with the endpoint key it is accepted."""
+    headers = {"ce-type": "azureml.inference.model_inputs", "content-type": "application/json"}
+    with server.client() as client:
+        refused = client.post("/modeldata/log", content=b'[{"a": 1}]', headers=headers)
+        accepted = client.post("/modeldata/log", content=b'[{"a": 1}]',
+                               headers={**headers, "Authorization": f"Bearer {KEY}"})
+    assert refused.status_code == 401
+    assert accepted.status_code == 202
+
+
 def test_key_check_unit() -> None:
     """KeyAuth accepts exactly the configured keys, with the Bearer scheme in any case."""
     auth = KeyAuth("primary", "secondary")

@@ -46,7 +46,8 @@ def test_sdk_environment_points_at_loopback_for_wildcards() -> None:
 
 
 def _writer_children(pid: int) -> list[int]:
-    """The pids of writer processes (``modeltap.pipeline.writer_child``) whose parent is ``pid``."""
+    """The pids of writer processes (``modeltap.pipeline.writer_process.child``) whose parent
+    is ``pid``."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -56,7 +57,7 @@ def _writer_children(pid: int) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except (OSError, IndexError, ValueError):
             continue
-        if parent == pid and b"modeltap.pipeline.writer_child" in command:
+        if parent == pid and b"modeltap.pipeline.writer_process.child" in command:
             found.append(int(entry.name))
     return found
 

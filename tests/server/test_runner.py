@@ -12,13 +12,31 @@ import pytest
 from modeltap.server.runner import Runner
 
 
-def _work(seconds: float, seen: list[str], running: list[int]) -> Callable[[], str]:
-    """A call that takes ``seconds`` of wall time, notes its thread and how many ran at once."""
+class FakeClock:
+    """A clock that moves only when a call says it took time: a loaded machine cannot make a
+    quick call look slow."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        """The current time, in seconds."""
+        return self.now
+
+
+def _work(
+    seconds: float, seen: list[str], running: list[int], clock: FakeClock | None = None
+) -> Callable[[], str]:
+    """A call that takes ``seconds`` (of ``clock``'s time, else of wall time), notes its thread
+    and how many ran at once."""
 
     def function() -> str:
         running[0] += 1
         running[1] = max(running[1], running[0])
-        time.sleep(seconds)
+        if clock is None:
+            time.sleep(seconds)
+        else:
+            clock.now += seconds
         running[0] -= 1
         seen.append(threading.current_thread().name)
         return threading.current_thread().name
@@ -47,16 +65,18 @@ def test_slow_calls_move_to_the_pool_and_a_probe_brings_quick_ones_back() -> Non
     time; when run() is quick again, a probe on the loop (after probe_seconds) brings them back."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(None, quick_seconds=0.004, probe_seconds=0.2)
+    clock = FakeClock()
+    runner = Runner(None, quick_seconds=0.004, probe_seconds=0.2, clock=clock)
 
     async def main() -> None:
         for _ in range(3):  # sequential slow calls: the first on the loop, then the pool
-            await runner.call(_work(0.05, seen, running))
-        slow = [runner.call(_work(0.02, seen, running)) for _ in range(4)]
+            await runner.call(_work(0.05, seen, running, clock))
+        slow = [runner.call(_work(0.02, seen, running, clock)) for _ in range(4)]
         await asyncio.gather(*slow)  # concurrent while on the pool: still one at a time
-        deadline = time.monotonic() + 0.5
-        while time.monotonic() < deadline:
-            await asyncio.gather(*(runner.call(_work(0.0, seen, running)) for _ in range(3)))
+        deadline = clock.now + 0.5
+        while clock.now < deadline:
+            quick = (runner.call(_work(0.001, seen, running, clock)) for _ in range(3))
+            await asyncio.gather(*quick)
 
     asyncio.run(main())
     runner.shutdown()
@@ -73,14 +93,15 @@ def test_one_slow_first_call_does_not_move_run_off_the_loop() -> None:
     """A cold first call ten times the limit leaves calls on the loop; later slow ones move them."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(None, quick_seconds=0.004)
+    clock = FakeClock()
+    runner = Runner(None, quick_seconds=0.004, clock=clock)
 
     async def main() -> None:
-        await runner.call(_work(0.03, seen, running))
+        await runner.call(_work(0.03, seen, running, clock))
         for _ in range(3):
-            await runner.call(_work(0.0, seen, running))
+            await runner.call(_work(0.0, seen, running, clock))
         for _ in range(3):
-            await runner.call(_work(0.03, seen, running))
+            await runner.call(_work(0.03, seen, running, clock))
 
     asyncio.run(main())
     runner.shutdown()
@@ -93,12 +114,12 @@ def test_a_probe_that_finds_run_still_slow_waits_twice_as_long() -> None:
     before the next probe."""
     seen: list[str] = []
     running = [0, 0]
-    runner = Runner(None, quick_seconds=0.004, probe_seconds=0.1)
+    clock = FakeClock()
+    runner = Runner(None, quick_seconds=0.004, probe_seconds=0.1, clock=clock)
 
     async def main() -> None:
-        started = time.monotonic()
-        while time.monotonic() - started < 0.65:
-            await runner.call(_work(0.05, seen, running))
+        while clock.now < 0.65:
+            await runner.call(_work(0.05, seen, running, clock))
 
     asyncio.run(main())
     runner.shutdown()
@@ -131,10 +152,11 @@ def test_fixed_placements_do_not_adapt() -> None:
 def test_a_failing_call_raises_and_still_counts_its_time() -> None:
     """run()'s exception reaches the caller, on the loop and on the pool, and the call's time
     still moves the mean."""
-    runner = Runner(None, quick_seconds=0.004)
+    clock = FakeClock()
+    runner = Runner(None, quick_seconds=0.004, clock=clock)
 
     def fail() -> None:
-        time.sleep(0.05)
+        clock.now += 0.05
         raise ValueError("bad input")
 
     async def main() -> None:

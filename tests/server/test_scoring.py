@@ -175,13 +175,31 @@ def test_text_body_is_captured_as_text(server: ServerProcess) -> None:
 
 
 def test_body_over_limit_is_413_before_run(server: ServerProcess) -> None:
-    """A body above max_request_bytes answers 413 and run() never sees it."""
+    """A body above max_request_bytes answers 413; run() never sees it and neither the request
+    nor the response is captured (a refused request is not data)."""
     rows = [{"a": "x" * 1000} for _ in range(MAX_REQUEST // 1000 + 5)]
     with server.client() as client:
         reply = client.post("/score", json={"rows": rows}, headers={"x-request-id": "big-413"})
-    assert reply.status_code == 413
-    assert _wait_for(server, "response", "big-413")[0]["statuscode"] == 413
-    assert not _by_id(server.records("model_inputs"), "big-413")
+        marker = client.post("/score", json={"rows": []}, headers={"x-request-id": "after-413"})
+    assert reply.status_code == 413 and marker.status_code == 200
+    assert _wait_for(server, "response", "after-413")
+    assert _wait_for(server, "request", "after-413")
+    for collection in ("request", "response", "model_inputs"):
+        assert not _by_id(server.records(collection), "big-413"), collection
+
+
+def test_refused_431_is_not_captured(server: ServerProcess) -> None:
+    """A request refused for its over-long x-request-id (431) is not captured."""
+    with server.client() as client:
+        refused = client.post("/score", json={"rows": [{"a": "431-body"}]},
+                              headers={"x-request-id": "z" * 101})
+        marker = client.post("/score", json={"rows": []}, headers={"x-request-id": "after-431"})
+    assert refused.status_code == 431 and marker.status_code == 200
+    assert _wait_for(server, "response", "after-431")
+    assert _wait_for(server, "request", "after-431")
+    for collection in ("request", "response"):
+        assert not [r for r in server.records(collection) if r.get("statuscode") == 431]
+        assert b"431-body" not in orjson.dumps(server.records(collection))
 
 
 def test_large_body_is_stored_out_of_line(server: ServerProcess) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from modeltap.errors import InvalidDataError
 from modeltap.event import pack_event
-from modeltap.pipeline import wire
+from modeltap.pipeline.writer_process import wire
 from modeltap.snapshot import take_snapshot
 from tests.snapshot.conftest import rows_of
 

@@ -8,6 +8,7 @@ import random
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -141,3 +142,64 @@ def test_segment_name() -> None:
     assert segment_name("i", 1_234_567, "parquet") == "i-1234567.parquet"
     names = [segment_name("i", n, "jsonl") for n in range(0, 20_000, 997)]
     assert names == sorted(names)
+
+
+def test_folder_span_covers_each_level() -> None:
+    """A partition folder spans its year, month, day, hour or minute, in UTC."""
+    import datetime as dt
+
+    utc = dt.UTC
+    assert layout.folder_span((2024,)) == (
+        dt.datetime(2024, 1, 1, tzinfo=utc),
+        dt.datetime(2025, 1, 1, tzinfo=utc),
+    )
+    assert layout.folder_span((2024, 12))[1] == dt.datetime(2025, 1, 1, tzinfo=utc)
+    assert layout.folder_span((2024, 5, 1, 12, 30))[1] == dt.datetime(
+        2024, 5, 1, 12, 31, tzinfo=utc
+    )
+    with pytest.raises(ValueError):
+        layout.folder_span((2024, 13))
+
+
+def test_trailing_partition_and_collection_of() -> None:
+    """Partition values at the end of a path are found; the collection of a default-layout
+    path is its third part."""
+    assert layout.trailing_partition("/d/ep/dep/c/2024/05/01") == (2024, 5, 1)
+    assert layout.trailing_partition("/d/ep/dep/c") == ()
+    assert layout.trailing_partition("/d/99/2024/5") == (2024,)
+    assert layout.collection_of("ep/dep/model_inputs/2024/x.jsonl") == "model_inputs"
+    assert layout.collection_of("x.jsonl") == "unknown"
+
+
+def test_partition_files_prunes_folders_outside_the_window(tmp_path: Path) -> None:
+    """Only data files under partition folders overlapping the window are listed; hidden,
+    underscore and non-partition entries are skipped."""
+    import datetime as dt
+
+    from modeltap.store import open_tree
+
+    for folder, name in [
+        ("2024/05/01/11", "a.jsonl"),
+        ("2024/05/01/12", "b.parquet"),
+        ("2024/05/01/12", "b.jsonl.part"),
+        ("2024/05/01/12/_payloads", "p.jsonl"),
+        ("2024/05/01/13", ".c.jsonl"),
+        ("notes", "d.jsonl"),
+    ]:
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / name).write_bytes(b"")
+    tree = open_tree(str(tmp_path))
+    start = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+    assert layout.partition_files(tree, (".jsonl", ".parquet"), start) == [
+        "2024/05/01/12/b.parquet"
+    ]
+    assert layout.partition_files(tree, (".jsonl",)) == ["2024/05/01/11/a.jsonl"]
+
+
+def test_split_partition_separates_collection_and_partition() -> None:
+    """A folder splits into its collection folder and its partition path."""
+    assert layout.split_partition("s3://b/ep/dep/c/2024/05/01/") == (
+        "s3://b/ep/dep/c",
+        "2024/05/01",
+    )
+    assert layout.split_partition("/d/ep/dep/c") == ("/d/ep/dep/c", "")

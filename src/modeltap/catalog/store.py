@@ -16,8 +16,8 @@ import secrets
 from typing import Any
 
 from modeltap.catalog.model import DataAsset, parse_asset_ref
-from modeltap.catalog.tree import Tree, open_tree
 from modeltap.errors import AssetNotFoundError, StoreError
+from modeltap.store.tree import Tree, open_tree
 
 __all__ = ["ASSETS_FOLDER", "Catalog", "version_key"]
 

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modeltap.server.options import ServeOptions
 
 __all__ = ["register"]
+
+_EXIT_CONFIG = 2
+"""A configuration or installation problem (``modeltap.server.process.EXIT_CONFIG``)."""
 
 
 def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -33,6 +42,12 @@ def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
         help="larger payloads are stored out of line (default 4 MiB)",
     )
     parser.add_argument("--access-log", action="store_true", help="log every request")
+    parser.add_argument(
+        "--ack",
+        choices=["queue", "spool"],
+        help="answer once the records are queued (default) or once they are in the spool "
+        "(used when the deployment YAML sets no ack)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,8 +62,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve.add_argument("--model-dir", help="model folder (AZUREML_MODEL_DIR, MODELTAP_MODEL_DIR)")
     serve.add_argument(
         "--mlflow-model",
-        metavar="PATH",
-        help="serve this MLflow model (pyfunc) with no scoring script; needs modeltap[mlflow]",
+        metavar="PATH|URI",
+        help="serve this MLflow model (pyfunc) with no scoring script: a folder, or a "
+        "models:/NAME/VERSION, runs:/RUN_ID/PATH or file:// URI; needs modeltap[mlflow]",
     )
     serve.add_argument(
         "--collect",
@@ -78,8 +94,34 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
                         mlflow_model=None, collect=False, threads=None)
 
 
+def _say(message: str) -> None:
+    print(f"modeltap: {message}", file=sys.stderr, flush=True)
+
+
+def _server_modules(command: str) -> bool:
+    """Whether the server extra is importable; else its install hint is printed."""
+    from modeltap.cli.extras import install_hint, require_extra
+    from modeltap.errors import MissingDependencyError
+
+    try:
+        require_extra("server", command)
+        # fails here, not mid-start, if a module of the extra cannot be imported
+        for module in ("modeltap.server.options", "modeltap.server.process"):
+            importlib.import_module(module)
+    except MissingDependencyError as exc:
+        print(exc, file=sys.stderr)  # "modeltap serve needs the server extra ...: pip install"
+        return False
+    except ModuleNotFoundError as exc:
+        _say(f"{command} cannot start: {exc}: {install_hint('server')}")
+        return False
+    return True
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from modeltap.errors import ConfigError, MissingDependencyError
+    command = "modeltap serve" if args.need_script else "modeltap ingest"
+    if not _server_modules(command):
+        return _EXIT_CONFIG
+    from modeltap.errors import ConfigError, MissingDependencyError, ModelUriError
     from modeltap.server.options import resolve_options
     from modeltap.server.process import EXIT_CONFIG, serve
 
@@ -87,7 +129,16 @@ def _serve(args: argparse.Namespace) -> int:
         print("modeltap serve: give -f deployment.yaml, --entry-script score.py or "
               "--mlflow-model PATH", file=sys.stderr)
         return EXIT_CONFIG
+    if args.ack is not None:  # read by every worker's pipeline (config.ack_mode)
+        from modeltap.config import ACK_VARIABLE
+
+        os.environ[ACK_VARIABLE] = args.ack
     try:
+        mlflow_model = args.mlflow_model
+        if mlflow_model is not None:  # a models:/, runs:/ or file:// URI becomes a local folder
+            from modeltap.server.mlflow_model import local_model_folder
+
+            mlflow_model = str(local_model_folder(mlflow_model))
         options = resolve_options(
             deployment_file=args.deployment,
             entry_script=args.entry_script,
@@ -103,14 +154,36 @@ def _serve(args: argparse.Namespace) -> int:
             max_event_bytes=args.max_event_bytes,
             access_log=args.access_log,
             need_script=args.need_script,
-            mlflow_model=args.mlflow_model,
+            mlflow_model=mlflow_model,
             collect=args.collect,
         )
         if options.model_type == "mlflow":
             from modeltap.server.mlflow_model import require_mlflow
 
             require_mlflow()
+    except ModelUriError as exc:
+        print(f"modeltap: {exc}", file=sys.stderr)
+        return 1
     except (ConfigError, MissingDependencyError) as exc:
         print(f"modeltap: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    _announce_collections(options, mlflow_without_collect=not args.collect)
     return serve(options)
+
+
+def _announce_collections(options: ServeOptions, *, mlflow_without_collect: bool) -> None:
+    """Which collections are on, where their data goes, and where the writer runs."""
+    from modeltap.server.summary import startup_lines
+
+    kind = "ingest"
+    if options.model_type == "mlflow":
+        kind = "mlflow"
+    elif options.entry_script is not None:
+        kind = "scoring"
+    for line in startup_lines(
+        options.settings,
+        kind=kind,
+        environment=options.environment,
+        mlflow_without_collect=kind == "mlflow" and mlflow_without_collect,
+    ):
+        _say(line)

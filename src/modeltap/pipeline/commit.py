@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modeltap.formats import get_format
 from modeltap.stats import StatsRecorder
 from modeltap.store.destination import Destination
 
@@ -223,7 +224,7 @@ class Committer:
         """The file to upload: the segment itself, or its Parquet conversion (awaited from the
         converter thread if it got there first, else made here). The segment is in flight, so
         neither the converter nor ``drop_oldest`` touches it meanwhile."""
-        if pending.format != "parquet":
+        if not get_format(pending.format).converts:
             return pending.path
         with self._lock:
             ahead, pending.conversion = pending.conversion, None
@@ -233,12 +234,15 @@ class Committer:
         return self._convert(pending)
 
     def _convert(self, pending: PendingSegment) -> Path:
-        from modeltap.formats.parquet import spool_to_parquet
-
         converted = pending.path.with_name(pending.path.name + CONVERTED_SUFFIX)
         if not converted.exists():
             temp = converted.with_name(converted.name + ".tmp")
-            spool_to_parquet(pending.path, temp, durable=self._durable)
+            get_format(pending.format).commit_file(
+                pending.path,
+                temp,
+                durable=self._durable,
+                committed_as=pending.destination.join(pending.relative_path),
+            )
             temp.replace(converted)
         return converted
 
@@ -253,7 +257,7 @@ class Committer:
                 (
                     p
                     for p in self._pending
-                    if p.format == "parquet"
+                    if get_format(p.format).converts
                     and p is not self._in_flight
                     and p.conversion is None
                     and p.attempts == 0

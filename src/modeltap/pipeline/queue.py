@@ -50,8 +50,11 @@ class EventQueue:
         self._has_work = threading.Condition(self._lock)
         self._has_room = threading.Condition(self._lock)
         self._writer_waiting = False
+        self._nudged = False  # wake() came while the writer was busy
         self._events = 0  # events only: control items never take an event's room
         self.taken = 0  # events handed out by take_all since the queue was made
+        self.put_count = 0  # events ever put: the next one is numbered this (see pipeline.ack)
+        self.take_mark = 0  # put_count at the last take: every event below it has left
 
     @property
     def depth(self) -> int:
@@ -94,6 +97,7 @@ class EventQueue:
             self._items.append(packed)
             self._events += 1
             self._bytes += size
+            self.put_count += 1
             if self._writer_waiting and (
                 self._events >= self._wake_events or self._bytes >= self._wake_bytes
             ):
@@ -120,6 +124,15 @@ class EventQueue:
         self._writer_waiting = False
         self._has_work.notify()
 
+    def wake(self) -> None:
+        """Wake the writer now if it waits (``ack: spool``: a request waits for what is
+        queued; whatever piles up while the writer writes goes in its next turn together)."""
+        with self._lock:
+            if self._writer_waiting:
+                self._wake()
+            else:
+                self._nudged = True  # the writer is busy: its next take does not wait
+
     def put_control(self, item: object) -> None:
         """Enqueue a control item (never refused) and wake the writer."""
         with self._lock:
@@ -134,13 +147,19 @@ class EventQueue:
     def take_all_packed(self, timeout: float) -> list[Any]:
         """``take_all`` with the events left packed (``Event.pack``)."""
         with self._lock:
-            if self._events < self._wake_events and len(self._items) == self._events:
+            if (
+                self._events < self._wake_events
+                and len(self._items) == self._events
+                and not self._nudged
+            ):
                 self._writer_waiting = True
                 self._has_work.wait(timeout)
                 self._writer_waiting = False
+            self._nudged = False
             items = list(self._items)
             self._items.clear()
             self.taken += self._events
+            self.take_mark = self.put_count
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()
@@ -152,6 +171,7 @@ class EventQueue:
             items = list(self._items)
             self._items.clear()
             self.taken += self._events
+            self.take_mark = self.put_count
             self._events = 0
             self._bytes = 0
             self._has_room.notify_all()

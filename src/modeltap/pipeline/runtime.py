@@ -14,19 +14,22 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
 from modeltap._version import __version__
-from modeltap.config import Settings, load_settings, writer_mode
+from modeltap.config import Settings, ack_mode, load_settings, writer_mode
 from modeltap.errors import ModelTapError
 from modeltap.formats.jsonl import EnvelopeSource
+from modeltap.pipeline.ack import SpoolBarrier
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.spool import Spool
-from modeltap.pipeline.writer import FlushRequest, StopRequest, Writer
-from modeltap.pipeline.writer_process import WriterProcess
+from modeltap.pipeline.writer import Writer
+from modeltap.pipeline.writer_process.parent import WriterProcess
 from modeltap.stats import PipelineStats, StatsRecorder
 from modeltap.store import is_local
 from modeltap.store.layout import instance_id
@@ -40,8 +43,10 @@ __all__ = [
     "flush",
     "get_runtime",
     "shutdown",
+    "spooled",
     "start",
     "stats",
+    "writing",
 ]
 
 logger = logging.getLogger("modeltap")
@@ -106,13 +111,18 @@ class Runtime:
             policy=collector.full_policy,
             block_timeout=collector.block_timeout,
         )
+        # ack: spool: requests wait until their records are in the spool (pipeline.ack)
+        self.barrier = SpoolBarrier() if ack_mode(settings) == "spool" else None
         self.writer: Writer | WriterProcess
         if writer_mode(settings) == "process":
-            self.writer = WriterProcess(settings, self.queue, self.stats, self.report_drop)
+            self.writer = WriterProcess(
+                settings, self.queue, self.stats, self.report_drop, barrier=self.barrier
+            )
         else:
             spool = Spool(default_spool_dir(settings), instance_id(), collector.fsync)
             self.writer = Writer(
-                settings, self.queue, self.stats, spool, envelope_for(settings), self.report_drop
+                settings, self.queue, self.stats, spool, envelope_for(settings), self.report_drop,
+                on_turn=None if self.barrier is None else self.barrier.resolve,
             )
         self.writer.start()
         self.pid = os.getpid()
@@ -150,7 +160,21 @@ class Runtime:
         stop = StopRequest()
         self.queue.put_control(stop)
         finished = stop.flush.done.wait(timeout)
+        if not finished and isinstance(self.writer, WriterProcess):
+            self.writer.abort()  # an orphaned writer process must not keep the spool lock
+        if self.barrier is not None:
+            self.barrier.release_all()
         return self.writer.join(0 if not finished else timeout) and finished
+
+    def spooled(self) -> Future[None] | None:
+        """With ``ack: spool``, a future done once every event queued so far is in the spool
+        (or dropped and counted); None with ``ack: queue``."""
+        if self.barrier is None:
+            return None
+        acked = self.barrier.wait(self.queue.put_count)
+        if not acked.done():
+            self.queue.wake()  # not on the writer's next tick
+        return acked
 
     def snapshot_stats(self) -> PipelineStats:
         """Counters and gauges (with a writer process's, as it last reported them)."""
@@ -161,6 +185,7 @@ class Runtime:
             spool_bytes=int(gauges["spool_bytes"]),
             spool_segments=int(gauges["spool_segments"]),
             oldest_waiting_age=gauges["oldest_waiting_age"],
+            spool_write_failing=bool(gauges["spool_write_failing"]),
         )
         if isinstance(self.writer, WriterProcess):
             return self.writer.combined(local)
@@ -263,6 +288,20 @@ def stats() -> PipelineStats:
     if runtime is None or runtime.pid != os.getpid():
         return StatsRecorder().snapshot()
     return runtime.snapshot_stats()
+
+
+def spooled() -> Future[None] | None:
+    """With ``ack: spool``: a future done once everything this process queued so far is in the
+    spool; None otherwise (or without a running pipeline). For the scoring server's answers."""
+    runtime = peek_runtime()
+    return None if runtime is None else runtime.spooled()
+
+
+def writing() -> bool:
+    """False while the running pipeline's writer cannot write to its spool (the scoring
+    server's /ready answers 503 meanwhile); True without a running pipeline."""
+    runtime = peek_runtime()
+    return runtime is None or not runtime.writer.gauges()["spool_write_failing"]
 
 
 def _after_fork_in_child() -> None:

@@ -5,38 +5,42 @@ Segments close on size, on age, when the partition folder changes and on flush. 
 encoded in pieces, small ones in batches bounded by events and rows, and the writer naps once a
 turn at the GIL has lasted a couple of milliseconds (``GilCourtesy``), so a request thread waits
 for it about that long, not a whole switch interval or more.
+
+Beside it: ``batches`` (how events are gathered before a write), ``routing`` (where a
+collection's segments go), ``control`` (flush and stop requests), ``health`` (spool write
+failures), ``ack`` (``ack: spool``), ``spool`` (segment files), ``commit`` (the committer).
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from modeltap._ids import top_up_uuids
 from modeltap.catalog.registrar import Registrar
-from modeltap.catalog.schema import snapshot_columns
 from modeltap.config import FsyncPolicy, Settings, SpoolFullPolicy
-from modeltap.errors import SpoolFullError
+from modeltap.errors import SpoolFullError, SpoolWriteError
 from modeltap.event import Event
-from modeltap.formats import parquet
-from modeltap.formats.jsonl import EXTENSION, EnvelopeSource, encode_event, encode_events
+from modeltap.formats import EnvelopeSource, get_format
+from modeltap.pipeline.batches import PendingLines, SmallBatch, note_events
 from modeltap.pipeline.commit import Committer
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.courtesy import GilCourtesy
+from modeltap.pipeline.health import SpoolHealth
 from modeltap.pipeline.queue import EventQueue
+from modeltap.pipeline.routing import destination_urls, route, unroute
 from modeltap.pipeline.spool import Segment, Spool, count_events
 from modeltap.stats import StatsRecorder
 from modeltap.store import Destination, open_destination
-from modeltap.store.layout import PartitionClock, segment_name
+from modeltap.store.layout import PartitionClock, collection_of, segment_name
 
-__all__ = ["FlushRequest", "StopRequest", "Writer"]
+__all__ = ["Writer"]
 
 logger = logging.getLogger("modeltap.writer")
 
-_ROOTS_FOLDER = "_roots"
 _WAKE_UP = object()  # a control item that only wakes the writer
 _BATCH_ROWS = 4_096  # Parquet events smaller than this share frames
 _BATCH_EVENTS = 1_024  # at most this many events in one Parquet frame
@@ -54,21 +58,6 @@ _LINES_BATCH_TOTAL_ROWS = 512
 _PENDING_MAX_BYTES = 1 << 20
 
 
-@dataclass
-class FlushRequest:
-    """Close every open segment and signal once everything before it is committed."""
-
-    done: threading.Event = field(default_factory=threading.Event)
-    waits_for: int = -1
-
-
-@dataclass
-class StopRequest:
-    """Flush, then end the writer thread."""
-
-    flush: FlushRequest = field(default_factory=FlushRequest)
-
-
 class Writer:
     """Owns the spool segments and the committer; runs on one daemon thread."""
 
@@ -81,6 +70,7 @@ class Writer:
         envelope: EnvelopeSource,
         report_drop: Any,
         tick: float = 0.1,
+        on_turn: Callable[[int], None] | None = None,
     ) -> None:
         self._settings = settings
         self._queue = queue
@@ -96,17 +86,22 @@ class Writer:
             stats, on_committed=self._segment_committed, durable=self._durable
         )
         self._open: dict[str, tuple[str, Segment]] = {}
-        self._pending: dict[str, _Pending] = {}  # root -> lines waiting for its open segment
+        self._pending: dict[str, PendingLines] = {}  # root -> lines waiting for its open segment
         self._pending_bytes = 0
         self._destinations: dict[str, Destination] = {}
         self._waiters: list[FlushRequest] = []
+        self._health = SpoolHealth()
+        # ack: spool: told at the end of each turn, after one fsync per segment written in it,
+        # the queue's take mark (see pipeline.ack)
+        self._on_turn = on_turn
+        self._unsynced: dict[int, Segment] = {}
         self._seq = 0
-        self._parquet = settings.collector.format == "parquet"
-        self._extension = parquet.EXTENSION if self._parquet else EXTENSION
+        self._format = get_format(settings.collector.format)
+        self._extension = self._format.extension
         self._thread = threading.Thread(target=self._run, name="modeltap-writer", daemon=True)
         # open every configured destination now: a missing extra or a bad URL fails here,
         # at start-up, not later on the writer thread
-        for url in _destination_urls(settings):
+        for url in destination_urls(settings):
             self._destination(url)
 
     @staticmethod
@@ -114,7 +109,7 @@ class Writer:
         """Open every destination ``settings`` name, as the writer will: a missing extra or a
         bad URL raises here (for a writer that runs elsewhere)."""
         durable = settings.collector.fsync is not FsyncPolicy.NEVER
-        for url in _destination_urls(settings):
+        for url in destination_urls(settings):
             open_destination(url, settings.collector.storage_options, durable=durable)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -146,6 +141,7 @@ class Writer:
             "spool_bytes": open_bytes + self._committer.backlog_bytes,
             "spool_segments": len(open_segments) + len(self._committer.backlog),
             "oldest_waiting_age": self._committer.oldest_age(),
+            "spool_write_failing": float(self._health.failing),
         }
 
     def _segment_committed(self, pending: Any) -> None:
@@ -165,22 +161,6 @@ class Writer:
             self._destinations[url] = destination
         return destination
 
-    def _route(self, root: str) -> tuple[str, str, str]:
-        """(destination url, relative folder at the destination, relative folder in the spool)."""
-        url = _route_url(self._settings, root)
-        if url == root:
-            tag = base64.urlsafe_b64encode(root.encode()).decode().rstrip("=")
-            return root, "", f"{_ROOTS_FOLDER}/{tag}"
-        return url, root, root
-
-    def _unroute(self, spool_relative: str) -> tuple[str, str]:
-        """Inverse of ``_route`` for orphan segments: (destination url, relative path)."""
-        if spool_relative.startswith(_ROOTS_FOLDER + "/"):
-            _, tag, rest = spool_relative.split("/", 2)
-            url = base64.urlsafe_b64decode(tag + "=" * (-len(tag) % 4)).decode()
-            return url, rest
-        return self._settings.destination, spool_relative
-
     # -- the loop ----------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -190,10 +170,10 @@ class Writer:
             logger.exception("recovering orphan spool segments failed")
             self._stats.error(f"recovery failed: {exc}")
         courtesy = GilCourtesy()
-        if self._parquet:
-            batch = _SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
+        if self._format.gathers_lines:
+            batch = SmallBatch(_LINES_BATCH_ROWS, _LINES_BATCH_EVENTS, _LINES_BATCH_TOTAL_ROWS)
         else:
-            batch = _SmallBatch(_LINES_BATCH_ROWS, _LINES_BATCH_EVENTS, _LINES_BATCH_TOTAL_ROWS)
+            batch = SmallBatch(_BATCH_ROWS, _BATCH_EVENTS, max_total_rows=None)
         while True:
             items = self._queue.take_all(self._tick)
             # take_all may have waited for work: a new turn starts (under steady load, when it
@@ -218,11 +198,40 @@ class Writer:
                     stop = item
             self._write_many(batch.take())
             self._append_all_pending()
+            if self._on_turn is not None:
+                self._sync_turn()
+                self._on_turn(self._queue.take_mark)
             self._close_aged()
             self._release_waiters()
+            if self._health.failing:
+                self._probe()
             if stop is not None:
                 self._finish(stop)
                 return
+
+    def _sync_turn(self) -> None:
+        """Group commit: one fsync per segment appended to in this turn (unless the policy is
+        ``never``, or ``always`` synced each append already)."""
+        unsynced, self._unsynced = self._unsynced, {}
+        if self._settings.collector.fsync is not FsyncPolicy.COMMIT:
+            return
+        for segment in unsynced.values():
+            if segment.closed:
+                continue  # closing synced it
+            try:
+                segment.sync()
+            except OSError as exc:
+                self._health.failed(exc, "syncing a segment", 0)
+
+    def _probe(self) -> None:
+        """While writing fails: try a small file at the end of each turn; the failing state
+        clears once it works (with or without traffic), not on the success of some appends
+        (an open segment takes appends while no new one can be opened)."""
+        try:
+            self._spool.probe(self._health.failed_bytes)
+        except OSError:
+            return
+        self._health.worked()
 
     def _finish(self, stop: StopRequest) -> None:
         for item in self._queue.discard_all():
@@ -234,7 +243,10 @@ class Writer:
         self._committer.stop(timeout=None)
         self._release_waiters()
         # segments the destination did not take stay in the spool; the next start commits them
-        self._spool.release()
+        try:
+            self._spool.release()
+        except OSError as exc:
+            logger.error("releasing the spool folder failed: %s", exc)
         for waiter in self._waiters:
             waiter.done.set()
 
@@ -258,13 +270,9 @@ class Writer:
     # -- segments ----------------------------------------------------------------------------
 
     def _encode(self, event: Event) -> tuple[bytes | list[Any], int, Any]:
-        """(what to append, its size in bytes, the Arrow table for Parquet segments)."""
-        if self._parquet:
-            table = parquet.event_table(event, self._envelope)
-            pieces = parquet.encode_frame_pieces(table)
-            return pieces, parquet.frame_size(pieces), table
-        blob = encode_event(event, self._envelope)
-        return blob, len(blob), None
+        """(what to append, its size in bytes, the table the segment schema checks)."""
+        encoded = self._format.encode(event, self._envelope)
+        return encoded.pieces, encoded.size, encoded.table
 
     def _write(self, event: Event) -> None:
         try:
@@ -280,26 +288,29 @@ class Writer:
         if not events:
             return
         top_up_uuids()  # here, not on request threads (see top_up_uuids)
-        if not self._parquet:
+        if self._format.gathers_lines:
             self._write_lines(events)
             return
         try:
-            groups = parquet.batch_tables(
+            groups = self._format.encode_batch(
                 events, self._envelope, lambda e: (e.root, self._clock.folder(e.time_ns))
             )
         except Exception:
             for event in events:  # find the one that fails; the others are written alone
                 self._write(event)
             return
-        for group, table in groups:
-            self._write_frame(group, table)
+        for group, encoded in groups:
+            if isinstance(encoded, Exception):
+                self._encoding_failed(group, encoded)
+            else:
+                self._append(group, encoded.pieces, encoded.size, encoded.table)
 
     def _write_lines(self, events: list[Event]) -> None:
         """Small JSON lines events, in order: encoded together (see ``encode_events``), then
         gathered per segment as bytes until the end of the writer's turn (``_append_pending``):
         one write per segment per turn instead of one per event or per batch (fewer syscalls,
         each of which hands the GIL to the request threads and waits to get it back)."""
-        lines = encode_events(events, self._envelope)
+        lines = self._format.encode_lines(events, self._envelope)
         max_bytes = self._settings.collector.segment_max_bytes
         limit = self._settings.collector.spool_max_bytes
         # the spool's bytes with the lines gathered so far, or more: the committer only ever
@@ -328,10 +339,14 @@ class Writer:
                 self._close(root)  # appends its pending lines first
                 current = None
             if current is None:
-                current = self._open_segment(event, folder)
+                try:
+                    current = self._open_segment(event, folder)
+                except OSError as exc:
+                    self._write_failed(event.collection, 1, exc, "opening a segment")
+                    continue
             waiting = self._pending.get(root)
             if waiting is None:
-                waiting = self._pending[root] = _Pending(current[1], max_bytes)
+                waiting = self._pending[root] = PendingLines(current[1], max_bytes)
             self._pending_bytes += size
             if waiting.add(event, line):
                 self._close(root)
@@ -352,24 +367,16 @@ class Writer:
         try:
             segment.append(b"".join(waiting.lines), waiting.rows, waiting.count)
         except OSError as exc:
-            self._stats.dropped(segment.collection, "write_error", waiting.count)
-            self._stats.error(f"writing to the spool failed: {exc}")
-            logger.error(
-                "writing to the spool failed: %s; %d event(s) dropped", exc, waiting.count
+            self._write_failed(
+                segment.collection, waiting.count, exc, "appending to a segment", waiting.size
             )
+            self._close(root)  # the next events try a new file (e.g. after EFBIG)
             return
+        if self._on_turn is not None:
+            self._unsynced[id(segment)] = segment
         waiting.notes.tell(segment)
         # one count per append, not per event: request threads take the same lock
         self._stats.written(segment.collection, waiting.rows, waiting.size, waiting.count)
-
-    def _write_frame(self, events: list[Event], table: Any) -> None:
-        """Append one Parquet frame holding the rows of ``events`` (one root, one folder)."""
-        try:
-            pieces = parquet.encode_frame_pieces(table, len(events))
-        except Exception as exc:
-            self._encoding_failed(events, exc)
-            return
-        self._append(events, pieces, parquet.frame_size(pieces), table)
 
     def _encoding_failed(self, events: list[Event], exc: Exception) -> None:
         collection = events[0].collection
@@ -386,19 +393,42 @@ class Writer:
         self._append_pending(first.root)  # lines gathered before these go first
         if not self._make_room(size, first, len(events)):
             return
-        segment = self._segment_for(first, table)
+        try:
+            segment = self._segment_for(first, table)
+        except OSError as exc:
+            self._write_failed(first.collection, len(events), exc, "opening a segment")
+            return
         rows = sum(e.snapshot.rows for e in events)
         try:
             segment.append(blob, rows, len(events))
         except OSError as exc:
-            self._stats.dropped(first.collection, "write_error", len(events))
-            self._stats.error(f"writing to the spool failed: {exc}")
-            logger.error("writing to the spool failed: %s; %d event(s) dropped", exc, len(events))
+            self._write_failed(
+                first.collection, len(events), exc, "appending to a segment", size
+            )
+            self._close(first.root)  # the next events try a new file (e.g. after EFBIG)
             return
-        _note(segment, events)
+        if self._on_turn is not None:
+            self._unsynced[id(segment)] = segment
+        note_events(segment, events)
         self._stats.written(first.collection, rows, size, len(events))
         if segment.size >= self._settings.collector.segment_max_bytes:
             self._close(first.root)
+
+    def _write_failed(
+        self, collection: str, count: int, exc: OSError, what: str, size: int = 1
+    ) -> None:
+        """``count`` events of ``collection`` could not be written to the spool (nothing of
+        them is in it: a failed append is cut back): count, report, and enter the failing
+        state (``SpoolHealth``)."""
+        self._stats.dropped(collection, "write_error", count)
+        self._health.failed(exc, what, count, size)
+        self._report_drop(
+            SpoolWriteError(
+                f"cannot write to the spool ({what}): {exc}; dropped {count} event(s) of "
+                f"{collection!r}"
+            ),
+            collection,
+        )
 
     def _segment_for(self, event: Event, table: Any) -> Segment:
         """The open segment of the event's root, a new one after a partition change or (Parquet)
@@ -413,12 +443,12 @@ class Writer:
         if current is None:
             current = self._open_segment(event, folder)
             if table is not None:
-                current[1].union = parquet.SchemaUnion()
+                current[1].union = self._format.segment_schema()
                 current[1].union.accept(table)
         return current[1]
 
     def _open_segment(self, event: Event, folder: str) -> tuple[str, Segment]:
-        url, relative, spool_relative = self._route(event.root)
+        url, relative, spool_relative = route(self._settings, event.root)
         name = segment_name(self._spool.instance, self._seq, self._extension)
         self._seq += 1
         relative_path = f"{relative}/{folder}/{name}" if relative else f"{folder}/{name}"
@@ -463,8 +493,14 @@ class Writer:
 
     def _close(self, root: str) -> None:
         self._append_pending(root)
-        _, segment = self._open.pop(root)
+        current = self._open.pop(root, None)
+        if current is None:  # a failed append of its pending lines closed it already
+            return
+        segment = current[1]
         segment.close()
+        if segment.torn:  # left in the spool: the next start cuts its torn tail and commits it
+            logger.error("spool segment %s is left for recovery at the next start", segment.path)
+            return
         self._committer.add(
             segment.path,
             segment.relative_path,
@@ -490,8 +526,8 @@ class Writer:
     def _recover_orphans(self) -> None:
         for folder, orphans in self._spool.orphans():
             for orphan in orphans:
-                url, relative = self._unroute(orphan.relative_path)
-                collection = _collection_of(relative)
+                url, relative = unroute(self._settings, orphan.relative_path)
+                collection = collection_of(relative)
                 if orphan.torn_bytes:
                     # the record a crash cut in half is lost: count it, never hide it
                     self._stats.dropped(collection, "torn_by_crash")
@@ -512,129 +548,3 @@ class Writer:
                     len(orphans),
                     folder.name,
                 )
-
-
-class _SmallBatch:
-    """Small events gathered to be written together, up to a number of events and (JSON lines)
-    about a number of rows in all."""
-
-    __slots__ = ("_events", "_max_events", "_max_rows", "_max_total_rows", "_rows")
-
-    def __init__(self, max_rows: int, max_events: int, max_total_rows: int | None) -> None:
-        self._max_rows = max_rows
-        self._max_events = max_events
-        self._max_total_rows = max_total_rows
-        self._events: list[Event] = []
-        self._rows = 0
-
-    def takes(self, event: Event) -> bool:
-        """Add ``event`` if it is small (fewer than ``max_rows`` rows); True if it was."""
-        rows = event.snapshot.rows
-        if rows >= self._max_rows:
-            return False
-        self._events.append(event)
-        self._rows += rows
-        return True
-
-    @property
-    def full(self) -> bool:
-        """Whether the batch should be written now."""
-        return len(self._events) >= self._max_events or (
-            self._max_total_rows is not None and self._rows >= self._max_total_rows
-        )
-
-    def take(self) -> list[Event]:
-        """The events gathered so far; the batch starts empty again."""
-        events, self._events, self._rows = self._events, [], 0
-        return events
-
-
-class _Pending:
-    """JSON lines gathered for one open segment, appended together: bytes and counts only (no
-    events: those would stay alive, and tracked by the garbage collector, until the append)."""
-
-    __slots__ = ("count", "lines", "notes", "room", "rows", "segment", "size")
-
-    def __init__(self, segment: Segment, max_bytes: int) -> None:
-        self.segment = segment
-        self.lines: list[bytes] = []
-        self.count = 0
-        self.rows = 0
-        self.size = 0
-        self.room = max_bytes - segment.size  # bytes the segment takes before it is full
-        self.notes = _SegmentNotes(segment)
-
-    def add(self, event: Event, line: bytes) -> bool:
-        """Gather one line; True once the segment is full with the lines gathered."""
-        self.lines.append(line)
-        self.count += 1
-        self.rows += event.snapshot.rows
-        self.size += len(line)
-        self.notes.add(event)
-        return self.size >= self.room
-
-
-class _SegmentNotes:
-    """What a segment is told of the events appended to it: their first and last time and,
-    when an event's schema is new to the segment, its columns for the catalog (costly to
-    derive, so once per schema, not once per event)."""
-
-    __slots__ = ("columns", "first_ns", "last_ns", "signature")
-
-    def __init__(self, segment: Segment) -> None:
-        self.first_ns = self.last_ns = -1
-        self.signature = segment.schema_signature
-        self.columns: list[tuple[int, dict[str, str]]] = []  # (time, columns) when new
-
-    def add(self, event: Event) -> None:
-        """Note one event."""
-        time_ns = event.time_ns
-        if self.first_ns < 0 or time_ns < self.first_ns:
-            self.first_ns = time_ns
-        if time_ns > self.last_ns:
-            self.last_ns = time_ns
-        # pandas snapshots have a signature: a cheap fingerprint of their columns and types
-        signature = getattr(event.snapshot, "signature", None)
-        if not isinstance(signature, tuple):
-            signature = None
-        if signature is None or signature != self.signature:
-            self.signature = signature
-            columns = snapshot_columns(event.snapshot)
-            if not self.columns or columns != self.columns[-1][1]:  # the same again add nothing
-                self.columns.append((time_ns, columns))
-
-    def tell(self, segment: Segment) -> None:
-        """Tell ``segment`` (the events now appended to it)."""
-        segment.note(self.first_ns, {})
-        segment.note(self.last_ns, {})
-        for time_ns, columns in self.columns:
-            segment.note(time_ns, columns)
-        segment.schema_signature = self.signature
-
-
-def _route_url(settings: Settings, root: str) -> str:
-    """The destination URL of a collection folder (``Writer._route``'s first part)."""
-    return root if "://" in root or root.startswith("/") else settings.destination
-
-
-def _destination_urls(settings: Settings) -> list[str]:
-    """Every destination ``settings`` name: the default and each collection's own."""
-    urls = [settings.destination]
-    for name in settings.collector.collections or {}:
-        url = _route_url(settings, settings.collection(name).root)
-        if url not in urls:
-            urls.append(url)
-    return urls
-
-
-def _collection_of(relative_path: str) -> str:
-    parts = relative_path.split("/")
-    return parts[2] if len(parts) > 3 else "unknown"
-
-
-def _note(segment: Segment, events: list[Event]) -> None:
-    """Tell the segment of the events just appended to it (see ``_SegmentNotes``)."""
-    notes = _SegmentNotes(segment)
-    for event in events:
-        notes.add(event)
-    notes.tell(segment)

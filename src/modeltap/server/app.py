@@ -24,24 +24,28 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from modeltap._ids import new_uuid4
-from modeltap.config import Settings
+from modeltap.config import Settings, ack_mode
 from modeltap.context import BasicCorrelationContext, reset_current_context, set_current_context
-from modeltap.pipeline.runtime import flush, shutdown
+from modeltap.errors import IngestError, ModelInputError, ModelTapError
+from modeltap.pipeline.runtime import flush, shutdown, spooled, writing
 from modeltap.server.auth import KeyAuth
 from modeltap.server.capture import PayloadCapture
-from modeltap.server.ingest import IngestError, Ingestor, parse_cloudevents, parse_mdc
+from modeltap.server.headers import MAX_RECORDED_LENGTH
+from modeltap.server.ingest import Ingestor, parse_cloudevents, parse_mdc
 from modeltap.server.metrics import CONTENT_TYPE, ServerMetrics
 from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES, BlobSink
 from modeltap.server.runner import Runner
-from modeltap.server.scoring import BadInput, ScoringScript, encode_result
+from modeltap.server.scoring import ScoringScript, encode_result
 
 __all__ = ["DEFAULT_MAX_REQUEST_BYTES", "AppOptions", "ServerState", "build_app"]
 
 logger = logging.getLogger("modeltap.server")
 
 DEFAULT_MAX_REQUEST_BYTES = 100 * 1024 * 1024
-MAX_REQUEST_ID_LENGTH = 100
+MAX_REQUEST_ID_LENGTH = MAX_RECORDED_LENGTH
 _JSON = "application/json"
+_NOT_CAPTURED = frozenset({401, 413, 431})
+"""/score answers whose request is not captured: refused before it was read or trusted."""
 
 
 @dataclass
@@ -55,14 +59,16 @@ class AppOptions:
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     shutdown_timeout: float = 30.0
-    ingest_without_key_from_loopback: bool = False
+    bridge_key: str | None = None
+    """With ``auth``: the serving process's own secret, accepted on /modeldata/log only, that
+    the in-process reference SDK sends (``modeltap.server.sdk_bridge``)."""
     on_shutdown: list[Callable[[], None]] = field(default_factory=list)
     metrics_dir: Path | None = None
     """The workers' shared run directory: /metrics then answers for all of them."""
 
 
-class _TooLarge(Exception):
-    pass
+class _TooLarge(ModelTapError):
+    """A request body over the limit (answered 413; never leaves this module)."""
 
 
 class ServerState:
@@ -111,23 +117,25 @@ def _unauthorized() -> Response:
     )
 
 
-def _is_loopback_client(request: Request) -> bool:
-    client = request.client
-    return client is not None and client.host in ("127.0.0.1", "::1")
-
-
 def build_app(settings: Settings, script: ScoringScript | None, options: AppOptions) -> Starlette:
     """The ASGI app of one worker. ``script`` is None for the ingest-only server."""
     state = ServerState(settings, script, options)
     metrics = state.metrics
     capture = state.capture
     auth = options.auth
+    ack_spool = ack_mode(settings) == "spool"
+
+    async def _in_spool() -> None:
+        """ack: spool: wait until what this request queued is in the spool (group commit)."""
+        acked = spooled()
+        if acked is not None:
+            await asyncio.wrap_future(acked)
 
     async def liveness(request: Request) -> Response:
         return PlainTextResponse("Healthy")
 
     async def readiness(request: Request) -> Response:
-        if state.ready:
+        if state.ready and writing():  # not while the spool cannot be written
             return PlainTextResponse("Ready")
         return PlainTextResponse("Not ready", status_code=503)
 
@@ -161,13 +169,17 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         if client_request_id is not None:
             response.headers["x-ms-client-request-id"] = client_request_id
         elapsed = time.perf_counter() - started
-        if capture.enabled:
+        if capture.enabled and response.status_code not in _NOT_CAPTURED and ack_spool:
+            _capture(capture, context, request, body, response, elapsed, response_is_json)
+        elif capture.enabled and response.status_code not in _NOT_CAPTURED:
             # captured on the loop's next turn, once the response is on its way: the client does
             # not wait for it, and a plain callback costs less than a background task (no
             # closure cells, no coroutine: fewer objects for every young collection to walk)
             asyncio.get_running_loop().call_soon(
                 _capture, capture, context, request, body, response, elapsed, response_is_json
             )
+        if ack_spool:
+            await _in_spool()
         metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
         return response
 
@@ -193,8 +205,8 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         script = state.script
         try:
             arguments = script.arguments(body, request.headers.get("content-type", ""))
-        except BadInput as exc:
-            return PlainTextResponse(exc.reason, status_code=exc.status), body, False
+        except ModelInputError as exc:
+            return PlainTextResponse(exc.message, status_code=exc.status), body, False
         headers: dict[str, str] = dict(request.headers) if script.wants_headers else {}
 
         def call() -> Response | bytes:
@@ -222,13 +234,16 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             return result, body, False
         return Response(result, media_type=_JSON), body, True
 
+    bridge = KeyAuth(options.bridge_key) if options.bridge_key else None
+
     def _ingest_allowed(request: Request) -> bool:
-        if auth is None or auth.check(_header(request, "authorization")):
+        authorization = _header(request, "authorization")
+        if auth is None or auth.check(authorization):
             return True
         return (
-            options.ingest_without_key_from_loopback
+            bridge is not None
             and request.url.path == "/modeldata/log"
-            and _is_loopback_client(request)
+            and bridge.check(authorization)
         )
 
     def ingest_route(
@@ -259,16 +274,18 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             return PlainTextResponse("client disconnected", status_code=400)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in request.scope["headers"]}
+        outcomes = {"accepted": 0, "disabled": 0, "duplicate": 0}
         try:
             parsed = parse(headers, body)
             events = parsed if isinstance(parsed, list) else [parsed]
-            accepted = [state.ingestor.accept(event) for event in events]
+            state.ingestor.check(events)
+            for event in events:
+                outcomes[state.ingestor.accept(event)] += 1
         except IngestError as exc:
             return PlainTextResponse(exc.reason, status_code=exc.status)
-        return JSONResponse(
-            {"accepted": sum(accepted), "disabled": len(accepted) - sum(accepted)},
-            status_code=202 if any(accepted) else 200,
-        )
+        if ack_spool:
+            await _in_spool()
+        return JSONResponse(outcomes, status_code=202 if outcomes["accepted"] else 200)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -298,6 +315,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
     ]
     if script is not None:
         routes.extend(Route(path, score, methods=["POST"]) for path in script.score_paths)
+        routes.extend(script.routes())
         swagger = script.swagger(
             title=f"{settings.endpoint}/{settings.deployment_name}",
             version=settings.collector.model_version, key_auth=auth is not None,

@@ -61,6 +61,7 @@ _HELP = {
     "spool_bytes": "Bytes in the local spool",
     "spool_segments": "Segments in the local spool",
     "oldest_waiting_age": "Age in seconds of the oldest segment waiting for the destination",
+    "spool_write_failing": "1 while the writer cannot write to the local spool (see write_error)",
 }
 _RENAME = {"oldest_waiting_age": "oldest_waiting_age_seconds"}
 _NOT_METRICS = frozenset({"collections", "last_error", "last_error_time"})

@@ -1,35 +1,41 @@
 """Server options: from a deployment YAML in the platform's online-deployment shape and flags.
 
-Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``),
+Besides ``data_collector`` the YAML may give ``model`` (a local path, or ``{path: ...}``; with
+``model_type: mlflow`` also a URI mlflow resolves: ``models:/NAME/VERSION``, ``runs:/ID/PATH``,
+``file://`` ...),
 ``code_configuration`` (``code`` and ``scoring_script``), ``environment_variables``,
 ``auth_mode: key``, ``model_type: mlflow`` (serve ``model`` as an MLflow pyfunc model with the
 built-in scoring script, no ``code_configuration``), ``request_settings.
 max_concurrent_requests_per_instance`` (concurrent run() calls, shared by the workers) and
 modeltap's own ``server:`` section
-(``max_request_bytes``, ``max_event_bytes``, ``auth_key_file``). Relative paths are relative
-to the YAML's folder.
+(``max_request_bytes``, ``max_event_bytes``, ``auth_key_file``, and the limits of
+``modeltap.server.limits``: ``max_header_bytes``, ``max_headers``, ``header_timeout``,
+``body_timeout``). Relative paths are relative to the YAML's folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-import yaml
-
-from modeltap.config import Settings, load_settings
+from modeltap.config import Settings, load_settings, load_yaml_file
 from modeltap.errors import ConfigError
 from modeltap.server.app import DEFAULT_MAX_REQUEST_BYTES
 from modeltap.server.auth import generate_key, read_key_file
 from modeltap.server.headers import HeaderAllowlist
+from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits
 from modeltap.server.payload import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["ServeOptions", "resolve_options"]
 
-_SERVER_KEYS = ("max_request_bytes", "max_event_bytes", "auth_key_file")
+_LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(HttpLimits))
+_SERVER_KEYS = ("max_request_bytes", "max_event_bytes", "auth_key_file", *_LIMIT_KEYS)
 _DEPLOYMENT_KEYS = (
     "data_collector", "endpoint_name", "name", "model", "code_configuration",
     "environment_variables", "auth_mode", "server", "environment", "instance_type",
@@ -59,8 +65,13 @@ class ServeOptions:
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
     access_log: bool = False
     log_level: str = "info"
+    http_limits: HttpLimits = DEFAULT_LIMITS
+    """Request heads' size and count, and how slowly a request may arrive."""
     metrics_dir: Path | None = None
     """Set by the supervisor of several workers: where they publish their metrics."""
+    bridge_key: str | None = None
+    """Set by ``serve`` when auth is on: the secret the in-process reference SDK sends to
+    /modeldata/log (``modeltap.server.sdk_bridge``)."""
 
 
 def _positive_int(label: str, value: object) -> int:
@@ -69,7 +80,10 @@ def _positive_int(label: str, value: object) -> int:
     return value
 
 
-def _model_path(label: str, model: object, base: Path) -> Path | None:
+def _model_path(label: str, model: object, base: Path, *, mlflow: bool) -> Path | None:
+    """The model folder ``model:`` names: a path relative to the YAML's folder, or for an
+    MLflow model a URI mlflow resolves (``models:/``, ``runs:/``, ``file://`` ...), downloaded
+    as ``--mlflow-model`` is."""
     if model is None:
         return None
     if isinstance(model, Mapping):
@@ -83,16 +97,15 @@ def _model_path(label: str, model: object, base: Path) -> Path | None:
             f"{label}: model: {model!r} is a registry reference; modeltap serve needs a local "
             "path (download the model and point model: at it)"
         )
+    if mlflow and len(urlparse(model).scheme) >= 2:  # not a path (nor a drive letter)
+        from modeltap.server.mlflow_model import local_model_folder
+
+        return local_model_folder(model, source=f"{label}: model:")
     return (base / model).resolve()
 
 
 def _read_deployment(path: str) -> dict[str, Any]:
-    try:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: deployment file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    loaded = load_yaml_file(path) or {}
     if not isinstance(loaded, dict):
         raise ConfigError(f"{path}: expected a mapping at the top, got {type(loaded).__name__}")
     if not any(key in loaded for key in _DEPLOYMENT_KEYS):
@@ -119,7 +132,8 @@ def resolve_options(
     mlflow_model: str | None = None,
     collect: bool = False,
 ) -> ServeOptions:
-    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise).
+    """Validate the YAML and flags into ServeOptions (ConfigError with the reason otherwise;
+    ModelUriError where an MLflow ``model:`` URI cannot be resolved).
 
     ``mlflow_model`` (or ``model_type: mlflow`` in the YAML) serves an MLflow model with the
     built-in scoring script; ``collect`` turns ``model_inputs`` and ``model_outputs`` on. An
@@ -179,7 +193,7 @@ def resolve_options(
         raise ConfigError(f"{label}: scoring script {script} not found")
 
     model = Path(model_dir).expanduser().resolve() if model_dir else _model_path(
-        label, raw.get("model"), base
+        label, raw.get("model"), base, mlflow=model_type == "mlflow"
     )
     environment: dict[str, str] = {}
     variables = raw.get("environment_variables") or {}
@@ -235,7 +249,30 @@ def resolve_options(
         ),
         access_log=access_log,
         log_level=_log_level(log_level),
+        http_limits=_http_limits(label, server),
     )
+
+
+def _http_limits(label: str, server: Mapping[str, Any]) -> HttpLimits:
+    """The ``server:`` section's limits on requests (defaults for those it does not set)."""
+    values: dict[str, Any] = {}
+    for name in _LIMIT_KEYS:
+        if name not in server:
+            continue
+        value = server[name]
+        if name == "max_connections" and value is None:
+            continue
+        if name.endswith("_timeout"):
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or value <= 0):
+                raise ConfigError(
+                    f"{label}: server.{name}: must be a positive number of seconds (got "
+                    f"{value!r})"
+                )
+            values[name] = float(value)
+        else:
+            values[name] = _positive_int(f"{label}: server.{name}", value)
+    return dataclasses.replace(DEFAULT_LIMITS, **values)
 
 
 def _run_threads(

@@ -29,12 +29,14 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from modeltap.config import WRITER_VARIABLE, Settings
-from modeltap.errors import ModelTapError
+from modeltap.errors import MissingDependencyError, ModelTapError
 from modeltap.pipeline.runtime import configure
 from modeltap.pipeline.runtime import start as start_pipeline
-from modeltap.server.auth import KeyAuth, is_loopback
+from modeltap.pipeline.runtime import stats as pipeline_stats
+from modeltap.server.auth import KeyAuth, generate_key, is_loopback
 from modeltap.server.options import ServeOptions
 from modeltap.server.sdk_bridge import bridge_reference_sdk, drain_reference_sdk, sdk_environment
+from modeltap.server.summary import shutdown_lines
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -88,8 +90,15 @@ def _make_server(options: ServeOptions, on_close: Callable[[], None], app: Starl
             await asyncio.to_thread(on_close)
             await super().shutdown(sockets)
 
+    try:
+        from modeltap.server.protocol import limited_protocol
+    except ImportError:
+        raise MissingDependencyError(
+            "modeltap serve needs httptools: pip install 'modeltap[server]'"
+        ) from None
     config = uvicorn.Config(
         app,
+        http=limited_protocol(options.http_limits),
         lifespan="on",
         log_level=options.log_level,
         access_log=options.access_log,
@@ -127,13 +136,13 @@ def run_worker(
         elif options.entry_script is not None:
             script = ScoringScript.load(options.entry_script)
             script.init()
-            bridge_reference_sdk()
+            bridge_reference_sdk(options.bridge_key)
         app_options = AppOptions(
             auth=KeyAuth(options.auth_key) if options.auth_key else None,
             run_threads=options.run_threads,
             max_request_bytes=options.max_request_bytes,
             max_event_bytes=options.max_event_bytes,
-            ingest_without_key_from_loopback=script is not None,
+            bridge_key=options.bridge_key,
             metrics_dir=options.metrics_dir,
         )
         app = build_app(settings, script, app_options)
@@ -151,6 +160,8 @@ def run_worker(
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _stopped)
     server.run(sockets=[sock])  # type: ignore[attr-defined]
+    for line in shutdown_lines(pipeline_stats()):
+        _say(line if options.workers == 1 else f"worker {os.getpid()}: {line}")
     return 0
 
 
@@ -210,6 +221,10 @@ def serve(options: ServeOptions) -> int:
         _say(str(exc))
         return EXIT_CONFIG
     _prepare(options, sock)
+    if options.auth_key is not None and options.entry_script is not None:
+        # the in-process reference SDK's own key for /modeldata/log: made here, before the
+        # workers fork, so whichever worker its post reaches knows it; never written anywhere
+        options = dataclasses.replace(options, bridge_key=generate_key())
     if options.workers == 1:
         return run_worker(options, sock, ready=lambda: _announce(options, sock))
     metrics_dir = Path(tempfile.mkdtemp(prefix="modeltap-metrics-"))

@@ -50,9 +50,12 @@ class Runner:
         *,
         quick_seconds: float | None = None,
         probe_seconds: float = 10.0,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """``threads``: None for one call at a time, placed per the module docstring; 0 for
-        every call on the loop; N for every call on a pool of N threads."""
+        every call on the loop; N for every call on a pool of N threads. ``clock`` (seconds)
+        times calls and probes; tests inject one."""
+        self._clock = clock
         self.adaptive = threads is None
         self.quick_seconds = sys.getswitchinterval() if quick_seconds is None else quick_seconds
         self.probe_seconds = probe_seconds
@@ -82,7 +85,7 @@ class Runner:
             return function()
         if not self.adaptive:
             return await self._on_pool_thread(function)
-        if not self._loop_chosen and time.monotonic() >= self._probe_at:
+        if not self._loop_chosen and self._clock() >= self._probe_at:
             # probe: is run() quick again? From a mean halfway to the limit one call decides
             # unless it is a little slow: then a few more on the loop do
             self._loop_chosen = self._probing = True
@@ -92,11 +95,11 @@ class Runner:
         if not self._loop_chosen:
             return await self._on_pool_thread(function)
         self.calls_on_loop += 1
-        started = time.perf_counter()
+        started = self._clock()
         try:
             return function()
         finally:
-            self._observe(time.perf_counter() - started)
+            self._observe(self._clock() - started)
 
     async def _on_pool_thread(self, function: Callable[[], T]) -> T:
         assert self.pool is not None
@@ -119,7 +122,7 @@ class Runner:
                 self._probe_wait = self.probe_seconds  # a probe found run() quick
             return
         self._loop_chosen = False
-        self._probe_at = time.monotonic() + self._probe_wait
+        self._probe_at = self._clock() + self._probe_wait
         self._probe_wait = min(self._probe_wait * 2, _MAX_PROBE_SECONDS)
 
     def shutdown(self) -> None:

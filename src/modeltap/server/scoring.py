@@ -22,17 +22,14 @@ import numpy as np
 import orjson
 import pandas as pd
 from starlette.responses import Response
+from starlette.routing import Route
 
-from modeltap.errors import ModelTapError
+from modeltap.errors import ModelInputError, ScoringScriptError
 from modeltap.server.swagger import build_swagger
 
-__all__ = ["BadInput", "ScoringScript", "ScoringScriptError", "encode_result"]
+__all__ = ["ScoringScript", "ScoringScriptError", "encode_result"]
 
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-class ScoringScriptError(ModelTapError):
-    """The scoring script cannot be loaded or its init() failed; the message has its traceback."""
 
 
 def _script_traceback(path: Path) -> str:
@@ -121,28 +118,31 @@ class ScoringScript:
             ) from exc
 
     def arguments(self, body: bytes, content_type: str) -> dict[str, Any]:
-        """run()'s arguments from a request body; BadInput (4xx) when the body does not fit."""
+        """run()'s arguments from a request body; ModelInputError (4xx, its ``status``) when
+        the body does not fit."""
         if not self.object_input:
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
-                raise BadInput(400, "request body is not UTF-8 text") from None
+                raise ModelInputError("request body is not UTF-8 text") from None
             return {"": text}
         media = content_type.split(";", 1)[0].strip().lower()
         if media != "application/json" and not media.endswith("+json"):
-            raise BadInput(415, "expects Content-Type application/json (run() has a schema)")
+            raise ModelInputError(
+                "expects Content-Type application/json (run() has a schema)", status=415
+            )
         try:
             document = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             reason = "request body is empty" if not body else f"body is not valid JSON: {exc}"
-            raise BadInput(400, f"{reason}; expecting a JSON object") from None
+            raise ModelInputError(f"{reason}; expecting a JSON object") from None
         if not isinstance(document, dict):
-            raise BadInput(400, "the body must be a JSON object of run()'s parameters")
+            raise ModelInputError("the body must be a JSON object of run()'s parameters")
         arguments: dict[str, Any] = {}
         for parameter in self._body_parameters:
             value = document.get(parameter.name, parameter.default)
             if value is inspect.Parameter.empty:
-                raise BadInput(400, f"no value for run()'s parameter {parameter.name!r}")
+                raise ModelInputError(f"no value for run()'s parameter {parameter.name!r}")
             arguments[parameter.name] = value
         return arguments
 
@@ -157,19 +157,14 @@ class ScoringScript:
         """Call run() with a raw body string (for scripts without a schema)."""
         return self.call({"": raw_data}, headers)
 
+    def routes(self) -> list[Route]:
+        """Routes the script serves besides its score paths (the MLflow script: /ping...)."""
+        return []
+
     def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any] | None:
         """The /swagger.json document (None when the script declares no schema)."""
         return build_swagger(self.path, self.run_function, title=title, version=version,
                              key_auth=key_auth)
-
-
-class BadInput(Exception):
-    """A request body that run() cannot be called with; ``status`` is the HTTP answer."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 def _is_schema_decorated(run: Any) -> bool:

@@ -1,13 +1,17 @@
 """Scripts that still import ``azureml.ai.monitoring`` (1.0.0) run unmodified under serve.
 
 ``modeltap serve`` sets that SDK's environment so its sender posts to this server's
-``/modeldata/log``. Two small bridges make it behave as it does on the platform: collect()
+``/modeldata/log``. Small bridges make it behave as it does on the platform: collect()
 without a context uses the current request's id (so its records correlate with the payload
-records), and shutdown drains the SDK's queue while the server still listens.
+records), and shutdown drains the SDK's queue while the server still listens. With endpoint
+auth on, its sender presents the serving process's own key (``Authorization: Bearer``), made
+at start and never written anywhere, which /modeldata/log accepts besides the endpoint key:
+no client, loopback or not, ingests without a key.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 import threading
@@ -34,8 +38,9 @@ def sdk_environment(host: str, port: int) -> dict[str, str]:
     }
 
 
-def bridge_reference_sdk() -> bool:
-    """Make the SDK's default context the current request's; False if the SDK is not loaded."""
+def bridge_reference_sdk(key: str | None = None) -> bool:
+    """Make the SDK's default context the current request's, and its sender present ``key``
+    (when given); False if the SDK is not loaded."""
     if _PACKAGE not in sys.modules:
         return False
     try:
@@ -43,6 +48,8 @@ def bridge_reference_sdk() -> bool:
         context_module: Any = sys.modules.get(f"{_PACKAGE}.context")
         if collector_json is None or context_module is None:
             return False
+        if key is not None:
+            _send_with_key(importlib.import_module(f"{_PACKAGE}.worker.sender"), key)
         original: Callable[[], Any] = context_module.get_context
         basic = context_module.BasicCorrelationContext
 
@@ -57,6 +64,23 @@ def bridge_reference_sdk() -> bool:
         logger.warning("azureml.ai.monitoring has an unexpected shape; not bridged")
         return False
     return True
+
+
+def _send_with_key(sender: Any, key: str) -> None:
+    """Make the SDK's MdcSender post with ``Authorization: Bearer <key>`` (its own post also
+    logs the headers at debug level: this one does not)."""
+    requests = sender.requests
+    authorization = f"Bearer {key}"
+
+    def post_request(
+        self: Any, url: str, payload: Any, headers: dict[str, str] | None = None
+    ) -> tuple[int, str]:
+        reply = requests.post(
+            url, data=payload, headers={**(headers or {}), "Authorization": authorization}
+        )
+        return int(reply.status_code), str(reply.text)
+
+    sender.MdcSender._post_request = post_request
 
 
 def drain_reference_sdk(timeout: float = 10.0) -> None:

@@ -87,9 +87,17 @@ def current_sink() -> BlobSink:
 def resolve_dataref(
     record: dict[str, Any], collection_url: str, storage_options: dict[str, Any] | None = None
 ) -> Any:
-    """A record's ``data``, read from its out-of-line file when it has a ``dataref``."""
+    """A record's ``data``, read from its out-of-line file when it has a ``dataref``.
+
+    The reference is followed under the reader's rules (``modeltap.reading.sources``): only a
+    relative path to a ``_payloads`` folder inside the collection at ``collection_url``, to a
+    regular file of at most ``MAX_DATAREF_BYTES``; anything else raises ``BadRecordError``.
+    """
     reference = record.get("dataref")
     if not reference:
         return record.get("data")
-    destination = open_destination(collection_url, storage_options)
-    return orjson.loads(destination.read_bytes(str(reference)))
+    from modeltap.reading.sources import ref_loader  # imported when used: serving reads nothing
+    from modeltap.store import open_tree
+
+    load = ref_loader(open_tree(collection_url, storage_options), "")
+    return orjson.loads(load(str(reference)))

@@ -1,51 +1,27 @@
-"""Destinations for committed files, chosen by URL scheme (lazy imports, install hints)."""
+"""Stores: destinations that publish committed files, and trees that list and read them, both
+chosen by URL (local path, ``file://`` or an fsspec URL; lazy imports, install hints); and the
+storage layout (``modeltap.store.layout``)."""
 
 from __future__ import annotations
 
-import importlib.util
 from typing import Any
 
-from modeltap.errors import MissingDependencyError
 from modeltap.store.destination import Destination
 from modeltap.store.local import LocalDestination
+from modeltap.store.tree import FsspecTree, LocalTree, Tree, open_tree
+from modeltap.store.urls import check_destination, is_local
 
 __all__ = [
     "Destination",
+    "FsspecTree",
     "LocalDestination",
+    "LocalTree",
+    "Tree",
     "check_destination",
     "is_local",
     "open_destination",
+    "open_tree",
 ]
-
-_EXTRAS: dict[str, tuple[str, str]] = {
-    "s3": ("s3fs", "s3"),
-    "s3a": ("s3fs", "s3"),
-    "az": ("adlfs", "azure"),
-    "abfs": ("adlfs", "azure"),
-    "abfss": ("adlfs", "azure"),
-    "gs": ("gcsfs", "gcs"),
-    "gcs": ("gcsfs", "gcs"),
-}
-
-
-def is_local(url: str) -> bool:
-    """Whether ``url`` is a path on this machine (plain path or ``file://``)."""
-    return "://" not in url or url.startswith("file://")
-
-
-def check_destination(url: str) -> None:
-    """Raise MissingDependencyError (with the ``pip install`` hint) if ``url`` needs an extra
-    that is not installed. Imports nothing and touches no network."""
-    if is_local(url):
-        return
-    scheme = url.split("://", 1)[0].lower()
-    module, extra = _EXTRAS.get(scheme, ("", ""))
-    if module and importlib.util.find_spec(module) is None:
-        raise MissingDependencyError(
-            f"destination {url!r} needs the {module} package: "
-            f'pip install "modeltap[{extra}]"'
-        )
-
 
 def open_destination(
     url: str, storage_options: dict[str, Any] | None = None, *, durable: bool = True

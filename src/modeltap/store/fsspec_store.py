@@ -18,10 +18,11 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from modeltap.errors import StoreError
+from modeltap.errors import MissingDependencyError, StoreError
 from modeltap.store.destination import Destination
+from modeltap.store.urls import check_destination
 
-__all__ = ["FsspecDestination", "client_options"]
+__all__ = ["FsspecDestination", "client_options", "open_filesystem"]
 
 _S3_CONFIG = {"connect_timeout": 10, "read_timeout": 120, "retries": {"max_attempts": 2}}
 _FLAT_PROTOCOLS = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl")
@@ -42,6 +43,30 @@ def client_options(protocol: str, options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
+def open_filesystem(
+    url: str, storage_options: dict[str, Any] | None = None
+) -> tuple[Any, str, dict[str, Any]]:
+    """(file system, root path in it, the client options used) for an fsspec URL, with
+    modeltap's client defaults. A missing backend raises MissingDependencyError, a bad URL
+    StoreError. Destinations (writing) and trees (reading) open their stores here."""
+    import fsspec
+
+    protocol = url.split("://", 1)[0].lower()
+    options = client_options(protocol, dict(storage_options or {}))
+    try:
+        fs, root = fsspec.core.url_to_fs(url.rstrip("/"), **options)
+    except ImportError as exc:
+        check_destination(url)  # the modeltap extra that brings the backend, when known
+        raise MissingDependencyError(
+            f"{url!r} needs an fsspec backend that is not installed: {exc}"
+        ) from exc
+    except (ValueError, TypeError) as exc:
+        raise StoreError(f"cannot open {url!r}: {exc}") from exc
+    if protocol in ("az", "abfs", "abfss"):
+        _shorten_azure_retries(fs)
+    return fs, str(root).rstrip("/"), options
+
+
 def _shorten_azure_retries(fs: Any) -> None:
     """Make the Azure SDK give up after a few seconds; the committer retries for longer."""
     with contextlib.suppress(AttributeError):
@@ -57,19 +82,9 @@ class FsspecDestination(Destination):
     """Any fsspec file system (``s3://``, ``az://``, ``gs://``, ``memory://`` ...)."""
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
-        import fsspec
-
         self.url = url.rstrip("/")
-        protocol = self.url.split("://", 1)[0].lower()
-        user_options = dict(storage_options or {})
-        options = client_options(protocol, user_options)
-        try:
-            self.fs, self._root = fsspec.core.url_to_fs(self.url, **options)
-        except (ImportError, ValueError, TypeError) as exc:
-            raise StoreError(f"cannot open destination {url!r}: {exc}") from exc
-        self._flat = protocol in _FLAT_PROTOCOLS
-        if protocol in ("az", "abfs", "abfss"):
-            _shorten_azure_retries(self.fs)
+        self.fs, self._root, _ = open_filesystem(self.url, storage_options)
+        self._flat = self.url.split("://", 1)[0].lower() in _FLAT_PROTOCOLS
 
     def _path(self, relative_path: str) -> str:
         return f"{self._root.rstrip('/')}/{relative_path}"

@@ -1,0 +1,7 @@
+"""``python -m modeltap.cli``: the ``modeltap`` command."""
+
+import sys
+
+from modeltap.cli import main
+
+sys.exit(main())

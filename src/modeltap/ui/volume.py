@@ -1,0 +1,201 @@
+"""Rows per hour of a data asset, and its newest rows, from its partition folders.
+
+The store's layout puts every event in a partition folder (``{yyyy}/{MM}/{dd}/{HH}[/{mm}]``, or
+coarser for collections rolled daily, monthly or yearly), so only the folders of the hours asked
+for are listed. Committed files never change, so each file's rows per hour are read once (with
+``modeltap.read_arrow``, the ``time`` column only) and kept in a bounded cache keyed by the file
+and its size: a page shown again lists folders and reads nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+import modeltap
+from modeltap.catalog import DataAsset
+from modeltap.formats import DATA_EXTENSIONS
+
+__all__ = ["HourCounts", "VolumeReader", "hour_histogram", "parse_event_time"]
+
+_DATA_SUFFIXES = DATA_EXTENSIONS
+
+
+def parse_event_time(text: str | None) -> dt.datetime | None:
+    """A catalog time (RFC 3339) as an aware UTC datetime; None stays None."""
+    if not text:
+        return None
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class HourCounts:
+    """Rows per hour over ``hours`` consecutive hours starting at ``start``."""
+
+    start: dt.datetime
+    counts: list[int]
+
+    @property
+    def labels(self) -> list[str]:
+        """``MM-DD HH:00`` per hour."""
+        return [
+            (self.start + dt.timedelta(hours=i)).strftime("%m-%d %H:00")
+            for i in range(len(self.counts))
+        ]
+
+    @property
+    def total(self) -> int:
+        """All rows in the window."""
+        return sum(self.counts)
+
+
+class VolumeReader:
+    """Counts rows per hour folder of an asset; safe to share between threads."""
+
+    def __init__(
+        self,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        cache_size: int = 200_000,
+        counter: Callable[[str], dict[int, int]] | None = None,
+    ) -> None:
+        self._options = storage_options or {}
+        self._cache: OrderedDict[tuple[str, int], dict[int, int]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._count_file = counter or self._read_hours
+        self.files_read = 0
+        """How many files were opened to count their rows (a cache miss each)."""
+
+    def _fs(self, url: str) -> tuple[Any, str]:
+        import fsspec
+
+        return fsspec.core.url_to_fs(url, **self._options)  # type: ignore[no-any-return]
+
+    def _read_hours(self, url: str) -> dict[int, int]:
+        """Rows of one file per hour (hours since the epoch), from its ``time`` column."""
+        table = modeltap.read_arrow(url, columns=["time"], storage_options=self._options or None)
+        return hour_histogram(table.column("time"))
+
+    def _files(self, fs: Any, folder: str, *, deep: bool) -> list[tuple[str, int]]:
+        """Committed data files in ``folder`` (at any depth when ``deep``) with their sizes."""
+        try:
+            if deep:
+                found = fs.find(folder, detail=True)
+            else:
+                found = {e["name"]: e for e in fs.ls(folder, detail=True) if e["type"] == "file"}
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        files = []
+        for path, entry in found.items():
+            name = str(path).rsplit("/", 1)[-1]
+            if name.endswith(_DATA_SUFFIXES) and not name.startswith((".", "_")):
+                files.append((str(path), int(entry.get("size") or 0)))
+        return sorted(files)
+
+    def _hours(self, fs: Any, path: str, size: int) -> dict[int, int]:
+        key = (path, size)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        hours = self._count_file(_url(fs, path))
+        with self._lock:
+            self.files_read += 1
+            self._cache[key] = hours
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return hours
+
+    def per_hour(self, asset: DataAsset, start: dt.datetime, hours: int) -> HourCounts:
+        """Rows in each of ``hours`` hours from ``start`` (rounded down to the hour).
+
+        The files looked at are those under the window's hour folders and those directly in
+        its day, month and year folders (collections rolled daily, monthly or yearly)."""
+        start = start.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+        fs, root = self._fs(asset.root)
+        root = root.rstrip("/")
+        moments = [start + dt.timedelta(hours=i) for i in range(hours)]
+        coarse = dict.fromkeys(
+            f"{m:%Y}" if level == 0 else f"{m:%Y/%m}" if level == 1 else f"{m:%Y/%m/%d}"
+            for m in moments
+            for level in range(3)
+        )
+        files = [f for folder in coarse for f in self._files(fs, f"{root}/{folder}", deep=False)]
+        for moment in moments:
+            files.extend(self._files(fs, f"{root}/{moment:%Y/%m/%d/%H}", deep=True))
+        first = int(start.timestamp()) // 3600
+        counts = [0] * hours
+        for path, size in dict.fromkeys(files):
+            for hour, rows in self._hours(fs, path, size).items():
+                if 0 <= hour - first < hours:
+                    counts[hour - first] += rows
+        return HourCounts(start, counts)
+
+    def newest_rows(
+        self, asset: DataAsset, end: dt.datetime | None = None, limit: int = 20
+    ) -> tuple[pd.DataFrame, str | None]:
+        """The last ``limit`` rows (newest first) of the newest hour folder that starts before
+        ``end``, and that folder; only that folder is read."""
+        fs, root = self._fs(asset.root)
+        folder = root.rstrip("/")
+        ceiling = None if end is None else end.astimezone(dt.UTC)
+        widths = (4, 2, 2, 2)
+        parts: list[int] = []
+        for width in widths:
+            try:
+                names = [str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
+            except (FileNotFoundError, NotADirectoryError):
+                return pd.DataFrame(), None
+            values = sorted(
+                (int(n) for n in names if len(n) == width and n.isdigit()), reverse=True
+            )
+            if parts and not values:
+                break  # rolled daily, monthly or yearly: this folder is the newest partition
+            chosen = None
+            for value in values:
+                if ceiling is None or _opens_before((*parts, value), ceiling):
+                    chosen = value
+                    break
+            if chosen is None:
+                return pd.DataFrame(), None
+            parts.append(chosen)
+            folder = f"{folder}/{chosen:0{width}d}"
+        url = _url(fs, folder)
+        frame = modeltap.read(url, end=end, storage_options=self._options or None)
+        if "time" in frame.columns:
+            frame = frame.sort_values("time", ascending=False, kind="stable")
+        return frame.head(limit), url
+
+
+def hour_histogram(times: Any) -> dict[int, int]:
+    """Rows per hour (hours since the epoch, UTC) of an Arrow timestamp column; nulls skipped."""
+    micros = times.drop_null().cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    hours, counts = np.unique(micros.to_numpy() // 3_600_000_000, return_counts=True)
+    return {int(h): int(c) for h, c in zip(hours, counts, strict=True)}
+
+
+def _url(fs: Any, path: str) -> str:
+    """A path of ``fs`` as modeltap's readers take it: local paths as they are, else a URL."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return path if isinstance(fs, LocalFileSystem) else str(fs.unstrip_protocol(path))
+
+
+def _opens_before(parts: tuple[int, ...], ceiling: dt.datetime) -> bool:
+    """Whether the partition folder ``parts`` (a prefix of year, month, day, hour) starts
+    before ``ceiling``."""
+    year, month, day, hour = (*parts, *(1970, 1, 1, 0)[len(parts) :])
+    try:
+        return dt.datetime(year, month, day, hour, tzinfo=dt.UTC) < ceiling
+    except ValueError:  # 2024/13: not a date
+        return False

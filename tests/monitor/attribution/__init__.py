@@ -1,0 +1,1 @@
+"""Tests of feature importances and feature attribution drift."""

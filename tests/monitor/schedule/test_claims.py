@@ -1,0 +1,138 @@
+"""Claims in the store: exactly one creator wins, across processes and on fsspec stores."""
+
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from modeltap.monitor.schedule.claims import Ledger
+from modeltap.monitor.schedule.scheduler import Scheduler
+from modeltap.monitor.schedule.store import ScheduleStore
+from tests.store.servers import MotoS3
+
+from .fakes import FakeClock, RecordingRunner, definition, utc
+
+WINDOWS = 12
+
+
+def _schedule(store: str, log: str, go: str) -> None:
+    """One scheduler process: wait for the start signal, run every due window, log each run."""
+    clock = FakeClock(utc("2026-03-01T00:00"))
+    monitor = definition(frequency="minute", catch_up=WINDOWS)
+
+    def record(index: int, name: str, at: dt.datetime) -> None:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {at.isoformat()}\n")
+        deadline = time.monotonic() + 60
+        while index == 0 and time.monotonic() < deadline:  # hold the first window until the
+            pids = {line.split()[0] for line in Path(log).read_text().splitlines()}
+            if len(pids) == 2:  # other scheduler has run one too: both contend from here on
+                break
+            time.sleep(0.005)
+        time.sleep(0.005)
+
+    scheduler = Scheduler([monitor], store, clock=clock, runner=RecordingRunner(record))
+    scheduler.entries[0].ledger.since(clock.now())
+    Path(f"{go}.{os.getpid()}").touch()  # ready
+    while not Path(go).exists():
+        time.sleep(0.001)
+    clock.advance(dt.timedelta(minutes=WINDOWS))
+    scheduler.tick()
+
+
+def test_two_scheduler_processes_never_run_one_window_twice(tmp_path: Path) -> None:
+    """Two processes on one store run each of 12 due windows exactly once between them."""
+    store, log, go = tmp_path / "store", tmp_path / "runs.log", tmp_path / "go"
+    context = multiprocessing.get_context("spawn")
+    processes = [
+        context.Process(target=_schedule, args=(str(store), str(log), str(go))) for _ in range(2)
+    ]
+    for process in processes:
+        process.start()
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("go.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    go.touch()
+    for process in processes:
+        process.join(timeout=120)
+        assert process.exitcode == 0
+    lines = log.read_text(encoding="utf-8").split()
+    windows = lines[1::2]
+    assert sorted(windows) == sorted(set(windows))
+    assert len(windows) == WINDOWS
+    assert len(set(lines[0::2])) == 2  # both schedulers ran windows
+
+
+def test_local_create_is_exclusive_and_never_half_written(tmp_path: Path) -> None:
+    """The second create of a name fails and leaves the first content whole."""
+    store = ScheduleStore(str(tmp_path), "m")
+    assert store.exclusive
+    assert store.create("a/b.json", b"first")
+    assert not store.create("a/b.json", b"second")
+    assert store.read("a/b.json") == b"first"
+    assert store.list("a") == ["b.json"]
+    assert store.read("a/missing.json") is None
+
+
+def test_fsspec_store_claims_once(tmp_path: Path) -> None:
+    """On an fsspec store (memory://) the ledger's claims are exclusive too."""
+    store = ScheduleStore("memory://claims-test", "m")
+    assert store.exclusive
+    ledger = Ledger(store, owner="a")
+    due = utc("2026-03-01T01:00")
+    now = utc("2026-03-01T01:00")
+    assert ledger.since(now) == now
+    assert ledger.since(now + dt.timedelta(hours=1)) == now  # the first recorded time stays
+    claim = ledger.claim(due, 1, now)
+    assert claim is not None
+    assert Ledger(store, owner="b").claim(due, 1, now) is None
+    claim.finish("failed", now, "boom")
+    state = Ledger(store, owner="b").state(due)
+    assert state.last is not None
+    assert (state.last.number, state.last.state, state.last.error) == (1, "failed", "boom")
+    assert not state.settled
+
+
+def test_scheduler_on_fsspec_store(tmp_path: Path) -> None:
+    """The scheduler keeps its progress on an fsspec store: a restart runs nothing twice."""
+    clock = FakeClock(utc("2026-03-01T00:59"))
+    runner = RecordingRunner()
+    url = "memory://scheduler-test"
+    Scheduler([definition()], url, clock=clock, runner=runner).tick()
+    clock.advance(dt.timedelta(hours=2))
+    Scheduler([definition()], url, clock=clock, runner=runner).tick()
+    Scheduler([definition()], url, clock=clock, runner=runner).tick()
+    assert runner.calls == [("m", utc("2026-03-01T01:00")), ("m", utc("2026-03-01T02:00"))]
+
+
+@pytest.fixture(scope="module")
+def moto_s3() -> Iterator[MotoS3]:
+    """moto's S3 server on loopback for this module."""
+    server = MotoS3()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_s3_claims_are_conditional_writes(moto_s3: MotoS3) -> None:
+    """On S3 a claim is a conditional write (If-None-Match): the second creator loses and the
+    first content stays."""
+    url = f"s3://{moto_s3.new_bucket()}/modeltap"
+    store = ScheduleStore(url, "m", moto_s3.storage_options())
+    assert store.exclusive
+    assert store.create("windows/a/attempt-0001.json", b"first")
+    assert not store.create("windows/a/attempt-0001.json", b"second")
+    assert store.read("windows/a/attempt-0001.json") == b"first"
+    assert store.list("windows") == ["a"]
+    ledger = Ledger(store, owner="a")
+    now = utc("2026-03-01T01:00")
+    assert ledger.claim(now, 1, now) is not None
+    assert Ledger(store, owner="b").claim(now, 1, now) is None

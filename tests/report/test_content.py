@@ -1,0 +1,76 @@
+"""The report content read from the results store: attention order, history, runs picked."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from modeltap.errors import MonitorError
+from modeltap.monitor.results import ResultsStore
+from modeltap.report.content import margin, pick_run, run_content
+from tests.report.sample_store import MONITOR, RUNS, write_sample_store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> ResultsStore:
+    """The sample store's results."""
+    return ResultsStore(write_sample_store(tmp_path_factory.mktemp("sample")))
+
+
+def test_margin_follows_the_breach_direction() -> None:
+    """Distances breach above, p-values and accuracy below; no threshold is far away."""
+    assert margin("jensen_shannon_distance", 0.3, 0.1) > 0
+    assert margin("jensen_shannon_distance", 0.05, 0.1) < 0
+    assert margin("accuracy", 0.5, 0.8) > 0
+    assert margin("two_sample_kolmogorov_smirnov_test", 0.9, 0.05) < 0
+    assert margin("null_value_rate", 0.0, 0.0) == 0
+    assert margin("row_count", 10.0, None) == -math.inf
+
+
+def test_breached_feature_comes_first(store: ResultsStore) -> None:
+    """In the latest run, drift's breached ``income`` leads, then the one closest to its
+    threshold."""
+    content = run_content(store, MONITOR, pick_run(store, MONITOR))
+    drift = next(s for s in content.signals if s.name == "drift")
+    assert drift.status == "breached"
+    assert drift.features[0].name == "income" and drift.features[0].breached
+    rest = drift.features[1:]
+    assert not any(f.breached for f in rest)
+    assert rest[0].attention[1] >= rest[1].attention[1]
+    assert drift.breached_features == ["income"]
+    assert drift.features[0].distribution_chart.count('class="series"') == 2
+
+
+def test_history_spans_the_runs_up_to_the_one_shown(store: ResultsStore) -> None:
+    """The history of an earlier run stops at that run."""
+    stamps = store.runs(MONITOR)
+    assert len(stamps) == RUNS
+    content = run_content(store, MONITOR, stamps[1])
+    assert content.history_stamps == stamps[:2]
+    latest = run_content(store, MONITOR, stamps[-1], history_runs=2)
+    assert latest.history_stamps == stamps[-2:]
+
+
+def test_label_coverage_of_model_performance(store: ResultsStore) -> None:
+    """120 of the 200 production rows have a label."""
+    content = run_content(store, MONITOR, pick_run(store, MONITOR))
+    performance = next(s for s in content.signals if s.type == "model_performance")
+    assert performance.labelled_rows == 120
+    assert performance.label_coverage == pytest.approx(0.6)
+
+
+def test_pick_run_by_stamp_iso_time_or_latest(store: ResultsStore) -> None:
+    """A run is named by its stamp or any ISO 8601 time of its window end."""
+    stamps = store.runs(MONITOR)
+    assert pick_run(store, MONITOR) == stamps[-1]
+    assert pick_run(store, MONITOR, stamps[0]) == stamps[0]
+    assert pick_run(store, MONITOR, "2024-05-08T12:00:00+00:00") == "20240508T120000Z"
+
+
+def test_pick_run_errors_name_what_exists(store: ResultsStore) -> None:
+    """An unknown run lists the latest ones; an unknown monitor lists the monitors."""
+    with pytest.raises(MonitorError, match=r"latest runs: .*20240508T130000Z"):
+        pick_run(store, MONITOR, "2030-01-01")
+    with pytest.raises(MonitorError, match="monitors with results: credit"):
+        pick_run(store, "nope")

@@ -1,0 +1,130 @@
+"""The web UI in process: every page answers from the store, 404s name what is missing, the key
+is required when set, and nothing but GET is served."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from modeltap.ui.app import create_app
+from tests.report.sample_store import MONITOR, collect_sample_asset, write_sample_store
+
+KEY = "s3cret-key"
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(destination, asset name): three monitor runs and one collected asset."""
+    destination = write_sample_store(tmp_path_factory.mktemp("sample"))
+    yield destination, collect_sample_asset(destination)
+
+
+@pytest.fixture
+def client(store: tuple[str, str]) -> TestClient:
+    """A client of the UI without a key."""
+    return TestClient(create_app(store[0]))
+
+
+def test_every_page_answers(client: TestClient, store: tuple[str, str]) -> None:
+    """Assets, one asset, its volume chart, monitors, one monitor, one run and its report."""
+    asset = store[1]
+    pages = {
+        "/assets": asset,
+        f"/assets/{asset}/1": "Last rows",
+        f"/assets/{asset}/1/volume.svg": 'class="series"',
+        "/monitors": MONITOR,
+        f"/monitors/{MONITOR}": "Signals over time",
+        f"/monitors/{MONITOR}/runs/20240508T130000Z": "Download this run",
+        f"/monitors/{MONITOR}/runs/20240508T130000Z/report.html": "monitor report",
+    }
+    for url, expected in pages.items():
+        response = client.get(url)
+        assert response.status_code == 200, url
+        assert expected in response.text, url
+    assert client.get("/", follow_redirects=False).headers["location"] == "/assets"
+
+
+def test_asset_page_counts_and_shows_the_newest_rows(
+    client: TestClient, store: tuple[str, str]
+) -> None:
+    """Six rows collected: six in the volume, the newest folder's rows listed, newest first."""
+    text = client.get(f"/assets/{store[1]}/1").text
+    assert "6 rows from" in text
+    assert text.count("<td>paris</td>") == 2
+    assert text.index("<td>31</td>") < text.index("<td>30</td>")
+
+
+def test_window_picker_bad_times_are_explained(client: TestClient, store: tuple[str, str]) -> None:
+    """A bad time, a reversed window and a too-long window each say what is wrong."""
+    url = f"/assets/{store[1]}/1"
+    assert "is not a time" in client.get(url, params={"start": "yesterday"}).text
+    reversed_window = {"start": "2024-05-02T00:00", "end": "2024-05-01T00:00"}
+    assert "start must come before end" in client.get(url, params=reversed_window).text
+    long_window = {"start": "2023-01-01T00:00", "end": "2024-05-01T00:00"}
+    assert "limited to 31 days" in client.get(url, params=long_window).text
+
+
+def test_row_counts_are_read_once(store: tuple[str, str]) -> None:
+    """A page shown again opens no data file to count rows."""
+    app = create_app(store[0])
+    client = TestClient(app)
+    client.get(f"/assets/{store[1]}/1")
+    pages = next(r.endpoint.__self__ for r in app.routes if getattr(r, "path", "") == "/assets")
+    first = pages.volume.files_read
+    assert first > 0
+    client.get(f"/assets/{store[1]}/1")
+    client.get(f"/assets/{store[1]}/1/volume.svg")
+    assert pages.volume.files_read == first
+
+
+def test_missing_things_are_404_with_a_reason(client: TestClient) -> None:
+    """Unknown asset, monitor or run: 404 and a message naming it."""
+    assert client.get("/assets/nope/1").status_code == 404
+    response = client.get("/monitors/nope")
+    assert response.status_code == 404 and "no runs of monitor" in response.text
+    response = client.get(f"/monitors/{MONITOR}/runs/20300101T000000Z")
+    assert response.status_code == 404 and "latest runs" in response.text
+
+
+def test_only_reads(client: TestClient) -> None:
+    """Writes are not routes: POST, PUT and DELETE answer 405."""
+    for method in ("POST", "PUT", "DELETE"):
+        assert client.request(method, "/assets").status_code == 405
+
+
+def test_key_is_required_when_set(store: tuple[str, str]) -> None:
+    """No key or a wrong one: 401 asking for Basic; Bearer or the Basic password: 200."""
+    client = TestClient(create_app(store[0], auth_key=KEY))
+    response = client.get("/monitors")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Basic")
+    assert client.get("/monitors", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert client.get("/monitors", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200
+    basic = base64.b64encode(f"me:{KEY}".encode()).decode()
+    assert client.get("/monitors", headers={"Authorization": f"Basic {basic}"}).status_code == 200
+    bad = base64.b64encode(b"me:nope").decode()
+    assert client.get("/monitors", headers={"Authorization": f"Basic {bad}"}).status_code == 401
+    assert client.get("/monitors", headers={"Authorization": "Basic !!"}).status_code == 401
+    assert client.get("/healthz").status_code == 200
+
+
+def test_empty_store(tmp_path: Path) -> None:
+    """A store with nothing yet says so on both lists."""
+    client = TestClient(create_app(str(tmp_path)))
+    assert "No data asset is registered" in client.get("/assets").text
+    assert "No monitor has results" in client.get("/monitors").text
+
+
+def test_unreadable_results_answer_500_with_the_reason(tmp_path: Path) -> None:
+    """A corrupt run.json: the page says which run cannot be read."""
+    run = tmp_path / "_monitoring" / "broken" / "runs" / "20240508T130000Z"
+    run.mkdir(parents=True)
+    (run / "run.json").write_text("{not json")
+    client = TestClient(create_app(str(tmp_path)), raise_server_exceptions=False)
+    response = client.get("/monitors")
+    assert response.status_code == 500
+    assert "cannot read run 20240508T130000Z of broken" in response.text

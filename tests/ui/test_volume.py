@@ -1,0 +1,124 @@
+"""Rows per hour from the hour folders, counted once per file; the newest folder's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from modeltap.catalog import DataAsset
+from modeltap.ui.volume import VolumeReader, hour_histogram, parse_event_time
+
+START = dt.datetime(2024, 5, 8, 10, tzinfo=dt.UTC)
+
+
+def _asset(tmp_path: Path) -> DataAsset:
+    """Files in the hours 10 (3 rows), 10/30 minute folder (2 rows), 12 (4 rows)."""
+    root = tmp_path / "ep" / "dep" / "model_inputs"
+    layout = {"2024/05/08/10": 3, "2024/05/08/10/30": 2, "2024/05/08/12": 4}
+    for index, (folder, rows) in enumerate(layout.items()):
+        path = root / folder
+        path.mkdir(parents=True, exist_ok=True)
+        hour = int(folder.split("/")[3])
+        times = [START.replace(hour=hour, minute=i) for i in range(rows)]
+        table = pa.table(
+            {
+                "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+                "correlationid": [f"c{index}-{i}" for i in range(rows)],
+                "id": [f"e{index}-{i}" for i in range(rows)],
+                "row_index": [0] * rows,
+                "x": list(range(rows)),
+            }
+        )
+        pq.write_table(table, path / f"w-{index}.parquet")
+    (root / "2024/05/08/12/.hidden.parquet").write_bytes(b"x")
+    return DataAsset("a", "1", str(root), format="parquet")
+
+
+def _hours(url: str) -> dict[int, int]:
+    """Rows per hour of a Parquet file, read with pyarrow."""
+    return hour_histogram(pq.read_table(url, columns=["time"]).column("time"))
+
+
+def test_rows_per_hour(tmp_path: Path) -> None:
+    """Hour 10 counts both of its folders; an empty hour is 0; hidden files are ignored."""
+    reader = VolumeReader(counter=_hours)
+    counts = reader.per_hour(_asset(tmp_path), START, 4)
+    assert counts.counts == [5, 0, 4, 0]
+    assert counts.total == 9
+    assert counts.labels[0] == "05-08 10:00"
+
+
+def test_each_file_is_counted_once(tmp_path: Path) -> None:
+    """A second look at the same hours opens no file."""
+    opened: list[str] = []
+
+    def count(url: str) -> dict[int, int]:
+        opened.append(url)
+        return _hours(url)
+
+    reader = VolumeReader(counter=count)
+    asset = _asset(tmp_path)
+    reader.per_hour(asset, START, 3)
+    reader.per_hour(asset, START, 3)
+    assert len(opened) == 3 and reader.files_read == 3
+
+
+def test_default_counter_reads_through_modeltap(tmp_path: Path) -> None:
+    """Without a counter, rows are counted by modeltap's reader."""
+    assert VolumeReader().per_hour(_asset(tmp_path), START, 3).counts == [5, 0, 4]
+
+
+def test_newest_rows_come_from_the_newest_folder_before_the_end(tmp_path: Path) -> None:
+    """The newest folder is hour 12; with the end at 11:00 it is hour 10."""
+    asset = _asset(tmp_path)
+    reader = VolumeReader()
+    rows, folder = reader.newest_rows(asset)
+    assert folder is not None and folder.endswith("2024/05/08/12")
+    assert list(rows["x"]) == [3, 2, 1, 0]
+    rows, folder = reader.newest_rows(asset, START.replace(hour=11), limit=2)
+    assert folder is not None and folder.endswith("2024/05/08/10")
+    assert len(rows) == 2
+
+
+def test_no_folder_before_the_end(tmp_path: Path) -> None:
+    """Nothing before the end: no rows and no folder."""
+    rows, folder = VolumeReader().newest_rows(_asset(tmp_path), START - dt.timedelta(days=400))
+    assert folder is None and rows.empty
+
+
+def test_parse_event_time() -> None:
+    """Catalog times are UTC; empty stays None."""
+    assert parse_event_time("2024-05-08T10:00:00.000Z") == START
+    assert parse_event_time(None) is None
+
+
+def test_daily_rolled_collection(tmp_path: Path) -> None:
+    """Files directly in a day folder are counted in the hours of their rows; the day folder
+    is the newest partition."""
+    root = tmp_path / "daily"
+    folder = root / "2024" / "05" / "08"
+    folder.mkdir(parents=True)
+    times = [START, START, START.replace(hour=13), START.replace(day=9)]
+    table = pa.table(
+        {
+            "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "correlationid": ["a", "b", "c", "d"],
+            "id": ["1", "2", "3", "4"],
+            "row_index": [0, 0, 0, 0],
+        }
+    )
+    pq.write_table(table, folder / "w-1.parquet")
+    asset = DataAsset("d", "1", str(root), format="parquet")
+    reader = VolumeReader()
+    assert reader.per_hour(asset, START, 4).counts == [2, 0, 0, 1]
+    rows, newest = reader.newest_rows(asset)
+    assert newest is not None and newest.endswith("2024/05/08") and len(rows) == 4
+
+
+def test_hour_histogram_skips_nulls() -> None:
+    """Null times are not counted."""
+    times = pa.chunked_array([pa.array([START, None], pa.timestamp("us", tz="UTC"))])
+    assert hour_histogram(times) == {int(START.timestamp()) // 3600: 1}
