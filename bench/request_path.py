@@ -36,6 +36,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _results import start_recording
+
 _WORKLOADS = ("pair", "payload", "frame")
 
 
@@ -152,6 +155,7 @@ def main() -> None:
     if args.inner:
         _inner(args.inner, args.calls, args.work, args.drain)
         return
+    recording = start_recording("request_path")
     for workload in args.only or _WORKLOADS:
         for run in range(args.runs):
             with_work = _count(workload, args.calls, True, args.drain)
@@ -161,6 +165,7 @@ def main() -> None:
                 per_call /= 2  # two events per call
             print(f"{workload} run {run + 1}: {per_call / 1000:.1f} k instructions per "
                   f"{'event' if workload == 'frame' else 'call'}", flush=True)
+    recording.save()
 
 
 if __name__ == "__main__":
