@@ -24,7 +24,7 @@ from modeltap.errors import (
     QueueFullError,
     UnsupportedDataError,
 )
-from modeltap.event import PackedEvent, pack_event
+from modeltap.event import PAYLOAD, QueuedEvent, pack_event
 from modeltap.pipeline import runtime as _runtime_module
 from modeltap.pipeline.runtime import Runtime, get_runtime
 from modeltap.snapshot import Snapshot, take_snapshot, type_fullname
@@ -133,7 +133,7 @@ class Collector:
         if admitted is not None:
             self._enqueue(*admitted, context, snapshot, data_type, extra, time_ns)
 
-    def emit_parts(
+    def emit_payload(
         self,
         context: CorrelationContext,
         parts: tuple[Any, ...],
@@ -141,14 +141,14 @@ class Collector:
         data_type: str,
         approx_bytes: int,
     ) -> None:
-        """Enqueue a snapshot for the writer to make of ``parts``: ``(None, module, function,
-        *arguments)``, bytes, strings and numbers only (see ``pack_snapshot``), for a request
-        path that should not build the snapshot itself (payload capture). Follows the
+        """Enqueue one side of an HTTP call for the writer to make its snapshot of: ``parts``
+        are the arguments of ``modeltap.snapshot.payload_from_parts`` (bytes, strings and
+        numbers), so the request path builds no snapshot (payload capture). Follows the
         collection's switch and sampling like collect()."""
         admitted = self._admit(context)
         if admitted is not None:
             runtime, policy = admitted
-            packed = (
+            queued = QueuedEvent(
                 approx_bytes,
                 self.name,
                 time.time_ns(),
@@ -157,9 +157,10 @@ class Collector:
                 data_type,
                 policy.root,
                 None,
-                *parts,
+                PAYLOAD,
+                parts,
             )
-            self._put(runtime, packed)
+            self._put(runtime, queued)
 
     def _admit(self, context: CorrelationContext) -> tuple[Runtime, CollectionPolicy] | None:
         """The pipeline and policy to enqueue into, or None when the name is invalid, the
@@ -203,7 +204,7 @@ class Collector:
         extra: dict[str, Any] | None,
         time_ns: int | None = None,
     ) -> None:
-        packed = pack_event(
+        queued = pack_event(
             self.name,
             time.time_ns() if time_ns is None else time_ns,
             context.get_id(),
@@ -213,12 +214,12 @@ class Collector:
             policy.root,
             extra,
         )
-        self._put(runtime, packed)
+        self._put(runtime, queued)
 
-    def _put(self, runtime: Runtime, packed: PackedEvent) -> None:
-        """Queue one packed event, counting it, or the drop the queue's full policy made."""
+    def _put(self, runtime: Runtime, queued: QueuedEvent) -> None:
+        """Queue one event, counting it, or the drop the queue's full policy made."""
         try:
-            evicted = runtime.queue.put_packed(packed)
+            evicted = runtime.queue.put_packed(queued)
         except DataDroppedError as exc:
             self._fail(runtime, exc, "queue_full")
             return

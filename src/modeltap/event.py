@@ -1,18 +1,49 @@
-"""One captured event: the envelope fields of a collect() call plus its data snapshot."""
+"""One captured event: the envelope fields of a collect() call plus its data snapshot, and the
+declared form a queue holds it in (``QueuedEvent``) until the writer restores it."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, NamedTuple
 
-from modeltap.snapshot import Snapshot, pack_snapshot, unpack_snapshot
+from modeltap.snapshot import PandasSnapshot, Snapshot, payload_from_parts
 
-__all__ = ["Event", "PackedEvent", "pack_event", "rfc3339_ms"]
+__all__ = [
+    "FROZEN_FRAME",
+    "PAYLOAD",
+    "SNAPSHOT",
+    "Event",
+    "QueuedEvent",
+    "pack_event",
+    "rfc3339_ms",
+]
 
-PackedEvent = tuple[Any, ...]
-"""An event as a queue holds it: (approx_bytes, collection, time_ns, correlation_id,
-xrequest_id, data_type, root, extra, *the snapshot's parts)."""
+FROZEN_FRAME: Final = 0
+"""``QueuedEvent.data`` is a small pandas frame's frozen parts (``PandasSnapshot.frozen_parts``)."""
+SNAPSHOT: Final = 1
+"""``QueuedEvent.data`` is the snapshot itself."""
+PAYLOAD: Final = 2
+"""``QueuedEvent.data`` is one side of an HTTP call as payload capture keeps it: the arguments of
+``payload_from_parts`` (bytes, strings and numbers), which also give the envelope's extra fields.
+"""
+
+
+class QueuedEvent(NamedTuple):
+    """An event as a queue holds it and a writer process is sent it: the envelope fields, and
+    the data in the form its ``kind`` (``FROZEN_FRAME``, ``SNAPSHOT`` or ``PAYLOAD``) names,
+    which ``Event.unpack`` restores on the writer."""
+
+    approx_bytes: int
+    collection: str
+    time_ns: int
+    correlation_id: str
+    xrequest_id: str
+    data_type: str
+    root: str
+    extra: dict[str, Any] | None
+    kind: int
+    data: Any
 
 
 _last: tuple[int, str] = (-1, "")  # (second, its formatted stamp), swapped atomically
@@ -47,9 +78,8 @@ class Event:
         """An estimate of the memory the event holds, for the queue's byte bound."""
         return self.snapshot.approx_bytes
 
-    def pack(self) -> PackedEvent:
-        """The event as one flat exact tuple: with a small pandas snapshot and no extra
-        fields, the garbage collector stops tracking it (see ``pack_snapshot``)."""
+    def pack(self) -> QueuedEvent:
+        """The event as a queue holds it."""
         return pack_event(
             self.collection,
             self.time_ns,
@@ -62,14 +92,26 @@ class Event:
         )
 
     @classmethod
-    def unpack(cls, packed: PackedEvent) -> Event:
-        """The event ``pack`` gave ``packed`` for."""
-        _, collection, time_ns, correlation_id, xrequest_id, data_type, root, extra = packed[:8]
-        snapshot = unpack_snapshot(packed[8:])
-        if packed[8] is None:  # made of atoms by a named function: it brings its envelope fields
-            extra = snapshot.extra  # type: ignore[attr-defined]
+    def unpack(cls, queued: QueuedEvent) -> Event:
+        """The event ``queued`` holds, its snapshot restored as its kind says."""
+        kind, data, extra = queued.kind, queued.data, queued.extra
+        snapshot: Snapshot
+        if kind == FROZEN_FRAME:
+            snapshot = PandasSnapshot.from_parts(data)
+        elif kind == PAYLOAD:
+            payload = payload_from_parts(*data)
+            snapshot, extra = payload, payload.extra
+        else:
+            snapshot = data
         return cls(
-            collection, time_ns, correlation_id, xrequest_id, data_type, snapshot, root, extra
+            queued.collection,
+            queued.time_ns,
+            queued.correlation_id,
+            queued.xrequest_id,
+            queued.data_type,
+            snapshot,
+            queued.root,
+            extra,
         )
 
 
@@ -82,9 +124,11 @@ def pack_event(
     snapshot: Snapshot,
     root: str,
     extra: dict[str, Any] | None = None,
-) -> PackedEvent:
-    """``Event(...).pack()`` without making the Event (the request path's form)."""
-    return (
+) -> QueuedEvent:
+    """``Event(...).pack()`` without making the Event (the request path's form): a small pandas
+    snapshot is queued as its frozen parts, any other snapshot as it is."""
+    parts = snapshot.frozen_parts() if type(snapshot) is PandasSnapshot else None
+    return QueuedEvent(
         snapshot.approx_bytes,
         collection,
         time_ns,
@@ -93,6 +137,6 @@ def pack_event(
         data_type,
         root,
         extra,
-        *pack_snapshot(snapshot),
+        SNAPSHOT if parts is None else FROZEN_FRAME,
+        snapshot if parts is None else parts,
     )
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import threading
 from collections.abc import Iterable
 
@@ -11,7 +10,7 @@ import pytest
 
 from modeltap.config import FullPolicy
 from modeltap.errors import DataDroppedError, QueueFullError
-from modeltap.event import Event
+from modeltap.event import FROZEN_FRAME, Event, QueuedEvent
 from modeltap.pipeline.queue import EventQueue
 from modeltap.snapshot import take_snapshot
 
@@ -171,9 +170,9 @@ def test_discard_all() -> None:
     assert list(q.discard_all()) == []
 
 
-def test_queued_small_pandas_events_are_not_tracked_by_the_garbage_collector() -> None:
-    """Events wait packed: a backlog of small pandas frames is invisible to full collections,
-    and the writer gets the same events back."""
+def test_queued_small_pandas_events_wait_as_their_frozen_parts() -> None:
+    """Events wait as QueuedEvents holding a small frame's frozen parts, and the writer gets
+    the same events back."""
     q = queue(FullPolicy.DROP_NEWEST, max_events=100)
     frame = pd.DataFrame({"x": [1.5], "name": pd.array(["a"], dtype="str")})
     for tag in range(20):
@@ -188,9 +187,7 @@ def test_queued_small_pandas_events_are_not_tracked_by_the_garbage_collector() -
                 root="ep/dep/model_inputs",
             )
         )
-    gc.collect(0)
-    gc.collect(1)
-    assert not any(gc.is_tracked(item) for item in q._items)
+    assert all(type(item) is QueuedEvent and item.kind == FROZEN_FRAME for item in q._items)
     taken = list(q.take_all(0))
     assert tags(taken) == [str(t) for t in range(20)]
     assert all(e.snapshot.to_json_rows() == b'[{"x":1.5,"name":"a"}]' for e in taken)

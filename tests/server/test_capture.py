@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from modeltap.context import BasicCorrelationContext
-from modeltap.event import Event
+from modeltap.event import PAYLOAD, Event
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import get_runtime
 from modeltap.server.capture import PayloadCapture
@@ -37,11 +37,11 @@ def _capture_one(capture: PayloadCapture, context: BasicCorrelationContext) -> N
     )
 
 
-def test_queued_payload_events_are_untracked_and_become_payload_snapshots(
+def test_queued_payload_events_hold_atoms_and_become_payload_snapshots(
     configure_tap: ConfigureTap, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The request path queues bytes, strings and numbers only (untracked at the first young
-    collection); unpacked, each is a PayloadSnapshot with the call's envelope fields."""
+    """The request path queues events of kind PAYLOAD holding bytes, strings and numbers only;
+    unpacked, each is a PayloadSnapshot with the call's envelope fields."""
     settings = configure_tap(
         collections={"request": {"enabled": True}, "response": {"enabled": True}},
         request_logging={"capture_headers": ["x-tenant"]},
@@ -56,9 +56,10 @@ def test_queued_payload_events_are_untracked_and_become_payload_snapshots(
 
     monkeypatch.setattr(EventQueue, "put_packed", recording)
     _capture_one(capture, BasicCorrelationContext(id="call-1"))
-    assert [packed[1] for packed in queued] == ["request", "response"]
+    assert [packed.collection for packed in queued] == ["request", "response"]
+    assert all(packed.kind == PAYLOAD and packed.extra is None for packed in queued)
     gc.collect(0)
-    assert not any(gc.is_tracked(packed) for packed in queued)
+    assert not any(gc.is_tracked(packed.data) for packed in queued)  # atoms only
     request, response = (Event.unpack(packed) for packed in queued)
     assert isinstance(request.snapshot, PayloadSnapshot)
     assert request.extra is request.snapshot.extra

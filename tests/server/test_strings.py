@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pandas as pd
@@ -31,12 +32,26 @@ def test_the_choice_sets_pandas_storage(environment: dict[str, str], storage: st
         assert _storage_of_new_strings() == storage
 
 
-def test_auto_leaves_pandas_its_own_choice() -> None:
-    """``auto`` changes nothing: pandas picks Arrow, as pyarrow is installed."""
+@pytest.mark.parametrize("switch", ["auto", "off", "OFF"])
+def test_auto_or_off_leaves_pandas_its_own_choice(switch: str) -> None:
+    """``auto`` (or ``off``) changes nothing: pandas picks Arrow, as pyarrow is installed."""
     with pd.option_context("mode.string_storage", "auto"):
-        assert use_string_storage({STRING_STORAGE_VARIABLE: "auto"}) == "auto"
+        assert use_string_storage({STRING_STORAGE_VARIABLE: switch}) == "auto"
         assert pd.get_option("mode.string_storage") == "auto"
         assert _storage_of_new_strings() == "pyarrow"
+
+
+def test_the_choice_is_logged_with_its_off_switch(caplog: pytest.LogCaptureFixture) -> None:
+    """Start-up logs the storage set for the whole process and how to turn that off."""
+    with pd.option_context("mode.string_storage", "auto"), caplog.at_level(
+        logging.INFO, logger="modeltap.server"
+    ):
+        use_string_storage({})
+        use_string_storage({STRING_STORAGE_VARIABLE: "off"})
+    first, second = (record.getMessage() for record in caplog.records[-2:])
+    assert "set to 'python'" in first and "the default" in first
+    assert f"{STRING_STORAGE_VARIABLE}=off" in first
+    assert "left to pandas" in second
 
 
 def test_an_unknown_storage_is_refused_with_the_choices() -> None:
@@ -45,7 +60,7 @@ def test_an_unknown_storage_is_refused_with_the_choices() -> None:
         use_string_storage({STRING_STORAGE_VARIABLE: "arrow"})
     message = str(info.value)
     assert f"{STRING_STORAGE_VARIABLE}='arrow'" in message
-    assert "python" in message and "pyarrow" in message and "auto" in message
+    assert "python" in message and "pyarrow" in message and "off" in message
 
 
 @pytest.mark.parametrize(("variables", "storage"), [({}, "python"),

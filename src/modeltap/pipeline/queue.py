@@ -5,10 +5,9 @@ refuses the new event, ``drop_oldest`` evicts the oldest queued event, ``block``
 timeout for room. Control items (flush, stop) bypass the bounds. The writer is woken when enough
 has piled up or a control item arrives; otherwise it polls on its own tick, so a put is cheap.
 
-Events wait packed (``Event.pack``): a backlog of small pandas events is then invisible to the
-garbage collector, whose full collections would otherwise walk it on the request thread. They
-are unpacked one by one as the writer iterates what it took, so the writer's own working set
-stays small too.
+Events wait in their queued form (``QueuedEvent``: a small pandas frame's blocks frozen, a
+payload as its atoms). They are unpacked one by one as the writer iterates what it took, so the
+writer's own working set stays small.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from typing import Any
 
 from modeltap.config import FullPolicy
 from modeltap.errors import QueueFullError
-from modeltap.event import Event, PackedEvent
+from modeltap.event import Event, QueuedEvent
 
 __all__ = ["EventQueue"]
 
@@ -77,9 +76,9 @@ class EventQueue:
         QueueFullError when the new event itself is refused."""
         return self.put_packed(event.pack())
 
-    def put_packed(self, packed: PackedEvent) -> Event | None:
-        """``put`` for an event already packed (``Event.pack``)."""
-        size = packed[0]
+    def put_packed(self, packed: QueuedEvent) -> Event | None:
+        """``put`` for an event already in its queued form (``Event.pack``)."""
+        size = packed.approx_bytes
         evicted: Event | None = None
         with self._lock:
             if self._full(size):
@@ -105,19 +104,19 @@ class EventQueue:
                 self._wake()
         return evicted
 
-    def _refused(self, packed: PackedEvent) -> QueueFullError:
+    def _refused(self, packed: QueuedEvent) -> QueueFullError:
         return QueueFullError(
             f"queue full ({self._events} events, {self._bytes} bytes queued): dropped an "
-            f"event of collection {packed[1]!r}; raise queue_max_events/queue_max_bytes "
+            f"event of collection {packed.collection!r}; raise queue_max_events/queue_max_bytes "
             "or choose full_policy 'block'"
         )
 
     def _evict_oldest(self) -> Event | None:
         for index, item in enumerate(self._items):
-            if type(item) is tuple:
+            if type(item) is QueuedEvent:
                 del self._items[index]
                 self._events -= 1
-                self._bytes -= item[0]
+                self._bytes -= item.approx_bytes
                 return Event.unpack(item)
         return None
 
@@ -182,4 +181,4 @@ class EventQueue:
 def _unpacking(items: list[Any]) -> Iterator[Any]:
     """The items with each event unpacked as it is reached."""
     for item in items:
-        yield Event.unpack(item) if type(item) is tuple else item
+        yield Event.unpack(item) if type(item) is QueuedEvent else item

@@ -3,8 +3,8 @@
 Both records are emitted when the response is done, so each carries the outcome: ``path``,
 ``method``, ``statuscode``, ``latencyms`` and the allowlisted ``headers``. Failed requests are
 captured too. The request path queues what it already has (the bodies, the outcome, the picked
-headers: bytes, strings and numbers, which the garbage collector stops tracking at once); the
-writer makes each record's snapshot of them (``restore_payload``) and encodes the body.
+headers: bytes, strings and numbers) as an event of kind ``PAYLOAD``; the writer makes each
+record's snapshot of them (``modeltap.snapshot.payload_from_parts``) and encodes the body.
 """
 
 from __future__ import annotations
@@ -17,14 +17,12 @@ from modeltap.collector import Collector
 from modeltap.config import Settings
 from modeltap.context import CorrelationContext
 from modeltap.pipeline.runtime import get_runtime
-from modeltap.server import payload
 from modeltap.server.headers import HeaderAllowlist
 
 __all__ = ["PayloadCapture"]
 
 logger = logging.getLogger("modeltap.server")
 
-_RESTORE = payload.__name__, payload.restore_payload.__name__
 _NO_HEADERS: tuple[str, ...] = ()
 _APPROX_RECORD_BYTES = 256  # a record's envelope, besides its body
 
@@ -73,22 +71,21 @@ class PayloadCapture:
         latency_ms: float,
         response_is_json: bool = False,
     ) -> None:
-        """Queue the request and response records of one call (see ``restore_payload`` for
-        the arguments the writer gets)."""
-        module, function = _RESTORE
+        """Queue the request and response records of one call (see ``payload_from_parts``
+        for the arguments the writer gets)."""
         if self._request is not None:
-            self._request.emit_parts(
+            self._request.emit_payload(
                 context,
-                (None, module, function, request_body, request_type, False, path, method,
+                (request_body, request_type, False, path, method,
                  status, latency_ms, self._request_root, self.max_event_bytes,
                  *self._headers(request_headers)),
                 data_type="http.request",
                 approx_bytes=_APPROX_RECORD_BYTES + len(request_body),
             )
         if self._response is not None:
-            self._response.emit_parts(
+            self._response.emit_payload(
                 context,
-                (None, module, function, response_body, response_type, response_is_json, path,
+                (response_body, response_type, response_is_json, path,
                  method, status, latency_ms, self._response_root, self.max_event_bytes,
                  *self._headers(response_headers)),
                 data_type="http.response",
@@ -96,9 +93,7 @@ class PayloadCapture:
             )
 
     def _headers(self, headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, ...]:
-        """The allowlisted headers' names and values in turn, to end the queued tuple: flat, so
-        the garbage collector stops tracking it at the first collection (see
-        ``pack_snapshot``)."""
+        """The allowlisted headers' names and values in turn, to end the queued parts."""
         if not self.allowlist:
             return _NO_HEADERS
         return tuple(itertools.chain.from_iterable(self.allowlist.pick(headers).items()))

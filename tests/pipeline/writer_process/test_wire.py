@@ -8,8 +8,9 @@ import pickle
 import numpy as np
 import pandas as pd
 
+from modeltap.event import Event, QueuedEvent, pack_event
 from modeltap.pipeline.writer_process import wire
-from modeltap.snapshot import pack_snapshot, take_snapshot, unpack_snapshot
+from modeltap.snapshot import take_snapshot
 
 
 def _through_a_pipe(message: object) -> object:
@@ -41,12 +42,45 @@ def test_a_frame_carries_arrays_of_every_kind_unchanged() -> None:
 def test_object_vectors_travel_as_tuples_not_numpy_reductions() -> None:
     """A small frame's string column is pickled as a tuple of strings: numpy's reduction
     (which pickles the array's dtype and reconstructs it on the other side) is not used."""
-    packed = pack_snapshot(take_snapshot(pd.DataFrame({"s": pd.array(["a", "b"], "string")})))
-    data = wire.frame(("events", 0, [packed]))
+    snapshot = take_snapshot(pd.DataFrame({"s": pd.array(["a", "b"], "string")}))
+    packed = pack_event("model_inputs", 1, "cid", "xid", "pandas", snapshot, "root")
+    data = wire.events_frame(0, [packed])
     assert b"numpy" not in data
     assert pickle.dumps(packed).count(b"numpy") > 0  # plain pickle would have used it
-    back = unpack_snapshot(_through_a_pipe(("events", 0, [packed]))[2][0])  # type: ignore[index]
-    assert back.to_json_rows() == b'[{"s":"a"},{"s":"b"}]'
+    assert Event.unpack(_events_through_a_pipe([packed])[0]).snapshot.to_json_rows() == (
+        b'[{"s":"a"},{"s":"b"}]'
+    )
+
+
+def test_queued_events_travel_as_plain_tuples_and_come_back_declared() -> None:
+    """An events frame holds each event as the plain tuple of its fields (no reference to the
+    NamedTuple class to reduce), and the receiver gets equal QueuedEvents back."""
+    events = [
+        pack_event("model_inputs", n, f"cid{n}", "xid", "pandas", take_snapshot(frame), "root")
+        for n, frame in enumerate([pd.DataFrame({"x": [1.5]}), pd.DataFrame({"y": ["a"]})])
+    ]
+    events.append(pack_event("rows", 9, "cid", "xid", "list", take_snapshot([{"a": 1}]), "r"))
+    data = wire.events_frame(3, events)
+    assert b"QueuedEvent" not in data
+    back = _events_through_a_pipe(events)
+    assert all(type(event) is QueuedEvent for event in back)
+    assert [e[:9] for e in back] == [e[:9] for e in events]
+    assert [Event.unpack(e).snapshot.to_json_rows() for e in back] == [
+        b'[{"x":1.5}]', b'[{"y":"a"}]', b'[{"a":1}]'
+    ]
+
+
+def _events_through_a_pipe(events: list[QueuedEvent]) -> list[QueuedEvent]:
+    """``events`` sent in an events frame through a pipe, and received as queued events."""
+    read_end, write_end = os.pipe()
+    try:
+        wire.send(write_end, wire.events_frame(0, events))
+        kind, first, fields = wire.receive(read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert (kind, first) == ("events", 0)
+    return list(wire.queued_events(fields))
 
 
 def test_a_frame_starts_with_its_body_length() -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from modeltap import errors
 from modeltap.config import Settings
 from modeltap.errors import ModelTapError, WriterCrashedError
+from modeltap.event import QueuedEvent
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
@@ -373,7 +374,7 @@ class WriterProcess:
     # -- the forwarder -----------------------------------------------------------------------
 
     def _run(self) -> None:
-        events: list[Any] = []
+        events: list[QueuedEvent] = []
         size = 0
         while True:
             items = self._queue.take_all_packed(self._tick)
@@ -381,12 +382,14 @@ class WriterProcess:
             if self._crashed.is_set():
                 self._replace()
             for item in items:
-                if type(item) is tuple:
-                    if len(events) == _FRAME_EVENTS or (events and size + item[0] > _FRAME_BYTES):
+                if type(item) is QueuedEvent:
+                    if len(events) == _FRAME_EVENTS or (
+                        events and size + item.approx_bytes > _FRAME_BYTES
+                    ):
                         self._send_events(events)
                         events, size = [], 0
                     events.append(item)
-                    size += item[0]
+                    size += item.approx_bytes
                     continue
                 self._send_events(events)
                 events, size = [], 0
@@ -399,13 +402,13 @@ class WriterProcess:
             events, size = [], 0
             self._mark(take_mark)
 
-    def _send_events(self, events: list[Any]) -> None:
+    def _send_events(self, events: list[QueuedEvent]) -> None:
         if not events:
             return
         first = self._sent
         self._sent += len(events)
-        data = wire.frame(("events", first, events))
-        self._send(_Sent(data, first, self._sent, [event[1] for event in events]))
+        data = wire.events_frame(first, events)
+        self._send(_Sent(data, first, self._sent, [event.collection for event in events]))
 
     def _send_request(self, kind: str, request: FlushRequest) -> None:
         if self._process is None:  # never sent anything: nothing to flush

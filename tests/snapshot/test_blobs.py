@@ -9,7 +9,7 @@ import pytest
 
 from modeltap.errors import BadRecordError
 from modeltap.reading import sources
-from modeltap.server.payload import resolve_dataref
+from modeltap.snapshot.blobs import resolve_dataref
 
 
 @pytest.fixture

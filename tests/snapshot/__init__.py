@@ -1,0 +1,1 @@
+"""Tests of modeltap.snapshot, one module per snapshot module."""
