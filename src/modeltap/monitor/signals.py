@@ -172,11 +172,14 @@ def _typed(
     return None if verdict == "incompatible" else data_type
 
 
-def _schema_and_row_count(
-    result: SignalResult, signal: FeatureSignal, reference: Side, production: Side
-) -> tuple[list[str], SchemaChanges]:
-    """Put the schema changes and the row count in a feature signal's result; the features
-    the signal selects and those changes."""
+def _feature_signal(
+    name: str, kind: str, signal: FeatureSignal, reference: Side, production: Side
+) -> tuple[SignalResult, Iterator[tuple[str, str, ColumnCounts, ColumnCounts]]]:
+    """A feature signal's result (schema changes, row count) and its features to compute: none
+    when a side has no rows (status ``no_data``)."""
+    result = SignalResult(
+        name, kind, production_rows=production.rows, reference_rows=reference.rows
+    )
     features = _features(signal, reference, production, _excluded(signal))
     changes = SchemaChanges.of_columns(
         [c for c in reference.schema if c not in ENVELOPE_COLUMNS],
@@ -185,7 +188,10 @@ def _schema_and_row_count(
     )
     result.schema_changes = changes
     _row_count(result)
-    return features, changes
+    if production.rows == 0 or reference.rows == 0:
+        result.status = "no_data"
+        return result, iter(())
+    return result, _typed_features(result, signal, features, changes, reference, production)
 
 
 def _typed_features(
@@ -218,16 +224,8 @@ def drift_signal(
 ) -> SignalResult:
     """Data or prediction drift: every selected feature's metrics and histogram."""
     kind = "prediction_drift" if isinstance(signal, PredictionDriftSignal) else "data_drift"
-    result = SignalResult(
-        name, kind, production_rows=production.rows, reference_rows=reference.rows
-    )
-    features, changes = _schema_and_row_count(result, signal, reference, production)
-    if production.rows == 0 or reference.rows == 0:
-        result.status = "no_data"
-        return result
-    for feature, data_type, ref_counts, prod_counts in _typed_features(
-        result, signal, features, changes, reference, production
-    ):
+    result, typed = _feature_signal(name, kind, signal, reference, production)
+    for feature, data_type, ref_counts, prod_counts in typed:
         thresholds = signal.thresholds(data_type)
         if data_type == "numerical":
             b, bc = _numbers(ref_counts)
@@ -301,16 +299,8 @@ def quality_signal(
 ) -> SignalResult:
     """Data quality: each feature's null, type-error and out-of-bounds rates, typed from the
     reference, against the reference's rates plus the threshold."""
-    result = SignalResult(
-        name, "data_quality", production_rows=production.rows, reference_rows=reference.rows
-    )
-    features, changes = _schema_and_row_count(result, signal, reference, production)
-    if production.rows == 0 or reference.rows == 0:
-        result.status = "no_data"
-        return result
-    for feature, data_type, ref_counts, prod_counts in _typed_features(
-        result, signal, features, changes, reference, production
-    ):
+    result, typed = _feature_signal(name, "data_quality", signal, reference, production)
+    for feature, data_type, ref_counts, prod_counts in typed:
         stats = quality.reference_statistics(ref_counts, data_type)
         base = quality.quality_counts(ref_counts, stats)
         prod = quality.quality_counts(prod_counts, stats)
