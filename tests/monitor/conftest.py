@@ -23,6 +23,23 @@ SPARK_CONF = {
     "spark.driver.memory": "1g",
 }
 
+DRIFT_THRESHOLDS: dict[str, dict[str, float]] = {
+    "numerical": {
+        "jensen_shannon_distance": 0.1,
+        "normalized_wasserstein_distance": 0.1,
+        "population_stability_index": 0.1,
+        "two_sample_kolmogorov_smirnov_test": 0.05,
+        "chebyshev_distance": 0.1,
+    },
+    "categorical": {
+        "jensen_shannon_distance": 0.1,
+        "pearsons_chi_squared_test": 0.05,
+        "population_stability_index": 0.1,
+        "chebyshev_distance": 0.1,
+    },
+}
+"""Every drift metric with a threshold: 0.1 for the distances and PSI, 0.05 for the tests."""
+
 
 def spark_skip_reason() -> str | None:
     """Why the Spark tests cannot run here (None: they can)."""

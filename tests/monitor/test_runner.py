@@ -18,6 +18,7 @@ import modeltap
 import modeltap.monitor
 from modeltap.errors import MonitorError
 from tests.conftest import EXAMPLES, ConfigureTap, load_script
+from tests.monitor.conftest import DRIFT_THRESHOLDS
 
 AT = dt.datetime(2024, 5, 8, 12, tzinfo=dt.UTC)
 
@@ -41,26 +42,16 @@ def _definition(reference: str, production: str, **signal: Any) -> dict[str, Any
         },
         "reference_data": {"input_data": {"path": reference}},
     }
-    thresholds = {
-        "numerical": {
-            "jensen_shannon_distance": 0.1,
-            "normalized_wasserstein_distance": 0.1,
-            "population_stability_index": 0.1,
-            "two_sample_kolmogorov_smirnov_test": 0.05,
-            "chebyshev_distance": 0.1,
-        },
-        "categorical": {
-            "jensen_shannon_distance": 0.1,
-            "pearsons_chi_squared_test": 0.05,
-            "population_stability_index": 0.1,
-            "chebyshev_distance": 0.1,
-        },
-    }
     return {
         "name": "edge",
         "create_monitor": {
             "monitoring_signals": {
-                "drift": {"type": "data_drift", **sides, "metric_thresholds": thresholds, **signal},
+                "drift": {
+                    "type": "data_drift",
+                    **sides,
+                    "metric_thresholds": DRIFT_THRESHOLDS,
+                    **signal,
+                },
                 "quality": {"type": "data_quality", **sides},
             }
         },

@@ -17,6 +17,8 @@ import warnings
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from modeltap.cli.common import destination_of, fail
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -134,20 +136,6 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _fail(message: str) -> int:
-    print(f"modeltap data: error: {message}", file=sys.stderr)
-    return 1
-
-
-def _destination(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
-    if args.destination:
-        return str(args.destination), {}
-    from modeltap.config import load_settings
-
-    settings = load_settings(None)
-    return settings.destination, dict(settings.collector.storage_options)
-
-
 def _width() -> int:
     """The terminal's width (``COLUMNS`` wins); 200 when the output is not a terminal."""
     return shutil.get_terminal_size((200, 24)).columns
@@ -166,11 +154,11 @@ def _run(args: argparse.Namespace, action: Any) -> int:
     try:
         return int(action(args))
     except ModelTapError as exc:
-        return _fail(str(exc))
+        return fail("data", str(exc))
     except OSError as exc:
-        return _fail(f"cannot read the store: {exc}")
+        return fail("data", f"cannot read the store: {exc}")
     except ValueError as exc:
-        return _fail(str(exc))
+        return fail("data", str(exc))
 
 
 @contextlib.contextmanager
@@ -261,8 +249,7 @@ def _refuse_non_collection(path: str, options: dict[str, Any]) -> None:
         return
     entries = [(name, is_dir) for name, is_dir in tree.ls("") if not name.startswith((".", "_"))]
     folders = sorted(name for name, is_dir in entries if is_dir)
-    if not folders or any(name.isdigit() or name.endswith(DATA_EXTENSIONS)
-                          for name, _ in entries):
+    if not folders or any(name.isdigit() or name.endswith(DATA_EXTENSIONS) for name, _ in entries):
         return
     raise ValueError(
         f"{path} is not a collection folder: it holds {', '.join(folders[:5])}"
@@ -283,8 +270,9 @@ def _select(data: Any, columns: list[str] | None, asset: DataAsset | None) -> An
     lists the known ones. A column the asset knows but this window lacks comes back as nulls."""
     if columns is None:
         return data
-    present = [str(c) for c in (data.column_names if hasattr(data, "column_names") else
-                                data.columns)]
+    present = [
+        str(c) for c in (data.column_names if hasattr(data, "column_names") else data.columns)
+    ]
     known = present + [c for c in (asset.columns if asset else {}) if c not in present]
     unknown = [c for c in columns if c not in known]
     if unknown and (len(data) or asset is not None):
@@ -304,7 +292,7 @@ def _list(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
         from modeltap.catalog import Catalog
 
-        url, options = _destination(args)
+        url, options = destination_of(args.destination)
         _check_store(url, options)
         assets = Catalog(url, options).list()
         if args.format == "jsonl":
@@ -358,7 +346,7 @@ def _show(args: argparse.Namespace) -> int:
     def action(args: argparse.Namespace) -> int:
         from modeltap.catalog import Catalog
 
-        url, options = _destination(args)
+        url, options = destination_of(args.destination)
         _check_store(url, options)
         asset = Catalog(url, options).resolve(args.asset)
         if args.format == "json":
@@ -410,7 +398,7 @@ def _read(args: argparse.Namespace) -> int:
         if args.format == "parquet" and not args.output:
             raise ValueError("--format parquet writes binary: give an output file with -o FILE")
         start, end = window(args.start, args.end, args.since)
-        url, options = _destination(args)
+        url, options = destination_of(args.destination)
         source, asset = _resolve(args, url, options)
         # JSON lines get payload bodies as JSON (read() parses them), not as JSON text
         reader = modeltap.read if args.format == "jsonl" else modeltap.read_arrow
@@ -522,11 +510,12 @@ def _tail(args: argparse.Namespace) -> int:
 
         low, high = _INTERVAL_BOUNDS
         if not low <= args.interval <= high:
-            raise ValueError(f"--interval must be from {low} to {high} seconds, "
-                             f"got {args.interval}")
+            raise ValueError(
+                f"--interval must be from {low} to {high} seconds, got {args.interval}"
+            )
         if args.lines < 0:
             raise ValueError(f"--lines must be 0 or more, got {args.lines}")
-        url, options = _destination(args)
+        url, options = destination_of(args.destination)
         source, asset = _resolve(args, url, options)
         root = asset.root if asset is not None else str(source)
         store = open_destination(root, options, durable=False)

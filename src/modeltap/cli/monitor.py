@@ -12,6 +12,8 @@ import math
 import sys
 from typing import TYPE_CHECKING, Any
 
+from modeltap.cli.common import guarded
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -89,27 +91,11 @@ def _usage(parser: argparse.ArgumentParser) -> int:
     return 0
 
 
-def _fail(message: str) -> int:
-    print(f"modeltap monitor: error: {message}", file=sys.stderr)
-    return 1
-
-
 def _console() -> Any:
     from rich.console import Console
 
     width = None if sys.stdout.isatty() else 200
     return Console(width=width, highlight=False, soft_wrap=False)
-
-
-def _guard(action: Any, args: argparse.Namespace) -> int:
-    from modeltap.errors import ModelTapError
-
-    try:
-        return int(action(args))
-    except ModelTapError as exc:
-        return _fail(str(exc).replace("\n", "; "))
-    except OSError as exc:
-        return _fail(f"cannot read the store: {exc}")
 
 
 def _number(value: Any) -> str:
@@ -154,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
             return 1
         return BREACHED if result.breached else 0
 
-    return _guard(action, args)
+    return guarded("monitor", action, args)
 
 
 def _progress(total: int) -> tuple[Any, Any]:
@@ -230,7 +216,7 @@ def _history(args: argparse.Namespace) -> int:
         _print_frame(frame[columns], args.format, f"history of {args.name}")
         return 0
 
-    return _guard(action, args)
+    return guarded("monitor", action, args)
 
 
 def _print_frame(frame: pd.DataFrame, fmt: str, title: str) -> None:
@@ -266,4 +252,4 @@ def _list(args: argparse.Namespace) -> int:
         _print_frame(frame, "table", "monitors")
         return 0
 
-    return _guard(action, args)
+    return guarded("monitor", action, args)

@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Any
 
-__all__ = ["configured_destination", "register"]
+from modeltap.cli.common import destination_of, guarded
 
-
-def configured_destination() -> tuple[str, dict[str, Any]]:
-    """The configured modeltap destination and its storage options."""
-    from modeltap.config import load_settings
-
-    settings = load_settings(None)
-    return settings.destination, dict(settings.collector.storage_options)
+__all__ = ["register"]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,24 +41,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _report(args: argparse.Namespace) -> int:
-    from modeltap.errors import ModelTapError
-    from modeltap.monitor.results import ResultsStore
-    from modeltap.report import pick_run, write_report
+    def action(args: argparse.Namespace) -> int:
+        from modeltap.monitor.results import ResultsStore
+        from modeltap.report import pick_run, write_report
 
-    try:
-        destination, options = (
-            (args.destination, {}) if args.destination else configured_destination()
-        )
+        destination, options = destination_of(args.destination)
         stamp = pick_run(ResultsStore(destination, options), args.name, args.run)
         output = args.output or f"{args.name}-{stamp}.html"
         path = write_report(
             args.name, output, destination=destination, run=stamp, storage_options=options
         )
-    except ModelTapError as exc:
-        print(f"modeltap monitor: error: {str(exc).replace(chr(10), '; ')}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"modeltap monitor: error: cannot read the store: {exc}", file=sys.stderr)
-        return 1
-    print(f"report: {path} ({path.stat().st_size:,} bytes)")
-    return 0
+        print(f"report: {path} ({path.stat().st_size:,} bytes)")
+        return 0
+
+    return guarded("monitor", action, args)

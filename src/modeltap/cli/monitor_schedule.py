@@ -18,6 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from modeltap.cli.common import destination_of, guarded
+
 if TYPE_CHECKING:
     from modeltap.monitor.definition import MonitorDefinition
 
@@ -86,11 +88,6 @@ def _definitions(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _fail(message: str) -> int:
-    print(f"modeltap monitor: error: {message}", file=sys.stderr)
-    return 1
-
-
 def _load(args: argparse.Namespace) -> tuple[list[MonitorDefinition], str, dict[str, Any]]:
     """The definitions named by -f and the folders, and the one destination they use."""
     from modeltap.errors import MonitorDefinitionError
@@ -122,26 +119,8 @@ def _load(args: argparse.Namespace) -> tuple[list[MonitorDefinition], str, dict[
                 f"the monitors name different destinations ({', '.join(given)}): give "
                 "--destination, or run one scheduler per destination"
             )
-        if given:
-            destination = given[0]
-        else:
-            from modeltap.config import load_settings
-
-            settings = load_settings(None)
-            destination = settings.destination
-            options = dict(settings.collector.storage_options)
+        destination, options = destination_of(given[0] if given else None)
     return definitions, destination, options
-
-
-def _guard(action: Any, args: argparse.Namespace) -> int:
-    from modeltap.errors import ModelTapError
-
-    try:
-        return int(action(args))
-    except ModelTapError as exc:
-        return _fail(str(exc).replace("\n", "; "))
-    except OSError as exc:
-        return _fail(str(exc))
 
 
 def _listeners(args: argparse.Namespace, destination: str, options: dict[str, Any]) -> list[Any]:
@@ -198,7 +177,7 @@ def _schedule(args: argparse.Namespace) -> int:
             return 0
         return 0
 
-    return _guard(action, args)
+    return guarded("monitor", action, args, os_error="")
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -233,4 +212,4 @@ def _status(args: argparse.Namespace) -> int:
         Console(width=width, highlight=False).print(table)
         return 0
 
-    return _guard(action, args)
+    return guarded("monitor", action, args, os_error="")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 __all__ = ["register"]
 
@@ -47,6 +46,7 @@ def _say(message: str) -> None:
 
 
 def _ui(args: argparse.Namespace) -> int:
+    from modeltap.cli.common import destination_of
     from modeltap.cli.extras import require_extra
     from modeltap.errors import ConfigError, MissingDependencyError
 
@@ -55,13 +55,7 @@ def _ui(args: argparse.Namespace) -> int:
         from modeltap.server.auth import is_loopback, read_key_file
 
         key = read_key_file(args.auth_key_file) if args.auth_key_file else None
-        options: dict[str, Any] = {}
-        if args.destination:
-            destination = args.destination
-        else:
-            from modeltap.cli.monitor_report import configured_destination
-
-            destination, options = configured_destination()
+        destination, options = destination_of(args.destination)
         from modeltap.ui.app import create_app
 
         app = create_app(destination, storage_options=options, auth_key=key)

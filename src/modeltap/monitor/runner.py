@@ -292,13 +292,19 @@ def _one_signal(
                 result = quality_signal(name, signal, reference, production)
             else:
                 result = drift_signal(name, signal, reference, production)
-    except (ModelTapError, OSError, ValueError, pa.ArrowException) as exc:
-        result = SignalResult(name, signal.type, status="failed", error=str(exc))
     except Exception as exc:  # a bug must not cost the other signals their results
-        error = f"{type(exc).__name__}: {exc}"
-        result = SignalResult(name, signal.type, status="failed", error=error)
+        result = _failed(name, signal.type, exc)
     result.alert_enabled = signal.alert_enabled
     return result, production_window, reference_window
+
+
+_EXPECTED_FAILURES = (ModelTapError, OSError, ValueError, pa.ArrowException)
+
+
+def _failed(name: str, kind: str, exc: Exception) -> SignalResult:
+    """A signal that raised, recorded as failed: the error's message (a bug's with its type)."""
+    error = str(exc) if isinstance(exc, _EXPECTED_FAILURES) else f"{type(exc).__name__}: {exc}"
+    return SignalResult(name, kind, status="failed", error=error)
 
 
 def _custom(
@@ -321,11 +327,8 @@ def _custom(
         if reference_data is not None:
             reference = read_rows(sides.source(reference_data.input_data.ref), reference_window)
         result = custom_signal(name, signal, production, reference)
-    except (ModelTapError, OSError, ValueError, pa.ArrowException) as exc:
-        result = SignalResult(name, signal.type, status="failed", error=str(exc))
     except Exception as exc:  # a bug must not cost the other signals their results
-        error = f"{type(exc).__name__}: {exc}"
-        result = SignalResult(name, signal.type, status="failed", error=error)
+        result = _failed(name, signal.type, exc)
     result.alert_enabled = signal.alert_enabled
     return result, production_window, reference_window
 

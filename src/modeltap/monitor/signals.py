@@ -7,7 +7,7 @@ the next), so memory holds one feature's distributions at most.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -172,11 +172,11 @@ def _typed(
     return None if verdict == "incompatible" else data_type
 
 
-def drift_signal(
-    name: str, signal: FeatureSignal, reference: Side, production: Side
-) -> SignalResult:
-    """Data or prediction drift: every selected feature's metrics and histogram."""
-    kind = "prediction_drift" if isinstance(signal, PredictionDriftSignal) else "data_drift"
+def _feature_signal(
+    name: str, kind: str, signal: FeatureSignal, reference: Side, production: Side
+) -> tuple[SignalResult, Iterator[tuple[str, str, ColumnCounts, ColumnCounts]]]:
+    """A feature signal's result (schema changes, row count) and its features to compute: none
+    when a side has no rows (status ``no_data``)."""
     result = SignalResult(
         name, kind, production_rows=production.rows, reference_rows=reference.rows
     )
@@ -190,7 +190,20 @@ def drift_signal(
     _row_count(result)
     if production.rows == 0 or reference.rows == 0:
         result.status = "no_data"
-        return result
+        return result, iter(())
+    return result, _typed_features(result, signal, features, changes, reference, production)
+
+
+def _typed_features(
+    result: SignalResult,
+    signal: FeatureSignal,
+    features: list[str],
+    changes: SchemaChanges,
+    reference: Side,
+    production: Side,
+) -> Iterator[tuple[str, str, ColumnCounts, ColumnCounts]]:
+    """Each feature that can be monitored, with its data type and both sides' value counts,
+    one at a time; the others are noted in the result (schema changes, no data)."""
     for feature in features:
         if feature not in reference.schema:
             changes.unmonitored.append({"feature": feature, "reason": "not in the reference"})
@@ -202,8 +215,17 @@ def drift_signal(
             result.no_data_features.append(feature)  # no value anywhere: no type either
             continue
         data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
-        if data_type is None:
-            continue
+        if data_type is not None:
+            yield feature, data_type, ref_counts, prod_counts
+
+
+def drift_signal(
+    name: str, signal: FeatureSignal, reference: Side, production: Side
+) -> SignalResult:
+    """Data or prediction drift: every selected feature's metrics and histogram."""
+    kind = "prediction_drift" if isinstance(signal, PredictionDriftSignal) else "data_drift"
+    result, typed = _feature_signal(name, kind, signal, reference, production)
+    for feature, data_type, ref_counts, prod_counts in typed:
         thresholds = signal.thresholds(data_type)
         if data_type == "numerical":
             b, bc = _numbers(ref_counts)
@@ -277,33 +299,8 @@ def quality_signal(
 ) -> SignalResult:
     """Data quality: each feature's null, type-error and out-of-bounds rates, typed from the
     reference, against the reference's rates plus the threshold."""
-    result = SignalResult(
-        name, "data_quality", production_rows=production.rows, reference_rows=reference.rows
-    )
-    features = _features(signal, reference, production, _excluded(signal))
-    changes = SchemaChanges.of_columns(
-        [c for c in reference.schema if c not in ENVELOPE_COLUMNS],
-        [c for c in production.schema if c not in ENVELOPE_COLUMNS],
-        features,
-    )
-    result.schema_changes = changes
-    _row_count(result)
-    if production.rows == 0 or reference.rows == 0:
-        result.status = "no_data"
-        return result
-    for feature in features:
-        if feature not in reference.schema:
-            changes.unmonitored.append({"feature": feature, "reason": "not in the reference"})
-            continue
-        if feature in changes.missing:
-            continue
-        ref_counts, prod_counts = reference.counts(feature), production.counts(feature)
-        if pa.types.is_null(ref_counts.type) and pa.types.is_null(prod_counts.type):
-            result.no_data_features.append(feature)  # no value anywhere: no type either
-            continue
-        data_type = _typed(feature, signal, ref_counts, prod_counts, changes)
-        if data_type is None:
-            continue
+    result, typed = _feature_signal(name, "data_quality", signal, reference, production)
+    for feature, data_type, ref_counts, prod_counts in typed:
         stats = quality.reference_statistics(ref_counts, data_type)
         base = quality.quality_counts(ref_counts, stats)
         prod = quality.quality_counts(prod_counts, stats)

@@ -14,7 +14,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-import pandas as pd
+from modeltap.errors import InvalidTimeError
+from modeltap.reading.window import to_time
 
 __all__ = [
     "Window",
@@ -79,22 +80,13 @@ def format_duration(value: dt.timedelta) -> str:
 
 def to_utc(value: object, label: str = "time") -> dt.datetime:
     """A time (ISO 8601 text, datetime, date or pandas Timestamp) as an aware UTC datetime;
-    naive values are taken as UTC. Raises ValueError naming ``label`` and the value."""
-    try:
-        if isinstance(value, str):
-            stamp = pd.Timestamp(value.strip())
-        elif isinstance(value, dt.datetime | dt.date | pd.Timestamp):
-            stamp = pd.Timestamp(value)
-        else:
-            raise TypeError(f"a {type(value).__name__}")
-        if pd.isna(stamp):
-            raise ValueError("not a time")
-    except (ValueError, TypeError) as exc:
-        raise ValueError(
-            f"{label} {value!r} is not a time ({exc}): use ISO 8601 such as '2024-05-01T12:00:00Z'"
-        ) from None
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    result: dt.datetime = stamp.to_pydatetime()
+    naive values are taken as UTC. Raises InvalidTimeError (a ValueError) naming ``label`` and
+    the value. The same parsing as a read's ``start``/``end``, with the time required."""
+    result = to_time(value, label)
+    if result is None:
+        raise InvalidTimeError(
+            f"{label} None is not a time: use ISO 8601 such as '2024-05-01T12:00:00Z'"
+        )
     return result
 
 

@@ -25,7 +25,7 @@ from modeltap.report.content import pick_run, run_content
 from modeltap.report.html import render_report
 from modeltap.report.templating import environment, require_jinja
 from modeltap.server.auth import KeyAuth
-from modeltap.ui.volume import VolumeReader, parse_event_time
+from modeltap.ui.volume import HourCounts, VolumeReader, parse_event_time
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -97,6 +97,18 @@ def _hour(moment: dt.datetime) -> dt.datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 
 
+def _rows_chart(title: str, counts: HourCounts, *, width: int, height: int) -> str:
+    """An asset's rows per hour as an SVG bar chart."""
+    return bar_chart(
+        title,
+        counts.labels,
+        [Series("rows", [float(c) for c in counts.counts])],
+        desc=f"{counts.total} rows from {counts.labels[0]} to {counts.labels[-1]} UTC",
+        width=width,
+        height=height,
+    )
+
+
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= 120 else text[:119] + "…"
@@ -161,11 +173,9 @@ class _Pages:
         else:
             end = _hour(last) + dt.timedelta(hours=1)
             counts = self.volume.per_hour(asset, end - dt.timedelta(hours=LIST_HOURS), LIST_HOURS)
-            chart = bar_chart(
+            chart = _rows_chart(
                 f"{asset.name}: rows per hour, {LIST_HOURS} hours to its last event",
-                counts.labels,
-                [Series("rows", [float(c) for c in counts.counts])],
-                desc=f"{counts.total} rows from {counts.labels[0]} to {counts.labels[-1]} UTC",
+                counts,
                 width=360,
                 height=120,
             )
@@ -196,14 +206,7 @@ class _Pages:
             hours = MAX_WINDOW_HOURS
             start = end - dt.timedelta(hours=hours)
         counts = self.volume.per_hour(asset, start, hours)
-        chart = bar_chart(
-            f"{asset.name}: rows per hour",
-            counts.labels,
-            [Series("rows", [float(c) for c in counts.counts])],
-            desc=f"{counts.total} rows from {counts.labels[0]} to {counts.labels[-1]} UTC",
-            width=900,
-            height=200,
-        )
+        chart = _rows_chart(f"{asset.name}: rows per hour", counts, width=900, height=200)
         rows, folder = self.volume.newest_rows(asset, end)
         table = {
             "columns": [str(c) for c in rows.columns],

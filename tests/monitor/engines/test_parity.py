@@ -25,6 +25,7 @@ import pytest
 import modeltap.monitor
 from modeltap.monitor.engines import EmbeddedEngine
 from modeltap.monitor.runner import MonitorRun
+from tests.monitor.conftest import DRIFT_THRESHOLDS
 
 pytestmark = pytest.mark.integration  # a JVM (pyspark)
 
@@ -32,21 +33,6 @@ AT = dt.datetime(2024, 5, 8, 12, tzinfo=dt.UTC)
 REFERENCE_HOUR = AT - dt.timedelta(hours=2)
 PRODUCTION_HOUR = AT - dt.timedelta(hours=1)
 TOLERANCE = 1e-9
-THRESHOLDS = {
-    "numerical": {
-        "jensen_shannon_distance": 0.1,
-        "normalized_wasserstein_distance": 0.1,
-        "population_stability_index": 0.1,
-        "two_sample_kolmogorov_smirnov_test": 0.05,
-        "chebyshev_distance": 0.1,
-    },
-    "categorical": {
-        "jensen_shannon_distance": 0.1,
-        "pearsons_chi_squared_test": 0.05,
-        "population_stability_index": 0.1,
-        "chebyshev_distance": 0.1,
-    },
-}
 
 
 def _features(rng: np.random.Generator, rows: int, production: bool, first: bool) -> pd.DataFrame:
@@ -189,14 +175,14 @@ def _definition(inputs: Path, truth: Path) -> dict[str, Any]:
                     "type": "data_drift",
                     "production_data": production,
                     "reference_data": reference,
-                    "metric_thresholds": THRESHOLDS,
+                    "metric_thresholds": DRIFT_THRESHOLDS,
                 },
                 "outputs": {
                     "type": "prediction_drift",
                     "production_data": production,
                     "reference_data": reference,
                     "features": ["label", "score"],
-                    "metric_thresholds": THRESHOLDS,
+                    "metric_thresholds": DRIFT_THRESHOLDS,
                 },
                 "quality": {
                     "type": "data_quality",

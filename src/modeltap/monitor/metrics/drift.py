@@ -11,7 +11,7 @@ scipy for each statistic.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -241,6 +241,14 @@ def pearsons_chi_squared_test(reference: IntArray, production: IntArray) -> floa
     return float(stats.chi2.sf(statistic, len(reference) - 1))
 
 
+_HISTOGRAM_METRICS: dict[str, Callable[[IntArray, IntArray], float]] = {
+    "jensen_shannon_distance": jensen_shannon_distance,
+    "population_stability_index": population_stability_index,
+    "chebyshev_distance": chebyshev_distance,
+}
+"""The metrics computed the same way from numerical bins and from category counts."""
+
+
 def numerical_metric(
     metric: str,
     bins: Bins,
@@ -250,12 +258,9 @@ def numerical_metric(
     production_counts: IntArray,
 ) -> float:
     """A numerical feature's drift metric by its YAML name."""
-    if metric == "jensen_shannon_distance":
-        return jensen_shannon_distance(bins.reference, bins.production)
-    if metric == "population_stability_index":
-        return population_stability_index(bins.reference, bins.production)
-    if metric == "chebyshev_distance":
-        return chebyshev_distance(bins.reference, bins.production)
+    histogram_metric = _HISTOGRAM_METRICS.get(metric)
+    if histogram_metric is not None:
+        return histogram_metric(bins.reference, bins.production)
     if metric == "normalized_wasserstein_distance":
         return normalized_wasserstein_distance(
             reference, reference_counts, production, production_counts
@@ -269,12 +274,9 @@ def numerical_metric(
 
 def categorical_metric(metric: str, cats: Categories) -> float:
     """A categorical feature's drift metric by its YAML name."""
-    if metric == "jensen_shannon_distance":
-        return jensen_shannon_distance(cats.reference, cats.production)
-    if metric == "population_stability_index":
-        return population_stability_index(cats.reference, cats.production)
-    if metric == "chebyshev_distance":
-        return chebyshev_distance(cats.reference, cats.production)
+    histogram_metric = _HISTOGRAM_METRICS.get(metric)
+    if histogram_metric is not None:
+        return histogram_metric(cats.reference, cats.production)
     if metric == "pearsons_chi_squared_test":
         return pearsons_chi_squared_test(cats.reference, cats.production)
     raise ValueError(f"{metric!r} is not a categorical drift metric")
