@@ -238,6 +238,7 @@ def child(which: str, folder: Path) -> None:
     }[which]
     if which != "evidently":  # imports are not what is measured
         import duckdb  # noqa: F401
+        import polars  # noqa: F401  (modeltap's reading imports it on first use)
         import scipy.spatial.distance
         import scipy.stats  # noqa: F401
 
