@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from modeltap.monitor.engines import EmbeddedEngine, Engine
-from modeltap.monitor.engines.embedded import _pieces
+from modeltap.monitor.engines.embedded import _pieces, _value_counts
 from tests.monitor.engines.conformance import EngineConformance
 
 
@@ -41,3 +41,22 @@ def test_pieces_put_batches_of_one_schema_together() -> None:
     assert [p.num_rows for p in pieces] == [4, 2, 2]
     assert [p.schema.field("x").type for p in pieces] == [pa.int64(), pa.int64(), pa.float64()]
     assert [v for p in pieces for v in p.column("x").to_pylist()] == [0, 0, 1, 1, 2, 2, 0.5, 1.5]
+
+
+def test_value_counts_of_a_piece_count_nulls_and_dictionaries() -> None:
+    """A piece's value counts keep nulls and NaN apart (dropped later) and count dictionary
+    chunks with different dictionaries by value."""
+    words = pa.chunked_array(
+        [pa.array(["a", "b", "a"]).dictionary_encode(), pa.array(["b", "c"]).dictionary_encode()]
+    )
+    assert sorted((r["v"], r["n"]) for r in _value_counts(words).to_pylist()) == [
+        ("a", 2),
+        ("b", 2),
+        ("c", 1),
+    ]
+    numbers = _value_counts(pa.chunked_array([[1.0, None, 1.0], [2.0, None]])).to_pylist()
+    assert sorted(numbers, key=lambda r: (r["v"] is None, r["v"] or 0)) == [
+        {"v": 1.0, "n": 2},
+        {"v": 2.0, "n": 1},
+        {"v": None, "n": 2},
+    ]
