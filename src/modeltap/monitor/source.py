@@ -65,15 +65,20 @@ class Source:
             return [None]
         return [data[i : i + COLUMN_GROUP] for i in range(0, len(data), COLUMN_GROUP)]
 
-    def batches(self, window: Window, columns: list[str] | None = None) -> Iterator[pa.Table]:
+    def batches(
+        self, window: Window, columns: list[str] | None = None, envelope: bool = True
+    ) -> Iterator[pa.Table]:
         """The rows of ``window`` in pieces (a whole dataset for an unbounded window); for
-        collected data, only ``columns`` (and the envelope) when given."""
+        collected data, only ``columns`` (and the envelope, unless ``envelope`` is False) when
+        given."""
         if self.kind == "collected":
-            yield from self._collected(window, columns)
+            yield from self._collected(window, columns, envelope)
         else:
             yield from self._files(window)
 
-    def _collected(self, window: Window, columns: list[str] | None) -> Iterator[pa.Table]:
+    def _collected(
+        self, window: Window, columns: list[str] | None, envelope: bool
+    ) -> Iterator[pa.Table]:
         import modeltap
 
         bounded = window
@@ -98,7 +103,9 @@ class Source:
                     self.location,
                     piece.start,
                     piece.end,
-                    columns=None if columns is None else [*_GROUP_ENVELOPE, *columns],
+                    columns=None
+                    if columns is None
+                    else [*(_GROUP_ENVELOPE if envelope else ()), *columns],
                     storage_options=self.storage_options,
                 )
             except ModelTapError as exc:

@@ -94,6 +94,18 @@ def test_wasserstein_against_scipy() -> None:
     assert value == pytest.approx(expected, rel=1e-12)
 
 
+@pytest.mark.parametrize("size", [2, 1_000, 200_000])
+def test_wasserstein_against_scipy_at_any_size(size: int) -> None:
+    """The Wasserstein distance from cumulative counts equals scipy's on the raw values, with
+    ties, values seen on one side only and sides of different sizes."""
+    rng = np.random.default_rng(size)
+    b = np.round(rng.normal(0, 1, size), 3)
+    p = np.concatenate([np.round(rng.exponential(2, size // 2 + 1), 1), [-50.0, 40.0]])
+    expected = scipy.stats.wasserstein_distance(b, p) / max(np.std(b, ddof=1), 0.001)
+    value = drift.normalized_wasserstein_distance(*_vc(b), *_vc(p))
+    assert abs(value - expected) <= 1e-9 * max(1.0, expected)
+
+
 @pytest.mark.parametrize("size", [50, 9_000, 30_000])
 def test_ks_against_scipy_at_any_size(size: int) -> None:
     """The KS p-value equals scipy's ks_2samp, exact and asymptotic, with ties."""

@@ -176,12 +176,18 @@ def normalized_wasserstein_distance(
     production_counts: IntArray,
 ) -> float:
     """``wasserstein_distance(b, p) / max(std(b, ddof=1), 0.001)`` on the raw values, as
-    ``scipy.stats.wasserstein_distance`` with the counts as weights (exactly the raw values'
-    distance). A reference of one value has standard deviation 0 here (so 0.001 divides)."""
-    stats = _scipy_stats()
-    distance = float(
-        stats.wasserstein_distance(reference, production, reference_counts, production_counts)
-    )
+    ``scipy.stats.wasserstein_distance`` gives it: the area between the two empirical CDFs,
+    ``sum_i |F_b(x_i) - F_p(x_i)| * (x_{i+1} - x_i)`` over the union of the sorted distinct
+    values (exactly the raw values' distance). A reference of one value has standard deviation
+    0 here (so 0.001 divides).
+
+    Computed from the counts' cumulative sums rather than by scipy's weighted path, which
+    sorts and searches the values again: a third of the monitor's time on 1M-row sides
+    (bench/monitor.py); the two agree to 1e-15 (tests/monitor/metrics/test_drift.py)."""
+    grid = np.union1d(reference, production)
+    cdf1 = _cdf_on(grid, reference, reference_counts, int(reference_counts.sum()))
+    cdf2 = _cdf_on(grid, production, production_counts, int(production_counts.sum()))
+    distance = float(np.sum(np.abs(cdf1[:-1] - cdf2[:-1]) * np.diff(grid)))
     return distance / max(_weighted_std(reference, reference_counts), 0.001)
 
 
