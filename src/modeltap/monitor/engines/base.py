@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from modeltap.errors import MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
 from modeltap.monitor.source import Source
 from modeltap.monitor.windows import Window
 
-__all__ = ["Engine", "JoinSpec", "Side"]
+__all__ = ["Engine", "JoinSpec", "Side", "trivial_join"]
 
 
 class Side(ABC):
@@ -50,6 +51,26 @@ class JoinSpec:
     prediction_key: str | None = None
     label_key: str | None = None
     task: str = "classification"
+
+
+def trivial_join(predictions: Side, labels: Side, spec: JoinSpec) -> LabelledCounts | None:
+    """What every engine's ``labelled`` answers before joining: the counts when a side is empty
+    (nothing to join), else None once both value columns are known to exist (MonitorError
+    naming the side, the key of data_column_names and the columns it has otherwise)."""
+    if predictions.rows == 0:
+        return LabelledCounts(0, 0)
+    if labels.rows == 0:
+        return LabelledCounts(predictions.rows, 0)
+    for side, column, what in (
+        (predictions, spec.prediction, "prediction"),
+        (labels, spec.actual, "actual"),
+    ):
+        if column not in side.schema:
+            raise MonitorError(
+                f"{side.label} has no column {column!r} (data_column_names.{what}); it has: "
+                f"{', '.join(side.schema) or 'no columns'}"
+            )
+    return None
 
 
 class Engine(ABC):

@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from modeltap.errors import MissingDependencyError, MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
-from modeltap.monitor.engines.base import Engine, JoinSpec, Side
+from modeltap.monitor.engines.base import Engine, JoinSpec, Side, trivial_join
 from modeltap.monitor.feature_types import type_kind
 from modeltap.monitor.source import ENVELOPE_COLUMNS, Source
 from modeltap.monitor.windows import Window
@@ -352,19 +352,9 @@ class EmbeddedEngine(Engine):
             predictions = predictions.staged()
         if isinstance(labels, _CountedSide):
             labels = labels.staged()
-        if predictions.rows == 0:
-            return LabelledCounts(0, 0)
-        if labels.rows == 0:
-            return LabelledCounts(predictions.rows, 0)
-        for side, column, what in (
-            (predictions, spec.prediction, "prediction"),
-            (labels, spec.actual, "actual"),
-        ):
-            if column not in side.schema:
-                raise MonitorError(
-                    f"{side.label} has no column {column!r} (data_column_names.{what}); it has: "
-                    f"{', '.join(side.schema) or 'no columns'}"
-                )
+        trivial = trivial_join(predictions, labels, spec)
+        if trivial is not None:
+            return trivial
         p_key = self._key(predictions, spec.prediction_key, "production_data")
         l_key = self._key(labels, spec.label_key, "reference_data")
         p_type = type_kind(predictions.schema[spec.prediction])

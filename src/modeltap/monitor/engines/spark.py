@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from modeltap.errors import MissingDependencyError, MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
-from modeltap.monitor.engines.base import Engine, JoinSpec, Side
+from modeltap.monitor.engines.base import Engine, JoinSpec, Side, trivial_join
 from modeltap.monitor.engines.spark_reading import SideFrame, read_side
 from modeltap.monitor.feature_types import type_kind
 from modeltap.monitor.source import Source
@@ -272,19 +272,9 @@ class SparkEngine(Engine):
 
         if not isinstance(predictions, _SparkSide) or not isinstance(labels, _SparkSide):
             raise TypeError("the Spark engine joins its own sides only")
-        if predictions.rows == 0:
-            return LabelledCounts(0, 0)
-        if labels.rows == 0:
-            return LabelledCounts(predictions.rows, 0)
-        for side, column, what in (
-            (predictions, spec.prediction, "prediction"),
-            (labels, spec.actual, "actual"),
-        ):
-            if column not in side.schema:
-                raise MonitorError(
-                    f"{side.label} has no column {column!r} (data_column_names.{what}); it has: "
-                    f"{', '.join(side.schema) or 'no columns'}"
-                )
+        trivial = trivial_join(predictions, labels, spec)
+        if trivial is not None:
+            return trivial
         assert predictions.frame is not None and labels.frame is not None
         p_key = self._key(predictions, spec.prediction_key, "production_data")
         l_key = self._key(labels, spec.label_key, "reference_data")
