@@ -169,15 +169,16 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         if client_request_id is not None:
             response.headers["x-ms-client-request-id"] = client_request_id
         elapsed = time.perf_counter() - started
-        if capture.enabled and response.status_code not in _NOT_CAPTURED and ack_spool:
-            _capture(capture, context, request, body, response, elapsed, response_is_json)
-        elif capture.enabled and response.status_code not in _NOT_CAPTURED:
-            # captured on the loop's next turn, once the response is on its way: the client does
-            # not wait for it, and a plain callback costs less than a background task (no
-            # closure cells, no coroutine: fewer objects for every young collection to walk)
-            asyncio.get_running_loop().call_soon(
-                _capture, capture, context, request, body, response, elapsed, response_is_json
-            )
+        if capture.enabled and response.status_code not in _NOT_CAPTURED:
+            if ack_spool:  # in the spool before the answer: captured now
+                _capture(capture, context, request, body, response, elapsed, response_is_json)
+            else:
+                # captured on the loop's next turn, once the response is on its way: the client
+                # does not wait for it, and a plain callback costs less than a background task
+                # (no closure cells, no coroutine: fewer objects for every young collection)
+                asyncio.get_running_loop().call_soon(
+                    _capture, capture, context, request, body, response, elapsed, response_is_json
+                )
         if ack_spool:
             await _in_spool()
         metrics.observe(request.scope["path"], request.method, response.status_code, elapsed)
