@@ -24,7 +24,7 @@ from modeltap.errors import (
     QueueFullError,
     UnsupportedDataError,
 )
-from modeltap.event import PAYLOAD, QueuedEvent, pack_event
+from modeltap.event import QueuedEvent, pack_event, pack_payload
 from modeltap.pipeline import runtime as _runtime_module
 from modeltap.pipeline.runtime import Runtime, get_runtime
 from modeltap.snapshot import Snapshot, take_snapshot, type_fullname
@@ -148,7 +148,7 @@ class Collector:
         admitted = self._admit(context)
         if admitted is not None:
             runtime, policy = admitted
-            queued = QueuedEvent(
+            queued = pack_payload(
                 approx_bytes,
                 self.name,
                 time.time_ns(),
@@ -156,8 +156,6 @@ class Collector:
                 _request_id(context),
                 data_type,
                 policy.root,
-                None,
-                PAYLOAD,
                 parts,
             )
             self._put(runtime, queued)

@@ -10,7 +10,7 @@ import pytest
 
 from modeltap.config import FullPolicy
 from modeltap.errors import DataDroppedError, QueueFullError
-from modeltap.event import FROZEN_FRAME, Event, QueuedEvent
+from modeltap.event import FROZEN_FRAME, KIND, Event
 from modeltap.pipeline.queue import EventQueue
 from modeltap.snapshot import take_snapshot
 
@@ -171,7 +171,7 @@ def test_discard_all() -> None:
 
 
 def test_queued_small_pandas_events_wait_as_their_frozen_parts() -> None:
-    """Events wait as QueuedEvents holding a small frame's frozen parts, and the writer gets
+    """Events wait as flat tuples holding a small frame's frozen parts, and the writer gets
     the same events back."""
     q = queue(FullPolicy.DROP_NEWEST, max_events=100)
     frame = pd.DataFrame({"x": [1.5], "name": pd.array(["a"], dtype="str")})
@@ -187,7 +187,7 @@ def test_queued_small_pandas_events_wait_as_their_frozen_parts() -> None:
                 root="ep/dep/model_inputs",
             )
         )
-    assert all(type(item) is QueuedEvent and item.kind == FROZEN_FRAME for item in q._items)
+    assert all(type(item) is tuple and item[KIND] == FROZEN_FRAME for item in q._items)
     taken = list(q.take_all(0))
     assert tags(taken) == [str(t) for t in range(20)]
     assert all(e.snapshot.to_json_rows() == b'[{"x":1.5,"name":"a"}]' for e in taken)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from modeltap.context import BasicCorrelationContext
-from modeltap.event import PAYLOAD, Event
+from modeltap.event import COLLECTION, EXTRA, KIND, PAYLOAD, Event
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import get_runtime
 from modeltap.server.capture import PayloadCapture
@@ -56,10 +56,10 @@ def test_queued_payload_events_hold_atoms_and_become_payload_snapshots(
 
     monkeypatch.setattr(EventQueue, "put_packed", recording)
     _capture_one(capture, BasicCorrelationContext(id="call-1"))
-    assert [packed.collection for packed in queued] == ["request", "response"]
-    assert all(packed.kind == PAYLOAD and packed.extra is None for packed in queued)
+    assert [packed[COLLECTION] for packed in queued] == ["request", "response"]
+    assert all(packed[KIND] == PAYLOAD and packed[EXTRA] is None for packed in queued)
     gc.collect(0)
-    assert not any(gc.is_tracked(packed.data) for packed in queued)  # atoms only
+    assert not any(gc.is_tracked(packed) for packed in queued)  # atoms only
     request, response = (Event.unpack(packed) for packed in queued)
     assert isinstance(request.snapshot, PayloadSnapshot)
     assert request.extra is request.snapshot.extra

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow as pa
 import pytest
 
-from modeltap.event import pack_event
+from modeltap.event import DATA, pack_event
 from modeltap.snapshot import PandasSnapshot, Snapshot, take_snapshot
 
 ROWS = [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}]
@@ -100,5 +100,5 @@ def round_trip(snapshot: Snapshot, *, pickled: bool = False) -> Snapshot:
     if pickled:
         queued = pickle.loads(pickle.dumps(queued))
     if isinstance(snapshot, PandasSnapshot) and snapshot.frozen_parts() is not None:
-        return PandasSnapshot.from_parts(queued.data)
-    return queued.data  # type: ignore[no-any-return]
+        return PandasSnapshot.from_parts(queued[DATA:])
+    return queued[DATA]  # type: ignore[no-any-return]

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from modeltap.event import pack_event
+from modeltap.event import DATA, pack_event
 from modeltap.snapshot import take_snapshot
 from tests.snapshot.conftest import (
     ROWS,
@@ -172,7 +172,7 @@ def test_large_frames_are_packed_as_they_are() -> None:
     """A large frame's snapshot (sharing the caller's blocks) travels as itself."""
     snapshot = take_snapshot(mixed_frame(1_000))
     assert snapshot.frozen_parts() is None  # type: ignore[attr-defined]
-    assert pack_event("c", 0, "cid", "xid", "t", snapshot, "root").data is snapshot
+    assert pack_event("c", 0, "cid", "xid", "t", snapshot, "root")[DATA] is snapshot
 
 
 @pytest.mark.parametrize("rows", [300, 10_000])

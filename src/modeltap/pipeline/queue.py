@@ -5,9 +5,10 @@ refuses the new event, ``drop_oldest`` evicts the oldest queued event, ``block``
 timeout for room. Control items (flush, stop) bypass the bounds. The writer is woken when enough
 has piled up or a control item arrives; otherwise it polls on its own tick, so a put is cheap.
 
-Events wait in their queued form (``QueuedEvent``: a small pandas frame's blocks frozen, a
-payload as its atoms). They are unpacked one by one as the writer iterates what it took, so the
-writer's own working set stays small.
+Events wait in their queued form (``QueuedEvent``: one flat tuple, a small pandas frame's
+blocks frozen, a payload as its atoms; control items are never plain tuples). They are
+unpacked one by one as the writer iterates what it took, so the writer's own working set stays
+small.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from modeltap.config import FullPolicy
 from modeltap.errors import QueueFullError
-from modeltap.event import Event, QueuedEvent
+from modeltap.event import APPROX_BYTES, COLLECTION, Event, QueuedEvent
 
 __all__ = ["EventQueue"]
 
@@ -78,7 +79,7 @@ class EventQueue:
 
     def put_packed(self, packed: QueuedEvent) -> Event | None:
         """``put`` for an event already in its queued form (``Event.pack``)."""
-        size = packed.approx_bytes
+        size = packed[APPROX_BYTES]
         evicted: Event | None = None
         with self._lock:
             if self._full(size):
@@ -107,16 +108,16 @@ class EventQueue:
     def _refused(self, packed: QueuedEvent) -> QueueFullError:
         return QueueFullError(
             f"queue full ({self._events} events, {self._bytes} bytes queued): dropped an "
-            f"event of collection {packed.collection!r}; raise queue_max_events/queue_max_bytes "
+            f"event of collection {packed[COLLECTION]!r}; raise queue_max_events/queue_max_bytes "
             "or choose full_policy 'block'"
         )
 
     def _evict_oldest(self) -> Event | None:
         for index, item in enumerate(self._items):
-            if type(item) is QueuedEvent:
+            if type(item) is tuple:  # a QueuedEvent; control items are other types
                 del self._items[index]
                 self._events -= 1
-                self._bytes -= item.approx_bytes
+                self._bytes -= item[APPROX_BYTES]
                 return Event.unpack(item)
         return None
 
@@ -181,4 +182,4 @@ class EventQueue:
 def _unpacking(items: list[Any]) -> Iterator[Any]:
     """The items with each event unpacked as it is reached."""
     for item in items:
-        yield Event.unpack(item) if type(item) is QueuedEvent else item
+        yield Event.unpack(item) if type(item) is tuple else item

@@ -28,6 +28,7 @@ __all__ = [
     "numpy_type",
     "plain_type_string",
     "python_strings_as_buffers",
+    "shared",
     "string_dtype",
     "string_token",
     "thaw_blocks",
@@ -79,7 +80,7 @@ def freeze_blocks(
             kept, dtype = _freeze_other(block, values, dtype, tiny, guards)
         positions = block.mgr_locs.indexer
         if isinstance(positions, slice):
-            positions = positions.indices(width)
+            positions = shared(positions.indices(width))
             if guards is not None:
                 positions = range(*positions)
         elif guards is None:
@@ -149,7 +150,25 @@ def string_token(dtype: Any) -> tuple[str, bool]:
     """What a small frame's string column keeps of its pandas dtype, in a form that pickles
     without pandas: the pandas storage, and whether NaN marks a missing value. (Read from the
     dtype each time: pandas makes a new dtype object for every frame of Python strings.)"""
-    return (dtype.storage, dtype.na_value is not pd.NA)
+    return shared((dtype.storage, dtype.na_value is not pd.NA))
+
+
+_shared: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+_SHARED_KEPT = 256  # emptied when full: the memo stays small whatever the caller sends
+
+
+def shared(parts: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The one tuple equal to ``parts`` that frozen blocks share (block positions, string
+    tokens): a queued event holding a fresh inner tuple stays tracked by the garbage collector
+    long enough to reach its old generation (see ``modeltap.event.QueuedEvent``), one holding a
+    shared one, untracked since the first collection after it was made, does not."""
+    known = _shared.get(parts)
+    if known is not None:
+        return known
+    if len(_shared) >= _SHARED_KEPT:
+        _shared.clear()
+    _shared[parts] = parts
+    return parts
 
 
 @functools.lru_cache(maxsize=64)

@@ -159,7 +159,7 @@ class WriterChild:
                 return
 
     def _take(self, first: int, events: list[Any]) -> None:
-        for packed in wire.queued_events(events[max(0, self._base - first) :]):
+        for packed in events[max(0, self._base - first) :]:
             while True:
                 try:
                     self.queue.put_packed(packed)

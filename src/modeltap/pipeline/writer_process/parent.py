@@ -27,7 +27,7 @@ from typing import Any
 from modeltap import errors
 from modeltap.config import Settings
 from modeltap.errors import ModelTapError, WriterCrashedError
-from modeltap.event import QueuedEvent
+from modeltap.event import APPROX_BYTES, COLLECTION, QueuedEvent
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
@@ -382,14 +382,14 @@ class WriterProcess:
             if self._crashed.is_set():
                 self._replace()
             for item in items:
-                if type(item) is QueuedEvent:
+                if type(item) is tuple:  # a QueuedEvent; control items are other types
                     if len(events) == _FRAME_EVENTS or (
-                        events and size + item.approx_bytes > _FRAME_BYTES
+                        events and size + item[APPROX_BYTES] > _FRAME_BYTES
                     ):
                         self._send_events(events)
                         events, size = [], 0
                     events.append(item)
-                    size += item.approx_bytes
+                    size += item[APPROX_BYTES]
                     continue
                 self._send_events(events)
                 events, size = [], 0
@@ -408,7 +408,7 @@ class WriterProcess:
         first = self._sent
         self._sent += len(events)
         data = wire.events_frame(first, events)
-        self._send(_Sent(data, first, self._sent, [event.collection for event in events]))
+        self._send(_Sent(data, first, self._sent, [event[COLLECTION] for event in events]))
 
     def _send_request(self, kind: str, request: FlushRequest) -> None:
         if self._process is None:  # never sent anything: nothing to flush

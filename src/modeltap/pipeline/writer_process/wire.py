@@ -12,14 +12,14 @@ import io
 import os
 import pickle
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
 from modeltap.event import QueuedEvent
 
-__all__ = ["events_frame", "frame", "queued_events", "receive", "send"]
+__all__ = ["events_frame", "frame", "receive", "send"]
 
 _LENGTH = struct.Struct("<Q")
 
@@ -55,16 +55,9 @@ def frame(message: Any) -> bytes:
 
 
 def events_frame(first: int, events: Iterable[QueuedEvent]) -> bytes:
-    """The frame ``("events", first, fields)`` of queued events, each as the plain tuple of its
-    fields: pickle reduces a NamedTuple through a Python call per event, a tuple in C (the
-    forwarder's pickle of how-to events: 16.2k against 8.5k instructions per event, callgrind,
-    ``bench/request_path.py`` frame)."""
-    return frame(("events", first, [tuple(event) for event in events]))
-
-
-def queued_events(fields: Iterable[tuple[Any, ...]]) -> Iterator[QueuedEvent]:
-    """The queued events ``events_frame`` sent as ``fields``."""
-    return map(QueuedEvent._make, fields)
+    """The frame ``("events", first, events)`` of queued events (plain tuples, which pickle
+    reduces in C)."""
+    return frame(("events", first, list(events)))
 
 
 def send(fd: int, data: bytes) -> None:
