@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from abc import abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -75,7 +76,38 @@ def _counted(kind: pa.DataType | None) -> bool:
     return kind is not None and type_kind(kind) not in ("other", "null")
 
 
-class _DuckSide(Side):
+class _SqlSide(Side):
+    """What both sides of this engine share: the row count and schema found on reading, and
+    value counts by SQL of the columns that have them."""
+
+    _rows: int
+    _schema: dict[str, pa.DataType]
+
+    @property
+    def rows(self) -> int:
+        """Rows in the window."""
+        return self._rows
+
+    @property
+    def schema(self) -> dict[str, pa.DataType]:
+        """Column names and types."""
+        return dict(self._schema)
+
+    def counts(self, column: str) -> ColumnCounts:
+        """Value counts of one column (none for absent, nested and all-null columns)."""
+        kind = self._schema.get(column)
+        if kind is None:
+            return ColumnCounts.empty(pa.null(), self._rows)
+        if not _counted(kind):
+            return ColumnCounts.empty(kind, self._rows)
+        return self._counts(column, kind)
+
+    @abstractmethod
+    def _counts(self, column: str, kind: pa.DataType) -> ColumnCounts:
+        """Value counts of a column that has them."""
+
+
+class _DuckSide(_SqlSide):
     """A side in DuckDB (Parquet files scanned in place, or rows staged for a join): one view
     per group of columns read together (each group view holds the envelope columns and its own
     data columns, over the same rows)."""
@@ -110,23 +142,7 @@ class _DuckSide(Side):
             "name fewer columns in data_column_names"
         )
 
-    @property
-    def rows(self) -> int:
-        """Rows in the window."""
-        return self._rows
-
-    @property
-    def schema(self) -> dict[str, pa.DataType]:
-        """Column names and types."""
-        return dict(self._schema)
-
-    def counts(self, column: str) -> ColumnCounts:
-        """Value counts of one column, by SQL."""
-        kind = self._schema.get(column)
-        if kind is None:
-            return ColumnCounts.empty(pa.null(), self._rows)
-        if not _counted(kind):
-            return ColumnCounts.empty(kind, self._rows)
+    def _counts(self, column: str, kind: pa.DataType) -> ColumnCounts:
         name = _q(column)
         table = self._con.sql(
             f"SELECT {name} AS v, count(*) AS n FROM {_q(self._where[column])} "
@@ -135,7 +151,7 @@ class _DuckSide(Side):
         return _column_counts(table, kind, self._rows)
 
 
-class _CountedSide(Side):
+class _CountedSide(_SqlSide):
     """A side read once, piece by piece, keeping each data column's value counts per piece
     in DuckDB tables (one table per column and type); the rows are staged only for a join."""
 
@@ -200,23 +216,7 @@ class _CountedSide(Side):
     def _union(tables: dict[pa.DataType, str]) -> str:
         return " UNION ALL BY NAME ".join(f"SELECT v, n FROM {_q(t)}" for t in tables.values())
 
-    @property
-    def rows(self) -> int:
-        """Rows in the window."""
-        return self._rows
-
-    @property
-    def schema(self) -> dict[str, pa.DataType]:
-        """Column names and types."""
-        return dict(self._schema)
-
-    def counts(self, column: str) -> ColumnCounts:
-        """Value counts of one column, summed over the pieces."""
-        kind = self._schema.get(column)
-        if kind is None:
-            return ColumnCounts.empty(pa.null(), self._rows)
-        if not _counted(kind):
-            return ColumnCounts.empty(kind, self._rows)
+    def _counts(self, column: str, kind: pa.DataType) -> ColumnCounts:
         if column not in self._tables:  # an envelope column: not counted as it was read
             return self.staged().counts(column)
         table = self._con.sql(
