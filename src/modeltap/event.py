@@ -30,7 +30,9 @@ __all__ = [
     "rfc3339_ms",
 ]
 
-QueuedEvent: TypeAlias = tuple[Any, ...]
+QueuedEvent: TypeAlias = tuple[
+    int, str, int, str, str, str, str, dict[str, Any] | None, int, *tuple[Any, ...]
+]
 """An event as a queue holds it and a writer process is sent it: one flat, exact tuple of the
 envelope fields (at the indices ``APPROX_BYTES`` ... ``KIND`` below), then from ``DATA`` on the
 data in the form its ``KIND`` names, which ``Event.unpack`` restores on the writer.
@@ -119,14 +121,15 @@ class Event:
     def unpack(cls, queued: QueuedEvent) -> Event:
         """The event ``queued`` holds, its snapshot restored as its kind says."""
         kind, extra = queued[KIND], queued[EXTRA]
+        data: tuple[Any, ...] = queued[DATA:]
         snapshot: Snapshot
         if kind == FROZEN_FRAME:
-            snapshot = PandasSnapshot.from_parts(queued[DATA:])
+            snapshot = PandasSnapshot.from_parts(data)
         elif kind == PAYLOAD:
-            payload = payload_from_parts(*queued[DATA:])
+            payload = payload_from_parts(*data)
             snapshot, extra = payload, payload.extra
         else:
-            snapshot = queued[DATA]
+            snapshot = data[0]
         return cls(
             queued[COLLECTION],
             queued[TIME_NS],
