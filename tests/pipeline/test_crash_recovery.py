@@ -35,7 +35,10 @@ WRITER_SCRIPT = f"FLUSHED = {FLUSHED}\n" + textwrap.dedent(
             modeltap.flush()
             print(i, flush=True)
         if i == FLUSHED + 100:
-            time.sleep(0.5)  # the writer appends these to an open segment, never committed
+            deadline = time.monotonic() + 60  # the writer appends these to an open segment
+            while modeltap.stats().collections["model_inputs"].events_written < i:
+                assert time.monotonic() < deadline, "the writer never spooled them"
+                time.sleep(0.01)
             print("unflushed", flush=True)
     """
 )
