@@ -1,5 +1,6 @@
 """Rows as JSON: the orjson options and fallbacks every snapshot kind encodes with, and the
-piecewise encoders of large pandas and polars frames (they hand the GIL back between pieces)."""
+encoders of large pandas frames (in pieces that hand the GIL back between them) and polars
+frames (polars releases it while it writes)."""
 
 from __future__ import annotations
 
@@ -73,15 +74,13 @@ def polars_json(frame: pl.DataFrame) -> bytes:
                 fixes.append(column.dt.strftime("%Y-%m-%dT%H:%M:%S%.3f"))
     if fixes:
         frame = frame.with_columns(fixes)
-    pieces = []
-    for start in range(0, frame.height, PIECE_ROWS):
-        buffer = io.BytesIO()
-        frame.slice(start, PIECE_ROWS).write_ndjson(buffer)
-        # one row a line; JSON text never holds a raw newline, so lines become array items
-        pieces.append(buffer.getvalue()[:-1].replace(b"\n", b","))
-        if start:
-            time.sleep(0)  # hand the GIL to request threads between pieces
-    return b"[" + b",".join(p for p in pieces if p) + b"]"
+    # One write of row objects, during which polars releases the GIL, instead of 2,048-row
+    # pieces of NDJSON joined into an array: 5.5 ms against 8.4 ms per 10,000x10 frame (medians
+    # of 150 interleaved rounds), and the writer's CPU per frame in bench/collector.py's tight
+    # loop 7.2 ms against 8.9 ms (medians of 4 interleaved runs)
+    buffer = io.BytesIO()
+    frame.write_json(buffer)
+    return buffer.getvalue()
 
 
 def pandas_json(frame: pd.DataFrame) -> bytes:
