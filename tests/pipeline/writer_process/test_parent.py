@@ -27,7 +27,7 @@ from modeltap import BasicCorrelationContext, Collector
 from modeltap.config import load_settings, writer_mode
 from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError, WriterLostError
 from modeltap.event import Event
-from modeltap.pipeline.control import StopRequest
+from modeltap.pipeline.control import FlushRequest, StopRequest
 from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import get_runtime
 from modeltap.pipeline.writer_process import parent as writer_process
@@ -519,3 +519,27 @@ def test_the_stop_timeout_must_be_positive(configure_tap: ConfigureTap) -> None:
                        block_timeout=1)
     with pytest.raises(ConfigError, match="stop_timeout must be a positive number"):
         WriterProcess(settings, queue, StatsRecorder(), None, stop_timeout=0)
+
+
+def test_an_abort_counts_what_waits_in_the_queue_and_ends_its_flushes(
+    configure_tap: ConfigureTap,
+) -> None:
+    """Events still queued for the writer process when a stop is aborted are counted as
+    ``writer_lost``, a flush waiting behind them ends, reported incomplete, and no writer
+    process is started for them."""
+    settings = configure_tap(writer="process")
+    queue = EventQueue(max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy,
+                       block_timeout=1)
+    stats = StatsRecorder()
+    drops: list[ModelTapError] = []
+    writer = WriterProcess(settings, queue, stats, lambda error, name: drops.append(error))
+    for number in range(3):
+        queue.put(Event("model_inputs", time.time_ns(), f"e{number}", f"e{number}", "list",
+                        take_snapshot([{"x": number}]), "ep/dep/model_inputs"))
+    flush = FlushRequest()
+    queue.put_control(flush)
+    writer.abort()
+    assert flush.done.is_set() and flush.incomplete
+    assert stats.snapshot().collections["model_inputs"].dropped == {"writer_lost": 3}
+    assert [type(error) for error in drops] == [WriterLostError]
+    assert queue.depth == 0 and writer.pid is None

@@ -187,12 +187,18 @@ class WriterProcess:
     def _lose_queued(self) -> Counter[str]:
         """Count the events still in this process's queue as ``writer_lost`` (after an
         abort: no writer process takes them any more)."""
-        lost = Counter(
-            item.collection
-            for item in self._queue.take_all_packed(0.0)
-            if type(item) is QueuedEvent
-        )
+        return self._lose_items(self._queue.take_all_packed(0.0))
+
+    def _lose_items(self, items: list[Any]) -> Counter[str]:
+        """Queue items no writer process will take (after an abort): their events are
+        counted as ``writer_lost``, their flushes and stops end incomplete."""
+        lost = Counter(item.collection for item in items if type(item) is QueuedEvent)
         self._count_lost(lost)
+        for item in items:
+            request = item.flush if isinstance(item, StopRequest) else item
+            if isinstance(request, FlushRequest):
+                request.incomplete = True
+                request.done.set()
         return lost
 
     def _count_lost(self, lost: Counter[str]) -> None:
@@ -295,15 +301,14 @@ class WriterProcess:
 
     def _send(self, sent: _Sent) -> None:
         """Keep ``sent`` until it is done and send it (a dead writer process is replaced)."""
-        if self._aborted:  # no writer process takes it any more
-            self._count_lost(Counter(sent.collections))
-            return
-        self._ensure_launched()  # before keeping it: a launch sends what is kept
+        if not self._aborted:
+            self._ensure_launched()  # before keeping it: a launch sends what is kept
         with self._lock:
             aborted = self._aborted
             if not aborted:
                 self._outstanding.append(sent)
         if aborted:  # no writer process takes it any more
+            self._lose_items([sent.request] if sent.request is not None else [])
             self._count_lost(Counter(sent.collections))
             return
         process = self._process
@@ -457,7 +462,7 @@ class WriterProcess:
             items = self._queue.take_all_packed(self._tick)
             take_mark = self._queue.take_mark
             if self._aborted:
-                self._count_lost(Counter(i.collection for i in items if type(i) is QueuedEvent))
+                self._lose_items(items)
                 return
             if self._crashed.is_set():
                 self._replace()
@@ -519,7 +524,6 @@ class WriterProcess:
                 return
             if self._crashed.is_set():
                 self._replace()
-
 
     def _gave_up(self, process: subprocess.Popen[bytes]) -> None:
         """The writer process gave up its stop (``stop_timeout``) and exits: count what it had
