@@ -36,6 +36,7 @@ from modeltap.errors import (
     StoreError,
     UnsupportedDataError,
     WriterCrashedError,
+    WriterLostError,
 )
 from modeltap.pipeline.runtime import configure, flush, shutdown, start, stats
 from modeltap.reading import join, read, read_arrow, scan
@@ -72,6 +73,7 @@ __all__ = [
     "StoreError",
     "UnsupportedDataError",
     "WriterCrashedError",
+    "WriterLostError",
     "__version__",
     "configure",
     "correlation",

@@ -30,6 +30,7 @@ __all__ = [
     "StoreError",
     "UnsupportedDataError",
     "WriterCrashedError",
+    "WriterLostError",
 ]
 
 
@@ -116,6 +117,11 @@ class SpoolWriteError(DataDroppedError):
 
 class WriterCrashedError(DataDroppedError):
     """The writer process kept crashing on the same events, which were then dropped."""
+
+
+class WriterLostError(DataDroppedError):
+    """Events handed to a writer process that was killed, or gave up, at a stop that did not
+    finish in time, before it had written them (counted as ``writer_lost``)."""
 
 
 class StoreError(ModelTapError):

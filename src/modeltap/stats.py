@@ -2,7 +2,7 @@
 
 Every drop has a reason (``disabled``, ``invalid_data``, ``invalid_name``, ``queue_full``,
 ``spool_full``, ``spool_lost``, ``encode_error``, ``write_error``, ``torn_by_crash``,
-``writer_crashed``) and is
+``writer_crashed``, ``writer_lost``) and is
 counted per collection; ``stats()`` returns a frozen snapshot and the scoring server exposes the
 same numbers as Prometheus metrics.
 """

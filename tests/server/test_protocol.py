@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import time
 from collections.abc import Iterator
@@ -9,9 +10,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from modeltap.errors import ConfigError
-from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits
+from modeltap.server.limits import DEFAULT_LIMITS, REFUSALS, HttpLimits
 from modeltap.server.options import resolve_options
 from tests.server.conftest import SCRIPTS, ServerProcess, running, write_deployment
 
@@ -62,6 +64,19 @@ def _score(server: ServerProcess) -> bytes:
             b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
         )
         return _read_all(sock)
+
+
+def _refused(server: ServerProcess) -> dict[tuple[str, str], float]:
+    """``modeltap_http_refused_total`` of /metrics by (reason, status), summed over workers."""
+    with server.client() as client:
+        text = client.get("/metrics").text
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "modeltap_http_refused_total":
+                key = (sample.labels["reason"], sample.labels["status"])
+                found[key] = found.get(key, 0.0) + sample.value
+    return found
 
 
 def test_a_header_beyond_the_size_limit_is_431(server: ServerProcess) -> None:
@@ -145,6 +160,81 @@ def test_a_stalled_body_is_cut_off(server: ServerProcess) -> None:
     assert not answer.startswith(b"HTTP/1.1 200 ")
     assert time.monotonic() - started < 5 * TIMEOUT
     assert _score(server).startswith(b"HTTP/1.1 200 ")
+
+
+def test_every_refusal_is_counted_in_metrics(server: ServerProcess) -> None:
+    """Each kind of refusal of the HTTP layer (431 twice over, 408, a 400 the parser refuses,
+    a silent connection and a stalled body closed without an answer) adds one to
+    ``modeltap_http_refused_total`` with its reason and status; every reason is shown."""
+    before = _refused(server)
+    assert set(before) == set(REFUSALS.items())
+    with _connect(server) as sock:
+        sock.sendall(b"GET /ready HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * MAX_HEADER_BYTES
+                     + b"\r\n\r\n")
+        assert _read_all(sock).startswith(b"HTTP/1.1 431 ")
+    with _connect(server) as sock:
+        sock.sendall(b"GET /ready HTTP/1.1\r\n"
+                     + b"".join(b"x-h%d: v\r\n" % i for i in range(MAX_HEADERS + 1)) + b"\r\n")
+        assert _read_all(sock).startswith(b"HTTP/1.1 431 ")
+    with _connect(server) as sock:
+        sock.sendall(b"GET /ready HTTP/1.1\r\nx-slow: a")
+        assert _read_all(sock).startswith(b"HTTP/1.1 408 ")
+    with _connect(server) as sock:
+        sock.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+        assert _read_all(sock).startswith(b"HTTP/1.1 400 ")
+    with _connect(server) as sock:
+        assert _read_all(sock) == b""
+    with _connect(server) as sock:
+        sock.sendall(b"POST /score HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: 1000\r\n\r\n{")
+        assert not _read_all(sock).startswith(b"HTTP/1.1 200 ")
+    after = _refused(server)
+    grown = {key: after[key] - before[key] for key in after if after[key] != before[key]}
+    assert grown == {
+        ("header_too_large", "431"): 1,
+        ("too_many_headers", "431"): 1,
+        ("header_timeout", "408"): 1,
+        ("malformed_request", "400"): 1,
+        ("no_request", "none"): 1,
+        ("body_timeout", "none"): 1,
+    }
+
+
+def test_connections_beyond_the_limit_are_counted(server_dir: Path) -> None:
+    """A connection beyond max_connections while every other one has a request in progress
+    is answered 503 and counted as connection_limit; one beyond it while another waits for a
+    head closes that one, counted as connection_evicted."""
+    deployment = write_deployment(
+        server_dir,
+        code_configuration={"code": str(SCRIPTS), "scoring_script": "score_echo.py"},
+        server={"max_connections": 2},
+    )
+    with running(server_dir, "serve", "-f", str(deployment)) as server:
+        before = _refused(server)
+        busy = [_connect(server) for _ in range(2)]
+        try:
+            for sock in busy:  # a request in progress: its body has not all arrived
+                sock.sendall(b"POST /score HTTP/1.1\r\nhost: x\r\n"
+                             b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{")
+            time.sleep(0.5)  # the server has read both heads
+            with _connect(server) as extra:
+                assert _read_all(extra).startswith(b"HTTP/1.1 503 ")
+        finally:
+            for sock in busy:
+                sock.close()
+        waiting = [_connect(server) for _ in range(2)]
+        try:
+            time.sleep(1.0)  # the server has accepted both
+            assert _score(server).startswith(b"HTTP/1.1 200 ")
+            # one of them is closed to make room, well within header_timeout (10 s)
+            closed, _, _ = select.select(waiting, [], [], 5)
+            assert closed and closed[0].recv(1) == b"", "no waiting connection was closed"
+        finally:
+            for sock in waiting:
+                sock.close()
+        after = _refused(server)
+    assert after[("connection_limit", "503")] - before[("connection_limit", "503")] == 1
+    assert after[("connection_evicted", "none")] - before[("connection_evicted", "none")] == 1
 
 
 def test_limits_come_from_the_server_section(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -15,6 +15,7 @@ import pytest
 from modeltap.config import RollingRate
 from modeltap.store import layout
 from modeltap.store.layout import PartitionClock, instance_id, partition_folder, segment_name
+from modeltap.store.tree import LocalTree
 
 NS = 1_000_000_000
 
@@ -203,3 +204,32 @@ def test_split_partition_separates_collection_and_partition() -> None:
         "2024/05/01",
     )
     assert layout.split_partition("/d/ep/dep/c") == ("/d/ep/dep/c", "")
+
+
+def test_newest_files_come_from_the_newest_partition_that_has_any(tmp_path: Path) -> None:
+    """The newest partition folder holding data files of the extension is chosen (an empty
+    newer one, other tools' folders and other formats are passed over), its last files in
+    name order up to the limit; a tree without any gives nothing."""
+    for relative in (
+        "2024/05/01/10/a-000001.parquet",
+        "2024/05/01/11/a-000002.parquet",
+        "2024/05/01/11/b-000001.parquet",
+        "2024/05/01/11/c-000001.parquet",
+        "2024/05/01/12/a-000003.jsonl",
+        "2024/05/02/00/.hidden.parquet",
+        "_assets/x.parquet",
+        "9999-other/y.parquet",
+    ):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"")
+    (tmp_path / "2024" / "05" / "03").mkdir()
+    tree = LocalTree(tmp_path)
+    assert layout.newest_files(tree, (".parquet",)) == [
+        "2024/05/01/11/a-000002.parquet",
+        "2024/05/01/11/b-000001.parquet",
+        "2024/05/01/11/c-000001.parquet",
+    ]
+    assert layout.newest_files(tree, (".parquet",), limit=1) == ["2024/05/01/11/c-000001.parquet"]
+    assert layout.newest_files(tree, (".jsonl",)) == ["2024/05/01/12/a-000003.jsonl"]
+    assert layout.newest_files(tree, (".parquet",), max_listings=3) == []
+    assert layout.newest_files(LocalTree(tmp_path / "absent"), (".parquet",)) == []

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from modeltap.event import Event
     from modeltap.formats.envelope import EnvelopeSource
+    from modeltap.store.tree import Tree
 
 __all__ = [
     "BadRecords",
@@ -165,12 +166,20 @@ class Format(ABC):
     """Whether the committed file differs from the spool segment (``commit_file`` converts)."""
 
     def commit_file(
-        self, source: Path, target: Path, *, durable: bool = False, committed_as: str = ""
+        self,
+        source: Path,
+        target: Path,
+        *,
+        durable: bool = False,
+        committed_as: str = "",
+        history: Tree | None = None,
     ) -> int:
         """Write the committed form of the spool segment ``source`` to ``target``. The default
         copies it as is. ``committed_as`` is the URL or path the file is published under (its
-        collection's folder is in it), for formats that keep a schema per collection. Returns
-        the bytes or rows written (for logs)."""
+        collection's folder is in it), for formats that keep a schema per collection;
+        ``history`` is that collection's folder in the destination (None when it cannot be
+        read back), where such formats find the earlier files. Returns the bytes or rows
+        written (for logs)."""
         shutil.copyfile(source, target)
         return target.stat().st_size
 

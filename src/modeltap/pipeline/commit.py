@@ -28,6 +28,7 @@ from pathlib import Path
 from modeltap.formats import get_format
 from modeltap.stats import StatsRecorder
 from modeltap.store.destination import Destination
+from modeltap.store.layout import split_partition
 
 __all__ = ["CONVERTED_SUFFIX", "Committer", "PendingSegment"]
 
@@ -237,11 +238,13 @@ class Committer:
         converted = pending.path.with_name(pending.path.name + CONVERTED_SUFFIX)
         if not converted.exists():
             temp = converted.with_name(converted.name + ".tmp")
+            folder = pending.relative_path.rpartition("/")[0]
             get_format(pending.format).commit_file(
                 pending.path,
                 temp,
                 durable=self._durable,
                 committed_as=pending.destination.join(pending.relative_path),
+                history=pending.destination.tree(split_partition(folder)[0]),
             )
             temp.replace(converted)
         return converted

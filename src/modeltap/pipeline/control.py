@@ -14,6 +14,9 @@ class FlushRequest:
 
     done: threading.Event = field(default_factory=threading.Event)
     waits_for: int = -1
+    incomplete: bool = False
+    """Set before ``done`` when it ended without everything committed (a writer process gave
+    up its stop, or was killed)."""
 
 
 @dataclass

@@ -150,7 +150,7 @@ class Runtime:
             return True
         request = FlushRequest()
         self.queue.put_control(request)
-        return request.done.wait(timeout)
+        return request.done.wait(timeout) and not request.incomplete
 
     def shutdown(self, timeout: float | None) -> bool:
         """Flush and stop the writer; False if ``timeout`` ran out first."""
@@ -159,7 +159,7 @@ class Runtime:
         self.closed = True
         stop = StopRequest()
         self.queue.put_control(stop)
-        finished = stop.flush.done.wait(timeout)
+        finished = stop.flush.done.wait(timeout) and not stop.flush.incomplete
         if not finished and isinstance(self.writer, WriterProcess):
             self.writer.abort()  # an orphaned writer process must not keep the spool lock
         if self.barrier is not None:

@@ -21,6 +21,10 @@ these limits (the ``server:`` section's keys of the same names):
   needs.
 
 Idle kept-alive connections are closed by uvicorn's own ``timeout_keep_alive``.
+
+Every refusal is counted by reason (``Refusals``; ``/metrics`` shows them as
+``modeltap_http_refused_total{reason,status}``, ``REFUSALS`` lists them with the status each is
+answered with, ``none`` for a connection closed without an answer).
 """
 
 from __future__ import annotations
@@ -28,9 +32,41 @@ from __future__ import annotations
 import functools
 import os
 import resource
+import threading
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT_LIMITS", "HttpLimits", "default_max_connections"]
+__all__ = ["DEFAULT_LIMITS", "REFUSALS", "HttpLimits", "Refusals", "default_max_connections"]
+
+REFUSALS: dict[str, str] = {
+    "header_too_large": "431",  # request line and headers beyond max_header_bytes
+    "too_many_headers": "431",  # more than max_headers fields
+    "header_timeout": "408",  # a head begun and not finished within header_timeout
+    "connection_limit": "503",  # beyond max_connections, every other one busy
+    "malformed_request": "400",  # a head the HTTP parser refused
+    "no_request": "none",  # nothing sent within header_timeout of the connection's opening
+    "body_timeout": "none",  # body_timeout without a byte of the body
+    "connection_evicted": "none",  # a connection waiting for a head, closed to make room
+}
+"""Why the HTTP layer refused or cut a connection, and the status it answered (``none``: the
+connection was closed without an answer)."""
+
+
+class Refusals:
+    """How many connections the HTTP layer refused or cut, by reason (``REFUSALS``)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(REFUSALS, 0)
+
+    def count(self, reason: str) -> None:
+        """One more refusal for ``reason`` (a key of ``REFUSALS``)."""
+        with self._lock:
+            self._counts[reason] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        """The counts so far, every reason included."""
+        with self._lock:
+            return dict(self._counts)
 
 
 @functools.cache

@@ -1,4 +1,5 @@
-"""Prometheus metrics: HTTP requests and latency, and every ``modeltap.stats()`` counter.
+"""Prometheus metrics: HTTP requests and latency, connections the HTTP layer refused, and
+every ``modeltap.stats()`` counter.
 
 Every series carries the label ``pid`` of the worker process it comes from, and /metrics shows
 the whole server whichever worker answers. With several workers the supervisor gives them a
@@ -32,6 +33,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector as PromCollector
 
 from modeltap.pipeline.runtime import stats
+from modeltap.server.limits import REFUSALS, Refusals
 from modeltap.server.runner import Runner
 from modeltap.stats import CollectionStats, PipelineStats
 
@@ -138,6 +140,27 @@ class _RunnerCollector(PromCollector):
         yield typical
 
 
+class _RefusalCollector(PromCollector):
+    """Connections the HTTP layer refused or cut (``modeltap.server.limits``), every reason
+    shown from zero so an alert needs no series to appear first."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        self.refusals = refusals
+
+    def collect(self) -> Iterator[Metric]:
+        pid = str(os.getpid())
+        refused = CounterMetricFamily(
+            "modeltap_http_refused",
+            "Connections the HTTP layer refused or closed before the application answered "
+            "(request head limits and timeouts, the connection limit), by reason and the "
+            "status answered (none: closed without an answer)",
+            labels=["reason", "status", "pid"],
+        )
+        for reason, count in self.refusals.snapshot().items():
+            refused.add_metric([reason, REFUSALS[reason], pid], float(count))
+        yield refused
+
+
 class ServerMetrics:
     """The registry of one server process and, with ``run_dir``, its view of the other workers."""
 
@@ -160,6 +183,9 @@ class ServerMetrics:
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.registry.register(_PipelineCollector())
+        self.refusals = Refusals()
+        """What the HTTP layer refuses (``limited_protocol`` counts into it)."""
+        self.registry.register(_RefusalCollector(self.refusals))
         self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._stop = threading.Event()
         self._publisher: threading.Thread | None = None

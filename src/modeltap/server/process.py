@@ -98,7 +98,7 @@ def _make_server(options: ServeOptions, on_close: Callable[[], None], app: Starl
         ) from None
     config = uvicorn.Config(
         app,
-        http=limited_protocol(options.http_limits),
+        http=limited_protocol(options.http_limits, app.state.modeltap.metrics.refusals),
         lifespan="on",
         log_level=options.log_level,
         access_log=options.access_log,

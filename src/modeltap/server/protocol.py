@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from modeltap.errors import ModelTapError
-from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits, default_max_connections
+from modeltap.server.limits import DEFAULT_LIMITS, HttpLimits, Refusals, default_max_connections
 
 __all__ = ["LimitedHttpToolsProtocol", "limited_protocol"]
 
@@ -34,6 +34,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with ``limits`` on request heads and slow requests."""
 
     limits: ClassVar[HttpLimits] = DEFAULT_LIMITS
+    refusals: ClassVar[Refusals] = Refusals()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -46,7 +47,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._body_pending = False
         self._head_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
-        self._refusal: tuple[int, str] | None = None
+        self._refusal: tuple[int, str, str] | None = None  # status, reason, message
         self._waiting_since = 0.0  # loop time the connection began to wait for a head
         limit = self.limits.max_connections
         self._max_connections = default_max_connections() if limit is None else limit
@@ -81,7 +82,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_pending and marks == self._marks:
             self._head_bytes += len(data)  # still in one head: all of it was head
             if self._head_bytes > self.limits.max_header_bytes:
-                self._refuse(431, self._too_large())
+                self._refuse(431, "header_too_large", self._too_large())
                 return
         if self._body_pending:
             if self._body_timer is not None:
@@ -93,6 +94,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._refusal is not None:
             self._refuse(*self._refusal)
         else:
+            self.refusals.count("malformed_request")
             super().send_400_response(msg)
 
     # parser callbacks
@@ -114,6 +116,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_fields > self.limits.max_headers:
             self._refusal = (
                 431,
+                "too_many_headers",
                 f"more than {self.limits.max_headers} header fields: send fewer headers",
             )
             raise _HeadRefused
@@ -147,7 +150,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     def _grow(self, size: int) -> None:
         self._head_size += size
         if self._head_size > self.limits.max_header_bytes:
-            self._refusal = (431, self._too_large())
+            self._refusal = (431, "header_too_large", self._too_large())
             raise _HeadRefused
 
     def _too_large(self) -> str:
@@ -165,10 +168,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_late)
             return
         if not self._head_started:
+            self.refusals.count("no_request")
             self.transport.close()  # nothing sent: nothing to answer
             return
         self._refuse(
-            408, f"request headers not received within {self.limits.header_timeout:g} seconds"
+            408,
+            "header_timeout",
+            f"request headers not received within {self.limits.header_timeout:g} seconds",
         )
 
     def _body_late(self) -> None:
@@ -178,6 +184,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self.flow is not None and self.flow.read_paused:  # we are not reading: not late
             self._body_timer = self.loop.call_later(self.limits.body_timeout, self._body_late)
             return
+        self.refusals.count("body_timeout")
         self.transport.close()  # the application sees the client disconnect
 
     def _waiting(self) -> bool:
@@ -199,14 +206,17 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if waiting:
             oldest = min(waiting, key=lambda connection: connection._waiting_since)
             oldest._cancel_timers()
+            self.refusals.count("connection_evicted")
             oldest.transport.close()
         else:
-            self._refuse(503, f"the server holds its limit of {self._max_connections} "
-                              "connections, all busy: retry later")
+            self._refuse(503, "connection_limit", f"the server holds its limit of "
+                         f"{self._max_connections} connections, all busy: retry later")
 
-    def _refuse(self, status: int, message: str) -> None:
-        """Answer ``status`` with ``message`` and close the connection."""
+    def _refuse(self, status: int, reason: str, message: str) -> None:
+        """Answer ``status`` with ``message``, close the connection and count it as
+        ``reason``."""
         self._cancel_timers()
+        self.refusals.count(reason)
         body = message.encode("utf-8")
         self.transport.write(
             b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
@@ -222,6 +232,13 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer = self._body_timer = None
 
 
-def limited_protocol(limits: HttpLimits) -> type[LimitedHttpToolsProtocol]:
-    """The protocol class for uvicorn's ``Config(http=...)`` that enforces ``limits``."""
-    return type("LimitedHttpToolsProtocol", (LimitedHttpToolsProtocol,), {"limits": limits})
+def limited_protocol(
+    limits: HttpLimits, refusals: Refusals | None = None
+) -> type[LimitedHttpToolsProtocol]:
+    """The protocol class for uvicorn's ``Config(http=...)`` that enforces ``limits`` and
+    counts what it refuses in ``refusals`` (which ``/metrics`` shows)."""
+    return type(
+        "LimitedHttpToolsProtocol",
+        (LimitedHttpToolsProtocol,),
+        {"limits": limits, "refusals": refusals or Refusals()},
+    )

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from modeltap.store.tree import Tree
 
 __all__ = ["Destination"]
 
@@ -29,3 +33,9 @@ class Destination(ABC):
     def join(self, relative_path: str) -> str:
         """The full URL or path of a relative path."""
         return f"{self.url.rstrip('/')}/{relative_path}"
+
+    def tree(self, relative_path: str = "") -> Tree | None:
+        """The committed files under ``relative_path`` as a tree to list and read (a format
+        looks back at a collection's earlier files with it), or None when this destination
+        cannot be read back."""
+        return None

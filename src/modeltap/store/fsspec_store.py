@@ -20,6 +20,7 @@ from typing import Any
 
 from modeltap.errors import MissingDependencyError, StoreError
 from modeltap.store.destination import Destination
+from modeltap.store.tree import FsspecTree, Tree
 from modeltap.store.urls import check_destination
 
 __all__ = ["FsspecDestination", "client_options", "open_filesystem"]
@@ -83,7 +84,7 @@ class FsspecDestination(Destination):
 
     def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
         self.url = url.rstrip("/")
-        self.fs, self._root, _ = open_filesystem(self.url, storage_options)
+        self.fs, self._root, self._options = open_filesystem(self.url, storage_options)
         self._flat = self.url.split("://", 1)[0].lower() in _FLAT_PROTOCOLS
 
     def _path(self, relative_path: str) -> str:
@@ -125,4 +126,12 @@ class FsspecDestination(Destination):
             r
             for r in relative
             if not r.endswith(".part") and not any(s.startswith(".") for s in r.split("/"))
+        )
+
+    def tree(self, relative_path: str = "") -> Tree | None:
+        """The objects under ``relative_path``, through the same file system."""
+        if not relative_path:
+            return FsspecTree(self.url, self._options, opened=(self.fs, self._root))
+        return FsspecTree(
+            self.join(relative_path), self._options, opened=(self.fs, self._path(relative_path))
         )

@@ -29,6 +29,7 @@ __all__ = [
     "folder_span",
     "instance_id",
     "is_data_file",
+    "newest_files",
     "partition_files",
     "partition_folder",
     "partition_value",
@@ -200,3 +201,38 @@ def partition_files(
 
     walk("", base)
     return found
+
+
+def newest_files(
+    tree: Tree, extensions: tuple[str, ...], *, limit: int = 64, max_listings: int = 32
+) -> list[str]:
+    """The committed data files with one of ``extensions`` in the newest partition folder of
+    the collection ``tree`` that holds any (the last ``limit`` of them in name order), relative
+    to the tree. Partition folders are tried newest first; [] when none is found within
+    ``max_listings`` folder listings (a tree of other files is never walked whole)."""
+    listings = 0
+
+    def walk(relative: str, level: int) -> list[str] | None:
+        nonlocal listings
+        if listings >= max_listings:
+            return None
+        listings += 1
+        entries = tree.ls(relative)
+        files = [name for name, is_dir in entries if not is_dir and is_data_file(name, extensions)]
+        if files:
+            return [f"{relative}/{name}" if relative else name for name in files[-limit:]]
+        folders = sorted(
+            (
+                (value, name)
+                for name, is_dir in entries
+                if is_dir and (value := partition_value(name, level)) is not None
+            ),
+            reverse=True,
+        )
+        for _, name in folders:
+            found = walk(f"{relative}/{name}" if relative else name, level + 1)
+            if found or listings >= max_listings:
+                return found
+        return None
+
+    return walk("", 0) or []

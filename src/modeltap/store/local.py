@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 from modeltap.store.destination import Destination
+from modeltap.store.tree import LocalTree, Tree
 
 __all__ = ["LocalDestination"]
 
@@ -68,3 +69,7 @@ class LocalDestination(Destination):
     def join(self, relative_path: str) -> str:
         """The local path of a relative path."""
         return str(self.root / relative_path)
+
+    def tree(self, relative_path: str = "") -> Tree | None:
+        """The folder ``relative_path`` under the root."""
+        return LocalTree(self.root / relative_path if relative_path else self.root)

@@ -8,12 +8,13 @@ stores. Errors of the underlying library become StoreError.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import stat
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from modeltap.errors import StoreError
 from modeltap.store.urls import is_local
@@ -36,6 +37,11 @@ class Tree(ABC):
     @abstractmethod
     def read_bytes(self, relative: str) -> bytes:
         """A file's content."""
+
+    def open_input(self, relative: str) -> BinaryIO:
+        """A file open for reading, seekable, so a reader can take only the parts it needs
+        (a Parquet footer); the default reads the whole file."""
+        return io.BytesIO(self.read_bytes(relative))
 
     @abstractmethod
     def write_atomic(self, relative: str, content: bytes) -> None:
@@ -100,6 +106,13 @@ class LocalTree(Tree):
         """Read a file."""
         try:
             return self._p(relative).read_bytes()
+        except OSError as exc:
+            raise StoreError(f"cannot read {self._p(relative)}: {exc}") from exc
+
+    def open_input(self, relative: str) -> BinaryIO:
+        """The file itself, open for reading."""
+        try:
+            return open(self._p(relative), "rb")
         except OSError as exc:
             raise StoreError(f"cannot read {self._p(relative)}: {exc}") from exc
 
@@ -177,11 +190,23 @@ class LocalTree(Tree):
 class FsspecTree(Tree):
     """Any fsspec file system (``s3://``, ``az://``, ``gs://``, ``memory://`` ...)."""
 
-    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        storage_options: dict[str, Any] | None = None,
+        *,
+        opened: tuple[Any, str] | None = None,
+    ) -> None:
+        """``opened``: the file system already open for ``url`` and the path of ``url`` in
+        it (a destination's own), instead of opening it again."""
         from modeltap.store.fsspec_store import open_filesystem
 
         self.url = url.rstrip("/")
-        self.fs, self._root, self._options = open_filesystem(self.url, storage_options)
+        if opened is None:
+            self.fs, self._root, self._options = open_filesystem(self.url, storage_options)
+        else:
+            (self.fs, root), self._options = opened, dict(storage_options or {})
+            self._root = root.rstrip("/")
 
     def _p(self, relative: str) -> str:
         return f"{self._root}/{relative}" if relative else self._root
@@ -207,6 +232,13 @@ class FsspecTree(Tree):
         """``fs.cat_file``."""
         try:
             return bytes(self.fs.cat_file(self._p(relative)))
+        except Exception as exc:
+            raise StoreError(f"cannot read {self.join(relative)}: {exc}") from exc
+
+    def open_input(self, relative: str) -> BinaryIO:
+        """``fs.open``: ranged reads of the object."""
+        try:
+            return self.fs.open(self._p(relative), "rb")  # type: ignore[no-any-return]
         except Exception as exc:
             raise StoreError(f"cannot read {self.join(relative)}: {exc}") from exc
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,15 +20,22 @@ import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 import modeltap
 from modeltap import BasicCorrelationContext, Collector
 from modeltap.config import load_settings, writer_mode
-from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError
+from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError, WriterLostError
 from modeltap.event import Event
+from modeltap.pipeline.control import FlushRequest, StopRequest
+from modeltap.pipeline.queue import EventQueue
 from modeltap.pipeline.runtime import get_runtime
 from modeltap.pipeline.writer_process import parent as writer_process
 from modeltap.pipeline.writer_process.parent import WriterProcess
+from modeltap.server.metrics import ServerMetrics
+from modeltap.server.summary import shutdown_lines
+from modeltap.snapshot import take_snapshot
+from modeltap.stats import StatsRecorder
 from tests.conftest import ConfigureTap, ReadRecords
 
 pytestmark = pytest.mark.usefixtures("configure_tap")
@@ -396,3 +405,141 @@ def test_spool_figures_follow_an_outage_after_traffic_stops(
     )
     assert drained.oldest_waiting_age == 0.0
     assert len(_correlation_ids(data_dir, "model_inputs")) == 5
+
+
+def test_events_a_killed_writer_process_had_not_written_are_counted_as_writer_lost(
+    configure_tap: ConfigureTap, data_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A writer process that does not answer a stop in time is killed (SIGKILL); the events
+    it had not confirmed written are dropped as ``writer_lost`` in stats(), /metrics, the
+    shutdown summary, on_error and the log, and exactly those are missing once the next start
+    has committed what it spooled."""
+    errors: list[ModelTapError] = []
+    configure_tap(writer="process")
+    collector = Collector(name="model_inputs", on_error=errors.append)
+    for number in range(20):
+        collector.collect([{"x": number}], BasicCorrelationContext(id=f"e{number}"))
+    assert modeltap.flush(timeout=60)
+    writer_pid = _writer().pid
+    assert writer_pid is not None
+    os.kill(writer_pid, signal.SIGSTOP)  # it reads no more: what is sent now waits in its pipe
+    for number in range(7):
+        collector.collect([{"x": number}], BasicCorrelationContext(id=f"late{number}"))
+    deadline = time.monotonic() + 30
+    while get_runtime().queue.depth and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the forwarder has sent them all
+    with caplog.at_level(logging.ERROR, logger="modeltap.writer"):
+        assert modeltap.shutdown(timeout=1) is False
+    assert _ends_within(writer_pid, 30)
+    final = modeltap.stats()
+    assert final.collections["model_inputs"].dropped == {"writer_lost": 7}
+    assert [type(error) for error in errors] == [WriterLostError]
+    assert "7 event(s) it had not confirmed written are dropped (writer_lost" in caplog.text
+    assert shutdown_lines(final) == [
+        "model_inputs: collected 27, written 20, dropped 7 (writer_lost 7)"
+    ]
+    exposed = text_string_to_metric_families(ServerMetrics().render_own().decode())
+    assert [
+        sample.value
+        for family in exposed
+        for sample in family.samples
+        if sample.name == "modeltap_dropped_total"
+        and sample.labels["reason"] == "writer_lost"
+        and sample.labels["collection"] == "model_inputs"
+    ] == [7.0]
+    configure_tap()  # a new pipeline adopts the killed writer's spool folder
+    assert modeltap.start()
+    assert modeltap.flush(timeout=60)
+    assert _correlation_ids(data_dir, "model_inputs") == Counter(
+        {f"e{n}": 1 for n in range(20)}
+    )
+
+
+def test_a_stop_stuck_on_the_destination_ends_at_the_writers_stop_timeout(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A destination that never answers (a socket on loopback that accepts nothing) holds a
+    writer process's stop: past its stop_timeout it gives up, logs it and exits; the stop
+    ends incomplete within the limit, nothing written is counted lost, and what it did not
+    commit shows as waiting in its spool."""
+    hole = socket.create_server(("127.0.0.1", 0))
+    try:
+        settings = load_settings({"endpoint_name": "ep", "name": "dep", "data_collector": {
+            "destination": "s3://bucket/data", "spool_dir": str(tmp_path / "spool"),
+            "fsync": "never", "storage_options": {
+                "key": "k", "secret": "s",
+                "endpoint_url": f"http://127.0.0.1:{hole.getsockname()[1]}",
+                "config_kwargs": {"read_timeout": 600, "retries": {"max_attempts": 1}},
+            },
+        }})
+        collector = settings.collector
+        queue = EventQueue(max_events=collector.queue_max_events,
+                           max_bytes=collector.queue_max_bytes, policy=collector.full_policy,
+                           block_timeout=collector.block_timeout)
+        stats = StatsRecorder()
+        drops: list[ModelTapError] = []
+        writer = WriterProcess(settings, queue, stats, lambda error, name: drops.append(error),
+                               stop_timeout=1.0)
+        writer.start()
+        assert writer.launch(60)
+        for number in range(5):
+            queue.put(Event("model_inputs", time.time_ns(), f"e{number}", f"e{number}", "list",
+                            take_snapshot([{"x": number}]), "ep/dep/model_inputs"))
+        deadline = time.monotonic() + 60
+        while writer.combined(stats.snapshot()).total("events_written") < 5:
+            assert time.monotonic() < deadline, "the writer process did not write the events"
+            time.sleep(0.05)
+        writer_pid = writer.pid
+        assert writer_pid is not None
+        stop = StopRequest()
+        with caplog.at_level(logging.ERROR, logger="modeltap.writer"):
+            started = time.monotonic()
+            queue.put_control(stop)
+            assert stop.flush.done.wait(30), "the stop never ended"
+            elapsed = time.monotonic() - started
+            assert writer.join(30)
+        assert stop.flush.incomplete
+        assert 1.0 <= elapsed < 15.0  # the limit, and what a loaded machine adds to it
+        assert _ends_within(writer_pid, 10)
+        final = writer.combined(stats.snapshot())
+    finally:
+        hole.close()
+    assert "the writer process could not stop within 1 s" in caplog.text
+    assert "could not finish its stop within 1 s and exited; 0 event(s)" in caplog.text
+    assert final.total("events_written") == 5
+    assert final.dropped_total == 0 and drops == []
+    assert final.spool_segments >= 1
+    assert final.last_error == "the writer process could not stop within 1 s"
+
+
+def test_the_stop_timeout_must_be_positive(configure_tap: ConfigureTap) -> None:
+    """A stop_timeout that is not a positive number of seconds is refused, naming it."""
+    settings = configure_tap(writer="process")
+    queue = EventQueue(max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy,
+                       block_timeout=1)
+    with pytest.raises(ConfigError, match="stop_timeout must be a positive number"):
+        WriterProcess(settings, queue, StatsRecorder(), None, stop_timeout=0)
+
+
+def test_an_abort_counts_what_waits_in_the_queue_and_ends_its_flushes(
+    configure_tap: ConfigureTap,
+) -> None:
+    """Events still queued for the writer process when a stop is aborted are counted as
+    ``writer_lost``, a flush waiting behind them ends, reported incomplete, and no writer
+    process is started for them."""
+    settings = configure_tap(writer="process")
+    queue = EventQueue(max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy,
+                       block_timeout=1)
+    stats = StatsRecorder()
+    drops: list[ModelTapError] = []
+    writer = WriterProcess(settings, queue, stats, lambda error, name: drops.append(error))
+    for number in range(3):
+        queue.put(Event("model_inputs", time.time_ns(), f"e{number}", f"e{number}", "list",
+                        take_snapshot([{"x": number}]), "ep/dep/model_inputs"))
+    flush = FlushRequest()
+    queue.put_control(flush)
+    writer.abort()
+    assert flush.done.is_set() and flush.incomplete
+    assert stats.snapshot().collections["model_inputs"].dropped == {"writer_lost": 3}
+    assert [type(error) for error in drops] == [WriterLostError]
+    assert queue.depth == 0 and writer.pid is None

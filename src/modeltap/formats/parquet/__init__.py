@@ -35,6 +35,7 @@ from modeltap.formats.parquet.tables import (
     event_table,
 )
 from modeltap.formats.parquet.union import SchemaUnion, unify
+from modeltap.store.tree import Tree
 
 __all__ = [
     "COMPRESSION",
@@ -106,7 +107,13 @@ class ParquetFormat(Format):
         return count_frames(handle)
 
     def commit_file(
-        self, source: Path, target: Path, *, durable: bool = False, committed_as: str = ""
+        self,
+        source: Path,
+        target: Path,
+        *,
+        durable: bool = False,
+        committed_as: str = "",
+        history: Tree | None = None,
     ) -> int:
         """Convert the frames into one Parquet file, its types consistent with the earlier
         files of its collection (see ``modeltap.formats.parquet.policy``); returns its rows."""
@@ -116,6 +123,7 @@ class ParquetFormat(Format):
             durable=durable,
             schemas=self._schemas,
             collection=collection_key(committed_as),
+            history=history,
         )
 
     def decode(self, file: FileRead) -> pa.Table:

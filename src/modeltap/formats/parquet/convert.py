@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from pathlib import Path
@@ -10,9 +11,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from modeltap.formats.parquet.frames import read_frames
-from modeltap.formats.parquet.policy import CollectionSchemas
+from modeltap.formats.parquet.policy import CollectionSchemas, committed_schemas
 from modeltap.formats.parquet.tables import ENVELOPE_COLUMNS, decode_constants, text
 from modeltap.formats.parquet.union import unify
+from modeltap.store.tree import Tree
 
 __all__ = ["COMPRESSION", "ROW_GROUP_ROWS", "spool_to_parquet"]
 
@@ -78,11 +80,13 @@ def spool_to_parquet(
     durable: bool = False,
     schemas: CollectionSchemas | None = None,
     collection: str = "",
+    history: Tree | None = None,
 ) -> int:
     """Convert a spool segment of frames into a Parquet file; return the number of rows.
     ``durable`` fsyncs the file before returning (fsync policy ``commit`` or ``always``).
     Column types follow the schema policy (``modeltap.formats.parquet.policy``), consistent
-    with the earlier files of ``collection`` that ``schemas`` remembers."""
+    with the earlier files of ``collection`` that ``schemas`` remembers or, the first time,
+    finds in ``history`` (the collection's folder in the destination)."""
     with pa.memory_map(str(source), "r") as mapped:
         tables = read_frames(mapped.read_buffer())  # zero-copy over the page cache
         try:
@@ -91,7 +95,8 @@ def spool_to_parquet(
             # the writer keeps segments mergeable; should one not be, keep the data as text
             table = unify(_data_as_text(t) for t in tables)
         table = decode_constants(table)
-        table = (schemas or CollectionSchemas()).apply(table, collection)
+        earlier = None if history is None else functools.partial(committed_schemas, history)
+        table = (schemas or CollectionSchemas()).apply(table, collection, earlier)
         chunks = table.column(0).num_chunks if table.num_columns else 0
         if chunks > 64 and table.num_rows // chunks < 4_096:
             table = table.combine_chunks()  # many small events: one pass, not one per event

@@ -10,8 +10,15 @@ together by DuckDB, pyarrow.dataset, polars and Spark.
   file whose values are integers stores them as float64 too (while they are exact), so readers
   that unify schemas see one wider type and none meets a narrower file after a wider one.
 
-The memory of a collection's types is per writer process (``CollectionSchemas``); a restart
-forgets it, so after a restart a column can go back to its narrower type in new files.
+What a collection's files had is learnt from the files themselves: the first time a writer
+process commits a file of a collection, it reads the schemas (the footers only) of the newest
+partition folder's Parquet files in the destination (``committed_schemas``, at most 64 files),
+and from then on remembers what it writes (``CollectionSchemas``). A widening thus survives a
+restart of the writer, a new spool folder and a new machine, and a writer also follows a
+widening that another writer of the same collection committed before it started. A column
+absent from the newest partition's files is not remembered (its next file may again be
+narrower); a destination that cannot be listed or read (write-only credentials) is logged once
+per collection and the writer goes on with what it writes itself.
 
 What each reader needs to read a collection's files together (``tests/compat`` runs each):
 
@@ -35,15 +42,25 @@ What each reader needs to read a collection's files together (``tests/compat`` r
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
+from modeltap.errors import ModelTapError
 from modeltap.formats.parquet.union import FLOAT_EXACT
-from modeltap.store.layout import split_partition
+from modeltap.store.layout import newest_files, split_partition
+from modeltap.store.tree import Tree
 
-__all__ = ["CollectionSchemas", "collection_key", "portable_type"]
+__all__ = ["CollectionSchemas", "collection_key", "committed_schemas", "portable_type"]
+
+logger = logging.getLogger("modeltap.commit")
+
+LOOK_BACK_FILES = 64
+"""At most this many files of the newest partition folder are looked at."""
 
 
 def portable_type(kind: pa.DataType) -> pa.DataType:
@@ -72,6 +89,28 @@ def collection_key(committed_as: str) -> str:
     """The collection folder of a committed file's URL or path (file name and partition
     folders removed)."""
     return split_partition(committed_as.replace("\\", "/").rsplit("/", 1)[0])[0]
+
+
+def committed_schemas(collection: Tree) -> list[pa.Schema]:
+    """The schemas of the Parquet files in the newest partition folder of ``collection`` (the
+    collection's folder in the destination) that has any, read from their footers. A file that
+    cannot be read is skipped; a folder that cannot be listed raises ``StoreError``."""
+    schemas = []
+    for relative in newest_files(collection, (".parquet",), limit=LOOK_BACK_FILES):
+        try:
+            with collection.open_input(relative) as handle:
+                schemas.append(pq.read_schema(handle))
+        except (ModelTapError, OSError, pa.ArrowException) as exc:
+            logger.debug("left out %s when looking back: %s", collection.join(relative), exc)
+    return schemas
+
+
+def _remember(seen: dict[str, pa.DataType], field: pa.Field) -> None:
+    """Note the type ``field`` was written with: a float column stays float once it was."""
+    before = seen.get(field.name)
+    if before is not None and pa.types.is_floating(before) and pa.types.is_integer(field.type):
+        return
+    seen[field.name] = field.type
 
 
 def _has_null(kind: pa.DataType) -> bool:
@@ -109,9 +148,19 @@ class CollectionSchemas:
         self._lock = threading.Lock()
         self._types: dict[str, dict[str, pa.DataType]] = {}
 
-    def apply(self, table: pa.Table, key: str) -> pa.Table:
+    def apply(
+        self,
+        table: pa.Table,
+        key: str,
+        earlier: Callable[[], Iterable[pa.Schema]] | None = None,
+    ) -> pa.Table:
         """``table`` with portable types, consistent with what ``key``'s collection had; the
-        types written are remembered."""
+        types written are remembered. The first time ``key`` is seen, ``earlier`` gives the
+        schemas of the collection's committed files (see ``committed_schemas``)."""
+        with self._lock:
+            known = key in self._types
+        if not known:
+            self._look_back(key, earlier)
         with self._lock:
             seen = dict(self._types.get(key, {}))
         fields = []
@@ -134,8 +183,29 @@ class CollectionSchemas:
                 column = column.cast(target, safe=False)
             fields.append(field.with_type(target))
             columns.append(column)
-            if before is None or not (pa.types.is_floating(before) and pa.types.is_integer(target)):
-                seen[field.name] = target
+            _remember(seen, field.with_type(target))
         with self._lock:
             self._types.setdefault(key, {}).update(seen)
         return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+    def _look_back(self, key: str, earlier: Callable[[], Iterable[pa.Schema]] | None) -> None:
+        """Learn ``key``'s types from its committed files (once; outside the lock: it may
+        read from a store)."""
+        seen: dict[str, pa.DataType] = {}
+        if earlier is not None:
+            try:
+                for schema in earlier():
+                    for field in schema:
+                        _remember(seen, field)
+            except (ModelTapError, OSError, pa.ArrowException) as exc:
+                logger.warning(
+                    "cannot read the earlier Parquet files of %s (%s): its column types follow "
+                    "what this process writes, so a column widened before it started may be "
+                    "narrower again in its files",
+                    key,
+                    exc,
+                )
+        with self._lock:
+            known = self._types.setdefault(key, {})
+            for name, kind in seen.items():
+                known.setdefault(name, kind)

@@ -4,14 +4,15 @@ own, started by ``WriterProcess`` as
 
 It reads frames (``wire``) from its stdin and answers on its stdout:
 
-* ``("start", settings, base, log_level)`` comes first, answered by ``("ready",)`` once the
-  writer's destinations are open;
+* ``("start", settings, base, log_level, stop_timeout)`` comes first, answered by
+  ``("ready",)`` once the writer's destinations are open;
 * ``("events", first, packed_events)``: events numbered ``first``, ``first + 1``, ... in the
   parent's pipeline; those below ``base`` were handled by an earlier writer process and are
   skipped;
 * ``("flush", token)`` is answered by ``("flushed", token, done, stats)`` once everything before
   it is committed; ``("stop", token)`` by ``("stopped", token, done, stats)`` as the process
-  ends; end of input or a new parent process (the parent died) stops it the same way,
+  ends, or by ``("abandoned", token, done, stats)`` when the stop could not finish in time
+  (see below); end of input or a new parent process (the parent died) stops it the same way,
   unanswered;
 * ``("progress", done, stats)`` is sent as the writer works, ``("drop", collection, kind,
   message)`` for every drop the writer reports, ``("log", logger, level, message)`` for every
@@ -21,9 +22,11 @@ It reads frames (``wire``) from its stdin and answers on its stdout:
 counted): the parent keeps every frame not done yet, to send again to a new writer process if
 this one dies.
 
-A stop that does not finish within ``STOP_TIMEOUT`` seconds (a destination that hangs) ends the
-process all the same: what it did not commit stays in its spool folder, whose lock goes with the
-process, and the next start commits it.
+A stop that does not finish within ``stop_timeout`` seconds (``STOP_TIMEOUT`` unless the parent
+says otherwise; a destination that hangs) ends the process all the same, after an error in the
+log and the ``abandoned`` answer: what it did not commit stays in its spool folder, whose lock
+goes with the process, and the next start commits it; the parent counts what it had not written
+(``writer_lost``).
 """
 
 from __future__ import annotations
@@ -46,18 +49,19 @@ from modeltap.pipeline.runtime import default_spool_dir, envelope_for, swap_sett
 from modeltap.pipeline.spool import Spool
 from modeltap.pipeline.writer import Writer
 from modeltap.pipeline.writer_process import wire
+from modeltap.pipeline.writer_process.parent import STOP_TIMEOUT
 from modeltap.stats import PipelineStats, StatsRecorder
 from modeltap.store.layout import instance_id
 
-__all__ = ["main"]
+__all__ = ["EXIT_ABANDONED", "STOP_TIMEOUT", "WriterChild", "main"]
 
 logger = logging.getLogger("modeltap.writer")
 
 _PROGRESS_INTERVAL = 0.05  # seconds between progress reports while the writer works
 _AGE_INTERVAL = 1.0  # seconds between reports of a waiting backlog's age alone
 _PARENT_CHECK_INTERVAL = 0.5  # seconds between two looks at whether the parent still lives
-STOP_TIMEOUT = 60.0
-"""Seconds a stop may take before the writer process exits without finishing it."""
+EXIT_ABANDONED = 4
+"""The exit code of a writer process that gave up a stop it could not finish in time."""
 
 
 class _TallyQueue(EventQueue):
@@ -71,13 +75,27 @@ class _TallyQueue(EventQueue):
         self.handled = self.taken
         return super().take_all_packed(timeout)
 
+    def discard_all(self) -> Any:
+        """See ``EventQueue.discard_all``: the writer's stop calls it once it has handled what
+        it took last (so a stop that hangs on the destination after that reports it)."""
+        self.handled = self.taken
+        return super().discard_all()
+
 
 class WriterChild:
     """One writer process's pipeline, fed from ``inbox`` and reporting to ``outbox``."""
 
-    def __init__(self, settings: Settings, base: int, inbox: int, outbox: int) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        base: int,
+        inbox: int,
+        outbox: int,
+        stop_timeout: float = STOP_TIMEOUT,
+    ) -> None:
         collector = settings.collector
         self._base = base
+        self._stop_timeout = stop_timeout
         self._inbox = inbox
         self._outbox = outbox
         self._tell_lock = threading.Lock()
@@ -174,19 +192,28 @@ class WriterChild:
         self.tell(("flushed", token, self.done, self.snapshot()))
 
     def _stop(self, token: int | None) -> None:
-        """Flush and stop the writer (once, whoever asks first), within ``STOP_TIMEOUT``."""
+        """Flush and stop the writer (once, whoever asks first), within the stop timeout;
+        past it, answer ``abandoned`` and exit."""
         if not self._stopping.acquire(blocking=False):
             self._stopped.wait()  # the other thread stops it (or ends the process)
             return
         stop = StopRequest()
         self.queue.put_control(stop)
-        if not (stop.flush.done.wait(STOP_TIMEOUT) and self.writer.join(STOP_TIMEOUT)):
+        deadline = time.monotonic() + self._stop_timeout
+        if not (
+            stop.flush.done.wait(self._stop_timeout)
+            and self.writer.join(max(0.0, deadline - time.monotonic()))
+        ):
+            snapshot = self.snapshot()
             logger.error(
-                "the writer process could not stop within %.0f s; it exits now, and what it "
-                "did not commit is committed from its spool at the next start",
-                STOP_TIMEOUT,
+                "the writer process could not stop within %g s; it exits now, and the %d "
+                "segment(s) it did not commit are committed from its spool at the next start",
+                self._stop_timeout,
+                snapshot.spool_segments,
             )
-            os._exit(1)  # the spool lock goes with the process
+            if token is not None:
+                self.tell(("abandoned", token, self.done, snapshot))
+            os._exit(EXIT_ABANDONED)  # the spool lock goes with the process
         self._stopped.set()
         done = self._base + self.queue.taken  # the writer wrote what it took at the end too
         if token is not None:
@@ -249,9 +276,9 @@ def main() -> int:
     start = wire.receive(inbox)
     if start is None or start[0] != "start":
         return 2
-    _, settings, base, log_level = start
+    _, settings, base, log_level, stop_timeout = start
     swap_settings(settings)  # for snapshots that consult them (payload sinks)
-    child = WriterChild(settings, base, inbox, outbox)
+    child = WriterChild(settings, base, inbox, outbox, stop_timeout)
     child.tell(("ready",))
     package = logging.getLogger("modeltap")
     package.setLevel(log_level)

@@ -9,6 +9,13 @@ a crash of the writer process loses nothing. If it keeps dying on the same frame
 getting further, that frame is dropped and counted (``writer_crashed``), so one poison event
 cannot stop the pipeline. Counters are this process's plus the writer process's, as it last
 reported them.
+
+A stop has a limit (``stop_timeout``, ``STOP_TIMEOUT`` by default): a writer process that cannot
+finish it in time (a destination that hangs) gives up and exits, and one that does not answer
+when the caller of the stop gives up first is killed (``abort``). Either way what it wrote stays
+in its spool for the next start, and the events it had not confirmed written, with those still
+waiting here, are dropped and counted (``writer_lost``) and the stop reports that it did not
+finish.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from typing import Any
 
 from modeltap import errors
 from modeltap.config import Settings
-from modeltap.errors import ModelTapError, WriterCrashedError
+from modeltap.errors import ConfigError, ModelTapError, WriterCrashedError, WriterLostError
 from modeltap.event import APPROX_BYTES, COLLECTION, QueuedEvent
 from modeltap.pipeline.ack import SpoolBarrier
 from modeltap.pipeline.control import FlushRequest, StopRequest
@@ -35,7 +42,7 @@ from modeltap.pipeline.writer import Writer
 from modeltap.pipeline.writer_process import wire
 from modeltap.stats import CollectionStats, PipelineStats, StatsRecorder
 
-__all__ = ["WriterProcess", "combine_stats"]
+__all__ = ["STOP_TIMEOUT", "WriterProcess", "combine_stats"]
 
 logger = logging.getLogger("modeltap.writer")
 
@@ -47,6 +54,8 @@ _FRAME_BYTES = 1 << 20
 _GIVE_UP_AFTER = 2  # crashes without progress before the frame in the way is dropped
 _STOP_GRACE = 5.0  # seconds a stopped writer process gets to exit before it is killed
 _WAKE_UP = object()  # a control item that only wakes the forwarder
+STOP_TIMEOUT = 60.0
+"""Seconds a writer process's stop may take before it exits without finishing it."""
 
 
 @dataclasses.dataclass
@@ -73,8 +82,14 @@ class WriterProcess:
         report_drop: Any,
         tick: float = 0.1,
         barrier: SpoolBarrier | None = None,
+        stop_timeout: float = STOP_TIMEOUT,
     ) -> None:
+        if not stop_timeout > 0:
+            raise ConfigError(
+                f"stop_timeout must be a positive number of seconds, not {stop_timeout!r}"
+            )
         self._settings = settings
+        self._stop_timeout = stop_timeout
         self._barrier = barrier  # ack: spool
         self._marks: deque[tuple[int, int]] = deque()  # (events sent, queue take mark)
         self._queue = queue
@@ -91,11 +106,13 @@ class WriterProcess:
         self._remote_at = 0.0  # when it came (monotonic)
         self._retired: list[PipelineStats] = []  # last reports of writer processes that died
         self._process: subprocess.Popen[bytes] | None = None  # started with the first event
+        self._reader: threading.Thread | None = None  # reads the live writer process's replies
         self._launching = threading.Lock()
         self._ready = threading.Event()
         self._crashed = threading.Event()
         self._stopping = False
         self._aborted = False  # a stop that did not finish in time: the process was killed
+        self._abandoned = False  # the writer process gave up its stop (stop_timeout) and exits
         self._stuck_at = -1  # ``_done`` when the writer process last died
         self._stuck_count = 0
         self._thread = threading.Thread(target=self._run, name="modeltap-forwarder", daemon=True)
@@ -129,22 +146,71 @@ class WriterProcess:
         return self._thread.is_alive()
 
     def abort(self) -> None:
-        """A stop that did not finish in time: kill the writer process (its spool folder and
-        lock go with it; the next start commits what it wrote) and end the forwarder."""
+        """A stop that did not finish in time: kill the writer process (SIGKILL; its spool
+        folder and lock go with it, the next start commits what it wrote) and end the
+        forwarder. The events it had not confirmed written, and those still queued here, are
+        dropped and counted as ``writer_lost``."""
         with self._lock:
             self._aborted = True
             process = self._process
-            unconfirmed = self._sent - self._done
         self._queue.put_control(_WAKE_UP)
-        if process is None or process.poll() is not None:
+        if process is not None and process.poll() is None:
+            process.kill()
+        reader = self._reader
+        if reader is not None:
+            reader.join(_STOP_GRACE)  # what it reported before it died counts as confirmed
+        lost = self._lose_unconfirmed()
+        lost.update(self._lose_queued())
+        if process is None or not lost:
             return
-        process.kill()
         logger.error(
-            "the writer process %d did not stop in time and was killed; %d event(s) sent to it "
-            "were not confirmed written (those it wrote are committed at the next start)",
+            "the writer process %d did not stop in time and was killed; %d event(s) it had not "
+            "confirmed written are dropped (writer_lost; those it wrote are committed at the "
+            "next start)",
             process.pid,
-            unconfirmed,
+            sum(lost.values()),
         )
+
+    def _lose_unconfirmed(self) -> Counter[str]:
+        """Count the events sent to the writer process and not confirmed written as
+        ``writer_lost`` (they count as done from now on)."""
+        with self._lock:
+            lost: Counter[str] = Counter()
+            for sent in self._outstanding:
+                if sent.token is None and sent.end > self._done:
+                    lost.update(sent.collections[max(0, self._done - sent.first) :])
+            self._done = self._sent
+            self._forget_done()
+        self._count_lost(lost)
+        return lost
+
+    def _lose_queued(self) -> Counter[str]:
+        """Count the events still in this process's queue as ``writer_lost`` (after an
+        abort: no writer process takes them any more)."""
+        return self._lose_items(self._queue.take_all_packed(0.0))
+
+    def _lose_items(self, items: list[Any]) -> Counter[str]:
+        """Queue items no writer process will take (after an abort): their events are
+        counted as ``writer_lost``, their flushes and stops end incomplete."""
+        lost = Counter(item[COLLECTION] for item in items if type(item) is tuple)
+        self._count_lost(lost)
+        for item in items:
+            request = item.flush if isinstance(item, StopRequest) else item
+            if isinstance(request, FlushRequest):
+                request.incomplete = True
+                request.done.set()
+        return lost
+
+    def _count_lost(self, lost: Counter[str]) -> None:
+        for collection, count in lost.items():
+            self._stats.dropped(collection, "writer_lost", count)
+            self._report_drop(
+                WriterLostError(
+                    f"the writer process stopped before it had written {count} event(s) of "
+                    f"{collection!r}: a stop that did not finish in time"
+                ),
+                collection,
+            )
 
     @property
     def pid(self) -> int | None:
@@ -219,13 +285,15 @@ class WriterProcess:
             name="modeltap-writer-replies",
             daemon=True,
         )
+        self._reader = reader
         reader.start()
         level = logging.getLogger("modeltap").getEffectiveLevel()
         with self._lock:
             base = self._done
             backlog = [sent.data for sent in self._outstanding]
+        start = ("start", self._settings, base, level, self._stop_timeout)
         try:
-            wire.send(process.stdin.fileno(), wire.frame(("start", self._settings, base, level)))
+            wire.send(process.stdin.fileno(), wire.frame(start))
             for data in backlog:
                 wire.send(process.stdin.fileno(), data)
         except OSError:
@@ -233,9 +301,16 @@ class WriterProcess:
 
     def _send(self, sent: _Sent) -> None:
         """Keep ``sent`` until it is done and send it (a dead writer process is replaced)."""
-        self._ensure_launched()  # before keeping it: a launch sends what is kept
+        if not self._aborted:
+            self._ensure_launched()  # before keeping it: a launch sends what is kept
         with self._lock:
-            self._outstanding.append(sent)
+            aborted = self._aborted
+            if not aborted:
+                self._outstanding.append(sent)
+        if aborted:  # no writer process takes it any more
+            self._lose_items([sent.request] if sent.request is not None else [])
+            self._count_lost(Counter(sent.collections))
+            return
         process = self._process
         assert process is not None and process.stdin is not None
         try:
@@ -249,6 +324,8 @@ class WriterProcess:
         """Start a new writer process after the last one died."""
         process = self._process
         assert process is not None
+        if self._aborted:
+            return  # killed on purpose: not replaced
         code = _reap(process, timeout=1.0)
         with self._lock:
             if self._remote is not None:
@@ -339,6 +416,10 @@ class WriterProcess:
             elif kind in ("flushed", "stopped"):
                 self._progress(message[2], message[3])
                 self._finish_request(message[1])
+            elif kind == "abandoned":
+                self._progress(message[2], message[3])
+                with self._lock:
+                    self._abandoned = True
             elif kind == "log":
                 logging.getLogger(message[1]).log(message[2], "%s", message[3])
             elif kind == "drop":
@@ -348,6 +429,7 @@ class WriterProcess:
             crashed = (
                 process is self._process
                 and not self._aborted
+                and not self._abandoned
                 and not (self._stopping and not self._outstanding)
             )
             if crashed:
@@ -379,6 +461,9 @@ class WriterProcess:
         while True:
             items = self._queue.take_all_packed(self._tick)
             take_mark = self._queue.take_mark
+            if self._aborted:
+                self._lose_items(items)
+                return
             if self._crashed.is_set():
                 self._replace()
             for item in items:
@@ -428,6 +513,9 @@ class WriterProcess:
             if self._aborted:
                 _reap(process, timeout=_STOP_GRACE)
                 return
+            if self._abandoned:
+                self._gave_up(process)
+                return
             if stop.flush.done.wait(self._tick):
                 _reap(process, timeout=_STOP_GRACE)
                 for pipe in (process.stdin, process.stdout):
@@ -436,6 +524,33 @@ class WriterProcess:
                 return
             if self._crashed.is_set():
                 self._replace()
+
+    def _gave_up(self, process: subprocess.Popen[bytes]) -> None:
+        """The writer process gave up its stop (``stop_timeout``) and exits: count what it had
+        not written, and end the stop and every flush still waiting as incomplete."""
+        _reap(process, timeout=_STOP_GRACE)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+        lost = self._lose_unconfirmed()
+        remote = self._aged_remote()
+        segments = 0 if remote is None else remote.spool_segments
+        logger.error(
+            "the writer process %d could not finish its stop within %g s and exited; %d "
+            "event(s) it had not written are dropped (writer_lost), and the %d segment(s) it "
+            "did not commit wait in its spool for the next start",
+            process.pid,
+            self._stop_timeout,
+            sum(lost.values()),
+            segments,
+        )
+        self._stats.error(f"the writer process could not stop within {self._stop_timeout:g} s")
+        with self._lock:
+            waiting = [sent.request for sent in self._outstanding if sent.request is not None]
+            self._outstanding.clear()
+        for request in waiting:
+            request.incomplete = True
+            request.done.set()
 
 
 def _reap(process: subprocess.Popen[bytes], timeout: float) -> int | None:
