@@ -13,8 +13,13 @@ then warm. ``--rounds`` runs the whole table again and gives, per page, the medi
 rounds' cold times and the worst of everything. The target: every page under 300 ms on a store
 of 100 assets and 1,000 runs.
 
-    python bench/ui.py --assets 100 --runs 1000            # the issue's size
-    python bench/ui.py --assets 10 --runs 50 --repeat 3    # a quick look
+``--against REV`` (repeatable) also serves the same store with another git revision's modeltap
+(its ``src/``, exported with ``git archive``), taking turns with this tree page by page in every
+round, so that versions compared see the same load on a shared machine.
+
+    python bench/ui.py --assets 100 --runs 1000 --rounds 3     # the issue's size
+    python bench/ui.py --assets 10 --runs 50 --repeat 3        # a quick look
+    python bench/ui.py --rounds 3 --against HEAD~1             # this tree against a revision
 """
 
 from __future__ import annotations
@@ -96,9 +101,21 @@ def write_assets(destination: Path, count: int, hours: int, rows: int) -> list[s
     return names
 
 
-def start_ui(destination: Path) -> tuple[subprocess.Popen[str], str, int]:
-    """``modeltap ui`` on a free loopback port; (process, host, port)."""
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+def export_revision(revision: str, folder: Path) -> Path:
+    """``src/`` of git ``revision`` under ``folder``; returns the folder holding ``modeltap``."""
+    target = folder / re.sub(r"[^A-Za-z0-9._-]", "_", revision)
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", revision, "src"], cwd=ROOT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target / "src"
+
+
+def start_ui(destination: Path, source: Path) -> tuple[subprocess.Popen[str], str, int]:
+    """``modeltap ui`` (from the ``modeltap`` in ``source``) on a free loopback port;
+    (process, host, port)."""
+    environment = dict(os.environ, PYTHONPATH=str(source))
     process = subprocess.Popen(
         [sys.executable, "-m", "modeltap.cli", "ui", "-d", str(destination), "--port", "0"],
         stderr=subprocess.PIPE,
@@ -149,9 +166,11 @@ def fetch_all(host: int | str, port: int, paths: list[str], connections: int) ->
     return time.perf_counter() - began
 
 
-def measure(destination: Path, path: str, repeat: int) -> tuple[float, list[float], int]:
+def measure(
+    destination: Path, source: Path, path: str, repeat: int
+) -> tuple[float, list[float], int]:
     """(cold seconds, warm seconds, bytes) of one page, on a server started for it alone."""
-    process, host, port = start_ui(destination)
+    process, host, port = start_ui(destination, source)
     try:
         connection = http.client.HTTPConnection(host, port, timeout=120)
         cold, size = fetch(connection, path)
@@ -163,9 +182,9 @@ def measure(destination: Path, path: str, repeat: int) -> tuple[float, list[floa
     return cold, warm, size
 
 
-def measure_list_charts(destination: Path, paths: list[str]) -> tuple[float, float]:
+def measure_list_charts(destination: Path, source: Path, paths: list[str]) -> tuple[float, float]:
     """(cold, warm) seconds to fetch every chart of the asset list, as a browser does."""
-    process, host, port = start_ui(destination)
+    process, host, port = start_ui(destination, source)
     try:
         fetch(http.client.HTTPConnection(host, port, timeout=120), "/assets")
         cold = fetch_all(host, port, paths, BROWSER_CONNECTIONS)
@@ -174,6 +193,44 @@ def measure_list_charts(destination: Path, paths: list[str]) -> tuple[float, flo
         process.terminate()
         process.wait(timeout=30)
     return cold, warm
+
+
+class Timings:
+    """What one version measured over the rounds."""
+
+    def __init__(self, pages: dict[str, str]) -> None:
+        self.colds: dict[str, list[float]] = {label: [] for label in pages}
+        self.warms: dict[str, list[float]] = {label: [] for label in pages}
+        self.sizes: dict[str, int] = {}
+        self.list_colds: list[float] = []
+        self.list_warms: list[float] = []
+
+    def print_table(self, charts: int) -> None:
+        """The Markdown table: cold (median of the rounds), warm median, worst, size."""
+        print("| page | cold ms | warm median ms | worst ms | KiB |")
+        print("|---|---:|---:|---:|---:|")
+        for label, colds in self.colds.items():
+            worst = max(colds + self.warms[label])
+            print(
+                f"| {label} | {statistics.median(colds) * 1000:.0f} "
+                f"| {statistics.median(self.warms[label]) * 1000:.0f} | {worst * 1000:.0f} "
+                f"| {self.sizes[label] / 1024:.0f} |"
+            )
+        print(
+            f"| all {charts} list charts, {BROWSER_CONNECTIONS} connections "
+            f"| {statistics.median(self.list_colds) * 1000:.0f} "
+            f"| {statistics.median(self.list_warms) * 1000:.0f} "
+            f"| {max(self.list_colds + self.list_warms) * 1000:.0f} | |"
+        )
+        if len(self.list_colds) > 1:
+            print()
+            print(
+                "cold ms per round: "
+                + "; ".join(
+                    f"{label} " + ", ".join(f"{c * 1000:.0f}" for c in colds)
+                    for label, colds in self.colds.items()
+                )
+            )
 
 
 def main() -> None:
@@ -186,10 +243,20 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100, help="rows per asset and hour")
     parser.add_argument("--repeat", type=int, default=10, help="warm fetches per page")
     parser.add_argument("--rounds", type=int, default=1, help="times the table is measured")
+    parser.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="REV",
+        help="also measure this git revision's modeltap, taking turns with this tree",
+    )
     parser.add_argument("--save", action="store_true", help="keep the table in bench/results")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="modeltap-bench-ui-") as folder:
+        sources = {"this tree": ROOT / "src"}
+        for revision in args.against:
+            sources[revision] = export_revision(revision, Path(folder) / "revisions")
         destination = Path(folder) / "store"
         began = time.perf_counter()
         assets = write_assets(destination, args.assets, args.hours, args.rows)
@@ -211,20 +278,24 @@ def main() -> None:
             "run report": f"/monitors/{monitors[-1]}/runs/{stamp}/report.html",
         }
         charts = [f"/assets/{name}/1/volume.svg" for name in assets]
-        colds: dict[str, list[float]] = {label: [] for label in pages}
-        warms: dict[str, list[float]] = {label: [] for label in pages}
-        sizes: dict[str, int] = {}
-        list_colds: list[float] = []
-        list_warms: list[float] = []
+        timings = {name: Timings(pages) for name in sources}
         load_before = os.getloadavg()[0]
-        for _ in range(args.rounds):
+        for round_index in range(args.rounds):
             for label, path in pages.items():
-                cold, warm, sizes[label] = measure(destination, path, args.repeat)
-                colds[label].append(cold)
-                warms[label].extend(warm)
-            cold, warm = measure_list_charts(destination, charts)
-            list_colds.append(cold)
-            list_warms.append(warm)
+                order = list(sources)
+                order = order[round_index % len(order) :] + order[: round_index % len(order)]
+                for name in order:
+                    found = timings[name]
+                    cold, warm, found.sizes[label] = measure(
+                        destination, sources[name], path, args.repeat
+                    )
+                    found.colds[label].append(cold)
+                    found.warms[label].extend(warm)
+            for name in sources:
+                cold, warm = measure_list_charts(destination, sources[name], charts)
+                timings[name].list_colds.append(cold)
+                timings[name].list_warms.append(warm)
+        load_after = os.getloadavg()[0]
 
     recording = start_recording("ui", enabled=args.save)
     print()
@@ -232,32 +303,15 @@ def main() -> None:
         f"{args.assets} assets x {args.hours} hourly files, {per_monitor * args.monitors} runs "
         f"({args.monitors} monitors x {per_monitor}, {args.features} features); "
         f"generated in {generated:.1f} s; {args.rounds} round(s), each page cold on a fresh "
-        f"server then {args.repeat} warm fetches; load average before the rounds "
-        f"{load_before:.1f}"
+        f"server then {args.repeat} warm fetches; load average {load_before:.1f} before the "
+        f"rounds, {load_after:.1f} after"
     )
-    print()
-    print("| page | cold ms | warm median ms | worst ms | KiB |")
-    print("|---|---:|---:|---:|---:|")
-    for label in pages:
-        worst = max(colds[label] + warms[label])
-        print(
-            f"| {label} | {statistics.median(colds[label]) * 1000:.0f} "
-            f"| {statistics.median(warms[label]) * 1000:.0f} | {worst * 1000:.0f} "
-            f"| {sizes[label] / 1024:.0f} |"
-        )
-    print(
-        f"| all {len(charts)} list charts, {BROWSER_CONNECTIONS} connections | "
-        f"{statistics.median(list_colds) * 1000:.0f} | {statistics.median(list_warms) * 1000:.0f} "
-        f"| {max(list_colds + list_warms) * 1000:.0f} | |"
-    )
-    if args.rounds > 1:
+    for name, found in timings.items():
         print()
-        print(
-            "cold ms per round: "
-            + "; ".join(
-                f"{label} " + ", ".join(f"{c * 1000:.0f}" for c in colds[label]) for label in pages
-            )
-        )
+        if len(timings) > 1:
+            print(f"{name}:")
+            print()
+        found.print_table(len(charts))
     recording.save()
 
 
