@@ -173,6 +173,11 @@ class ResultsStore:
     def runs(self, monitor: str) -> list[str]:
         """The committed runs of a monitor (their window-end stamps), oldest first."""
         stamps = [s for s in self._ls(f"{monitor}/runs") if not s.startswith(".")]
+        if self._local:
+            # one stat per run instead of listing its folder: 10 monitors of 100 runs listed in
+            # 1.7 ms instead of 12 ms (bench/ui.py's store; its monitors page lists them twice)
+            runs = Path(self.url.removeprefix("file://")) / monitor / "runs"
+            return [s for s in stamps if os.path.isfile(runs / s / "run.json")]
         return [s for s in stamps if "run.json" in self._ls(f"{monitor}/runs/{s}")]
 
     def run_info(self, monitor: str, stamp: str) -> dict[str, Any]:
@@ -185,16 +190,29 @@ class ResultsStore:
 
     def metrics(self, monitor: str, stamps: Sequence[str] | None = None) -> pd.DataFrame:
         """The metrics of the given runs (default: every committed run), oldest first."""
-        tables = []
-        for stamp in self.runs(monitor) if stamps is None else stamps:
-            try:
-                blob = self._read(f"{monitor}/runs/{stamp}/metrics.parquet")
-            except OSError as exc:
-                raise MonitorError(f"cannot read run {stamp} of {monitor}: {exc}") from None
-            tables.append(pq.read_table(pa.BufferReader(blob)).cast(METRIC_SCHEMA))
+        stamps = self.runs(monitor) if stamps is None else stamps
+        tables = [self.metrics_table(monitor, stamp) for stamp in stamps]
         table = pa.concat_tables(tables) if tables else METRIC_SCHEMA.empty_table()
         frame: pd.DataFrame = table.to_pandas()
         return frame
+
+    def metrics_table(
+        self, monitor: str, stamp: str, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """One run's metrics as an Arrow table (only ``columns``, when given)."""
+        try:
+            blob = self._read(f"{monitor}/runs/{stamp}/metrics.parquet")
+            table = pq.read_table(
+                pa.BufferReader(blob), columns=None if columns is None else list(columns)
+            )
+        except (OSError, pa.ArrowException) as exc:
+            raise MonitorError(f"cannot read run {stamp} of {monitor}: {exc}") from None
+        schema = (
+            METRIC_SCHEMA
+            if columns is None
+            else pa.schema([METRIC_SCHEMA.field(name) for name in columns])
+        )
+        return table.cast(schema)
 
     def histograms(self, monitor: str, stamp: str) -> pd.DataFrame:
         """A run's histograms."""
