@@ -74,6 +74,14 @@ def _parquet(table: pa.Table) -> bytes:
     return sink.getvalue()
 
 
+def _read_parquet(blob: bytes, columns: Sequence[str] | None = None) -> pa.Table:
+    """A small Parquet file held in memory. ``ParquetFile.read`` rather than ``read_table``,
+    which goes through the dataset machinery: a run's metrics in 0.2 ms of CPU instead of 0.8
+    (30 runs of bench/ui.py's store, the history a monitor page reads on its first visit)."""
+    handle = pq.ParquetFile(pa.BufferReader(blob))
+    return handle.read(columns=None if columns is None else list(columns), use_threads=False)
+
+
 class ResultsStore:
     """Monitor runs under ``{destination}/_monitoring/``, local or any fsspec URL."""
 
@@ -202,9 +210,7 @@ class ResultsStore:
         """One run's metrics as an Arrow table (only ``columns``, when given)."""
         try:
             blob = self._read(f"{monitor}/runs/{stamp}/metrics.parquet")
-            table = pq.read_table(
-                pa.BufferReader(blob), columns=None if columns is None else list(columns)
-            )
+            table = _read_parquet(blob, columns)
         except (OSError, pa.ArrowException) as exc:
             raise MonitorError(f"cannot read run {stamp} of {monitor}: {exc}") from None
         schema = (
@@ -217,5 +223,5 @@ class ResultsStore:
     def histograms(self, monitor: str, stamp: str) -> pd.DataFrame:
         """A run's histograms."""
         blob = self._read(f"{monitor}/runs/{stamp}/histograms.parquet")
-        frame: pd.DataFrame = pq.read_table(pa.BufferReader(blob)).to_pandas()
+        frame: pd.DataFrame = _read_parquet(blob).to_pandas()
         return frame
