@@ -77,7 +77,9 @@ def _parquet(table: pa.Table) -> bytes:
 def _read_parquet(blob: bytes, columns: Sequence[str] | None = None) -> pa.Table:
     """A small Parquet file held in memory. ``ParquetFile.read`` rather than ``read_table``,
     which goes through the dataset machinery: a run's metrics in 0.2 ms of CPU instead of 0.8
-    (30 runs of bench/ui.py's store, the history a monitor page reads on its first visit)."""
+    (30 runs of bench/ui.py's store, the history a monitor page reads on its first visit);
+    bench/ui.py, 2026-12-06, 599073e against 9c5297c: a run page's first visit 80 -> 50 ms of
+    server CPU, a monitor page's 70 -> 60 (their wall times within the load's noise)."""
     handle = pq.ParquetFile(pa.BufferReader(blob))
     return handle.read(columns=None if columns is None else list(columns), use_threads=False)
 
@@ -183,7 +185,9 @@ class ResultsStore:
         stamps = [s for s in self._ls(f"{monitor}/runs") if not s.startswith(".")]
         if self._local:
             # one stat per run instead of listing its folder: 10 monitors of 100 runs listed in
-            # 1.7 ms instead of 12 ms (bench/ui.py's store; its monitors page lists them twice)
+            # 1.7 ms instead of 12 ms (bench/ui.py's store; its monitors page lists them twice,
+            # whose first visit went 48 -> 21 ms with this and Arrow metrics, 706a1c2 against
+            # 5c31335 in bench/ui.py, 2026-12-06)
             runs = Path(self.url.removeprefix("file://")) / monitor / "runs"
             return [s for s in stamps if os.path.isfile(runs / s / "run.json")]
         return [s for s in stamps if "run.json" in self._ls(f"{monitor}/runs/{s}")]
