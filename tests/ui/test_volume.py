@@ -174,3 +174,17 @@ def test_hour_histogram_skips_nulls() -> None:
     """Null times are not counted."""
     times = pa.chunked_array([pa.array([START, None], pa.timestamp("us", tz="UTC"))])
     assert hour_histogram(times) == {int(START.timestamp()) // 3600: 1}
+
+
+def test_footer_hours_finds_time_after_nested_columns(tmp_path: Path) -> None:
+    """Nested columns before ``time`` take several Parquet columns: its statistics are found."""
+    table = pa.table(
+        {
+            "nested": pa.array([{"a": 1, "b": 2}] * 2),
+            "tags": pa.array([[1, 2]] * 2),
+            "time": pa.array([START, START.replace(minute=5)], pa.timestamp("ns", tz="UTC")),
+        }
+    )
+    pq.write_table(table, tmp_path / "n.parquet")
+    hour = int(START.timestamp()) // 3600
+    assert footer_hours(pq.read_metadata(tmp_path / "n.parquet")) == {hour: 2}

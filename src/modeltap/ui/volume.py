@@ -212,9 +212,12 @@ def footer_hours(metadata: Any) -> dict[int, int] | None:
     one hour counts its rows there. None when a row group spans hours or the statistics are
     missing (the ``time`` column has to be read then)."""
     schema = metadata.schema.to_arrow_schema()
-    index = schema.get_field_index("time")
-    if index < 0 or not pa.types.is_timestamp(schema.field(index).type):
+    field = schema.field("time") if schema.get_field_index("time") >= 0 else None
+    if field is None or not pa.types.is_timestamp(field.type):
         return None
+    # the Parquet column (a leaf: nested columns before it have several) holding ``time``
+    paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    index = paths.index("time")
     hours: dict[int, int] = {}
     for group in range(metadata.num_row_groups):
         block = metadata.row_group(group)
