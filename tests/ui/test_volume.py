@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -188,3 +189,25 @@ def test_footer_hours_finds_time_after_nested_columns(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "n.parquet")
     hour = int(START.timestamp()) // 3600
     assert footer_hours(pq.read_metadata(tmp_path / "n.parquet")) == {hour: 2}
+
+
+def test_rows_per_hour_on_an_fsspec_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an fsspec store (memory://) the footers are read through fsspec, no data read."""
+    import io
+
+    import fsspec
+
+    root = f"memory://volume-{uuid.uuid4().hex}/ep/dep/model_inputs"
+    fs, path = fsspec.core.url_to_fs(root)
+    for hour, rows in ((10, 3), (12, 4)):
+        times = [START.replace(hour=hour, minute=i) for i in range(rows)]
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"time": pa.array(times, pa.timestamp("us", tz="UTC"))}), sink)
+        fs.pipe(f"{path}/2024/05/08/{hour:02d}/w-1.parquet", sink.getvalue())
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the footer should have been enough")
+
+    monkeypatch.setattr(modeltap, "read_arrow", no_reading)
+    asset = DataAsset("m", "1", root, format="parquet")
+    assert VolumeReader().per_hour(asset, START, 3).counts == [3, 0, 4]
