@@ -80,3 +80,32 @@ def test_unreadable_run(tmp_path: Path) -> None:
     (path / "run.json").write_bytes(b"{not json")
     with pytest.raises(MonitorError, match="cannot read run 20240101T000000Z of m"):
         store.run_info("m", "20240101T000000Z")
+
+
+def test_metrics_table_reads_the_columns_asked_for(tmp_path: Path) -> None:
+    """One run's metrics as Arrow, all columns or some, typed as the metric schema."""
+    store = ResultsStore(str(tmp_path))
+    _write(store, "20240101T000000Z", 4.0)
+    assert store.metrics_table("m", "20240101T000000Z").schema == METRIC_SCHEMA
+    table = store.metrics_table("m", "20240101T000000Z", ("metric_name", "metric_value"))
+    assert table.column_names == ["metric_name", "metric_value"]
+    assert table.to_pylist() == [{"metric_name": "x", "metric_value": 4.0}]
+
+
+def test_unreadable_metrics_name_the_run(tmp_path: Path) -> None:
+    """A corrupt metrics.parquet is a MonitorError naming the run, from either reader."""
+    store = ResultsStore(str(tmp_path))
+    path = Path(_write(store, "20240101T000000Z", 1.0))
+    (path / "metrics.parquet").write_bytes(b"not parquet")
+    with pytest.raises(MonitorError, match="cannot read run 20240101T000000Z of m"):
+        store.metrics_table("m", "20240101T000000Z")
+    with pytest.raises(MonitorError, match="cannot read run 20240101T000000Z of m"):
+        store.metrics("m")
+
+
+def test_a_stray_file_among_the_runs_is_not_a_run(tmp_path: Path) -> None:
+    """Only folders holding run.json are runs."""
+    store = ResultsStore(str(tmp_path))
+    _write(store, "20240101T000000Z", 1.0)
+    (tmp_path / "_monitoring" / "m" / "runs" / "notes.txt").write_text("x")
+    assert store.runs("m") == ["20240101T000000Z"]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from modeltap.errors import MonitorError
-from modeltap.monitor.results import ResultsStore
+from modeltap.monitor.results import HISTOGRAM_SCHEMA, ResultsStore
 from modeltap.report.content import margin, pick_run, run_content
-from tests.report.sample_store import MONITOR, RUNS, write_sample_store
+from tests.report.sample_store import MONITOR, RUNS, write_sample_store, write_synthetic_runs
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +76,29 @@ def test_pick_run_errors_name_what_exists(store: ResultsStore) -> None:
         pick_run(store, MONITOR, "2030-01-01")
     with pytest.raises(MonitorError, match="monitors with results: credit"):
         pick_run(store, "nope")
+
+
+def test_a_run_made_again_shows_its_new_metrics(tmp_path: Path) -> None:
+    """Metrics are kept by run and start time: the same window run again is read again."""
+    destination = str(tmp_path / "store")
+    write_synthetic_runs(destination, runs=2, features=2)
+    store = ResultsStore(destination)
+    stamp = store.runs("monitor-000")[-1]
+
+    def accuracy() -> float | None:
+        content = run_content(store, "monitor-000", stamp)
+        performance = next(s for s in content.signals if s.name == "performance")
+        return next(m.value for m in performance.signal_metrics if m.metric == "accuracy")
+
+    before = accuracy()
+    metrics = store.metrics_table("monitor-000", stamp)
+    values = pc.if_else(
+        pc.equal(metrics.column("metric_name"), "accuracy"), 0.25, metrics.column("metric_value")
+    )
+    metrics = metrics.set_column(
+        metrics.schema.get_field_index("metric_value"), "metric_value", values
+    )
+    info = store.run_info("monitor-000", stamp)
+    info["start_time"] = "2030-01-01T00:00:00.000001Z"
+    store.write("monitor-000", stamp, metrics, HISTOGRAM_SCHEMA.empty_table(), info)
+    assert before != 0.25 and accuracy() == 0.25

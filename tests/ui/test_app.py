@@ -4,14 +4,32 @@ is required when set, and nothing but GET is served."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from starlette.testclient import TestClient
 
+import modeltap
+from modeltap.catalog import DataAsset
 from modeltap.ui.app import create_app
-from tests.report.sample_store import MONITOR, collect_sample_asset, write_sample_store
+from tests.report.sample_store import (
+    FIRST,
+    MONITOR,
+    collect_sample_asset,
+    write_sample_store,
+    write_synthetic_runs,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 KEY = "s3cret-key"
 
@@ -128,3 +146,91 @@ def test_unreadable_results_answer_500_with_the_reason(tmp_path: Path) -> None:
     response = client.get("/monitors")
     assert response.status_code == 500
     assert "cannot read run 20240508T130000Z of broken" in response.text
+
+
+def _hour_file(folder: Path, name: str, rows: int) -> None:
+    """A Parquet data file of ``rows`` events in the hour ``FIRST``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    times = [FIRST + dt.timedelta(minutes=i) for i in range(rows)]
+    table = pa.table(
+        {
+            "time": pa.array(times, pa.timestamp("us", tz="UTC")),
+            "correlationid": [f"{name}-{i}" for i in range(rows)],
+            "id": [f"{name}-{i}" for i in range(rows)],
+            "row_index": [0] * rows,
+            "x": list(range(rows)),
+        }
+    )
+    pq.write_table(table, folder / f"{name}.parquet")
+
+
+def test_a_change_in_the_store_shows_on_the_next_request(tmp_path: Path) -> None:
+    """Pages already shown (their reads cached) show a new run and a new data file at once."""
+    destination = str(tmp_path / "store")
+    write_synthetic_runs(destination, runs=2, features=2)
+    hour = tmp_path / "data" / f"{FIRST:%Y/%m/%d/%H}"
+    _hour_file(hour, "w-1", 3)
+    last = f"{FIRST:%Y-%m-%dT%H}:59:00.000Z"
+    asset = DataAsset("a", "1", str(tmp_path / "data"), format="parquet", last_event_time=last)
+    modeltap.register_asset(asset, destination=destination)
+    client = TestClient(create_app(destination))
+    assert "<td class=\"num\">2</td>" in client.get("/monitors").text
+    assert "20240508T130000Z" not in client.get("/monitors/monitor-000").text
+    assert "3 rows from" in client.get("/assets/a/1").text
+    assert "3 rows from" in client.get("/assets/a/1/volume.svg").text
+
+    write_synthetic_runs(destination, runs=1, features=2, start=FIRST + dt.timedelta(hours=2))
+    _hour_file(hour, "w-2", 4)
+    monitors = client.get("/monitors").text
+    assert "<td class=\"num\">3</td>" in monitors and "20240508T130000Z" in monitors
+    assert "/monitors/monitor-000/runs/20240508T130000Z" in client.get("/monitors/monitor-000").text
+    assert client.get("/monitors/monitor-000/runs/20240508T130000Z").status_code == 200
+    assert "7 rows from" in client.get("/assets/a/1").text
+    assert "7 rows from" in client.get("/assets/a/1/volume.svg").text
+
+
+def test_the_first_visit_imports_and_compiles_nothing(store: tuple[str, str]) -> None:
+    """After create_app, the first visit of every page (in a fresh interpreter) imports no
+    module and compiles no template: start-up did it."""
+    destination, asset = store
+    paths = [
+        "/assets",
+        f"/assets/{asset}/1/volume.svg",
+        f"/assets/{asset}/1",
+        "/monitors",
+        f"/monitors/{MONITOR}",
+        f"/monitors/{MONITOR}/runs/20240508T130000Z",
+        f"/monitors/{MONITOR}/runs/20240508T130000Z/report.html",
+    ]
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from starlette.requests import Request
+        from starlette.routing import Match
+        from modeltap.report.templating import environment
+        from modeltap.ui.app import create_app
+
+        app = create_app({destination!r})
+        modules, templates = set(sys.modules), len(environment().cache)
+        found = {{}}
+        for path in {paths!r}:
+            for route in app.routes:
+                scope = {{"type": "http", "path": path, "method": "GET"}}
+                match, child = route.matches(scope)
+                if match == Match.FULL:
+                    scope.update(child, query_string=b"", headers=[])
+                    status = route.endpoint(Request(scope)).status_code
+                    break
+            found[path] = [status, sorted(set(sys.modules) - modules)]
+            modules = set(sys.modules)
+        print(json.dumps({{"pages": found, "compiled": len(environment().cache) - templates}}))
+        """
+    )
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]))
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["compiled"] == 0
+    assert result["pages"] == {path: [200, []] for path in paths}

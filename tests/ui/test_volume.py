@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+import modeltap
 from modeltap.catalog import DataAsset
-from modeltap.ui.volume import VolumeReader, hour_histogram, parse_event_time
+from modeltap.ui.volume import VolumeReader, footer_hours, hour_histogram, parse_event_time
 
 START = dt.datetime(2024, 5, 8, 10, tzinfo=dt.UTC)
 
@@ -66,9 +70,58 @@ def test_each_file_is_counted_once(tmp_path: Path) -> None:
     assert len(opened) == 3 and reader.files_read == 3
 
 
-def test_default_counter_reads_through_modeltap(tmp_path: Path) -> None:
-    """Without a counter, rows are counted by modeltap's reader."""
-    assert VolumeReader().per_hour(_asset(tmp_path), START, 3).counts == [5, 0, 4]
+def test_default_counter_reads_hourly_parquet_footers_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a counter, hourly Parquet files are counted from their footers: no data read."""
+    asset = _asset(tmp_path)
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the footer should have been enough")
+
+    monkeypatch.setattr(modeltap, "read_arrow", no_reading)
+    assert VolumeReader().per_hour(asset, START, 3).counts == [5, 0, 4]
+
+
+def _times_file(path: Path, times: Sequence[dt.datetime | None], **options: bool) -> None:
+    """A Parquet file of ``times`` in row groups of two rows."""
+    table = pa.table({"time": pa.array(times, pa.timestamp("us", tz="UTC"))})
+    pq.write_table(table, path, row_group_size=2, **options)
+
+
+def test_footer_hours_counts_each_row_group_in_its_hour(tmp_path: Path) -> None:
+    """Row groups in hours 10 and 11 (one null time skipped) are counted from the footer."""
+    times = [START, START.replace(minute=59), START.replace(hour=11), None]
+    _times_file(tmp_path / "f.parquet", times)
+    hour = int(START.timestamp()) // 3600
+    assert footer_hours(pq.read_metadata(tmp_path / "f.parquet")) == {hour: 2, hour + 1: 1}
+
+
+def test_footer_hours_cannot_tell(tmp_path: Path) -> None:
+    """A row group spanning two hours, no statistics, or text times: None (read the column)."""
+    spanning = [START, START.replace(hour=11)]
+    _times_file(tmp_path / "span.parquet", spanning)
+    _times_file(tmp_path / "bare.parquet", [START, START], write_statistics=False)
+    pq.write_table(pa.table({"time": ["2024-05-08T10:00:00Z"]}), tmp_path / "text.parquet")
+    for name in ("span", "bare", "text"):
+        assert footer_hours(pq.read_metadata(tmp_path / f"{name}.parquet")) is None, name
+
+
+def test_files_footers_cannot_tell_are_read(tmp_path: Path) -> None:
+    """A file without statistics is counted from its time column, each row in its hour."""
+    root = tmp_path / "bare"
+    (root / "2024/05/08/10").mkdir(parents=True)
+    table = pa.table(
+        {
+            "time": pa.array([START, START, START.replace(hour=11)], pa.timestamp("us", tz="UTC")),
+            "correlationid": ["a", "b", "c"],
+            "id": ["1", "2", "3"],
+            "row_index": [0, 0, 0],
+        }
+    )
+    pq.write_table(table, root / "2024/05/08/10/w-1.parquet", write_statistics=False)
+    asset = DataAsset("b", "1", str(root), format="parquet")
+    assert VolumeReader().per_hour(asset, START, 2).counts == [2, 1]
 
 
 def test_newest_rows_come_from_the_newest_folder_before_the_end(tmp_path: Path) -> None:
@@ -122,3 +175,39 @@ def test_hour_histogram_skips_nulls() -> None:
     """Null times are not counted."""
     times = pa.chunked_array([pa.array([START, None], pa.timestamp("us", tz="UTC"))])
     assert hour_histogram(times) == {int(START.timestamp()) // 3600: 1}
+
+
+def test_footer_hours_finds_time_after_nested_columns(tmp_path: Path) -> None:
+    """Nested columns before ``time`` take several Parquet columns: its statistics are found."""
+    table = pa.table(
+        {
+            "nested": pa.array([{"a": 1, "b": 2}] * 2),
+            "tags": pa.array([[1, 2]] * 2),
+            "time": pa.array([START, START.replace(minute=5)], pa.timestamp("ns", tz="UTC")),
+        }
+    )
+    pq.write_table(table, tmp_path / "n.parquet")
+    hour = int(START.timestamp()) // 3600
+    assert footer_hours(pq.read_metadata(tmp_path / "n.parquet")) == {hour: 2}
+
+
+def test_rows_per_hour_on_an_fsspec_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On an fsspec store (memory://) the footers are read through fsspec, no data read."""
+    import io
+
+    import fsspec
+
+    root = f"memory://volume-{uuid.uuid4().hex}/ep/dep/model_inputs"
+    fs, path = fsspec.core.url_to_fs(root)
+    for hour, rows in ((10, 3), (12, 4)):
+        times = [START.replace(hour=hour, minute=i) for i in range(rows)]
+        sink = io.BytesIO()
+        pq.write_table(pa.table({"time": pa.array(times, pa.timestamp("us", tz="UTC"))}), sink)
+        fs.pipe(f"{path}/2024/05/08/{hour:02d}/w-1.parquet", sink.getvalue())
+
+    def no_reading(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the footer should have been enough")
+
+    monkeypatch.setattr(modeltap, "read_arrow", no_reading)
+    asset = DataAsset("m", "1", root, format="parquet")
+    assert VolumeReader().per_hour(asset, START, 3).counts == [3, 0, 4]

@@ -2,9 +2,13 @@
 
 The store's layout puts every event in a partition folder (``{yyyy}/{MM}/{dd}/{HH}[/{mm}]``, or
 coarser for collections rolled daily, monthly or yearly), so only the folders of the hours asked
-for are listed. Committed files never change, so each file's rows per hour are read once (with
-``modeltap.read_arrow``, the ``time`` column only) and kept in a bounded cache keyed by the file
-and its size: a page shown again lists folders and reads nothing.
+for are listed. A Parquet file's rows per hour come from its footer when the ``time`` statistics
+of each row group fall within one hour (as in an hourly partition): no data is read. Other files
+(JSON lines, files rolled daily or coarser) have their ``time`` column read with
+``modeltap.read_arrow``. Rows are counted as stored: a copy of an event delivered twice
+(at-least-once delivery) counts twice, where ``modeltap.read`` keeps one. Committed files never
+change, so each file is looked at once and its counts kept in a bounded cache keyed by the file
+and its size: a page shown again lists folders and opens nothing.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import pyarrow as pa
 
 import modeltap
 from modeltap.catalog import DataAsset
-from modeltap.formats import DATA_EXTENSIONS
+from modeltap.formats import DATA_EXTENSIONS, format_for_path
 
-__all__ = ["HourCounts", "VolumeReader", "hour_histogram", "parse_event_time"]
+__all__ = ["HourCounts", "VolumeReader", "footer_hours", "hour_histogram", "parse_event_time"]
 
 _DATA_SUFFIXES = DATA_EXTENSIONS
 
@@ -82,9 +86,35 @@ class VolumeReader:
         return fsspec.core.url_to_fs(url, **self._options)  # type: ignore[no-any-return]
 
     def _read_hours(self, url: str) -> dict[int, int]:
-        """Rows of one file per hour (hours since the epoch), from its ``time`` column."""
+        """Rows of one file per hour (hours since the epoch): from a Parquet footer when it
+        tells, else from the file's ``time`` column."""
+        found = format_for_path(url)
+        if found is not None and found.name == "parquet":
+            # 0.05 ms a footer against about 3 ms a read_arrow of the time column (local disk,
+            # 100-row files). bench/ui.py, 2026-12-06, 29908f6 against c02cc80: the first
+            # visit of a list chart (48 files) 158 -> 27 ms, 150 -> 30 ms of server CPU; the
+            # asset list's 100 charts 5.4 -> 1.2 s
+            hours = self._footer_hours(url)
+            if hours is not None:
+                return hours
         table = modeltap.read_arrow(url, columns=["time"], storage_options=self._options or None)
         return hour_histogram(table.column("time"))
+
+    def _footer_hours(self, url: str) -> dict[int, int] | None:
+        """Rows per hour from a Parquet footer, or None when its statistics cannot tell (no
+        ``time`` timestamp statistics, or a row group spanning more than one hour)."""
+        import pyarrow.parquet as pq
+
+        try:
+            if "://" in url:
+                fs, path = self._fs(url)
+                with fs.open(path, "rb") as handle:
+                    metadata = pq.ParquetFile(handle).metadata
+            else:
+                metadata = pq.read_metadata(url)
+        except (OSError, pa.ArrowException):
+            return None  # the reader says what is wrong with it
+        return footer_hours(metadata)
 
     def _files(self, fs: Any, folder: str, *, deep: bool) -> list[tuple[str, int]]:
         """Committed data files in ``folder`` (at any depth when ``deep``) with their sizes."""
@@ -175,6 +205,47 @@ class VolumeReader:
         if "time" in frame.columns:
             frame = frame.sort_values("time", ascending=False, kind="stable")
         return frame.head(limit), url
+
+
+def footer_hours(metadata: Any) -> dict[int, int] | None:
+    """Rows per hour (hours since the epoch, UTC; nulls skipped) of a Parquet file from its
+    ``pyarrow.parquet.FileMetaData``: each row group whose ``time`` minimum and maximum fall in
+    one hour counts its rows there. None when a row group spans hours or the statistics are
+    missing (the ``time`` column has to be read then)."""
+    schema = metadata.schema.to_arrow_schema()
+    field = schema.field("time") if schema.get_field_index("time") >= 0 else None
+    if field is None or not pa.types.is_timestamp(field.type):
+        return None
+    # the Parquet column (a leaf: nested columns before it have several) holding ``time``
+    paths = [metadata.schema.column(i).path for i in range(metadata.num_columns)]
+    index = paths.index("time")
+    hours: dict[int, int] = {}
+    for group in range(metadata.num_row_groups):
+        block = metadata.row_group(group)
+        stats = block.column(index).statistics
+        if block.num_rows == 0:
+            continue
+        if stats is None or not stats.has_null_count:
+            return None
+        rows = block.num_rows - stats.null_count
+        if rows == 0:
+            continue
+        if not stats.has_min_max:
+            return None
+        low, high = _epoch_hour(stats.min), _epoch_hour(stats.max)
+        if low is None or low != high:
+            return None
+        hours[low] = hours.get(low, 0) + rows
+    return hours
+
+
+def _epoch_hour(moment: Any) -> int | None:
+    """Hours since the epoch of a statistics value (naive means UTC); None if not a time."""
+    if not isinstance(moment, dt.datetime):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return int(moment.timestamp()) // 3600
 
 
 def hour_histogram(times: Any) -> dict[int, int]:
