@@ -54,10 +54,13 @@ _PAYLOAD_COLLECTIONS = frozenset({"request", "response"})
 @dataclass(frozen=True)
 class SideFrame:
     """A side's rows as a Spark DataFrame, with the Arrow type modeltap gives each column
-    (``frame`` is None when no file overlaps the window)."""
+    (``frame`` is None when no file overlaps the window). ``untyped_unless_valued``: columns
+    of JSON lines whose type is Arrow ``null`` if they hold no value in any row (known once the
+    side is counted)."""
 
     frame: DataFrame | None
     schema: dict[str, pa.DataType]
+    untyped_unless_valued: frozenset[str] = frozenset()
 
 
 # -- object stores ------------------------------------------------------------------------------
@@ -317,13 +320,29 @@ def _time_filter(frame: DataFrame, time: Column, window: Window) -> DataFrame:
     return frame
 
 
-def _deduplicated(frame: DataFrame, keys: Sequence[str]) -> DataFrame:
+def _deduplicated(frame: DataFrame, keys: Sequence[str], start: Column | None = None) -> DataFrame:
     """The first of rows repeating ``keys`` when ``id`` is set (copies of one event are equal);
-    rows without an id are all kept."""
+    rows without an id are all kept.
+
+    Only the events delivered more than once are shuffled: the ids seen at more than one event
+    start (``start``: the rows that begin an event; every row when None) are found by a small
+    aggregate and broadcast, the rows of other events pass through untouched (a broadcast
+    anti-join), and the repeated events' rows are deduplicated on ``keys``."""
     from pyspark.sql import functions as F
 
-    with_id = frame.filter(F.col("id").isNotNull()).dropDuplicates(list(keys))
-    return with_id.unionByName(frame.filter(F.col("id").isNull()))
+    starts = frame.filter(F.col("id").isNotNull())
+    if start is not None:
+        starts = starts.filter(start)
+    repeated = F.broadcast(
+        starts.groupBy("id")
+        .agg(F.count(F.lit(1)).alias("copies"))
+        .filter(F.col("copies") > 1)
+        .select(F.col("id").alias("__repeated"))
+    )
+    match = F.col("id") == F.col("__repeated")
+    once = frame.join(repeated, match, "left_anti")
+    twice = frame.join(repeated, match, "left_semi").dropDuplicates(list(keys))
+    return once.unionByName(twice)
 
 
 # -- collected data -----------------------------------------------------------------------------
@@ -341,7 +360,7 @@ def _collected_parquet(
         frame = frame.withColumn("time", F.col("time").cast("timestamp"))
         frame = _time_filter(frame, F.col("time"), window)
     if "id" in schema.names and "row_index" in schema.names:
-        frame = _deduplicated(frame, ["id", "row_index"])
+        frame = _deduplicated(frame, ["id", "row_index"], F.col("row_index") == 0)
     order = [n for n in ENVELOPE_COLUMNS if n in schema.names]
     order += [n for n in schema.names if n not in order and n not in _PARQUET_HIDDEN]
     types = {n: (_TIME_TYPE if n == "time" else schema.field(n).type) for n in order}
@@ -405,7 +424,7 @@ def _collected_jsonl(
     schema = {n: _ENVELOPE_TYPES[n] for n in order[:4]}
     for name in order[4:]:
         schema[name] = arrow_type(spark_types[name])
-    return SideFrame(frame, _untyped_when_empty(frame, schema, order[4:]))
+    return SideFrame(frame, schema, frozenset(order[4:]))
 
 
 def _first_record_columns(url: str, storage_options: Mapping[str, Any] | None) -> list[str]:
@@ -426,18 +445,19 @@ def _first_record_columns(url: str, storage_options: Mapping[str, Any] | None) -
     return names + [n for n in record if n not in _RECORD_FIELDS]
 
 
-def _untyped_when_empty(
-    frame: DataFrame, schema: dict[str, pa.DataType], names: Sequence[str]
-) -> dict[str, pa.DataType]:
-    """Columns with no value in any row get no type (Arrow ``null``), as Arrow's JSON reader
-    gives them (Spark's inference calls them text): one aggregate over the side."""
+def _typed(part: SideFrame) -> dict[str, pa.DataType]:
+    """``part``'s schema with its columns that hold no value in any row typed Arrow ``null``,
+    as Arrow's JSON reader types them (Spark's inference calls them text): one aggregate."""
     from pyspark.sql import functions as F
 
-    if not names:
-        return schema
-    counts = frame.agg(*[F.count(F.col(_quoted(n))).alias(f"c{i}") for i, n in enumerate(names)])
+    names = sorted(part.untyped_unless_valued)
+    if part.frame is None or not names:
+        return part.schema
+    counts = part.frame.agg(
+        *[F.count(F.col(_quoted(n))).alias(f"c{i}") for i, n in enumerate(names)]
+    )
     row = counts.collect()[0]
-    out = dict(schema)
+    out = dict(part.schema)
     for index, name in enumerate(names):
         if int(row[f"c{index}"]) == 0:
             out[name] = pa.null()
@@ -525,15 +545,16 @@ def _union(parts: Sequence[SideFrame]) -> SideFrame:
     their types unified as modeltap's reader unifies them."""
     from pyspark.sql import functions as F
 
-    unified = _unified([pa.schema(list(p.schema.items())) for p in parts])
+    schemas = [_typed(part) for part in parts]
+    unified = _unified([pa.schema(list(schema.items())) for schema in schemas])
     frame: DataFrame | None = None
-    for part in parts:
+    for part, schema in zip(parts, schemas, strict=True):
         assert part.frame is not None
         columns = []
         for field in unified:
-            if field.name not in part.schema:
+            if field.name not in schema:
                 columns.append(F.lit(None).cast(_spark_type(field.type)).alias(field.name))
-            elif part.schema[field.name].equals(field.type):
+            elif schema[field.name].equals(field.type):
                 columns.append(F.col(_quoted(field.name)))
             else:
                 columns.append(_cast(F.col(_quoted(field.name)), field.type).alias(field.name))
