@@ -29,10 +29,11 @@ import pyarrow.compute as pc
 from modeltap.errors import MissingDependencyError, MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
 from modeltap.monitor.engines.base import Engine, JoinSpec, Side, trivial_join
-from modeltap.monitor.engines.spark_reading import SideFrame, read_side
+from modeltap.monitor.engines.spark_reading import read_side
 from modeltap.monitor.feature_types import type_kind
 from modeltap.monitor.source import Source
 from modeltap.monitor.windows import Window
+from modeltap.reading.spark import SparkRows, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -113,14 +114,10 @@ def _spark_error(what: str, exc: BaseException) -> MonitorError:
     return MonitorError(f"{what}: {first}")
 
 
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 class _SparkSide(Side):
     """A side planned as a Spark DataFrame, counted in one Spark job when first asked about."""
 
-    def __init__(self, sides: SideFrame, label: str) -> None:
+    def __init__(self, sides: SparkRows, label: str) -> None:
         self.label = label
         self.frame = sides.frame
         self._schema = dict(sides.schema)
@@ -219,13 +216,12 @@ def _stacked_counts(frame: DataFrame, names: list[str]) -> DataFrame:
     for name in names:
         slot_type.setdefault(slots[name], types[name])
     order = list(slot_type)
+    empty = {slot: F.lit(None).cast(kind) for slot, kind in slot_type.items()}
     pairs = [
         F.struct(
             F.lit(index).alias("k"),
             *[
-                (
-                    F.col(_q(name)) if slots[name] == slot else F.lit(None).cast(slot_type[slot])
-                ).alias(slot)
+                (F.col(quoted(name)) if slots[name] == slot else empty[slot]).alias(slot)
                 for slot in order
             ],
         )
@@ -298,11 +294,11 @@ class SparkEngine(Engine):
         p_type = type_kind(predictions.schema[spec.prediction])
         l_type = type_kind(labels.schema[spec.actual])
         numeric = p_type in _NUMBERS and l_type in _NUMBERS
-        p = predictions.frame.select(p_key.alias("k"), F.col(_q(spec.prediction)).alias("y"))
+        p = predictions.frame.select(p_key.alias("k"), F.col(quoted(spec.prediction)).alias("y"))
         timed = "time" in labels.schema
-        l0 = labels.frame.filter(F.col(_q(spec.actual)).isNotNull()).select(
+        l0 = labels.frame.filter(F.col(quoted(spec.actual)).isNotNull()).select(
             l_key.alias("k"),
-            F.col(_q(spec.actual)).alias("y"),
+            F.col(quoted(spec.actual)).alias("y"),
             *([F.col("time")] if timed else []),
         )
         latest = F.max_by("y", "time") if timed else F.first("y")
@@ -356,7 +352,7 @@ class SparkEngine(Engine):
                     f"{side.label} has no column {column!r} ({where}.data_column_names."
                     "correlation_id)"
                 )
-            return F.col(_q(column)).cast("string")
+            return F.col(quoted(column)).cast("string")
         if "correlationid" not in side.schema or "row_index" not in side.schema:
             raise MonitorError(
                 f"{side.label} has no correlationid and row_index to join on: name the key "
