@@ -145,6 +145,14 @@ SPARK_EXTRA: dict[str, float] = {}
 """The Spark contender's start-up seconds and the JVM's peak RSS (the driver's, in local mode)."""
 
 
+def peak_rss(pid: int | str = "self") -> int:
+    """A process's peak RSS in bytes: ``VmHWM`` of its own memory map. (``ru_maxrss`` also
+    counts the memory of the parent a process was started from, which holds the generated
+    data when the data was just prepared.)"""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return 1024 * next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
+
+
 def run_spark(folder: Path) -> dict[str, Any]:
     """modeltap.monitor.run on the Spark engine (``MODELTAP_SPARK_MASTER``, default
     ``local[2]``), the session's start-up timed apart."""
@@ -166,9 +174,7 @@ def run_spark(folder: Path) -> dict[str, Any]:
         definition(folder), at=at, destination=str(folder / "store"), spark_session=spark
     )
     jvm = spark.sparkContext._gateway.proc.pid
-    status = Path(f"/proc/{jvm}/status").read_text()
-    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
-    SPARK_EXTRA["jvm_peak_rss"] = peak_kb * 1024.0
+    SPARK_EXTRA["jvm_peak_rss"] = float(peak_rss(jvm))
     ticks = Path(f"/proc/{jvm}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
     SPARK_EXTRA["jvm_cpu_seconds"] = sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
     spark.stop()
@@ -260,7 +266,7 @@ def child(which: str, folder: Path) -> None:
             {
                 "seconds": seconds,
                 "values": values,
-                "peak_rss": usage.ru_maxrss * 1024,
+                "peak_rss": peak_rss(),
                 "cpu_seconds": cpu,
                 **SPARK_EXTRA,
             }
