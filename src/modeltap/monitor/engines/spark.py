@@ -1,10 +1,13 @@
 """The Spark engine: the same aggregates as the embedded engine, computed on a Spark cluster.
 
 Spark reads the collected tree itself (:mod:`modeltap.monitor.engines.spark_reading`); every
-aggregate is a Spark ``GROUP BY`` and only its result reaches the driver: a side's row count,
-each column's distinct values with their counts (what the metrics need, exact; bounded by the
-number of distinct values, as with the embedded engine) and, for model performance, the
-confusion counts or error sums of the joined rows. Raw rows are never collected.
+aggregate is a Spark ``GROUP BY`` and only its result reaches the driver. A side is counted in
+one Spark job, the first time it is asked about: every column's values stacked as (column,
+value) pairs and grouped once, which gives each column's distinct values with their counts
+(what the metrics need, exact; bounded by the number of distinct values, as with the embedded
+engine) and the side's row count; the driver keeps them for every signal that reads the side.
+For model performance, the joined rows' confusion counts or error sums come back. Raw rows are
+never collected, and nothing is cached on the cluster.
 
 ``SparkEngine(master=None, conf=None, session=None)``: a given ``SparkSession`` is used as it is
 (and left running); otherwise one is started on ``master`` (default ``MODELTAP_SPARK_MASTER``,
@@ -164,7 +167,6 @@ class _SparkSide(Side):
         """One Spark job for the whole side: every countable column's rows stacked as
         ``(column index, value)`` pairs (one value slot per Spark type, so each value keeps its
         type) and grouped; the row count is the sum of any column's groups, nulls included."""
-
         if self._rows is not None and not self._untyped_unless_valued:
             return
         assert self.frame is not None
