@@ -70,7 +70,7 @@ class SparkRows:
     """Rows as a Spark DataFrame, with the Arrow type modeltap gives each column (``frame`` is
     None when no file is read). ``untyped_unless_valued``: columns of JSON lines whose type is
     Arrow ``null`` if they hold no value in any row (Spark's inference calls them text; known
-    once the rows are counted, see :func:`typed`)."""
+    once the rows are counted, see :meth:`typed`)."""
 
     frame: DataFrame | None
     schema: dict[str, pa.DataType]
