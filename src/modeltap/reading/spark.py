@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from modeltap.catalog.model import DataAsset
 from modeltap.errors import MissingDependencyError, StoreError
+from modeltap.formats import format_for_path
 from modeltap.formats.rows import ENVELOPE_COLUMNS
 from modeltap.formats.rows import RECORD_FIELDS as _RECORD_FIELDS
 from modeltap.reading.sources import find_collection
@@ -507,6 +508,9 @@ def _union(parts: Sequence[SparkRows]) -> SparkRows:
     return SparkRows(frame, {f.name: f.type for f in unified})
 
 
+_READERS = {"jsonl": _collected_jsonl, "parquet": _collected_parquet}  # a Spark reader a format
+
+
 def read_collected(
     spark: SparkSession,
     tree: Tree,
@@ -520,15 +524,16 @@ def read_collected(
 
     Raises StoreError for what Spark cannot read (records whose data is not a list of rows,
     out-of-line payloads, a Parquet footer that cannot be read, a URL Hadoop has no name for)."""
-    if not files:
+    by_format: dict[str, list[str]] = {}  # in the order each format first appears
+    for relative in files:
+        found = format_for_path(relative)
+        if found is not None:
+            by_format.setdefault(found.name, []).append(tree.join(relative))
+    parts = [
+        _READERS[name](spark, urls, storage_options, start, end) for name, urls in by_format.items()
+    ]
+    if not parts:
         return SparkRows(None, {})
-    urls = [tree.join(relative) for relative in files]
-    parquet = [u for u in urls if u.endswith(".parquet")]
-    jsonl = [u for u in urls if not u.endswith(".parquet")]
-    parts = []
-    for group in sorted((g for g in (parquet, jsonl) if g), key=lambda g: urls.index(g[0])):
-        reader = _collected_parquet if group is parquet else _collected_jsonl
-        parts.append(reader(spark, group, storage_options, start, end))
     return parts[0] if len(parts) == 1 else _union(parts)
 
 
