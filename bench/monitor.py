@@ -10,12 +10,15 @@ layout. Each contender runs in a process of its own, so its peak RSS is its own:
 - pandas/scipy: the same formulas on the raw values (``modeltap.read`` + ``pd.read_parquet``,
   numpy histograms, ``scipy.stats``);
 - with ``--spark``, modeltap on the Spark engine (``local[2]``, or ``MODELTAP_SPARK_MASTER``):
-  seconds with the session's start-up, the start-up alone, the JVM's peak RSS;
+  seconds with the session's start-up, the start-up alone, the JVM's CPU seconds and peak RSS
+  (in ``local`` mode the JVM runs the executors too);
 - Evidently's ``DataDriftPreset`` when ``--evidently-python`` names a Python with Evidently 0.7
   installed (it needs pandas < 3, so an environment of its own).
 
-The table gives seconds, feature values per second, peak RSS, and the largest absolute
-difference between modeltap's metric values and the pandas/scipy ones.
+The table gives seconds, CPU seconds over the same span (the contender's processes: for Spark,
+the Python driver and the JVM; steadier than seconds on a shared machine), feature values per
+second, the Python process's peak RSS, and the largest absolute difference between modeltap's
+metric values and the pandas/scipy ones.
 
     python bench/monitor.py --rows 20000
     python bench/monitor.py --rows 1000000 --production-rows 10000000   # the memory target
@@ -142,6 +145,14 @@ SPARK_EXTRA: dict[str, float] = {}
 """The Spark contender's start-up seconds and the JVM's peak RSS (the driver's, in local mode)."""
 
 
+def peak_rss(pid: int | str = "self") -> int:
+    """A process's peak RSS in bytes: ``VmHWM`` of its own memory map. (``ru_maxrss`` also
+    counts the memory of the parent a process was started from, which holds the generated
+    data when the data was just prepared.)"""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return 1024 * next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
+
+
 def run_spark(folder: Path) -> dict[str, Any]:
     """modeltap.monitor.run on the Spark engine (``MODELTAP_SPARK_MASTER``, default
     ``local[2]``), the session's start-up timed apart."""
@@ -162,9 +173,10 @@ def run_spark(folder: Path) -> dict[str, Any]:
     result = modeltap.monitor.run(
         definition(folder), at=at, destination=str(folder / "store"), spark_session=spark
     )
-    status = Path(f"/proc/{spark.sparkContext._gateway.proc.pid}/status").read_text()
-    peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmHWM:")
-    SPARK_EXTRA["jvm_peak_rss"] = peak_kb * 1024.0
+    jvm = spark.sparkContext._gateway.proc.pid
+    SPARK_EXTRA["jvm_peak_rss"] = float(peak_rss(jvm))
+    ticks = Path(f"/proc/{jvm}/stat").read_text().rsplit(")", 1)[1].split()[11:13]
+    SPARK_EXTRA["jvm_cpu_seconds"] = sum(int(t) for t in ticks) / os.sysconf("SC_CLK_TCK")
     spark.stop()
     rows = result.metrics[result.metrics.feature_name != ""]
     return {f"{r.feature_name}/{r.metric_name}": r.metric_value for r in rows.itertuples()}
@@ -243,11 +255,23 @@ def child(which: str, folder: Path) -> None:
         import scipy.stats  # noqa: F401
 
         import modeltap.monitor  # noqa: F401
+    before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     values = action(folder)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"seconds": seconds, "values": values, "peak_rss": peak, **SPARK_EXTRA}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    print(
+        json.dumps(
+            {
+                "seconds": seconds,
+                "values": values,
+                "peak_rss": peak_rss(),
+                "cpu_seconds": cpu,
+                **SPARK_EXTRA,
+            }
+        )
+    )
 
 
 def spawn(python: str, which: str, folder: Path) -> dict[str, Any]:
@@ -319,11 +343,15 @@ def main() -> int:
     worst = max(abs(mine[k] - reference_values[k]) for k in reference_values)
     cells = (args.rows + (args.production_rows or args.rows)) * 20
     scipy_seconds = results["pandas + scipy"]["seconds"]
-    print(f"{'contender':<28} {'seconds':>8} {'values/s':>12} {'peak RSS':>10} {'vs scipy':>9}")
+    print(
+        f"{'contender':<28} {'seconds':>8} {'CPU s':>7} {'values/s':>12} {'peak RSS':>10} "
+        f"{'vs scipy':>9}"
+    )
     for name, result in results.items():
         seconds = result["seconds"]
+        cpu = result["cpu_seconds"] + result.get("jvm_cpu_seconds", 0.0)
         print(
-            f"{name:<28} {seconds:>8.2f} {cells / seconds:>12,.0f} "
+            f"{name:<28} {seconds:>8.2f} {cpu:>7.1f} {cells / seconds:>12,.0f} "
             f"{result['peak_rss'] / 2**20:>8.0f} MB {scipy_seconds / seconds:>8.1f}x"
         )
     print(f"largest |modeltap - scipy| over {len(reference_values)} metric values: {worst:.2e}")
@@ -336,7 +364,9 @@ def main() -> int:
         apart = max(abs(spark["values"][k] - mine[k]) for k in mine)
         print(
             f"Spark engine: start-up {spark['startup_seconds']:.1f} s of its "
-            f"{spark['seconds']:.1f} s; JVM peak RSS {spark['jvm_peak_rss'] / 2**20:.0f} MB; "
+            f"{spark['seconds']:.1f} s; CPU: Python driver {spark['cpu_seconds']:.1f} s, JVM "
+            f"{spark['jvm_cpu_seconds']:.1f} s; peak RSS: Python driver "
+            f"{spark['peak_rss'] / 2**20:.0f} MB, JVM {spark['jvm_peak_rss'] / 2**20:.0f} MB; "
             f"largest |spark - embedded| {apart:.2e}"
         )
         worst = max(worst, apart)

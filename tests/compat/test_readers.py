@@ -349,3 +349,51 @@ def test_read_spark_gives_modeltaps_rows(
     _check(rows, collection, "read_spark")
     expected = modeltap.read(trees[fmt].collection(collection))
     assert sorted(rows["row_index"]) == sorted(expected["row_index"])
+
+
+@pytest.mark.slow  # starts a JVM
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_read_spark_drops_a_second_delivery(spark: Any, tmp_path: Path, fmt: str) -> None:
+    """An event delivered twice (at-least-once) is read once by read_spark, as by modeltap.read;
+    the other events' rows are all kept."""
+    from modeltap.reading import read_spark
+
+    hour = tmp_path / "ep" / "dep" / "model_inputs" / "2024" / "05" / "01" / "12"
+    hour.mkdir(parents=True)
+    events = [
+        {
+            "specversion": "1.0",
+            "id": f"event-{index}",
+            "source": "/modeltap/ep/dep",
+            "type": "azureml.inference.model_inputs",
+            "time": f"2024-05-01T12:0{index}:00.000Z",
+            "correlationid": f"c{index}",
+            "xrequestid": f"c{index}",
+            "data": [{"x": float(index * 10 + row)} for row in range(3)],
+        }
+        for index in range(3)
+    ]
+    events.append(events[1])  # the second event again
+    if fmt == "jsonl":
+        (hour / "part-0.jsonl").write_bytes(b"\n".join(orjson.dumps(e) for e in events) + b"\n")
+    else:
+        rows = [(e, i, r["x"]) for e in events for i, r in enumerate(e["data"])]
+        table = pa.table(
+            {
+                "correlationid": [e["correlationid"] for e, _, _ in rows],
+                "xrequestid": [e["xrequestid"] for e, _, _ in rows],
+                "time": pa.array(
+                    [_instant(e["time"]) for e, _, _ in rows], pa.timestamp("us", tz="UTC")
+                ),
+                "id": [e["id"] for e, _, _ in rows],
+                "row_index": pa.array([i for _, i, _ in rows], pa.int64()),
+                "modelversion": ["1"] * len(rows),
+                "x": [x for _, _, x in rows],
+            }
+        )
+        pq.write_table(table, hour / "part-0.parquet")
+    collection = tmp_path / "ep" / "dep" / "model_inputs"
+    expected = modeltap.read(collection)
+    frame = _spark_frame(read_spark(spark, collection))
+    assert len(expected) == 9
+    assert sorted(frame["x"]) == sorted(expected["x"]) == [0, 1, 2, 10, 11, 12, 20, 21, 22]

@@ -1,10 +1,8 @@
 """Choosing and starting the Spark engine without a JVM: the install hints when the extra or
-Java is missing (run errors, exit status 1), the master, the YAML's compute section, and the
-Hadoop translation of object-store URLs and storage options."""
+Java is missing (run errors, exit status 1), the master, and the YAML's compute section."""
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
@@ -16,7 +14,6 @@ from modeltap.cli import extras as extras_module
 from modeltap.cli import main
 from modeltap.errors import MissingDependencyError, MonitorDefinitionError, MonitorError
 from modeltap.monitor.engines.spark import SparkEngine, find_java, session_conf, spark_master
-from modeltap.monitor.engines.spark_reading import hadoop_options, hadoop_url
 
 DEFINITION = {
     "name": "m",
@@ -154,32 +151,3 @@ def test_unknown_engine_name_is_an_error(tmp_path: Path) -> None:
     """run(engine=...) names the engines it knows."""
     with pytest.raises(MonitorError, match="use 'embedded' or 'spark'"):
         modeltap.monitor.run(DEFINITION, destination=str(tmp_path), engine="flink")
-
-
-def test_hadoop_urls_and_options() -> None:
-    """Object-store URLs and modeltap's storage_options become Hadoop's."""
-    assert hadoop_url("/data/x") == "file:///data/x"
-    assert hadoop_url("relative").startswith("file://" + os.getcwd())
-    assert hadoop_url("s3://bucket/ep/dep") == "s3a://bucket/ep/dep"
-    assert hadoop_url("gs://bucket/a") == "gs://bucket/a"
-    assert (
-        hadoop_url("az://container/ep", {"account_name": "acct"})
-        == "abfss://container@acct.dfs.core.windows.net/ep"
-    )
-    with pytest.raises(MonitorError, match=r"storage_options\.account_name"):
-        hadoop_url("az://container/ep")
-    with pytest.raises(MonitorError, match="Spark cannot read memory://"):
-        hadoop_url("memory://x/y")
-    s3 = hadoop_options(
-        "s3://bucket/x",
-        {"key": "AK", "secret": "SK", "client_kwargs": {"endpoint_url": "http://localhost:9000"}},
-    )
-    assert s3["fs.s3a.access.key"] == "AK" and s3["fs.s3a.secret.key"] == "SK"
-    assert s3["fs.s3a.endpoint"] == "http://localhost:9000"
-    assert s3["fs.s3a.path.style.access"] == "true"
-    azure = hadoop_options("az://c/x", {"account_name": "acct", "account_key": "KEY"})
-    assert azure == {"fs.azure.account.key.acct.dfs.core.windows.net": "KEY"}
-    gcs = hadoop_options("gs://b/x", {"token": "/keys/sa.json", "project": "p"})
-    assert gcs["google.cloud.auth.service.account.json.keyfile"] == "/keys/sa.json"
-    assert gcs["fs.gs.project.id"] == "p"
-    assert hadoop_options("/local/path", {"key": "ignored"}) == {}

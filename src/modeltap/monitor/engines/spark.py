@@ -1,10 +1,13 @@
 """The Spark engine: the same aggregates as the embedded engine, computed on a Spark cluster.
 
 Spark reads the collected tree itself (:mod:`modeltap.monitor.engines.spark_reading`); every
-aggregate is a Spark ``GROUP BY`` and only its result reaches the driver: a side's row count,
-each column's distinct values with their counts (what the metrics need, exact; bounded by the
-number of distinct values, as with the embedded engine) and, for model performance, the
-confusion counts or error sums of the joined rows. Raw rows are never collected.
+aggregate is a Spark ``GROUP BY`` and only its result reaches the driver. A side is counted in
+one Spark job, the first time it is asked about: every column's values stacked as (column,
+value) pairs and grouped once, which gives each column's distinct values with their counts
+(what the metrics need, exact; bounded by the number of distinct values, as with the embedded
+engine) and the side's row count; the driver keeps them for every signal that reads the side.
+For model performance, the joined rows' confusion counts or error sums come back. Raw rows are
+never collected, and nothing is cached on the cluster.
 
 ``SparkEngine(master=None, conf=None, session=None)``: a given ``SparkSession`` is used as it is
 (and left running); otherwise one is started on ``master`` (default ``MODELTAP_SPARK_MASTER``,
@@ -15,7 +18,6 @@ Spark job) is used as if it were given.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import warnings
@@ -30,13 +32,14 @@ import pyarrow.compute as pc
 from modeltap.errors import MissingDependencyError, MonitorError
 from modeltap.monitor.aggregates import ColumnCounts, LabelledCounts
 from modeltap.monitor.engines.base import Engine, JoinSpec, Side, trivial_join
-from modeltap.monitor.engines.spark_reading import SideFrame, read_side
+from modeltap.monitor.engines.spark_reading import read_side
 from modeltap.monitor.feature_types import type_kind
 from modeltap.monitor.source import Source
 from modeltap.monitor.windows import Window
+from modeltap.reading.spark import SparkRows, quoted
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, SparkSession
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 __all__ = [
     "DEFAULT_MASTER",
@@ -56,9 +59,6 @@ JAVA_HINT = (
 )
 _NUMBERS = ("integer", "float", "decimal")
 _UNCOUNTED = ("other", "null")
-COUNT_GROUP = 8
-"""Columns whose value counts one Spark job computes (each job has a fixed cost; the driver
-holds the counts of at most this many columns at once)."""
 _DEFAULT_CONF = {
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.showConsoleProgress": "false",
@@ -117,49 +117,43 @@ def _spark_error(what: str, exc: BaseException) -> MonitorError:
     return MonitorError(f"{what}: {first}")
 
 
-def _q(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 class _SparkSide(Side):
-    """A side planned as a Spark DataFrame (persisted once it is first counted)."""
+    """A side planned as a Spark DataFrame, counted in one Spark job when first asked about."""
 
-    def __init__(self, sides: SideFrame, label: str) -> None:
+    def __init__(self, sides: SparkRows, label: str) -> None:
         self.label = label
         self.frame = sides.frame
         self._schema = dict(sides.schema)
+        self._untyped_unless_valued = sides.untyped_unless_valued
         self._rows: int | None = None if sides.frame is not None else 0
-        self._pending: dict[str, tuple[pa.Array, npt.NDArray[np.int64]]] = {}
+        self._counts: dict[str, tuple[pa.Array, npt.NDArray[np.int64]]] = {}
 
     @property
     def rows(self) -> int:
-        """Rows in the window (one Spark count)."""
+        """Rows in the window (from the side's counting job)."""
         if self._rows is None:
-            assert self.frame is not None
-            try:
-                self._rows = int(self.frame.count())
-            except Exception as exc:
-                raise _spark_error(f"cannot read {self.label}", exc) from None
+            self._count()
+        assert self._rows is not None
         return self._rows
 
     @property
     def schema(self) -> dict[str, pa.DataType]:
-        """Column names and their Arrow types."""
+        """Column names and their Arrow types (JSON lines columns with no value anywhere have
+        none: Arrow ``null``, known once the side is counted)."""
+        if self._untyped_unless_valued:
+            self._count()
         return dict(self._schema)
 
     def counts(self, column: str) -> ColumnCounts:
-        """Value counts of one column. Columns are counted a few at a time in one Spark job
-        (``GROUP BY GROUPING SETS``, one set a column); only the counts are collected, and each
-        column's counts are kept only until they are asked for."""
-        kind = self._schema.get(column)
+        """Value counts of one column (computed with every other column's by the side's
+        counting job, and kept for the signals that ask again)."""
         rows = self.rows
+        kind = self.schema.get(column)
         if kind is None or self.frame is None:
             return ColumnCounts.empty(pa.null(), rows)
-        if type_kind(kind) in ("other", "null"):
+        if type_kind(kind) in _UNCOUNTED or column not in self._counts:
             return ColumnCounts.empty(kind, rows)
-        if column not in self._pending:
-            self._count_group(column)
-        values, counts = self._pending.pop(column)
+        values, counts = self._counts[column]
         if pa.types.is_large_string(values.type):
             values = values.cast(pa.string())
         if not values.type.equals(kind):
@@ -169,49 +163,74 @@ class _SparkSide(Side):
                 kind = values.type
         return ColumnCounts(values, counts, rows - int(counts.sum()), kind)
 
-    def _count_group(self, column: str) -> None:
-        """Count ``column`` and the next countable columns (up to COUNT_GROUP) in one job."""
-        from pyspark.sql import functions as F
-
+    def _count(self) -> None:
+        """One Spark job for the whole side: every countable column's rows stacked as
+        ``(column index, value)`` pairs (one value slot per Spark type, so each value keeps its
+        type) and grouped; the row count is the sum of any column's groups, nulls included."""
+        if self._rows is not None and not self._untyped_unless_valued:
+            return
         assert self.frame is not None
-        names = list(self._schema)
-        group = [column]
-        for name in names[names.index(column) + 1 :]:
-            if len(group) >= COUNT_GROUP:
-                break
-            if name not in self._pending and type_kind(self._schema[name]) not in _UNCOUNTED:
-                group.append(name)
-        width = len(group)
-        aliases = [f"c{i}" for i in range(width)]
-        frame = self.frame.select(
-            *[F.col(_q(n)).alias(a) for n, a in zip(group, aliases, strict=True)]
-        )
-        if width == 1:
-            grouped = frame.groupBy("c0").agg(F.count(F.lit(1)).alias("n"), F.lit(0).alias("g"))
-        else:
-            grouped = frame.groupingSets([[a] for a in aliases], *aliases).agg(
-                F.count(F.lit(1)).alias("n"), F.grouping_id().alias("g")
-            )
+        names = [n for n in self._schema if type_kind(self._schema[n]) not in _UNCOUNTED]
         try:
-            table = grouped.toArrow()
+            if not names:
+                self._rows = int(self.frame.count())
+                return
+            table = _stacked_counts(self.frame, names).toArrow()
         except Exception as exc:
-            raise _spark_error(f"cannot count {', '.join(group)} of {self.label}", exc) from None
-        ids = table.column("g").to_numpy()
-        full = (1 << width) - 1
-        for index, name in enumerate(group):
-            mine = ids == (full - (1 << (width - 1 - index)) if width > 1 else 0)
-            part = table.filter(pa.array(mine))
-            values = part.column(aliases[index]).combine_chunks()
+            raise _spark_error(f"cannot count the rows of {self.label}", exc) from None
+        slots = _slots(self.frame, names)
+        keys = table.column("k").to_numpy()
+        numbers = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+        self._rows = int(numbers[keys == 0].sum())
+        for index, name in enumerate(names):
+            mine = keys == index
+            values = table.column(slots[name]).filter(pa.array(mine)).combine_chunks()
+            counts = pa.array(numbers[mine])
             keep = pc.is_valid(values)
+            if name in self._untyped_unless_valued and not pc.any(keep).as_py():
+                self._schema[name] = pa.null()  # no value anywhere, as Arrow's JSON reader says
+                continue
             if type_kind(self._schema[name]) == "float":
                 keep = pc.and_(keep, pc.invert(pc.is_nan(values)))
-            values = values.filter(keep)
-            counts = part.column("n").combine_chunks().filter(keep)
+            values, counts = values.filter(keep), counts.filter(keep)
             order = pc.sort_indices(values)
-            self._pending[name] = (
+            self._counts[name] = (
                 values.take(order),
                 np.asarray(counts.take(order).to_numpy(), dtype=np.int64),
             )
+        self._untyped_unless_valued = frozenset()
+
+
+def _slots(frame: DataFrame, names: list[str]) -> dict[str, str]:
+    """The value slot (``v0``, ``v1``, ...) of each column: one per Spark type."""
+    types = {f.name: f.dataType.simpleString() for f in frame.schema.fields}
+    by_type: dict[str, str] = {}
+    return {n: by_type.setdefault(types[n], f"v{len(by_type)}") for n in names}
+
+
+def _stacked_counts(frame: DataFrame, names: list[str]) -> DataFrame:
+    """``k`` (the column's index in ``names``), a value in its type's slot, ``n`` (rows)."""
+    from pyspark.sql import functions as F
+
+    slots = _slots(frame, names)
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    slot_type: dict[str, Any] = {}
+    for name in names:
+        slot_type.setdefault(slots[name], types[name])
+    order = list(slot_type)
+    empty = {slot: F.lit(None).cast(kind) for slot, kind in slot_type.items()}
+    pairs = [
+        F.struct(
+            F.lit(index).alias("k"),
+            *[
+                (F.col(quoted(name)) if slots[name] == slot else empty[slot]).alias(slot)
+                for slot in order
+            ],
+        )
+        for index, name in enumerate(names)
+    ]
+    stacked = frame.select(F.explode(F.array(*pairs)).alias("p")).select("p.*")
+    return stacked.groupBy("k", *order).agg(F.count(F.lit(1)).alias("n"))
 
 
 class SparkEngine(Engine):
@@ -258,10 +277,6 @@ class SparkEngine(Engine):
             raise
         except Exception as exc:
             raise _spark_error(f"cannot read {source.label}", exc) from None
-        if frame.frame is not None:
-            from pyspark import StorageLevel
-
-            frame = SideFrame(frame.frame.persist(StorageLevel.MEMORY_AND_DISK), frame.schema)
         side = _SparkSide(frame, source.label)
         self._sides.append(side)
         return side
@@ -281,11 +296,11 @@ class SparkEngine(Engine):
         p_type = type_kind(predictions.schema[spec.prediction])
         l_type = type_kind(labels.schema[spec.actual])
         numeric = p_type in _NUMBERS and l_type in _NUMBERS
-        p = predictions.frame.select(p_key.alias("k"), F.col(_q(spec.prediction)).alias("y"))
+        p = predictions.frame.select(p_key.alias("k"), F.col(quoted(spec.prediction)).alias("y"))
         timed = "time" in labels.schema
-        l0 = labels.frame.filter(F.col(_q(spec.actual)).isNotNull()).select(
+        l0 = labels.frame.filter(F.col(quoted(spec.actual)).isNotNull()).select(
             l_key.alias("k"),
-            F.col(_q(spec.actual)).alias("y"),
+            F.col(quoted(spec.actual)).alias("y"),
             *([F.col("time")] if timed else []),
         )
         latest = F.max_by("y", "time") if timed else F.first("y")
@@ -339,7 +354,7 @@ class SparkEngine(Engine):
                     f"{side.label} has no column {column!r} ({where}.data_column_names."
                     "correlation_id)"
                 )
-            return F.col(_q(column)).cast("string")
+            return F.col(quoted(column)).cast("string")
         if "correlationid" not in side.schema or "row_index" not in side.schema:
             raise MonitorError(
                 f"{side.label} has no correlationid and row_index to join on: name the key "
@@ -350,11 +365,7 @@ class SparkEngine(Engine):
         )
 
     def close(self) -> None:
-        """Unpersist the sides; stop the session when the engine started it."""
-        for side in self._sides:
-            if side.frame is not None:
-                with contextlib.suppress(Exception):  # a stopped session has nothing to free
-                    side.frame.unpersist()
+        """Forget the sides; stop the session when the engine started it."""
         self._sides.clear()
         if self._owned:
             self.spark.stop()
