@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import modeltap
-from modeltap import BasicCorrelationContext, Collector
+from modeltap import BasicCorrelationContext, Collector, SkippedRecordsWarning
 
 FORMATS = ("jsonl", "parquet")
 UTC = dt.UTC
@@ -397,3 +397,34 @@ def test_read_spark_drops_a_second_delivery(spark: Any, tmp_path: Path, fmt: str
     frame = _spark_frame(read_spark(spark, collection))
     assert len(expected) == 9
     assert sorted(frame["x"]) == sorted(expected["x"]) == [0, 1, 2, 10, 11, 12, 20, 21, 22]
+
+
+@pytest.mark.slow  # starts a JVM
+def test_read_spark_skips_a_damaged_line_and_says_so(spark: Any, tmp_path: Path) -> None:
+    """A line that is not JSON is skipped by read_spark, as by modeltap.read, with a
+    SkippedRecordsWarning naming its file and count; the other records' rows are all kept."""
+    from modeltap.reading import read_spark
+
+    hour = tmp_path / "ep" / "dep" / "model_inputs" / "2024" / "05" / "01" / "12"
+    hour.mkdir(parents=True)
+    lines = [
+        orjson.dumps(
+            {
+                "specversion": "1.0",
+                "id": f"event-{index}",
+                "time": f"2024-05-01T12:0{index}:00.000Z",
+                "correlationid": f"c{index}",
+                "xrequestid": f"c{index}",
+                "data": [{"x": float(index * 10 + row)} for row in range(2)],
+            }
+        )
+        for index in range(3)
+    ]
+    lines.insert(1, b'{"specversion":"1.0","id":"torn","da')
+    (hour / "part-0.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    collection = tmp_path / "ep" / "dep" / "model_inputs"
+    with pytest.warns(SkippedRecordsWarning, match=r"skipped 1 line.*part-0\.jsonl: 1 line"):
+        frame = _spark_frame(read_spark(spark, collection))
+    assert sorted(frame["x"]) == [0, 1, 10, 11, 20, 21]
+    with pytest.warns(SkippedRecordsWarning):
+        assert sorted(modeltap.read(collection)["x"]) == [0, 1, 10, 11, 20, 21]

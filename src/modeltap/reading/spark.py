@@ -14,6 +14,9 @@ Spark's own readers need help with what modeltap writes, and get it here:
   cannot be merged by ``mergeSchema``: files are grouped by schema (read from their footers on
   the driver), each group read on its own and cast to the types the groups unify to (numbers
   promoted, types that do not unify as text), and the groups unioned by name;
+- a line Spark cannot parse (damaged on disk) is skipped, as :func:`modeltap.read` skips it:
+  counted by file, logged and warned (``SkippedRecordsWarning``), which costs one more Spark
+  job only when the schema inference met such a line;
 - at-least-once delivery can leave an event twice: the first copy is kept, and only the
   repeated events are shuffled to find it;
 - object-store URLs are translated for Hadoop (``s3://`` -> ``s3a://``, modeltap's ``az://``
@@ -24,7 +27,9 @@ Spark's own readers need help with what modeltap writes, and get it here:
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from modeltap.catalog.model import DataAsset
-from modeltap.errors import MissingDependencyError, StoreError
+from modeltap.errors import MissingDependencyError, SkippedRecordsWarning, StoreError
 from modeltap.formats import format_for_path
 from modeltap.formats.rows import ENVELOPE_COLUMNS
 from modeltap.formats.rows import RECORD_FIELDS as _RECORD_FIELDS
@@ -57,6 +62,8 @@ __all__ = [
 ]
 
 _PARQUET_HIDDEN = frozenset({"id", "modelversion"})
+_DAMAGED = "_modeltap_damaged_line"  # the JSON source's column of lines it cannot parse
+logger = logging.getLogger("modeltap.reading")
 _TIME_TYPE = pa.timestamp("us", tz="UTC")
 _ENVELOPE_TYPES = {
     "correlationid": pa.string(),
@@ -404,6 +411,35 @@ def _collected_parquet(
     return SparkRows(frame.select(*[F.col(quoted(n)) for n in order]), types)
 
 
+def _without_damaged_lines(records: Any) -> Any:
+    """``records`` without the lines Spark could not parse, each file's count of them logged
+    and warned as :func:`modeltap.read` does (one small job: the counts by file)."""
+    from pyspark.sql import functions as F
+
+    damaged = F.col(_DAMAGED).isNotNull()
+    others = [name for name in records.columns if name != _DAMAGED]
+    if not others:
+        raise StoreError("no line of these files is a JSON record: they are not modeltap's")
+    # the JSON source refuses a query that reads its damaged-line column alone: count another
+    counts = (
+        records.where(damaged)
+        .groupBy(F.input_file_name().alias("file"))
+        .agg(F.count(F.lit(1)).alias("count"), F.count(F.col(quoted(others[0]))))
+        .collect()
+    )
+    skipped = sorted((str(row["file"]), int(row["count"])) for row in counts)
+    if skipped:
+        shown = "; ".join(f"{file}: {count} line(s)" for file, count in skipped[:5])
+        more = f"; and {len(skipped) - 5} more file(s)" if len(skipped) > 5 else ""
+        message = (
+            f"skipped {sum(c for _, c in skipped)} line(s) that are not JSON records: "
+            f"{shown}{more}"
+        )
+        logger.warning("%s", message)
+        warnings.warn(SkippedRecordsWarning(message, tuple(skipped)), stacklevel=4)
+    return records.where(~damaged).drop(_DAMAGED)
+
+
 def _collected_jsonl(
     spark: SparkSession,
     urls: Sequence[str],
@@ -414,8 +450,14 @@ def _collected_jsonl(
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    options = {"mode": "FAILFAST", **hadoop_options(urls[0], storage_options)}
+    options = {
+        "mode": "PERMISSIVE",
+        "columnNameOfCorruptRecord": _DAMAGED,
+        **hadoop_options(urls[0], storage_options),
+    }
     records = spark.read.options(**options).json([hadoop_url(u, storage_options) for u in urls])
+    if _DAMAGED in records.columns:  # the schema inference met a line it cannot parse
+        records = _without_damaged_lines(records)
     fields = {f.name: f.dataType for f in records.schema.fields}
     data = fields.get("data")
     if "time" not in fields or not (
