@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     import duckdb
 
-__all__ = ["read", "read_arrow", "scan"]
+__all__ = ["read", "read_arrow", "scan", "warn_skipped"]
 
 logger = logging.getLogger("modeltap.reading")
 
@@ -65,16 +65,27 @@ def _decode(
     return found.decode(file)
 
 
-def _warn(bad: BadRecords) -> None:
-    skipped = bad.skipped
+def warn_skipped(
+    what: str, skipped: Sequence[object], advice: str = "", stacklevel: int = 2
+) -> None:
+    """Log and warn (``SkippedRecordsWarning``) that a read skipped ``skipped`` (each a file and
+    line, or a file and count, shown as text; the first few named): ``what`` says what they
+    are, ``advice`` what to do instead. ``stacklevel`` is the caller's, as for
+    ``warnings.warn``."""
     shown = "; ".join(str(s) for s in skipped[:_SHOWN])
     more = f"; and {len(skipped) - _SHOWN} more" if len(skipped) > _SHOWN else ""
-    message = (
-        f"skipped {len(skipped)} record(s) that cannot be read: {shown}{more} "
-        "(on_bad_record='raise' raises instead)"
-    )
+    message = f"skipped {what}: {shown}{more}{f' ({advice})' if advice else ''}"
     logger.warning("%s", message)
-    warnings.warn(SkippedRecordsWarning(message, tuple(skipped)), stacklevel=4)
+    warnings.warn(SkippedRecordsWarning(message, tuple(skipped)), stacklevel=stacklevel + 1)
+
+
+def _warn(bad: BadRecords) -> None:
+    warn_skipped(
+        f"{len(bad.skipped)} record(s) that cannot be read",
+        bad.skipped,
+        "on_bad_record='raise' raises instead",
+        stacklevel=4,
+    )
 
 
 def _read_table(

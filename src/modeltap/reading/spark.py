@@ -27,9 +27,7 @@ Spark's own readers need help with what modeltap writes, and get it here:
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -37,10 +35,11 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from modeltap.catalog.model import DataAsset
-from modeltap.errors import MissingDependencyError, SkippedRecordsWarning, StoreError
+from modeltap.errors import MissingDependencyError, StoreError
 from modeltap.formats import format_for_path
 from modeltap.formats.rows import ENVELOPE_COLUMNS
 from modeltap.formats.rows import RECORD_FIELDS as _RECORD_FIELDS
+from modeltap.reading.collection import warn_skipped
 from modeltap.reading.sources import find_collection
 from modeltap.store import Tree
 
@@ -63,7 +62,6 @@ __all__ = [
 
 _PARQUET_HIDDEN = frozenset({"id", "modelversion"})
 _DAMAGED = "_modeltap_damaged_line"  # the JSON source's column of lines it cannot parse
-logger = logging.getLogger("modeltap.reading")
 _TIME_TYPE = pa.timestamp("us", tz="UTC")
 _ENVELOPE_TYPES = {
     "correlationid": pa.string(),
@@ -427,16 +425,10 @@ def _without_damaged_lines(records: Any) -> Any:
         .agg(F.count(F.lit(1)).alias("count"), F.count(F.col(quoted(others[0]))))
         .collect()
     )
-    skipped = sorted((str(row["file"]), int(row["count"])) for row in counts)
+    skipped = sorted(f"{row['file']}: {row['count']} line(s)" for row in counts)
     if skipped:
-        shown = "; ".join(f"{file}: {count} line(s)" for file, count in skipped[:5])
-        more = f"; and {len(skipped) - 5} more file(s)" if len(skipped) > 5 else ""
-        message = (
-            f"skipped {sum(c for _, c in skipped)} line(s) that are not JSON records: "
-            f"{shown}{more}"
-        )
-        logger.warning("%s", message)
-        warnings.warn(SkippedRecordsWarning(message, tuple(skipped)), stacklevel=4)
+        damaged_lines = sum(int(row["count"]) for row in counts)
+        warn_skipped(f"{damaged_lines} line(s) that are not JSON records", skipped, stacklevel=4)
     return records.where(~damaged).drop(_DAMAGED)
 
 
