@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from typing import Any
 
 from modeltap import errors
@@ -202,15 +203,26 @@ class WriterProcess:
         return lost
 
     def _count_lost(self, lost: Counter[str]) -> None:
-        for collection, count in lost.items():
-            self._stats.dropped(collection, "writer_lost", count)
-            self._report_drop(
-                WriterLostError(
-                    f"the writer process stopped before it had written {count} event(s) of "
-                    f"{collection!r}: a stop that did not finish in time"
-                ),
-                collection,
-            )
+        self._count_drops(
+            lost,
+            "writer_lost",
+            lambda collection, count: WriterLostError(
+                f"the writer process stopped before it had written {count} event(s) of "
+                f"{collection!r}: a stop that did not finish in time"
+            ),
+        )
+
+    def _count_drops(
+        self,
+        dropped: Counter[str],
+        reason: str,
+        error: Callable[[str, int], ModelTapError],
+    ) -> None:
+        """Count events of each collection dropped for ``reason`` and report each drop with
+        the error ``error(collection, count)`` makes."""
+        for collection, count in dropped.items():
+            self._stats.dropped(collection, reason, count)
+            self._report_drop(error(collection, count), collection)
 
     @property
     def pid(self) -> int | None:
@@ -359,15 +371,14 @@ class WriterProcess:
             self._done = max(self._done, sent.end)
             self._forget_done()
         self._resolve_marks()
-        for collection, count in lost.items():
-            self._stats.dropped(collection, "writer_crashed", count)
-            self._report_drop(
-                WriterCrashedError(
-                    f"the writer process crashed {_GIVE_UP_AFTER + 1} times on the same events; "
-                    f"dropped {count} event(s) of {collection!r}"
-                ),
-                collection,
-            )
+        self._count_drops(
+            lost,
+            "writer_crashed",
+            lambda collection, count: WriterCrashedError(
+                f"the writer process crashed {_GIVE_UP_AFTER + 1} times on the same events; "
+                f"dropped {count} event(s) of {collection!r}"
+            ),
+        )
 
     def _mark(self, take_mark: int) -> None:
         """ack: spool: the events of one take from the queue are all sent; once the writer
