@@ -43,7 +43,7 @@ frame is then made of atoms (bytes, strings, numbers, object arrays) and tuples 
 (``modeltap.snapshot.blocks``), so it is untracked at the first young collection and a backlog
 adds nothing to the full collections that would otherwise walk it on the request thread. A
 NamedTuple, or a fresh inner tuple of the data, kept every queued event tracked into the old
-generation: 2-4 full collections of 25-60 ms each per burst while the writer is behind,
+generation: 2-4 full collections of 24-42 ms each per burst while the writer is behind,
 against none (``bench/collector.py``, "full GCs" column)."""
 
 APPROX_BYTES: Final = 0

@@ -161,7 +161,9 @@ def shared(parts: tuple[Any, ...]) -> tuple[Any, ...]:
     """The one tuple equal to ``parts`` that frozen blocks share (block positions, string
     tokens): a queued event holding a fresh inner tuple stays tracked by the garbage collector
     long enough to reach its old generation (see ``modeltap.event.QueuedEvent``), one holding a
-    shared one, untracked since the first collection after it was made, does not."""
+    shared one, untracked since the first collection after it was made, does not. (Flat events
+    with fresh inner tuples: 2 full collections of 20-21 ms per 1x10 and 100x10 burst of
+    ``bench/collector.py``; shared: none.)"""
     known = _shared.get(parts)
     if known is not None:
         return known
