@@ -8,7 +8,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["configured_destination", "destination_of", "fail", "guarded"]
+__all__ = ["EXIT_CONFIG", "configured_destination", "destination_of", "fail", "guarded"]
+
+EXIT_CONFIG = 2
+"""Exit status of a configuration or installation problem (as ``modeltap.server.process``'s,
+which needs the server extra to import)."""
 
 
 def configured_destination() -> tuple[str, dict[str, Any]]:

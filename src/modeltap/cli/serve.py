@@ -8,13 +8,13 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from modeltap.cli.common import EXIT_CONFIG
+
 if TYPE_CHECKING:
     from modeltap.server.options import ServeOptions
 
 __all__ = ["register"]
 
-_EXIT_CONFIG = 2
-"""A configuration or installation problem (``modeltap.server.process.EXIT_CONFIG``)."""
 
 
 def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
@@ -120,10 +120,10 @@ def _server_modules(command: str) -> bool:
 def _serve(args: argparse.Namespace) -> int:
     command = "modeltap serve" if args.need_script else "modeltap ingest"
     if not _server_modules(command):
-        return _EXIT_CONFIG
+        return EXIT_CONFIG
     from modeltap.errors import ConfigError, MissingDependencyError, ModelUriError
     from modeltap.server.options import resolve_options
-    from modeltap.server.process import EXIT_CONFIG, serve
+    from modeltap.server.process import serve
 
     if args.need_script and not (args.deployment or args.entry_script or args.mlflow_model):
         print("modeltap serve: give -f deployment.yaml, --entry-script score.py or "

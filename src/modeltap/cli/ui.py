@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from modeltap.cli.common import EXIT_CONFIG
+
 __all__ = ["register"]
 
-_EXIT_CONFIG = 2
-"""A configuration or installation problem (as for ``modeltap serve``)."""
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,7 +61,7 @@ def _ui(args: argparse.Namespace) -> int:
         app = create_app(destination, storage_options=options, auth_key=key)
     except (ConfigError, MissingDependencyError) as exc:
         _say(str(exc))
-        return _EXIT_CONFIG
+        return EXIT_CONFIG
     if key is None and not is_loopback(args.host):
         _say(
             f"WARNING: listening on {args.host} without a key: anyone who can reach this port "
