@@ -182,3 +182,35 @@ class EngineConformance:
         assert side.rows == 3
         counts = side.counts("x")
         assert (counts.numbers().tolist(), counts.counts.tolist()) == ([0.0, 1.0], [1, 2])
+
+    def test_nan_without_nulls_counts_as_null(self, engine: Engine, tmp_path: Path) -> None:
+        """A float column with NaN and no null counts its NaN as null, in a Parquet file too."""
+        path = tmp_path / "train.parquet"
+        values = np.arange(20, dtype=float)
+        values[::5] = np.nan
+        pq.write_table(pa.table({"b": values}), path)
+        side = engine.open(
+            resolve_source(InputRef("path", str(path)), str(tmp_path)), Window(None, None)
+        )
+        counts = side.counts("b")
+        assert counts.null_count == 4
+        assert counts.numbers().tolist() == [v for v in values.tolist() if v == v]
+
+    def test_regression_join_on_named_keys_skips_nan(self, engine: Engine, tmp_path: Path) -> None:
+        """Predictions join labels on the columns named as keys; a NaN value is not an error."""
+        predictions_path, labels_path = tmp_path / "p.parquet", tmp_path / "l.parquet"
+        pq.write_table(
+            pa.table({"rid": ["a", "b", "c", "d"], "y": [1.0, 2.0, float("nan"), 4.0]}),
+            predictions_path,
+        )
+        pq.write_table(
+            pa.table({"key": ["a", "b", "c", "x"], "truth": [1.5, 4.0, 3.0, 9.0]}), labels_path
+        )
+        sides = [
+            engine.open(resolve_source(InputRef("path", str(p)), str(tmp_path)), Window(None, None))
+            for p in (predictions_path, labels_path)
+        ]
+        joined = engine.labelled(*sides, JoinSpec("y", "truth", "rid", "key", task="regression"))
+        assert (joined.production_rows, joined.labelled_rows) == (4, 2)
+        assert joined.abs_error_sum == pytest.approx(2.5)
+        assert joined.squared_error_sum == pytest.approx(4.25)

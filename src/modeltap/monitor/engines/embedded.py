@@ -53,21 +53,23 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _not_null(kind: pa.DataType, name: str) -> str:
-    """The SQL condition keeping a column's values (NaN counts as null)."""
-    nan = f" AND NOT isnan({name})" if type_kind(kind) == "float" else ""
-    return f"{name} IS NOT NULL{nan}"
-
-
 def _column_counts(table: pa.Table, kind: pa.DataType, rows: int) -> ColumnCounts:
-    """ColumnCounts from a query's ``v`` (sorted distinct values) and ``n`` (their rows)."""
+    """ColumnCounts from a query's ``v`` (sorted distinct non-null values) and ``n`` (their
+    rows); NaN counts as null.
+
+    NaN is dropped here, not by SQL: DuckDB 2.0 prunes ``isnan`` filters on Parquet scans by the
+    files' statistics, which leave NaN out, so ``WHERE NOT isnan(v)`` kept every NaN."""
     values = table.column("v").combine_chunks()
+    counts_column = table.column("n").combine_chunks()
+    if type_kind(values.type) == "float":
+        keep = pc.invert(pc.is_nan(values))
+        values, counts_column = values.filter(keep), counts_column.filter(keep)
     if not values.type.equals(kind):
         try:
             values = values.cast(kind)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             kind = values.type
-    counts = np.asarray(table.column("n").to_numpy(), dtype=np.int64)
+    counts = np.asarray(counts_column.to_numpy(), dtype=np.int64)
     return ColumnCounts(values, counts, rows - int(counts.sum()), kind)
 
 
@@ -146,7 +148,7 @@ class _DuckSide(_SqlSide):
         name = _q(column)
         table = self._con.sql(
             f"SELECT {name} AS v, count(*) AS n FROM {_q(self._where[column])} "
-            f"WHERE {_not_null(kind, name)} GROUP BY 1 ORDER BY 1"
+            f"WHERE {name} IS NOT NULL GROUP BY 1 ORDER BY 1"
         ).to_arrow_table()
         return _column_counts(table, kind, self._rows)
 
@@ -221,7 +223,7 @@ class _CountedSide(_SqlSide):
             return self.staged().counts(column)
         table = self._con.sql(
             f"SELECT v, sum(n)::BIGINT AS n FROM ({self._union(self._tables[column])}) "
-            f"WHERE {_not_null(kind, 'v')} GROUP BY 1 ORDER BY 1"
+            "WHERE v IS NOT NULL GROUP BY 1 ORDER BY 1"
         ).to_arrow_table()
         return _column_counts(table, kind, self._rows)
 
@@ -378,7 +380,7 @@ class EmbeddedEngine(Engine):
                 row = self.connection.sql(
                     joined + "SELECT count(*), sum(abs(e)), sum(e * e) FROM "
                     "(SELECT TRY_CAST(y_pred AS DOUBLE) - TRY_CAST(y_true AS DOUBLE) AS e FROM j) "
-                    "WHERE e IS NOT NULL"
+                    "WHERE e IS NOT NULL AND NOT isnan(e)"
                 ).fetchall()[0]
                 return LabelledCounts(
                     predictions.rows,

@@ -315,7 +315,7 @@ class SparkEngine(Engine):
                 error = F.col("y_pred").try_cast("double") - F.col("y_true").try_cast("double")
                 row = (
                     joined.select(error.alias("e"))
-                    .filter(F.col("e").isNotNull())
+                    .filter(F.col("e").isNotNull() & ~F.isnan("e"))
                     .agg(
                         F.count(F.lit(1)).alias("n"),
                         F.sum(F.abs("e")).alias("a"),
