@@ -151,6 +151,44 @@ def test_empty_window_is_no_data(tmp_path: Path) -> None:
     assert {s["status"] for s in result.signals.values()} == {"no_data"}
     assert not result.breached and result.status == "succeeded"
     assert _value(result.metrics, "drift", "", "row_count") == 0
+    row_counts = result.metrics[result.metrics.metric_name == "row_count"]
+    assert row_counts.baseline_value.isna().all()  # a rate of data quality's only
+
+
+def test_empty_window_of_model_performance_counts_no_labelled_rows(tmp_path: Path) -> None:
+    """Model performance over an empty window: no_data, with row counts of 0, labelled too."""
+    labels = _write(tmp_path / "labels.parquet", {"y": ["a"], "k": ["1"]}, with_time=False)
+    predictions = _write(tmp_path / "predictions.parquet", {"y": ["a"], "k": ["1"]}, True)
+    definition = {
+        "name": "performance",
+        "create_monitor": {
+            "monitoring_signals": {
+                "perf": {
+                    "type": "model_performance",
+                    "production_data": {
+                        "input_data": {"path": predictions},
+                        "data_column_names": {"prediction": "y", "correlation_id": "k"},
+                        "data_window": {"lookback_window_size": "PT1H"},
+                    },
+                    "reference_data": {
+                        "input_data": {"path": labels},
+                        "data_context": "ground_truth",
+                        "data_column_names": {"actual": "y", "correlation_id": "k"},
+                    },
+                    "metric_thresholds": {"classification": {"accuracy": 0.9}},
+                }
+            }
+        },
+    }
+    empty = modeltap.monitor.run(
+        definition, at=AT + dt.timedelta(days=1), destination=str(tmp_path)
+    )
+    assert empty.signals["perf"]["status"] == "no_data" and not empty.breached
+    assert _value(empty.metrics, "perf", "", "row_count") == 0
+    assert _value(empty.metrics, "perf", "", "labelled_row_count") == 0
+    full = modeltap.monitor.run(definition, at=AT, destination=str(tmp_path))
+    assert _value(full.metrics, "perf", "", "labelled_row_count") == 1
+    assert _value(full.metrics, "perf", "", "accuracy") == 1.0
 
 
 def test_failed_signal_does_not_stop_others(tmp_path: Path) -> None:

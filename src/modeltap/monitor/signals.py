@@ -77,6 +77,11 @@ class SignalResult:
             }
         )
 
+    def add_row_count(self) -> None:
+        """The signal-level ``row_count`` row: production's rows (the reference's are in the
+        ``reference_row_count`` column of every row; a row count never breaches)."""
+        self.add("", "", "row_count", float(self.production_rows), None)
+
     @property
     def breached(self) -> bool:
         """Whether any row breached."""
@@ -103,10 +108,6 @@ class SignalResult:
                     f"value: {row['metric_value']:.6g}, threshold: {row['threshold_value']:.6g}"
                 )
         return "\n".join(lines)
-
-
-def _row_count(result: SignalResult) -> None:
-    result.add("", "", "row_count", float(result.production_rows), None, result.reference_rows)
 
 
 def _features(
@@ -187,7 +188,7 @@ def _feature_signal(
         features,
     )
     result.schema_changes = changes
-    _row_count(result)
+    result.add_row_count()
     if production.rows == 0 or reference.rows == 0:
         result.status = "no_data"
         return result, iter(())
@@ -336,8 +337,9 @@ def performance_signal(
         label_key=l_columns.correlation_id,
         task=signal.task,
     )
-    _row_count(result)
+    result.add_row_count()
     if production.rows == 0:
+        result.add("", "", "labelled_row_count", 0.0, None)
         result.status = "no_data"
         return result
     joined = engine.labelled(production, labels, spec)

@@ -34,7 +34,7 @@ def attribution_signal(
     target = learner.target
     reference_columns = [c for c in reference.side.schema if c not in ENVELOPE_COLUMNS]
     production_columns = [c for c in production.side.schema if c not in ENVELOPE_COLUMNS]
-    result.add("", "", "row_count", float(result.production_rows), None, result.reference_rows)
+    result.add_row_count()
     if production.side.rows == 0 or reference.side.rows == 0:
         result.schema_changes = SchemaChanges.of_columns(reference_columns, production_columns, [])
         result.status = "no_data"
