@@ -100,9 +100,7 @@ class FsyncPolicy(StrEnum):
 def check_collection_name(name: object) -> str:
     """Return ``name`` if it is a valid collection name, else raise InvalidCollectionNameError."""
     if not isinstance(name, str) or not _SEGMENT_RE.match(name):
-        raise InvalidCollectionNameError(
-            f"invalid collection name {name!r}: use {_NAME_RULE}"
-        )
+        raise InvalidCollectionNameError(f"invalid collection name {name!r}: use {_NAME_RULE}")
     return name
 
 
@@ -482,6 +480,11 @@ def load_settings(
     if isinstance(source, Mapping):
         label = "<mapping>"
         raw: Any = dict(source)
+    elif not isinstance(source, (str, os.PathLike)):
+        raise ConfigError(
+            f"a configuration is a deployment YAML path, a mapping or None, not "
+            f"{type(source).__name__}"
+        )
     else:
         label = str(Path(source))
         raw = load_yaml_file(source)

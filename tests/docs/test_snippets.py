@@ -215,9 +215,7 @@ def _prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "page", [p for p in PAGES if _runnable(p)], ids=lambda p: str(p.relative_to(ROOT))
 )
-def test_page_snippets_run(
-    page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_page_snippets_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every runnable block of the page runs, in order, against a seeded tree."""
     _prepare(tmp_path, monkeypatch)
     try:
@@ -264,8 +262,13 @@ def test_optional_snippets_run(page: Path, module: str, tmp_path: Path) -> None:
         ),
     }
     result = subprocess.run(
-        [sys.executable, "-c", program], cwd=tmp_path, env=environment,
-        capture_output=True, text=True, timeout=600, check=False,
+        [sys.executable, "-c", program],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     assert int(result.stdout.strip().splitlines()[-1]) > 0

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import modeltap
+from modeltap.errors import InvalidDataError
 from tests.conftest import ConfigureTap
 
 
@@ -34,8 +35,8 @@ def test_join_inputs_and_outputs(configure_tap: ConfigureTap, data_dir: Path) ->
 
 def test_join_names_missing_key_columns() -> None:
     """Frames without the join keys are refused, naming the side and the columns."""
-    with pytest.raises(ValueError, match=r"outputs lack the column\(s\) \['row_index'\]"):
-        modeltap.join(
-            pd.DataFrame({"correlationid": ["a"], "row_index": [0]}),
-            pd.DataFrame({"correlationid": ["a"]}),
-        )
+    keyed = pd.DataFrame({"correlationid": ["a"], "row_index": [0]})
+    with pytest.raises(InvalidDataError, match=r"outputs lack the column\(s\) \['row_index'\]"):
+        modeltap.join(keyed, pd.DataFrame({"correlationid": ["a"]}))
+    with pytest.raises(InvalidDataError, match="how='cross' is not a join: use one of inner"):
+        modeltap.join(keyed, keyed, how="cross")

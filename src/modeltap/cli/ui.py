@@ -10,7 +10,6 @@ from modeltap.cli.common import EXIT_CONFIG
 __all__ = ["register"]
 
 
-
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``ui`` command."""
     ui = subparsers.add_parser(

@@ -48,4 +48,3 @@ def destination_urls(settings: Settings) -> list[str]:
         if url not in urls:
             urls.append(url)
     return urls
-

@@ -7,12 +7,14 @@ import os
 import pandas as pd
 
 from modeltap.catalog.model import DataAsset
+from modeltap.errors import InvalidDataError
 from modeltap.reading.collection import read
 from modeltap.reading.window import TimeLike
 
 __all__ = ["JOIN_KEY", "join"]
 
 JOIN_KEY = "correlationid_row_index"
+_HOWS = ("inner", "left", "right", "outer")
 
 
 def join(
@@ -36,10 +38,15 @@ def join(
         else:
             frames.append(read(side, start, end, destination=destination))
     left, right = frames
+    if how not in _HOWS:
+        raise InvalidDataError(f"how={how!r} is not a join: use one of {', '.join(_HOWS)}")
     for label, frame in (("inputs", left), ("outputs", right)):
         missing = {"correlationid", "row_index"} - set(frame.columns)
         if missing:
-            raise ValueError(f"{label} lack the column(s) {sorted(missing)} needed to join")
+            raise InvalidDataError(
+                f"{label} lack the column(s) {sorted(missing)} needed to join: pass frames "
+                "read by modeltap.read with their envelope columns"
+            )
     merged = left.merge(
         right,
         on=["correlationid", "row_index"],

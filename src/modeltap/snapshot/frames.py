@@ -223,5 +223,3 @@ class PandasSnapshot:
         if table is not None:
             return table
         return pa.Table.from_pandas(self.frame, preserve_index=False, nthreads=1)
-
-

@@ -126,5 +126,3 @@ class ColumnsSnapshot:
         import pyarrow as pa
 
         return pa.table(self.columns)
-
-
