@@ -23,6 +23,7 @@ from modeltap.catalog import DataAsset
 from modeltap.errors import AssetNotFoundError, ModelTapError, MonitorError
 from modeltap.monitor.definition import InputRef
 from modeltap.monitor.windows import Window, to_utc
+from modeltap.store.layout import partition_value, trailing_partition
 
 __all__ = ["COLUMN_GROUP", "ENVELOPE_COLUMNS", "Source", "resolve_source"]
 
@@ -202,15 +203,14 @@ def _folder_kind(path: str, storage_options: dict[str, Any] | None) -> tuple[str
         entries = fs.ls(root, detail=True)
     except OSError as exc:
         raise MonitorError(f"cannot read {path}: {exc}") from None
-    tail = path.replace(os.sep, "/").rstrip("/").rsplit("/", 1)[-1]
-    if tail.isdigit() and len(tail) in (2, 4):
+    if trailing_partition(path):  # a partition folder of a collection (``.../2024/05``)
         return "collected", None
     formats = set()
     for entry in entries:
         name = str(entry["name"]).rstrip("/").rsplit("/", 1)[-1]
         if name.startswith((".", "_")):
             continue
-        if entry["type"] == "directory" and name.isdigit() and len(name) == 4:
+        if entry["type"] == "directory" and partition_value(name, 0) is not None:
             return "collected", None
         found = _file_format(name)
         if found is not None:
