@@ -4,7 +4,9 @@ payload capture after the answer."""
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -12,6 +14,7 @@ from starlette.testclient import TestClient
 
 import modeltap
 from modeltap.errors import IngestError
+from modeltap.formats import get_format
 from modeltap.server.app import AppOptions, build_app
 from modeltap.server.auth import KeyAuth
 from modeltap.server.ingest import collection_of_type, event_uuid, parse_mdc
@@ -182,3 +185,55 @@ def test_payload_is_captured_beside_the_scripts_own_background_task(tmp_path: Pa
         files = list((tmp_path / "data").rglob(f"{collection}/**/*.jsonl"))
         records = [orjson.loads(line) for f in files for line in f.read_bytes().splitlines()]
         assert [r["correlationid"] for r in records] == ["bg-1"], collection
+
+
+@pytest.mark.parametrize("route", ["/modeldata/log", "/score"])
+def test_ack_spool_answers_only_once_the_records_are_in_the_spool(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """With ack: spool, ingest and payload capture answer only after the writer has put the
+    records in the spool: while the writer is held the answer waits, then both are written."""
+    held, release = threading.Event(), threading.Event()
+    lines_format = get_format("jsonl")
+    encode = lines_format.encode_lines
+
+    def holding(events: Any, envelope: Any) -> Any:
+        held.set()
+        assert release.wait(30)
+        return encode(events, envelope)
+
+    monkeypatch.setattr(lines_format, "encode_lines", holding)
+    script_path = tmp_path / "score_echo.py"
+    script_path.write_text("def init():\n    pass\ndef run(raw_data):\n    return raw_data\n")
+    script = ScoringScript.load(script_path)
+    script.init()
+    settings = modeltap.configure(
+        {
+            "endpoint_name": "ep",
+            "name": "dep",
+            "data_collector": {
+                "destination": str(tmp_path / "data"),
+                "fsync": "never",
+                "ack": "spool",
+                "writer": "thread",
+                "segment_max_age": 3600,
+            },
+        }
+    )
+    headers = {"ce-type": "azureml.inference.model_inputs", "content-type": "application/json"}
+    answers: list[int] = []
+    with TestClient(build_app(settings, script, AppOptions())) as client:
+
+        def request() -> None:
+            answers.append(client.post(route, content=b'[{"a": 1}]', headers=headers).status_code)
+
+        thread = threading.Thread(target=request)
+        thread.start()
+        assert held.wait(30)
+        thread.join(0.5)  # an answer given before the spool would come now
+        assert thread.is_alive() and answers == []
+        release.set()
+        thread.join(30)
+        written = modeltap.stats().total("events_written")
+    assert answers == [202 if route == "/modeldata/log" else 200]
+    assert written == (1 if route == "/modeldata/log" else 2)  # request and response
