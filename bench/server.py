@@ -24,7 +24,10 @@ Load comes from ``wrk`` (Debian package ``wrk``) at concurrency 1 and 16. The se
 turns, ``--rounds`` times per concurrency (these machines are noisy: interleaving spreads a slow
 spell over all of them); each row is the round with the median requests/s, with its p50/p99
 latency, and the records captured after a graceful stop (SIGTERM) against the records expected
-for the requests served (warm-up included), summed over all rounds. 'CPU µs/req' is the CPU time
+for the requests served (warm-up included), summed over all rounds. Captured records are
+counted once per collection and correlation id (a record stored twice cannot hide a missing
+one); a modeltap server's requests served are those its own /metrics counted as answered 200
+(wrk leaves out the requests in flight when its run ends), the reference's those wrk counted. 'CPU µs/req' is the CPU time
 (user + system, from /proc) the server's processes used during the wrk run per request served,
 the modeltap writer process apart in 'writer µs/req', each the median over the rounds: a figure
 the machine's noise moves far less than requests/s, and the one that says what capture costs
@@ -129,13 +132,41 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
 
 
 def count_records(data_dir: Path) -> int:
-    total = 0
+    """Distinct records stored: one per collection and correlation id (the bench sends one row
+    per request), so a record written twice cannot hide one that is missing."""
+    seen: set[tuple[str, str]] = set()
+    unkeyed = 0
     for path in data_dir.rglob("*.jsonl"):
         if ".modeltap" in path.parts:
             continue
+        collection = path.relative_to(data_dir).parts[2]  # {endpoint}/{deployment}/{collection}
         with open(path, "rb") as handle:
-            total += sum(1 for line in handle if line.strip())
-    return total
+            for line in handle:
+                if not line.strip():
+                    continue
+                correlation = json.loads(line).get("correlationid")
+                if correlation is None:
+                    unkeyed += 1
+                else:
+                    seen.add((collection, str(correlation)))
+    return len(seen) + unkeyed
+
+
+def answered(port: int) -> int:
+    """The /score requests a modeltap server answered 200, by its own /metrics (wrk does not
+    count the requests still in flight when its run ends, which were answered and captured)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as reply:
+        text = reply.read().decode()
+    return int(sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "modeltap_http_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+        and sample.labels.get("route") == "/score" and sample.labels.get("status") == "200"
+    ))
 
 
 @dataclass
@@ -267,9 +298,9 @@ def measure_modeltap(enabled: bool, concurrency: int, duration: float, lua: Path
             post(f"http://127.0.0.1:{port}/score")
         run = run_measured(process, f"http://127.0.0.1:{port}/score", concurrency, duration,
                            lua)
+        total = answered(port)
     finally:
         stop(process)
-    total = int(run["served"]) + WARMUP
     return Row(
         server=(f"modeltap {'on' if enabled else 'off'}"
                 + (f", {writer} writer" if writer is not None else "")
