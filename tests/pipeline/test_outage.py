@@ -82,6 +82,14 @@ def _configure(url: str, options: dict[str, Any], spool: Path, **extra: Any) -> 
 
 
 @pytest.mark.slow
+def _wait_for_commits(files: int, timeout: float = 120.0) -> None:
+    """Until the pipeline has committed ``files`` files in all."""
+    deadline = time.monotonic() + timeout
+    while modeltap.stats().total("files_committed") < files:
+        assert time.monotonic() < deadline, f"fewer than {files} files committed"
+        time.sleep(0.05)
+
+
 def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path: Path) -> None:
     """Every event collected before, during and after an outage is committed exactly once,
     the queue stays small (the writer keeps spooling) and nothing is dropped."""
@@ -107,7 +115,7 @@ def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path
     max_queue = 0
     max_segments = 0
     try:
-        time.sleep(2.0)
+        _wait_for_commits(1)  # the store takes the load before the outage
         rss_before = _rss_bytes()
         s3.stop()
         deadline = time.monotonic() + OUTAGE_SECONDS
@@ -119,7 +127,7 @@ def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path
         during = modeltap.stats()
         rss_growth = _rss_bytes() - rss_before
         s3.start()
-        time.sleep(2.0)
+        _wait_for_commits(during.total("files_committed") + 1)  # and again after it
     finally:
         stop.set()
         worker.join(timeout=60)
