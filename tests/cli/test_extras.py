@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from modeltap.cli.extras import EXTRAS, install_hint, installed_extras, require_extra
+from modeltap.cli.extras import (
+    EXTRAS,
+    extras_epilog,
+    install_hint,
+    installed_extras,
+    require_extra,
+)
 from modeltap.errors import MissingDependencyError
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
@@ -35,3 +41,11 @@ def test_a_missing_module_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> No
         'reading s3://bucket needs the s3 extra (s3fs not installed): pip install "modeltap[s3]"'
     )
     assert install_hint("server") == 'pip install "modeltap[server]"'
+
+
+def test_extras_epilog_is_a_table_with_aligned_columns() -> None:
+    """Every extra's purpose and state start in the same columns, however long its name."""
+    rows = extras_epilog().splitlines()[1:]
+    assert len(rows) == len(EXTRAS)
+    assert len({row.index("installed") for row in rows}) == 1
+    assert len({row.index(" ", 2 + len(max(EXTRAS, key=len))) for row in rows}) == 1

@@ -39,7 +39,7 @@ _PURPOSE = {
     "azure": "az://, abfs:// destinations",
     "gcs": "gs:// destinations",
     "mlflow": "serving MLflow models",
-    "monitor": "modeltap monitor (drift statistics, cron triggers, time zones)",
+    "monitor": "modeltap monitor (drift statistics, triggers)",
     "schedule": "modeltap monitor schedule (Prometheus metrics)",
     "s3": "s3:// destinations",
     "server": "modeltap serve and modeltap ingest",
@@ -83,7 +83,11 @@ def require_extra(extra: str, what: str) -> None:
 def extras_epilog() -> str:
     """The extras paragraph of ``modeltap --help``."""
     lines = ["extras:"]
-    for extra, present in installed_extras().items():
-        state = "installed" if present else f"not installed ({install_hint(extra)})"
-        lines.append(f"  {extra:<8} {_PURPOSE.get(extra, ''):<36} {state}")
+    present = installed_extras()
+    name_width = max(map(len, present))
+    purpose_width = max(len(_PURPOSE.get(extra, "")) for extra in present)
+    for extra, installed in present.items():
+        state = "installed" if installed else f"not installed ({install_hint(extra)})"
+        purpose = _PURPOSE.get(extra, "")
+        lines.append(f"  {extra:<{name_width}}  {purpose:<{purpose_width}}  {state}")
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 pandas 3 stores string columns in Arrow whenever pyarrow is installed, and modeltap installs
 it. For the few-row frames a scoring request builds, Arrow strings cost more than Python ones:
-the how-to's ``run()`` takes about a fifth longer (README, "Serving"). So each worker sets
+the how-to's ``run()`` takes about a fifth longer (docs/operations.md, "pandas' string
+storage", from bench/server.py). So each worker sets
 pandas' ``mode.string_storage`` to ``python`` before it loads the script, as pandas has it
 without pyarrow, unless ``MODELTAP_PANDAS_STRING_STORAGE`` (in the deployment's
 ``environment_variables`` or the environment) says ``pyarrow``, or ``auto`` (or ``off``) to
