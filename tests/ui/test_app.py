@@ -25,6 +25,7 @@ from tests.report.sample_store import (
     FIRST,
     MONITOR,
     collect_sample_asset,
+    signal_section,
     write_sample_store,
     write_synthetic_runs,
 )
@@ -74,6 +75,15 @@ def test_asset_page_counts_and_shows_the_newest_rows(
     assert "6 rows from" in text
     assert text.count("<td>paris</td>") == 2
     assert text.index("<td>31</td>") < text.index("<td>30</td>")
+
+
+def test_run_page_shows_schema_changes(client: TestClient) -> None:
+    """The last run's page lists drift's added and retyped columns and quality's missing one."""
+    text = client.get(f"/monitors/{MONITOR}/runs/20240508T130000Z").text
+    drift = signal_section(text, "drift")
+    assert "<li>added: channel</li>" in drift
+    assert "<li>retyped: age (double -&gt; int64)</li>" in drift
+    assert "<li>missing: score</li>" in signal_section(text, "quality")
 
 
 def test_window_picker_bad_times_are_explained(client: TestClient, store: tuple[str, str]) -> None:
