@@ -39,6 +39,16 @@ def test_report_is_self_contained(sample: Path, tmp_path: Path) -> None:
     assert text.count("<svg") >= 9
 
 
+def test_every_chart_has_its_numbers(sample: Path, tmp_path: Path) -> None:
+    """Each chart's figure holds a closed details with the chart's numbers as a table."""
+    text = write_report(MONITOR, tmp_path / "r.html", destination=str(sample / "store")).read_text()
+    figures = re.findall(r"<figure[^>]*>.*?</figure>", text, flags=re.S)
+    charts = [f for f in figures if "<svg" in f]
+    assert len(charts) == text.count("<svg") >= 9
+    assert all('<details class="chart-data"><summary>numbers</summary>' in f for f in charts)
+    assert all(f.index("</svg>") < f.index("<table>") for f in charts)
+
+
 def test_report_shows_the_breach(sample: Path, tmp_path: Path) -> None:
     """The breached feature is marked breached, its row highlighted, the alert message shown."""
     text = write_report(MONITOR, tmp_path / "r.html", destination=str(sample / "store")).read_text()

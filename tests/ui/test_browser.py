@@ -216,6 +216,28 @@ def test_charts_are_drawn_with_their_series(page: Any, ui_server: UiServer) -> N
     assert svg.count('class="series"') == 1
 
 
+def test_chart_numbers_open_without_javascript(browser: Any, ui_server: UiServer) -> None:
+    """With JavaScript off, a distribution's folded numbers table is hidden until its summary
+    is clicked, then shows one row per bin."""
+    context = browser.new_context(
+        viewport=DESKTOP,
+        java_script_enabled=False,
+        extra_http_headers={"Authorization": f"Bearer {KEY}"},
+    )
+    try:
+        page = context.new_page()
+        visit(page, f"{ui_server.url}/monitors/{MONITOR}/runs/{LAST_RUN}")
+        figure = page.locator('#signal-drift .feature[data-feature="city"] figure.distribution')
+        table = figure.locator("details.chart-data table")
+        assert not table.is_visible()
+        figure.locator("details.chart-data summary").click()
+        assert table.is_visible()
+        cells = table.locator("tbody th").all_inner_texts()
+        assert sorted(cells) == ["lyon", "nice", "paris"]
+    finally:
+        context.close()
+
+
 def test_breached_feature_is_shown_breached(page: Any, ui_server: UiServer) -> None:
     """In the run page, drift's ``income`` is first, marked and coloured breached; ``age`` not."""
     visit(page, f"{ui_server.url}/monitors/{MONITOR}/runs/{LAST_RUN}")
