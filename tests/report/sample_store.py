@@ -4,6 +4,11 @@ Three hourly runs of a monitor ``credit`` over Parquet files: a data-drift signa
 ``income`` shifts in the last window (breached) and ``age`` does not, a data-quality signal and
 a classification model-performance signal with labels for part of the rows; plus one data asset
 collected by modeltap itself.
+
+The data-quality signal also selects ``score``, a column of the reference only (missing in every
+run). The last run reads its production data from a new folder (``production-v2``, as after a
+release) whose schema changed: a new column ``channel`` (added) and ``age`` as whole numbers
+(int64, retyped from the reference's double).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ __all__ = [
     "RUNS",
     "collect_sample_asset",
     "sample_definition",
+    "signal_section",
     "write_sample_store",
     "write_synthetic_runs",
 ]
@@ -51,10 +57,11 @@ def _frame(rng: np.random.Generator, rows: int, shift: float, start: dt.datetime
     )
 
 
-def sample_definition(folder: Path) -> dict[str, Any]:
-    """The monitor definition over the files in ``folder``."""
+def sample_definition(folder: Path, production_folder: str = "production") -> dict[str, Any]:
+    """The monitor definition over the files in ``folder`` (production data in the subfolder
+    ``production_folder``)."""
     production = {
-        "input_data": {"path": str(folder / "production")},
+        "input_data": {"path": str(folder / production_folder)},
         "data_window": {"lookback_window_size": "PT1H"},
     }
     reference = {"input_data": {"path": str(folder / "reference.parquet")}}
@@ -76,7 +83,7 @@ def sample_definition(folder: Path) -> dict[str, Any]:
                     "type": "data_quality",
                     "production_data": production,
                     "reference_data": reference,
-                    "features": ["age", "income", "city"],
+                    "features": ["age", "income", "city", "score"],
                 },
                 "performance": {
                     "type": "model_performance",
@@ -107,21 +114,38 @@ def write_sample_store(folder: Path, runs: int = RUNS) -> str:
     rng = np.random.default_rng(7)
     destination = folder / "store"
     (folder / "production").mkdir(parents=True, exist_ok=True)
+    (folder / "production-v2").mkdir(parents=True, exist_ok=True)
     reference = _frame(rng, 400, 0.0, FIRST - dt.timedelta(days=1))
+    reference = reference.append_column("score", pa.array(np.linspace(0.0, 1.0, 400)))
     pq.write_table(reference.drop(["time"]), folder / "reference.parquet")
     labels = []
     for index in range(runs):
         start = FIRST + dt.timedelta(hours=index)
         shift = 25.0 if index == runs - 1 else 0.0
         table = _frame(rng, 200, shift, start)
-        pq.write_table(table, folder / "production" / f"part-{index}.parquet")
+        subfolder = "production"
+        if index == runs - 1:
+            subfolder = "production-v2"
+            whole = pa.array(np.round(table.column("age").to_numpy()).astype(np.int64))
+            table = table.set_column(table.schema.get_field_index("age"), "age", whole)
+            table = table.append_column("channel", pa.array(["web", "app"] * 100))
+        pq.write_table(table, folder / subfolder / f"part-{index}.parquet")
         labels.append(table.select(["correlation_id", "label"]).slice(0, 120))
     pq.write_table(pa.concat_tables(labels), folder / "labels.parquet")
-    definition = sample_definition(folder)
     for index in range(runs):
         at = FIRST + dt.timedelta(hours=index + 1)
+        definition = sample_definition(
+            folder, "production-v2" if index == runs - 1 else "production"
+        )
         modeltap.monitor.run(definition, at=at, destination=str(destination))
     return str(destination)
+
+
+def signal_section(page: str, signal: str) -> str:
+    """The HTML of one signal's section in a report or a run page."""
+    start = page.index(f'<section class="signal" id="signal-{signal}"')
+    end = page.find('<section class="signal"', start + 1)
+    return page[start : end if end > 0 else len(page)]
 
 
 def _iso(moment: dt.datetime) -> str:

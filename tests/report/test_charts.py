@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-from modeltap.report.charts import Series, bar_chart, line_chart
+from modeltap.report.charts import Series, bar_chart, data_table, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -76,3 +76,17 @@ def test_charts_get_distinct_ids_for_distinct_content() -> None:
     first = _parse(bar_chart("a", ["x"], [Series("s", [1.0])]))
     second = _parse(bar_chart("b", ["x"], [Series("s", [1.0])]))
     assert first.get("aria-labelledby") != second.get("aria-labelledby")
+
+
+def test_data_table_is_a_closed_details_with_escaped_cells() -> None:
+    """Headers, one row per entry with its first cell as row header, all text escaped."""
+    html = data_table("a <b>", ("bin", "rows"), [("<1", "3"), ("1-2", "4 & more")])
+    root = ET.fromstring(html)
+    assert root.tag == "details" and root.get("open") is None
+    assert root.findtext("summary") == "numbers"
+    table = root.find("div/table")
+    assert table is not None and table.findtext("caption") == "a <b>"
+    assert [th.text for th in table.iter("th")][:2] == ["bin", "rows"]
+    rows = [[cell.text for cell in tr] for tr in table.iter("tr")][1:]
+    assert rows == [["<1", "3"], ["1-2", "4 & more"]]
+    assert [tr[0].tag for tr in table.iter("tr")][1:] == ["th", "th"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pyarrow.compute as pc
@@ -42,6 +43,37 @@ def test_breached_feature_comes_first(store: ResultsStore) -> None:
     assert rest[0].attention[1] >= rest[1].attention[1]
     assert drift.breached_features == ["income"]
     assert drift.features[0].distribution_chart.count('class="series"') == 2
+
+
+def _table(html: str) -> list[list[str]]:
+    """The body rows of a chart's numbers table, as text."""
+    root = ET.fromstring(html)
+    return [[cell.text or "" for cell in tr] for tr in root.iter("tr")][1:]
+
+
+def test_chart_numbers_are_in_tables(store: ResultsStore) -> None:
+    """Each distribution has a table of both sides' rows and shares per bin or category; each
+    history one of the value, threshold and breach per run."""
+    content = run_content(store, MONITOR, pick_run(store, MONITOR))
+    drift = next(s for s in content.signals if s.name == "drift")
+    income = drift.features[0]
+    bins = _table(income.distribution_table)
+    assert len(bins) == income.distribution_chart.count("<rect") // 2 - 1  # less the legend
+    assert sum(int(row[1]) for row in bins) == 400
+    assert sum(int(row[3]) for row in bins) == 200
+    assert all(row[2].endswith("%") and row[4].endswith("%") for row in bins)
+    assert bins[0][0].startswith("[")
+    city = next(f for f in drift.features if f.name == "city")
+    assert sorted(row[0] for row in _table(city.distribution_table)) == ["lyon", "nice", "paris"]
+    history = _table(income.metrics[0].history_table)
+    assert [row[0] for row in history] == [
+        "2024-05-08 11:00",
+        "2024-05-08 12:00",
+        "2024-05-08 13:00",
+    ]
+    assert [row[2] for row in history] == ["0.2"] * RUNS
+    assert [row[3] for row in history] == ["", "", "BREACHED"]
+    assert float(history[-1][1]) == pytest.approx(income.metrics[0].value, rel=1e-3)
 
 
 def test_history_spans_the_runs_up_to_the_one_shown(store: ResultsStore) -> None:

@@ -15,6 +15,7 @@ from tests.report.sample_store import (
     FIRST,
     MONITOR,
     sample_definition,
+    signal_section,
     write_sample_store,
     write_synthetic_runs,
 )
@@ -38,6 +39,16 @@ def test_report_is_self_contained(sample: Path, tmp_path: Path) -> None:
     assert text.count("<svg") >= 9
 
 
+def test_every_chart_has_its_numbers(sample: Path, tmp_path: Path) -> None:
+    """Each chart's figure holds a closed details with the chart's numbers as a table."""
+    text = write_report(MONITOR, tmp_path / "r.html", destination=str(sample / "store")).read_text()
+    figures = re.findall(r"<figure[^>]*>.*?</figure>", text, flags=re.S)
+    charts = [f for f in figures if "<svg" in f]
+    assert len(charts) == text.count("<svg") >= 9
+    assert all('<details class="chart-data"><summary>numbers</summary>' in f for f in charts)
+    assert all(f.index("</svg>") < f.index("<table>") for f in charts)
+
+
 def test_report_shows_the_breach(sample: Path, tmp_path: Path) -> None:
     """The breached feature is marked breached, its row highlighted, the alert message shown."""
     text = write_report(MONITOR, tmp_path / "r.html", destination=str(sample / "store")).read_text()
@@ -46,6 +57,25 @@ def test_report_shows_the_breach(sample: Path, tmp_path: Path) -> None:
     assert '<tr class="breached">' in text
     assert "has failed due to one or more features violating metric thresholds" in text
     assert "120 of 200 production rows labelled (60.0%)" in text
+
+
+def test_report_shows_schema_changes(sample: Path, tmp_path: Path) -> None:
+    """The last run's new column, retyped feature and the reference-only feature are listed in
+    the cards of the signals they changed; an earlier run shows only the missing feature."""
+    store = str(sample / "store")
+    text = write_report(MONITOR, tmp_path / "r.html", destination=store).read_text()
+    drift = signal_section(text, "drift")
+    assert "<li>added: channel</li>" in drift
+    assert "<li>retyped: age (double -&gt; int64)</li>" in drift
+    assert "missing:" not in drift
+    quality = signal_section(text, "quality")
+    assert "<li>missing: score</li>" in quality and "<li>added: channel</li>" in quality
+    assert "Schema changes" not in signal_section(text, "performance")
+    earlier = write_report(
+        MONITOR, tmp_path / "e.html", run="20240508T120000Z", destination=store
+    ).read_text()
+    assert "Schema changes" not in signal_section(earlier, "drift")
+    assert "<li>missing: score</li>" in signal_section(earlier, "quality")
 
 
 def test_to_html_writes_the_run_just_made(sample: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import base64
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -25,6 +26,7 @@ from tests.report.sample_store import (
     FIRST,
     MONITOR,
     collect_sample_asset,
+    signal_section,
     write_sample_store,
     write_synthetic_runs,
 )
@@ -74,6 +76,31 @@ def test_asset_page_counts_and_shows_the_newest_rows(
     assert "6 rows from" in text
     assert text.count("<td>paris</td>") == 2
     assert text.index("<td>31</td>") < text.index("<td>30</td>")
+
+
+def test_run_page_shows_schema_changes(client: TestClient) -> None:
+    """The last run's page lists drift's added and retyped columns and quality's missing one."""
+    text = client.get(f"/monitors/{MONITOR}/runs/20240508T130000Z").text
+    drift = signal_section(text, "drift")
+    assert "<li>added: channel</li>" in drift
+    assert "<li>retyped: age (double -&gt; int64)</li>" in drift
+    assert "<li>missing: score</li>" in signal_section(text, "quality")
+
+
+def test_page_charts_have_their_numbers(client: TestClient, store: tuple[str, str]) -> None:
+    """The asset's rows per hour and the monitor's breached metrics per run are also tables."""
+    asset = client.get(f"/assets/{store[1]}/1").text
+    volume = asset[asset.index('<figure class="volume">') : asset.index("</figure>")]
+    cells = re.findall(r"<tr><th>([^<]+)</th><td>(\d+)</td></tr>", volume)
+    assert len(cells) == 24 and sum(int(rows) for _, rows in cells) == 6
+    monitor = client.get(f"/monitors/{MONITOR}").text
+    signals = monitor[monitor.index('<figure class="signals-chart">') :]
+    signals = signals[: signals.index("</figure>")]
+    assert '<th scope="col">drift</th>' in signals
+    rows = re.findall(r"<tr><th>(2024-05-08 1\d:00)</th>((?:<td>\d+</td>){3})</tr>", signals)
+    assert [when[-5:] for when, _ in rows] == ["11:00", "12:00", "13:00"]
+    drift = [re.findall(r"\d+", cells)[0] for _, cells in rows]
+    assert drift == ["0", "0", "1"]  # income drifts in the last run only
 
 
 def test_window_picker_bad_times_are_explained(client: TestClient, store: tuple[str, str]) -> None:

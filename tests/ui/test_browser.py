@@ -4,7 +4,7 @@ loopback as a real server, and a generated report opened from disk.
 Every page loads with no console error and no failed request, each chart is drawn with its
 series, the breached feature is shown breached, navigation works, the key is required, pages fit
 a phone-width window, and the report makes no request at all. Screenshots of the main pages go to
-the test's temporary folder (printed with ``-s``).
+``test-output/screenshots/`` (git-ignored), listed at the end of the test session.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,7 +165,9 @@ def _series(page: Any, selector: str) -> list[int]:
     return counts
 
 
-def test_every_page_loads_clean(page: Any, ui_server: UiServer, tmp_path: Path) -> None:
+def test_every_page_loads_clean(
+    page: Any, ui_server: UiServer, screenshot: Callable[[Any, str], Path]
+) -> None:
     """Each page: 200, no console error, no failed request; screenshots at 1280 px and at
     phone width, where nothing overflows the window sideways."""
     pages = {
@@ -187,8 +189,7 @@ def test_every_page_loads_clean(page: Any, ui_server: UiServer, tmp_path: Path) 
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, (path, label, overflow)
-            page.screenshot(path=str(tmp_path / f"{name}-{label}.png"), full_page=True)
-    print(f"screenshots: {tmp_path}")
+            assert screenshot(page, f"{name}-{label}").stat().st_size > 0
 
 
 def test_charts_are_drawn_with_their_series(page: Any, ui_server: UiServer) -> None:
@@ -214,6 +215,28 @@ def test_charts_are_drawn_with_their_series(page: Any, ui_server: UiServer) -> N
     assert loaded == [True]
     svg = page.request.get(f"{ui_server.url}/assets/{ui_server.asset}/1/volume.svg").text()
     assert svg.count('class="series"') == 1
+
+
+def test_chart_numbers_open_without_javascript(browser: Any, ui_server: UiServer) -> None:
+    """With JavaScript off, a distribution's folded numbers table is hidden until its summary
+    is clicked, then shows one row per bin."""
+    context = browser.new_context(
+        viewport=DESKTOP,
+        java_script_enabled=False,
+        extra_http_headers={"Authorization": f"Bearer {KEY}"},
+    )
+    try:
+        page = context.new_page()
+        visit(page, f"{ui_server.url}/monitors/{MONITOR}/runs/{LAST_RUN}")
+        figure = page.locator('#signal-drift .feature[data-feature="city"] figure.distribution')
+        table = figure.locator("details.chart-data table")
+        assert not table.is_visible()
+        figure.locator("details.chart-data summary").click()
+        assert table.is_visible()
+        cells = table.locator("tbody th").all_inner_texts()
+        assert sorted(cells) == ["lyon", "nice", "paris"]
+    finally:
+        context.close()
 
 
 def test_breached_feature_is_shown_breached(page: Any, ui_server: UiServer) -> None:
@@ -278,7 +301,9 @@ def test_a_missing_key_is_refused(browser: Any, ui_server: UiServer) -> None:
         context.close()
 
 
-def test_report_makes_no_request(browser: Any, ui_server: UiServer, tmp_path: Path) -> None:
+def test_report_makes_no_request(
+    browser: Any, ui_server: UiServer, tmp_path: Path, screenshot: Callable[[Any, str], Path]
+) -> None:
     """Opened from disk with the network cut, the report loads nothing but itself, logs no
     error, draws its charts, and stays small."""
     path = write_report(MONITOR, tmp_path / "report.html", destination=ui_server.destination)
@@ -293,6 +318,6 @@ def test_report_makes_no_request(browser: Any, ui_server: UiServer, tmp_path: Pa
         assert seen.console_errors == [] and seen.failed == []
         assert _series(page, "figure.distribution svg.chart") == [2, 2, 2]
         assert page.locator('.feature[data-breached="true"]').count() >= 1
-        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        assert screenshot(page, "report-offline").stat().st_size > 0
     finally:
         context.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,6 +69,35 @@ def test_each_file_is_counted_once(tmp_path: Path) -> None:
     reader.per_hour(asset, START, 3)
     reader.per_hour(asset, START, 3)
     assert len(opened) == 3 and reader.files_read == 3
+
+
+def test_a_file_changed_in_place_is_counted_again(tmp_path: Path) -> None:
+    """A file of the same path and size with a new modification time is read again; the
+    others are not."""
+    reader = VolumeReader(counter=_hours)
+    asset = _asset(tmp_path)
+    assert reader.per_hour(asset, START, 3).counts == [5, 0, 4]
+    path = Path(asset.root) / "2024/05/08/12/w-2.parquet"
+    size = path.stat().st_size
+    table = pq.read_table(path)
+    later = START.replace(hour=11)
+    times = pa.array([later.replace(minute=i) for i in range(4)], pa.timestamp("us", tz="UTC"))
+    pq.write_table(table.set_column(0, "time", times), path)
+    assert path.stat().st_size == size
+    modified = path.stat().st_mtime + 10
+    os.utime(path, (modified, modified))
+    assert reader.per_hour(asset, START, 3).counts == [5, 4, 0]
+    assert reader.files_read == 4
+
+
+def test_the_cache_is_bounded(tmp_path: Path) -> None:
+    """With room for two files, a second look at three files reads again what was evicted."""
+    reader = VolumeReader(counter=_hours, cache_size=2)
+    asset = _asset(tmp_path)
+    reader.per_hour(asset, START, 3)
+    assert reader.files_read == 3
+    assert reader.per_hour(asset, START, 3).counts == [5, 0, 4]
+    assert reader.files_read > 3
 
 
 def test_default_counter_reads_hourly_parquet_footers_only(

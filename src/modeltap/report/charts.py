@@ -5,17 +5,19 @@ No JavaScript and no network: each chart is a few kilobytes of SVG with a ``<tit
 ``<desc>`` for screen readers, a ``<title>`` on every bar and point (the browser shows it on
 hover), and one ``<g class="series">`` per series (``data-series`` holds its name) so a test or a
 stylesheet can find them. Colours are attributes, so a chart also reads on its own (as an image).
+:func:`data_table` gives a chart's numbers as a plain HTML table folded under it (a
+``<details>`` element: opens without JavaScript).
 """
 
 from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
 
-__all__ = ["PALETTE", "Series", "bar_chart", "line_chart"]
+__all__ = ["PALETTE", "Series", "bar_chart", "data_table", "line_chart"]
 
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948")
 """Series colours in order (colour-blind safe Tableau 10 hues)."""
@@ -235,3 +237,21 @@ def line_chart(
     )
     ident = _ident(title, x_labels, series, threshold)
     return _frame(ident, title, desc, width, height, body)
+
+
+def data_table(caption: str, headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A chart's numbers as a table inside a closed ``<details>`` (summary: ``numbers``): the
+    first cell of each row is its header (a bin, a category, a run), the others are values,
+    given already formatted. Everything is escaped."""
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
+    body = "".join(
+        f"<tr><th>{escape(row[0])}</th>"  # short tags: a report holds a hundred such tables
+        + "".join(f"<td>{escape(cell)}</td>" for cell in row[1:])
+        + "</tr>"
+        for row in rows
+    )
+    return (
+        '<details class="chart-data"><summary>numbers</summary><div class="table-wrap"><table>'
+        f"<caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
+        f"<tbody>{body}</tbody></table></div></details>"
+    )

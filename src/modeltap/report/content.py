@@ -21,7 +21,8 @@ import pandas as pd
 from modeltap.errors import MonitorError
 from modeltap.monitor.metrics.names import LOWER_IS_WORSE
 from modeltap.monitor.results import ResultsStore
-from modeltap.report.charts import Series, bar_chart, line_chart
+from modeltap.report.charts import Series, bar_chart, data_table, line_chart
+from modeltap.report.templating import format_number, format_percent
 
 __all__ = [
     "FeatureView",
@@ -58,6 +59,8 @@ class MetricView:
     baseline: float | None
     direction: str
     history_chart: str = ""
+    history_table: str = ""
+    """The history's numbers: each run's value, threshold and breach (HTML)."""
 
     @property
     def margin(self) -> float:
@@ -73,6 +76,8 @@ class FeatureView:
     data_type: str
     metrics: list[MetricView]
     distribution_chart: str = ""
+    distribution_table: str = ""
+    """The distributions' numbers: rows and share per bin or category on each side (HTML)."""
 
     @property
     def breached(self) -> bool:
@@ -195,6 +200,11 @@ def _label(stamp: str) -> str:
     return f"{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
 
 
+def _run_time(stamp: str) -> str:
+    """``20240508T130000Z`` -> ``2024-05-08 13:00``."""
+    return f"{stamp[0:4]}-{_label(stamp)}"
+
+
 class _Row(NamedTuple):
     """One metric row of a run, as the report uses it."""
 
@@ -253,9 +263,10 @@ _History = dict[tuple[str, str, str], dict[str, _Row]]
 """(signal, feature, metric) -> {stamp: row}."""
 
 
-def _history_chart(
+def _history(
     history: _History, stamps: Sequence[str], signal: str, feature: str, metric: str
-) -> str:
+) -> tuple[str, str]:
+    """A metric's history over ``stamps``: its chart (line and threshold) and its table."""
     by_stamp = history.get((signal, feature, metric), {})
     found = [by_stamp.get(s) for s in stamps]
     values = [row.value if row is not None else None for row in found]
@@ -263,13 +274,28 @@ def _history_chart(
     present = [row for row in found if row is not None]
     threshold = present[-1].threshold if present else None
     what = f"{feature} {metric}" if feature else metric
-    return line_chart(
-        f"{what} over the last {len(stamps)} runs",
+    title = f"{what} over the last {len(stamps)} runs"
+    chart = line_chart(
+        title,
         [_label(s) for s in stamps],
         [Series(metric, values)],
         threshold=threshold,
         breached=flags,
     )
+    table = data_table(
+        title,
+        ("run (window end)", metric, "threshold", "breached"),
+        (
+            (
+                _run_time(stamp),
+                "no value" if row is None or row.value is None else format_number(row.value),
+                "" if row is None else format_number(row.threshold),
+                "BREACHED" if row is not None and row.breached else "",
+            )
+            for stamp, row in zip(stamps, found, strict=True)
+        ),
+    )
+    return chart, table
 
 
 class _Bin(NamedTuple):
@@ -312,24 +338,50 @@ def _shares(counts: list[float]) -> tuple[list[float], float]:
     return ([c / total for c in counts] if total else counts), total
 
 
-def _distribution_chart(rows: list[_Bin], feature: str) -> str:
+def _distribution(rows: list[_Bin], feature: str) -> tuple[str, str]:
+    """A feature's reference and production distributions: their chart (shares) and their
+    table (rows and shares)."""
     # relative frequencies: the two windows rarely have the same number of rows
     ref_share, reference = _shares([b.reference_count for b in rows])
     prod_share, production = _shares([b.production_count for b in rows])
-    if all(b.data_type == "categorical" for b in rows):
+    categorical = all(b.data_type == "categorical" for b in rows)
+    if categorical:
         categories = [str(b.category) for b in rows]
         labels = categories
     else:
         categories = [f"[{b.lower_bound:.4g}, {b.upper_bound:.4g})" for b in rows]
         labels = [f"{b.lower_bound:.3g}" for b in rows]
-    return bar_chart(
-        f"{feature}: reference and production distributions (share of rows)",
+    title = f"{feature}: reference and production distributions (share of rows)"
+    chart = bar_chart(
+        title,
         categories,
         [Series("reference", ref_share), Series("production", prod_share)],
         labels=labels,
-        desc=f"share of non-null rows per {'category' if labels is categories else 'bin'}, "
+        desc=f"share of non-null rows per {'category' if categorical else 'bin'}, "
         f"reference ({int(reference)} rows) against production ({int(production)})",
     )
+    shares = zip(rows, categories, ref_share, prod_share, strict=True)
+    table = data_table(
+        title,
+        (
+            "category" if categorical else "bin",
+            "reference rows",
+            "reference share",
+            "production rows",
+            "production share",
+        ),
+        (
+            (
+                category,
+                format_number(row.reference_count),
+                format_percent(ref) if reference else "",
+                format_number(row.production_count),
+                format_percent(prod) if production else "",
+            )
+            for row, category, ref, prod in shares
+        ),
+    )
+    return chart, table
 
 
 def run_content(
@@ -426,7 +478,9 @@ def _signal(
             direction="below" if row.metric in LOWER_IS_WORSE else "above",
         )
         if metric.threshold is not None or metric.metric in LOWER_IS_WORSE:
-            metric.history_chart = _history_chart(history, stamps, name, row.feature, row.metric)
+            metric.history_chart, metric.history_table = _history(
+                history, stamps, name, row.feature, row.metric
+            )
         if not row.feature:
             view.signal_metrics.append(metric)
             continue
@@ -436,7 +490,9 @@ def _signal(
     for feature in features.values():
         rows = bins.get((name, feature.name))
         if rows:
-            feature.distribution_chart = _distribution_chart(rows, feature.name)
+            feature.distribution_chart, feature.distribution_table = _distribution(
+                rows, feature.name
+            )
     view.features = sorted(
         features.values(), key=lambda f: (-f.attention[0], -f.attention[1], f.name)
     )

@@ -23,7 +23,7 @@ from modeltap._version import __version__
 from modeltap.catalog import DataAsset, get_asset, list_assets
 from modeltap.errors import AssetNotFoundError, ModelTapError, MonitorError
 from modeltap.monitor.results import ResultsStore
-from modeltap.report.charts import Series, bar_chart, line_chart
+from modeltap.report.charts import Series, bar_chart, data_table, line_chart
 from modeltap.report.content import pick_run, run_content
 from modeltap.report.html import render_report
 from modeltap.report.templating import environment, require_jinja
@@ -237,7 +237,13 @@ class _Pages:
             hours = MAX_WINDOW_HOURS
             start = end - dt.timedelta(hours=hours)
         counts = self.volume.per_hour(asset, start, hours)
-        chart = _rows_chart(f"{asset.name}: rows per hour", counts, width=900, height=200)
+        title = f"{asset.name}: rows per hour"
+        chart = _rows_chart(title, counts, width=900, height=200)
+        chart_numbers = data_table(
+            title,
+            ("hour (UTC)", "rows"),
+            zip(counts.labels, [str(c) for c in counts.counts], strict=True),
+        )
         rows, folder = self.volume.newest_rows(asset, end)
         table = {
             "columns": [str(c) for c in rows.columns],
@@ -248,6 +254,7 @@ class _Pages:
             title=asset.ref,
             asset=asset,
             chart=chart,
+            chart_numbers=chart_numbers,
             total=counts.total,
             start=start.strftime("%Y-%m-%dT%H:%M"),
             end=end.strftime("%Y-%m-%dT%H:%M"),
@@ -302,13 +309,27 @@ class _Pages:
                 }
             )
         signal_names = [s.name for s in content.signals]
+        runs_shown = len(content.history_stamps)
+        title = f"{name}: breached metrics per signal over the last {runs_shown} runs"
+        per_run = [content.breached_per_run.get(s, []) for s in signal_names]
         chart = line_chart(
-            f"{name}: breached metrics per signal over the last {len(content.history_stamps)} runs",
+            title,
             [f"{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}" for s in content.history_stamps],
             [
-                Series(s, [float(v) for v in content.breached_per_run.get(s, [])])
-                for s in signal_names
+                Series(s, [float(v) for v in counts])
+                for s, counts in zip(signal_names, per_run, strict=True)
             ],
+        )
+        chart_numbers = data_table(
+            title,
+            ("run (window end)", *signal_names),
+            (
+                (
+                    f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}",
+                    *(str(counts[i]) if i < len(counts) else "" for counts in per_run),
+                )
+                for i, stamp in enumerate(content.history_stamps)
+            ),
         )
         return self.page(
             "monitor.html",
@@ -318,6 +339,7 @@ class _Pages:
             runs=runs,
             signal_names=signal_names,
             chart=chart,
+            chart_numbers=chart_numbers,
         )
 
     def run_page(self, request: Request) -> Response:

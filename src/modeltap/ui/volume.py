@@ -7,8 +7,10 @@ of each row group fall within one hour (as in an hourly partition): no data is r
 (JSON lines, files rolled daily or coarser) have their ``time`` column read with
 ``modeltap.read_arrow``. Rows are counted as stored: a copy of an event delivered twice
 (at-least-once delivery) counts twice, where ``modeltap.read`` keeps one. Committed files never
-change, so each file is looked at once and its counts kept in a bounded cache keyed by the file
-and its size: a page shown again lists folders and opens nothing.
+change, so each file is looked at once per process and its counts kept in a bounded cache keyed
+by the file, its size and its modification time (as the listing gives them): a page shown again
+lists folders and opens nothing. Neither the catalog (an asset's columns and first and last
+event time) nor the committer records rows per file, so there is nothing cheaper to ask.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from modeltap.formats import DATA_EXTENSIONS, format_for_path
 __all__ = ["HourCounts", "VolumeReader", "footer_hours", "hour_histogram", "parse_event_time"]
 
 _DATA_SUFFIXES = DATA_EXTENSIONS
+_MODIFIED = ("mtime", "LastModified", "last_modified", "updated", "modified")
+"""Where fsspec listings put a file's modification time (local, S3, Azure, GCS, others)."""
+
+_File = tuple[str, int, str]
+"""A data file as listed: its path, size and modification time (as text, "" if not given)."""
 
 
 def parse_event_time(text: str | None) -> dt.datetime | None:
@@ -73,7 +80,7 @@ class VolumeReader:
         counter: Callable[[str], dict[int, int]] | None = None,
     ) -> None:
         self._options = storage_options or {}
-        self._cache: OrderedDict[tuple[str, int], dict[int, int]] = OrderedDict()
+        self._cache: OrderedDict[_File, dict[int, int]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._count_file = counter or self._read_hours
@@ -116,8 +123,9 @@ class VolumeReader:
             return None  # the reader says what is wrong with it
         return footer_hours(metadata)
 
-    def _files(self, fs: Any, folder: str, *, deep: bool) -> list[tuple[str, int]]:
-        """Committed data files in ``folder`` (at any depth when ``deep``) with their sizes."""
+    def _files(self, fs: Any, folder: str, *, deep: bool) -> list[_File]:
+        """Committed data files in ``folder`` (at any depth when ``deep``) with their sizes and
+        modification times."""
         try:
             if deep:
                 found = fs.find(folder, detail=True)
@@ -129,11 +137,12 @@ class VolumeReader:
         for path, entry in found.items():
             name = str(path).rsplit("/", 1)[-1]
             if name.endswith(_DATA_SUFFIXES) and not name.startswith((".", "_")):
-                files.append((str(path), int(entry.get("size") or 0)))
+                modified = next((entry[k] for k in _MODIFIED if entry.get(k) is not None), "")
+                files.append((str(path), int(entry.get("size") or 0), str(modified)))
         return sorted(files)
 
-    def _hours(self, fs: Any, path: str, size: int) -> dict[int, int]:
-        key = (path, size)
+    def _hours(self, fs: Any, key: _File) -> dict[int, int]:
+        path = key[0]
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -165,8 +174,8 @@ class VolumeReader:
             files.extend(self._files(fs, f"{root}/{moment:%Y/%m/%d/%H}", deep=True))
         first = int(start.timestamp()) // 3600
         counts = [0] * hours
-        for path, size in dict.fromkeys(files):
-            for hour, rows in self._hours(fs, path, size).items():
+        for file in dict.fromkeys(files):
+            for hour, rows in self._hours(fs, file).items():
                 if 0 <= hour - first < hours:
                     counts[hour - first] += rows
         return HourCounts(start, counts)

@@ -71,3 +71,57 @@ def not_a_table(production: pa.Table, reference: pa.Table | None) -> dict[str, f
 def raises(production: pa.Table, reference: pa.Table | None) -> pa.Table:
     """Fails inside."""
     raise KeyError("no column 'prompt'")
+
+
+def nan_pandas(production: pa.Table, reference: pa.Table | None) -> pd.DataFrame:
+    """A pandas DataFrame whose second value could not be computed (NaN)."""
+    return pd.DataFrame(
+        {
+            "group": ["x", "y"],
+            "metric_name": ["score", "score"],
+            "metric_value": [0.5, float("nan")],
+        }
+    )
+
+
+def nan_polars(production: pa.Table, reference: pa.Table | None) -> pl.DataFrame:
+    """A polars DataFrame whose second value could not be computed (NaN)."""
+    return pl.DataFrame(
+        {
+            "group": ["x", "y"],
+            "metric_name": ["score", "score"],
+            "metric_value": [0.5, float("nan")],
+        }
+    )
+
+
+def nan_arrow(production: pa.Table, reference: pa.Table | None) -> pa.Table:
+    """A pyarrow Table whose second value could not be computed (NaN)."""
+    return pa.table(
+        {
+            "group": ["x", "y"],
+            "metric_name": ["score", "score"],
+            "metric_value": [0.5, float("nan")],
+        }
+    )
+
+
+def null_value(production: pa.Table, reference: pa.Table | None) -> pa.Table:
+    """metric_value has an empty (null) value."""
+    return pa.table(
+        {"group": ["x", "y"], "metric_name": ["score", "score"], "metric_value": [1.0, None]}
+    )
+
+
+def null_name(production: pa.Table, reference: pa.Table | None) -> pa.Table:
+    """metric_name has an empty (null) value."""
+    return pa.table(
+        {"group": ["x", "y"], "metric_name": ["score", None], "metric_value": [1.0, 2.0]}
+    )
+
+
+def number_groups(production: pa.Table, reference: pa.Table | None) -> pa.Table:
+    """group holds floating-point numbers instead of text."""
+    return pa.table(
+        {"group": [0.5, 1.5], "metric_name": ["score", "score"], "metric_value": [1.0, 2.0]}
+    )

@@ -120,6 +120,24 @@ def test_pandas_and_polars_output_without_reference(tmp_path: Path) -> None:
     assert run.signals["pandas"]["reference_row_count"] == 0
 
 
+@pytest.mark.parametrize("function", ["nan_pandas", "nan_polars", "nan_arrow"])
+def test_nan_value_is_kept_and_never_breaches(tmp_path: Path, function: str) -> None:
+    """A NaN metric_value from pandas, polars or pyarrow is stored as NaN and does not breach
+    (nor fail the signal), while the number beside it is compared with the threshold."""
+    signal = _signal(
+        tmp_path, function, metric_thresholds=[{"metric_name": "score", "threshold": 0.1}]
+    )
+    run = modeltap.monitor.run(_definition(tmp_path, nan=signal), at=AT)
+    assert run.signals["nan"]["status"] == "breached"
+    rows = run.metrics.set_index("group")
+    assert rows.loc["x", "metric_value"] == 0.5
+    assert rows.loc["x", "breached"]
+    assert math.isnan(rows.loc["y", "metric_value"])
+    assert not rows.loc["y", "breached"]
+    stored = pq.read_table(Path(run.path) / "metrics.parquet")
+    assert stored.column("metric_value").null_count == 0
+
+
 @pytest.mark.parametrize(
     ("function", "problem"),
     [
@@ -128,6 +146,9 @@ def test_pandas_and_polars_output_without_reference(tmp_path: Path) -> None:
         ("duplicate_rows", "(group, metric_name) = ('x', 'score') appears more than once"),
         ("not_a_table", "returned dict: return a pyarrow Table, a pandas or a polars DataFrame"),
         ("raises", "raised KeyError: \"no column 'prompt'\""),
+        ("null_value", "metric_value has 1 empty value(s): give a number (NaN for a value"),
+        ("null_name", "column 'metric_name' has 1 empty value(s)"),
+        ("number_groups", "column 'group' holds double, not text"),
     ],
 )
 def test_bad_output_fails_only_that_signal(tmp_path: Path, function: str, problem: str) -> None:

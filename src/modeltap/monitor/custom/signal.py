@@ -27,12 +27,25 @@ __all__ = ["REQUIRED_COLUMNS", "custom_signal"]
 REQUIRED_COLUMNS = ("group", "metric_name", "metric_value")
 
 
+def _from_pandas(frame: Any) -> pa.Table:
+    """The frame as a table, its float columns' NaN kept as NaN (``from_pandas`` turns them into
+    nulls, which would read as a missing value rather than one that could not be computed)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for position, name in enumerate(table.column_names):
+        column = frame.iloc[:, position]
+        numpy_dtype = type(column.dtype).__module__.startswith("numpy")
+        if numpy_dtype and column.dtype.kind == "f":
+            numbers = pa.array(column.to_numpy(), from_pandas=False)
+            table = table.set_column(position, name, numbers)
+    return table
+
+
 def _as_table(output: Any, where: str) -> pa.Table:
     if isinstance(output, pa.Table):
         return output
     module = type(output).__module__
     if module.startswith("pandas") and hasattr(output, "columns"):
-        return pa.Table.from_pandas(output, preserve_index=False)
+        return _from_pandas(output)
     if module.startswith("polars") and hasattr(output, "to_arrow"):
         table = output.to_arrow()
         assert isinstance(table, pa.Table)
