@@ -166,6 +166,29 @@ def test_newest_rows_come_from_the_newest_folder_before_the_end(tmp_path: Path) 
     assert len(rows) == 2
 
 
+def test_newest_rows_at_midnight_come_from_hour_00(tmp_path: Path) -> None:
+    """Hour folder 00 of the newest day is a partition like any other."""
+    root = tmp_path / "ep" / "dep" / "model_inputs"
+    for folder, minute in (("2024/05/07/23", 1), ("2024/05/08/00", 2)):
+        (root / folder).mkdir(parents=True)
+        moment = dt.datetime(2024, 5, 7, 23, tzinfo=dt.UTC) + dt.timedelta(
+            minutes=60 * (minute - 1)
+        )
+        table = pa.table(
+            {
+                "time": pa.array([moment], pa.timestamp("us", tz="UTC")),
+                "correlationid": [f"c{minute}"],
+                "id": [f"e{minute}"],
+                "row_index": [0],
+                "x": [minute],
+            }
+        )
+        pq.write_table(table, root / folder / "w.parquet")
+    rows, folder = VolumeReader().newest_rows(DataAsset("a", "1", str(root), format="parquet"))
+    assert folder is not None and folder.endswith("2024/05/08/00")
+    assert list(rows["x"]) == [2]
+
+
 def test_no_folder_before_the_end(tmp_path: Path) -> None:
     """Nothing before the end: no rows and no folder."""
     rows, folder = VolumeReader().newest_rows(_asset(tmp_path), START - dt.timedelta(days=400))

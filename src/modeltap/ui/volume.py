@@ -28,13 +28,18 @@ import pyarrow as pa
 
 import modeltap
 from modeltap.catalog import DataAsset
+from modeltap.config import RollingRate
 from modeltap.formats import DATA_EXTENSIONS, format_for_path
+from modeltap.store.layout import folder_span, partition_folder, partition_value
 
 __all__ = ["HourCounts", "VolumeReader", "footer_hours", "hour_histogram", "parse_event_time"]
 
 _DATA_SUFFIXES = DATA_EXTENSIONS
 _MODIFIED = ("mtime", "LastModified", "last_modified", "updated", "modified")
 """Where fsspec listings put a file's modification time (local, S3, Azure, GCS, others)."""
+
+_COARSER = (RollingRate.YEAR, RollingRate.MONTH, RollingRate.DAY)
+"""The partition folders of collections rolled more coarsely than by the hour."""
 
 _File = tuple[str, int, str]
 """A data file as listed: its path, size and modification time (as text, "" if not given)."""
@@ -165,13 +170,12 @@ class VolumeReader:
         root = root.rstrip("/")
         moments = [start + dt.timedelta(hours=i) for i in range(hours)]
         coarse = dict.fromkeys(
-            f"{m:%Y}" if level == 0 else f"{m:%Y/%m}" if level == 1 else f"{m:%Y/%m/%d}"
-            for m in moments
-            for level in range(3)
+            partition_folder(m.timestamp(), rate) for m in moments for rate in _COARSER
         )
         files = [f for folder in coarse for f in self._files(fs, f"{root}/{folder}", deep=False)]
         for moment in moments:
-            files.extend(self._files(fs, f"{root}/{moment:%Y/%m/%d/%H}", deep=True))
+            folder = partition_folder(moment.timestamp(), RollingRate.HOUR)
+            files.extend(self._files(fs, f"{root}/{folder}", deep=True))
         first = int(start.timestamp()) // 3600
         counts = [0] * hours
         for file in dict.fromkeys(files):
@@ -188,27 +192,31 @@ class VolumeReader:
         fs, root = self._fs(asset.root)
         folder = root.rstrip("/")
         ceiling = None if end is None else end.astimezone(dt.UTC)
-        widths = (4, 2, 2, 2)
         parts: list[int] = []
-        for width in widths:
+        for level in range(4):  # year, month, day, hour (minute folders are read whole)
             try:
                 names = [str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(folder, detail=False)]
             except (FileNotFoundError, NotADirectoryError):
                 return pd.DataFrame(), None
             values = sorted(
-                (int(n) for n in names if len(n) == width and n.isdigit()), reverse=True
+                (
+                    (value, name)
+                    for name in names
+                    if (value := partition_value(name, level)) is not None
+                ),
+                reverse=True,
             )
             if parts and not values:
                 break  # rolled daily, monthly or yearly: this folder is the newest partition
             chosen = None
-            for value in values:
+            for value, name in values:
                 if ceiling is None or _opens_before((*parts, value), ceiling):
-                    chosen = value
+                    chosen = value, name
                     break
             if chosen is None:
                 return pd.DataFrame(), None
-            parts.append(chosen)
-            folder = f"{folder}/{chosen:0{width}d}"
+            parts.append(chosen[0])
+            folder = f"{folder}/{chosen[1]}"
         url = _url(fs, folder)
         frame = modeltap.read(url, end=end, storage_options=self._options or None)
         if "time" in frame.columns:
@@ -274,8 +282,7 @@ def _url(fs: Any, path: str) -> str:
 def _opens_before(parts: tuple[int, ...], ceiling: dt.datetime) -> bool:
     """Whether the partition folder ``parts`` (a prefix of year, month, day, hour) starts
     before ``ceiling``."""
-    year, month, day, hour = (*parts, *(1970, 1, 1, 0)[len(parts) :])
     try:
-        return dt.datetime(year, month, day, hour, tzinfo=dt.UTC) < ceiling
+        return folder_span(parts)[0] < ceiling
     except ValueError:  # 2024/13: not a date
         return False
