@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from modeltap.monitor import MonitorDefinition, load
+from modeltap.monitor import MonitorDefinition, MonitorRun, load
 from modeltap.monitor.alerts import Alerts, WebhookRetry
-from modeltap.monitor.schedule.scheduler import RunReport
-from tests.monitor.schedule.fakes import fake_run, utc
+from modeltap.monitor.schedule.lease import MonitorLease
+from modeltap.monitor.schedule.scheduler import RunReport, Scheduler
+from modeltap.monitor.schedule.store import ScheduleStore
+from tests.monitor.schedule.fakes import FakeClock, RecordingRunner, fake_run, utc
 
 from .servers import smtp_server, webhook_server
 
@@ -202,3 +205,63 @@ def test_missing_smtp_settings_fail_the_channel_not_the_scheduler(tmp_path: Path
     alerts = Alerts(str(tmp_path))
     alerts.on_run(_report(definition, utc("2026-03-01T01:00"), "breached"))
     assert (alerts.sent, alerts.failed) == (0, 1)
+
+
+def test_a_window_retried_after_later_ones_still_alerts_under_the_lease(tmp_path: Path) -> None:
+    """A scheduler catching up 01:00 (fails once) and 02:00 (ok): the 01:00 retry breaches
+    after 02:00 ran and its alert is sent once; listeners hear each run under the lease."""
+    held: list[bool] = []
+
+    class LeaseProbe:
+        def on_run(self, report: RunReport) -> None:
+            held.append(report.lease is not None and report.lease.held())
+
+    def behaviour(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        if index == 0:
+            raise OSError("the store is down")
+        status = "breached" if at == utc("2026-03-01T01:00") else "ok"
+        signals = {"drift": {"status": status}, "quiet": {"status": "ok"}}
+        return fake_run(name, at, breached=status == "breached", signals=signals)
+
+    with webhook_server() as (url, received):
+        definition = _definition({"webhooks": [{"url": url}]})
+        clock = FakeClock(utc("2026-03-01T00:30"))
+        alerts = Alerts(str(tmp_path))
+        Scheduler([definition], str(tmp_path), clock=clock).tick()
+        clock.advance(dt.timedelta(hours=2))  # 01:00 and 02:00 due
+        scheduler = Scheduler(
+            [definition],
+            str(tmp_path),
+            clock=clock,
+            runner=RecordingRunner(behaviour),
+            listeners=[alerts, LeaseProbe()],
+        )
+        assert [r.status for r in scheduler.tick()] == ["failed", "succeeded"]
+        clock.advance(dt.timedelta(minutes=1))
+        assert [(r.due, r.status) for r in scheduler.tick()] == [
+            (utc("2026-03-01T01:00"), "succeeded")
+        ]
+        clock.advance(dt.timedelta(minutes=1))
+        scheduler.tick()
+    assert [(b["kind"], b["window_end"]) for b in received.bodies] == [
+        ("breach", "2026-03-01T01:00:00Z")
+    ]
+    assert held == [True, True, True]
+
+
+def test_a_run_whose_lease_was_taken_over_sends_nothing_and_counts_it(tmp_path: Path) -> None:
+    """When another scheduler took the monitor's lease over during a run, its alerts are not
+    sent, each channel is counted as failed, and the alert state is left to the new holder."""
+    with webhook_server() as (url, received):
+        definition = _definition({"webhooks": [{"url": url}, {"url": url, "format": "slack"}]})
+        store = ScheduleStore(str(tmp_path), "credit")
+        stale = dt.timedelta(minutes=5)
+        lost = MonitorLease(store, "here", stale).acquire(utc("2026-03-01T01:00"))
+        assert lost is not None
+        assert MonitorLease(store, "there", stale).acquire(utc("2026-03-01T01:06")) is not None
+        report = replace(_report(definition, utc("2026-03-01T01:00"), "breached"), lease=lost)
+        alerts = Alerts(str(tmp_path))
+        alerts.on_run(report)
+    assert received.attempts == 0
+    assert (alerts.sent, alerts.failed) == (0, 2)
+    assert not (tmp_path / "_monitoring" / "credit" / "alerts" / "state.json").exists()

@@ -1,5 +1,9 @@
 """The scheduler's alerts: after each run, tell every channel of ``alert_notification`` about
-new breaches and recoveries. A channel that fails is logged and counted, never raised."""
+new breaches and recoveries. A channel that fails is logged and counted, never raised.
+
+The scheduler tells listeners of a run while it holds the monitor's lease, so one scheduler at a
+time updates a monitor's alert state; a run whose scheduler lost the lease meanwhile (not
+renewed in time) sends nothing and counts each channel as failed."""
 
 from __future__ import annotations
 
@@ -83,6 +87,18 @@ class Alerts:
         if not notification.emails and not notification.webhooks:
             return
         definition = report.definition
+        if report.lease is not None and not report.lease.held():
+            _log.error(
+                "monitor %s window %s: another scheduler took the monitor's lease over during "
+                "the run (it was not renewed in time); its alerts are not sent",
+                definition.name,
+                report.due.isoformat(),
+            )
+            if notification.emails:
+                self._count(definition.name, "email", False)
+            for _ in notification.webhooks:
+                self._count(definition.name, "webhook", False)
+            return
         enabled = [n for n, s in definition.signals.items() if s.alert_enabled]
         statuses = {name: str(run.signals.get(name, {}).get("status", "")) for name in enabled}
         state = AlertState(

@@ -119,7 +119,7 @@ class _Keeper:
                         self.lost = True
                         _log.error(
                             "%s: the lease was taken over by another scheduler (not renewed "
-                            "in time); this run ends, its alerts are not sent",
+                            "in time); the alerts of the current run will not be sent",
                             self.hold.lease.store.url,
                         )
                 except Exception as exc:
