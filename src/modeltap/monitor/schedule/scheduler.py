@@ -140,6 +140,8 @@ class _Entry:
     ledger: Ledger
     lease: MonitorLease
     cursor: dt.datetime | None = None
+    upcoming: dt.datetime | None = None  # the first due time after the cursor, when known
+    upcoming_known: bool = False
     pending: list[dt.datetime] = field(default_factory=list)
     wake: dt.datetime | None = None
     late_checked: dict[dt.datetime, dt.datetime] = field(default_factory=dict)
@@ -264,9 +266,22 @@ class Scheduler:
         return reports
 
     def _tick(self, entry: _Entry, reports: list[RunReport]) -> None:
-        hold = entry.lease.acquire(self.clock.now())
+        now = self.clock.now()
+        if entry.cursor is None:
+            entry.cursor = self._catch_up_from(entry, entry.ledger.since(now), now)
+        ahead = entry.upcoming_known and (entry.upcoming is None or entry.upcoming > now)
+        found = [] if ahead else entry.due.between(entry.cursor, now)
+        entry.cursor = now
+        if not ahead:
+            entry.upcoming, entry.upcoming_known = entry.due.next_after(now), True
+        entry.pending = sorted(set(entry.pending) | set(found))
+        waiting = entry.wake is not None and now < entry.wake
+        if not found and (not entry.pending or waiting) and not self._late_due(entry, now):
+            return  # nothing to do: the store is not touched
+        hold = entry.lease.acquire(now)
         if hold is None:
             _log.debug("monitor %s: another scheduler holds its lease; left to it", entry.name)
+            entry.wake = None  # try again on the next tick
             return
         keeper = _Keeper(hold, self.clock, self.heartbeat_seconds)
         keeper.start()
@@ -280,12 +295,6 @@ class Scheduler:
                 _log.warning("releasing the lease of monitor %s failed: %s", entry.name, exc)
 
     def _work(self, entry: _Entry, reports: list[RunReport], keeper: _Keeper) -> None:
-        now = self.clock.now()
-        if entry.cursor is None:
-            entry.cursor = self._catch_up_from(entry, entry.ledger.since(now), now)
-        found = entry.due.between(entry.cursor, now)
-        entry.cursor = now
-        entry.pending = sorted(set(entry.pending) | set(found))
         if len(entry.pending) > entry.catch_up:
             skipped = entry.pending[: -entry.catch_up]
             _log.warning(
@@ -462,12 +471,29 @@ class Scheduler:
 
     # -- late data ----------------------------------------------------------------------------
 
+    @staticmethod
+    def _late_checks(delay: dt.timedelta) -> dt.timedelta:
+        """How often a window is recounted within ``recompute_late``: a quarter of the delay,
+        1 to 15 minutes."""
+        return max(min(delay / 4, dt.timedelta(minutes=15)), dt.timedelta(minutes=1))
+
+    def _late_due(self, entry: _Entry, now: dt.datetime) -> bool:
+        """Whether a window within ``recompute_late`` is due for a recount."""
+        delay = entry.recompute_late
+        if delay is None:
+            return False
+        check_every = self._late_checks(delay)
+        return any(
+            entry.late_checked.get(due) is None or now - entry.late_checked[due] >= check_every
+            for due in entry.due.between(now - delay, now)
+        )
+
     def _late(self, entry: _Entry, reports: list[RunReport], keeper: _Keeper) -> None:
         delay = entry.recompute_late
         if delay is None:
             return
         now = self.clock.now()
-        check_every = max(min(delay / 4, dt.timedelta(minutes=15)), dt.timedelta(minutes=1))
+        check_every = self._late_checks(delay)
         recent = entry.due.between(now - delay, now)
         entry.late_checked = {d: t for d, t in entry.late_checked.items() if d in recent}
         for due in recent:
@@ -502,7 +528,11 @@ class Scheduler:
         now = self.clock.now()
         moments = [now + _POLL]
         for entry in self.entries:
-            following = entry.due.next_after(entry.cursor or now)
+            following = (
+                entry.upcoming
+                if entry.upcoming_known
+                else entry.due.next_after(entry.cursor or now)
+            )
             if following is not None:
                 moments.append(following)
             if entry.wake is not None:
