@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -412,3 +413,39 @@ def test_an_hourly_cron_runs_every_hour_through_a_dst_change(tmp_path: Path, sta
     Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner(record)).serve()
     hours = [utc(start[:13]) + dt.timedelta(hours=1 + i) for i in range(6)]
     assert runs == [(hour, hour) for hour in hours]
+
+
+def test_a_restart_after_normal_running_warns_of_no_missed_window(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Windows that ran are not missed: a scheduler restarted after ten hours of normal running
+    logs no catch_up warning and runs only the new window; after real downtime the warning names
+    the windows it leaves out that did not run, settled as skipped so it is said once."""
+    clock = FakeClock(utc("2026-03-01T00:30"))
+    runner = RecordingRunner()
+    monitor = definition(catch_up=3)
+    running = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+    for _ in range(10):
+        running.tick()
+        clock.advance(HOUR)
+    assert len(runner.calls) == 9  # 01:00 ... 09:00; restarted at 10:30
+    with caplog.at_level(logging.WARNING, logger="modeltap.monitor.schedule"):
+        restarted = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+        assert [r.due for r in restarted.tick()] == [utc("2026-03-01T10:00")]
+    assert "missed windows" not in caplog.text
+    clock.advance(5 * HOUR)  # down from 10:30 to 15:30: 11:00 ... 15:00 missed
+    with caplog.at_level(logging.WARNING, logger="modeltap.monitor.schedule"):
+        after_downtime = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+        assert [r.due for r in after_downtime.tick()] == [
+            utc(f"2026-03-01T{hour}:00") for hour in (13, 14, 15)
+        ]
+    assert (  # a long downtime is not enumerated from its start: 12:00 is listed, 11:00 not
+        "monitor m: 1 missed window(s) older than catch_up=3 are not run "
+        "(2026-03-01T12:00:00+00:00 ... 2026-03-01T12:00:00+00:00); "
+        "windows due before 2026-03-01T11:30:00+00:00 were not looked at"
+    ) in caplog.text
+    assert _outcome(tmp_path, "m", utc("2026-03-01T12:00"))["status"] == "skipped"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="modeltap.monitor.schedule"):
+        assert Scheduler([monitor], str(tmp_path), clock=clock, runner=runner).tick() == []
+    assert "missed" not in caplog.text  # told once: the skipped window is settled

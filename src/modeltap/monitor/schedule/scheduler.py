@@ -142,6 +142,7 @@ class _Entry:
     cursor: dt.datetime | None = None
     upcoming: dt.datetime | None = None  # the first due time after the cursor, when known
     upcoming_known: bool = False
+    horizon: dt.datetime | None = None  # on the first pass, when older due times were not listed
     pending: list[dt.datetime] = field(default_factory=list)
     wake: dt.datetime | None = None
     late_checked: dict[dt.datetime, dt.datetime] = field(default_factory=dict)
@@ -268,7 +269,9 @@ class Scheduler:
     def _tick(self, entry: _Entry, reports: list[RunReport]) -> None:
         now = self.clock.now()
         if entry.cursor is None:
-            entry.cursor = self._catch_up_from(entry, entry.ledger.since(now), now)
+            since = entry.ledger.since(now)
+            entry.cursor = self._catch_up_from(entry, since, now)
+            entry.horizon = entry.cursor if entry.cursor > since else None
         ahead = entry.upcoming_known and (entry.upcoming is None or entry.upcoming > now)
         found = [] if ahead else entry.due.between(entry.cursor, now)
         entry.cursor = now
@@ -296,16 +299,9 @@ class Scheduler:
 
     def _work(self, entry: _Entry, reports: list[RunReport], keeper: _Keeper) -> None:
         if len(entry.pending) > entry.catch_up:
-            skipped = entry.pending[: -entry.catch_up]
-            _log.warning(
-                "monitor %s: %d missed windows older than catch_up=%d are not run (%s ... %s)",
-                entry.name,
-                len(skipped),
-                entry.catch_up,
-                skipped[0].isoformat(),
-                skipped[-1].isoformat(),
-            )
+            self._skip(entry, entry.pending[: -entry.catch_up])
             entry.pending = entry.pending[-entry.catch_up :]
+        entry.horizon = None
         latest = entry.pending[-1] if entry.pending else None
         entry.wake = None
         for due in list(entry.pending):
@@ -315,6 +311,29 @@ class Scheduler:
             if report is not None:
                 reports.append(report)
         self._late(entry, reports, keeper)
+
+    def _skip(self, entry: _Entry, older: list[dt.datetime]) -> None:
+        """Settle the windows older than the latest ``catch_up`` that did not run as skipped,
+        with a warning (windows that ran are not missed)."""
+        skipped = [due for due in older if not entry.ledger.state(due).settled]
+        if not skipped:
+            return
+        reason = f"older than the latest catch_up={entry.catch_up} due windows when caught up"
+        for due in skipped:
+            outcome = self._outcome("skipped", 0, None)
+            outcome["reason"] = reason
+            entry.ledger.settle(due, outcome)
+        _log.warning(
+            "monitor %s: %d missed window(s) older than catch_up=%d are not run (%s ... %s)%s",
+            entry.name,
+            len(skipped),
+            entry.catch_up,
+            skipped[0].isoformat(),
+            skipped[-1].isoformat(),
+            ""
+            if entry.horizon is None
+            else f"; windows due before {entry.horizon.isoformat()} were not looked at",
+        )
 
     @staticmethod
     def _catch_up_from(entry: _Entry, since: dt.datetime, now: dt.datetime) -> dt.datetime:
