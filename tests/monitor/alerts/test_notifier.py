@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from modeltap.monitor.schedule.scheduler import RunReport, Scheduler
 from modeltap.monitor.schedule.store import ScheduleStore
 from tests.monitor.schedule.fakes import FakeClock, RecordingRunner, fake_run, utc
 
-from .servers import smtp_server, webhook_server
+from .servers import silent_server, smtp_server, webhook_server
 
 pytestmark = pytest.mark.integration
 
@@ -265,3 +266,56 @@ def test_a_run_whose_lease_was_taken_over_sends_nothing_and_counts_it(tmp_path: 
     assert received.attempts == 0
     assert (alerts.sent, alerts.failed) == (0, 2)
     assert not (tmp_path / "_monitoring" / "credit" / "alerts" / "state.json").exists()
+
+
+def test_a_webhook_that_never_answers_times_out_is_retried_counted_and_the_scheduler_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A webhook server that accepts the connection and never answers: each attempt ends at the
+    timeout, all three are made, the failure is logged and counted, and the scheduler runs the
+    next monitor and the next window."""
+    counted: list[tuple[str, str, bool]] = []
+
+    class Counter:
+        def notification(self, monitor: str, channel: str, sent: bool) -> None:
+            counted.append((monitor, channel, sent))
+
+    def breach(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        signals = {"drift": {"status": "breached"}, "quiet": {"status": "ok"}}
+        return fake_run(name, at, breached=True, signals=signals)
+
+    with silent_server() as (url, accepted):
+        alerting = _definition({"webhooks": [{"url": url}]})
+        other = load(
+            {
+                "name": "other",
+                "trigger": {"type": "recurrence", "frequency": "hour"},
+                "create_monitor": {"monitoring_target": {"endpoint_deployment_id": "e:d"}},
+            }
+        )
+        clock = FakeClock(utc("2026-03-01T00:59"))
+        runner = RecordingRunner(breach)
+        alerts = Alerts(str(tmp_path), counters=Counter(), webhook_retry=WebhookRetry(3, 0.01, 0.2))
+        scheduler = Scheduler(
+            [alerting, other], str(tmp_path), clock=clock, runner=runner, listeners=[alerts]
+        )
+        scheduler.tick()
+        clock.advance(dt.timedelta(minutes=1))
+        with caplog.at_level(logging.INFO):
+            started = time.monotonic()
+            reports = scheduler.tick()
+            waited = time.monotonic() - started
+        assert accepted.connections == 3
+    assert [(r.monitor, r.status) for r in reports] == [
+        ("credit", "succeeded"),
+        ("other", "succeeded"),
+    ]
+    assert all(request.startswith(b"POST /hook/secret-path") for request in accepted.requests)
+    assert 0.6 <= waited < 30  # three attempts of 0.2 s each, not the default 10 s
+    assert counted == [("credit", "webhook", False)]
+    assert (alerts.sent, alerts.failed) == (0, 1)
+    assert "webhook http://127.0.0.1" in caplog.text
+    assert "failed after 3 attempts: TimeoutError" in caplog.text
+    assert "secret-path" not in caplog.text
+    clock.advance(dt.timedelta(hours=1))
+    assert [r.monitor for r in scheduler.tick()] == ["credit", "other"]
