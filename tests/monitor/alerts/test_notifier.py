@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from modeltap.monitor import MonitorDefinition, MonitorRun, load
-from modeltap.monitor.alerts import Alerts, WebhookRetry
+from modeltap.monitor.alerts import Alerts, WebhookRetry, url_has_secret
 from modeltap.monitor.schedule.lease import MonitorLease
 from modeltap.monitor.schedule.scheduler import RunReport, Scheduler
 from modeltap.monitor.schedule.store import ScheduleStore
@@ -319,3 +319,32 @@ def test_a_webhook_that_never_answers_times_out_is_retried_counted_and_the_sched
     assert "secret-path" not in caplog.text
     clock.advance(dt.timedelta(hours=1))
     assert [r.monitor for r in scheduler.tick()] == ["credit", "other"]
+
+
+def test_an_inline_webhook_url_with_a_secret_is_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An inline url carrying a token (query string) still works, and is warned about once, by
+    host only, pointing at url_env; a plain inline URL and url_env draw no warning."""
+    assert url_has_secret("https://hooks.slack.com/services/T0/B0/XYZ")
+    assert url_has_secret("https://prod-01.westus.logic.azure.com/x?sig=abc")
+    assert url_has_secret("https://user:pw@hooks.example.com/x")
+    assert url_has_secret("https://acme.webhook.office.com/webhookb2/abc")
+    assert not url_has_secret("https://hooks.example.com/modeltap")
+    with webhook_server() as (url, received), webhook_server() as (plain, _):
+        definition = _definition(
+            {"webhooks": [{"url": f"{url}?token=t0ken"}, {"url": plain}], "renotify_after": "PT1H"}
+        )
+        alerts = Alerts(str(tmp_path))
+        with caplog.at_level(logging.WARNING, logger="modeltap.monitor.alerts"):
+            alerts.on_run(_report(definition, utc("2026-03-01T01:00"), "breached"))
+            alerts.on_run(_report(definition, utc("2026-03-01T02:00"), "breached"))
+    assert len(received.bodies) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    host = url.split("/hook", 1)[0]
+    assert warnings == [
+        f"monitor credit: webhook {host} is given inline (url:) and its URL seems to carry a "
+        "secret: put the URL in an environment variable named by url_env instead "
+        "(tokens: headers_env)"
+    ]
+    assert "t0ken" not in caplog.text
