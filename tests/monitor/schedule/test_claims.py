@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from modeltap.monitor.schedule.claims import Ledger
+from modeltap.monitor.schedule.lease import MonitorLease
 from modeltap.monitor.schedule.scheduler import Scheduler
 from modeltap.monitor.schedule.store import ScheduleStore
 from tests.store.servers import MotoS3
@@ -161,3 +162,19 @@ def test_s3_claims_are_conditional_writes(moto_s3: MotoS3) -> None:
     now = utc("2026-03-01T01:00")
     assert ledger.claim(now, 1, now) is not None
     assert Ledger(store, owner="b").claim(now, 1, now) is None
+
+
+def test_s3_lease_one_holder_and_old_files_removed(moto_s3: MotoS3) -> None:
+    """On S3 the monitor's lease is taken by one scheduler at a time, and the next holder
+    removes the older lease files."""
+    url = f"s3://{moto_s3.new_bucket()}/modeltap"
+    store = ScheduleStore(url, "m", moto_s3.storage_options())
+    now = utc("2026-03-01T01:00")
+    stale = dt.timedelta(minutes=5)
+    first = MonitorLease(store, "a", stale).acquire(now)
+    assert first is not None
+    assert MonitorLease(store, "b", stale).acquire(now) is None
+    first.release(now)
+    second = MonitorLease(store, "b", stale).acquire(now)
+    assert second is not None and second.held() and not first.held()
+    assert store.list("lease") == ["0000000002.json"]
