@@ -105,3 +105,52 @@ def webhook_server(fail_first: int = 0) -> Iterator[tuple[str, Received]]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Accepted:
+    """Connections a silent server accepted (and never answered)."""
+
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+
+@contextmanager
+def silent_server() -> Iterator[tuple[str, Accepted]]:
+    """A TCP server on 127.0.0.1 that accepts each connection, reads the request and never
+    answers (until it is closed)."""
+    accepted = Accepted()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    closing = threading.Event()
+
+    listener.settimeout(0.05)  # to see ``closing`` soon
+
+    def serve() -> None:
+        while not closing.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(connection)
+            accepted.connections += 1
+            connection.settimeout(5.0)
+            try:
+                accepted.requests.append(connection.recv(65536))
+            except OSError:
+                accepted.requests.append(b"")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook/secret-path", accepted
+    finally:
+        closing.set()
+        thread.join(timeout=5)
+        listener.close()
+        for connection in held:
+            connection.close()

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 
-from modeltap.monitor import MonitorDefinition, load
-from modeltap.monitor.alerts import Alerts, WebhookRetry
-from modeltap.monitor.schedule.scheduler import RunReport
-from tests.monitor.schedule.fakes import fake_run, utc
+from modeltap.monitor import MonitorDefinition, MonitorRun, load
+from modeltap.monitor.alerts import Alerts, WebhookRetry, url_has_secret
+from modeltap.monitor.schedule.lease import MonitorLease
+from modeltap.monitor.schedule.scheduler import RunReport, Scheduler
+from modeltap.monitor.schedule.store import ScheduleStore
+from tests.monitor.schedule.fakes import FakeClock, RecordingRunner, fake_run, utc
 
-from .servers import smtp_server, webhook_server
+from .servers import silent_server, smtp_server, webhook_server
 
 pytestmark = pytest.mark.integration
 
@@ -202,3 +206,145 @@ def test_missing_smtp_settings_fail_the_channel_not_the_scheduler(tmp_path: Path
     alerts = Alerts(str(tmp_path))
     alerts.on_run(_report(definition, utc("2026-03-01T01:00"), "breached"))
     assert (alerts.sent, alerts.failed) == (0, 1)
+
+
+def test_a_window_retried_after_later_ones_still_alerts_under_the_lease(tmp_path: Path) -> None:
+    """A scheduler catching up 01:00 (fails once) and 02:00 (ok): the 01:00 retry breaches
+    after 02:00 ran and its alert is sent once; listeners hear each run under the lease."""
+    held: list[bool] = []
+
+    class LeaseProbe:
+        def on_run(self, report: RunReport) -> None:
+            held.append(report.lease is not None and report.lease.held())
+
+    def behaviour(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        if index == 0:
+            raise OSError("the store is down")
+        status = "breached" if at == utc("2026-03-01T01:00") else "ok"
+        signals = {"drift": {"status": status}, "quiet": {"status": "ok"}}
+        return fake_run(name, at, breached=status == "breached", signals=signals)
+
+    with webhook_server() as (url, received):
+        definition = _definition({"webhooks": [{"url": url}]})
+        clock = FakeClock(utc("2026-03-01T00:30"))
+        alerts = Alerts(str(tmp_path))
+        Scheduler([definition], str(tmp_path), clock=clock).tick()
+        clock.advance(dt.timedelta(hours=2))  # 01:00 and 02:00 due
+        scheduler = Scheduler(
+            [definition],
+            str(tmp_path),
+            clock=clock,
+            runner=RecordingRunner(behaviour),
+            listeners=[alerts, LeaseProbe()],
+        )
+        assert [r.status for r in scheduler.tick()] == ["failed", "succeeded"]
+        clock.advance(dt.timedelta(minutes=1))
+        assert [(r.due, r.status) for r in scheduler.tick()] == [
+            (utc("2026-03-01T01:00"), "succeeded")
+        ]
+        clock.advance(dt.timedelta(minutes=1))
+        scheduler.tick()
+    assert [(b["kind"], b["window_end"]) for b in received.bodies] == [
+        ("breach", "2026-03-01T01:00:00Z")
+    ]
+    assert held == [True, True, True]
+
+
+def test_a_run_whose_lease_was_taken_over_sends_nothing_and_counts_it(tmp_path: Path) -> None:
+    """When another scheduler took the monitor's lease over during a run, its alerts are not
+    sent, each channel is counted as failed, and the alert state is left to the new holder."""
+    with webhook_server() as (url, received):
+        definition = _definition({"webhooks": [{"url": url}, {"url": url, "format": "slack"}]})
+        store = ScheduleStore(str(tmp_path), "credit")
+        stale = dt.timedelta(minutes=5)
+        lost = MonitorLease(store, "here", stale).acquire(utc("2026-03-01T01:00"))
+        assert lost is not None
+        assert MonitorLease(store, "there", stale).acquire(utc("2026-03-01T01:06")) is not None
+        report = replace(_report(definition, utc("2026-03-01T01:00"), "breached"), lease=lost)
+        alerts = Alerts(str(tmp_path))
+        alerts.on_run(report)
+    assert received.attempts == 0
+    assert (alerts.sent, alerts.failed) == (0, 2)
+    assert not (tmp_path / "_monitoring" / "credit" / "alerts" / "state.json").exists()
+
+
+def test_a_webhook_that_never_answers_times_out_is_retried_counted_and_the_scheduler_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A webhook server that accepts the connection and never answers: each attempt ends at the
+    timeout, all three are made, the failure is logged and counted, and the scheduler runs the
+    next monitor and the next window."""
+    counted: list[tuple[str, str, bool]] = []
+
+    class Counter:
+        def notification(self, monitor: str, channel: str, sent: bool) -> None:
+            counted.append((monitor, channel, sent))
+
+    def breach(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        signals = {"drift": {"status": "breached"}, "quiet": {"status": "ok"}}
+        return fake_run(name, at, breached=True, signals=signals)
+
+    with silent_server() as (url, accepted):
+        alerting = _definition({"webhooks": [{"url": url}]})
+        other = load(
+            {
+                "name": "other",
+                "trigger": {"type": "recurrence", "frequency": "hour"},
+                "create_monitor": {"monitoring_target": {"endpoint_deployment_id": "e:d"}},
+            }
+        )
+        clock = FakeClock(utc("2026-03-01T00:59"))
+        runner = RecordingRunner(breach)
+        alerts = Alerts(str(tmp_path), counters=Counter(), webhook_retry=WebhookRetry(3, 0.01, 0.2))
+        scheduler = Scheduler(
+            [alerting, other], str(tmp_path), clock=clock, runner=runner, listeners=[alerts]
+        )
+        scheduler.tick()
+        clock.advance(dt.timedelta(minutes=1))
+        with caplog.at_level(logging.INFO):
+            started = time.monotonic()
+            reports = scheduler.tick()
+            waited = time.monotonic() - started
+        assert accepted.connections == 3
+    assert [(r.monitor, r.status) for r in reports] == [
+        ("credit", "succeeded"),
+        ("other", "succeeded"),
+    ]
+    assert all(request.startswith(b"POST /hook/secret-path") for request in accepted.requests)
+    assert 0.6 <= waited < 30  # three attempts of 0.2 s each, not the default 10 s
+    assert counted == [("credit", "webhook", False)]
+    assert (alerts.sent, alerts.failed) == (0, 1)
+    assert "webhook http://127.0.0.1" in caplog.text
+    assert "failed after 3 attempts: TimeoutError" in caplog.text
+    assert "secret-path" not in caplog.text
+    clock.advance(dt.timedelta(hours=1))
+    assert [r.monitor for r in scheduler.tick()] == ["credit", "other"]
+
+
+def test_an_inline_webhook_url_with_a_secret_is_warned_about_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An inline url carrying a token (query string) still works, and is warned about once, by
+    host only, pointing at url_env; a plain inline URL and url_env draw no warning."""
+    assert url_has_secret("https://hooks.slack.com/services/T0/B0/XYZ")
+    assert url_has_secret("https://prod-01.westus.logic.azure.com/x?sig=abc")
+    assert url_has_secret("https://user:pw@hooks.example.com/x")
+    assert url_has_secret("https://acme.webhook.office.com/webhookb2/abc")
+    assert not url_has_secret("https://hooks.example.com/modeltap")
+    with webhook_server() as (url, received), webhook_server() as (plain, _):
+        definition = _definition(
+            {"webhooks": [{"url": f"{url}?token=t0ken"}, {"url": plain}], "renotify_after": "PT1H"}
+        )
+        alerts = Alerts(str(tmp_path))
+        with caplog.at_level(logging.WARNING, logger="modeltap.monitor.alerts"):
+            alerts.on_run(_report(definition, utc("2026-03-01T01:00"), "breached"))
+            alerts.on_run(_report(definition, utc("2026-03-01T02:00"), "breached"))
+    assert len(received.bodies) == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    host = url.split("/hook", 1)[0]
+    assert warnings == [
+        f"monitor credit: webhook {host} is given inline (url:) and its URL seems to carry a "
+        "secret: put the URL in an environment variable named by url_env instead "
+        "(tokens: headers_env)"
+    ]
+    assert "t0ken" not in caplog.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import multiprocessing
 import os
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from modeltap.monitor.schedule.claims import Ledger
+from modeltap.monitor.schedule.lease import MonitorLease
 from modeltap.monitor.schedule.scheduler import Scheduler
 from modeltap.monitor.schedule.store import ScheduleStore
 from tests.store.servers import MotoS3
@@ -19,35 +21,55 @@ from tests.store.servers import MotoS3
 from .fakes import FakeClock, RecordingRunner, definition, utc
 
 WINDOWS = 12
+MONITORS = ("a", "b")
+
+
+def _settled(store: str) -> bool:
+    """Whether every due window of every monitor has its outcome."""
+    first = utc("2026-03-01T00:01")
+    dues = [first + dt.timedelta(minutes=i) for i in range(WINDOWS)]
+    return all(
+        Ledger(ScheduleStore(store, name)).state(due).settled for name in MONITORS for due in dues
+    )
 
 
 def _schedule(store: str, log: str, go: str) -> None:
-    """One scheduler process: wait for the start signal, run every due window, log each run."""
+    """One scheduler process over both monitors: wait for the start signal, then tick until
+    every window is settled, logging each run as ``pid monitor window start end``."""
     clock = FakeClock(utc("2026-03-01T00:00"))
-    monitor = definition(frequency="minute", catch_up=WINDOWS)
+    monitors = [definition(name, frequency="minute", catch_up=WINDOWS) for name in MONITORS]
+    started = Path(f"{log}.started")
 
     def record(index: int, name: str, at: dt.datetime) -> None:
-        with open(log, "a", encoding="utf-8") as handle:
-            handle.write(f"{os.getpid()} {at.isoformat()}\n")
-        deadline = time.monotonic() + 60
-        while index == 0 and time.monotonic() < deadline:  # hold the first window until the
-            pids = {line.split()[0] for line in Path(log).read_text().splitlines()}
-            if len(pids) == 2:  # other scheduler has run one too: both contend from here on
-                break
+        begin = time.monotonic_ns()
+        with open(started, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+        deadline = time.monotonic() + 30
+        while index == 0 and time.monotonic() < deadline:  # hold the first run until the other
+            if len(set(started.read_text().split())) == 2:  # scheduler runs one too: it cannot
+                break  # be of this monitor, whose lease this one holds
             time.sleep(0.005)
         time.sleep(0.005)
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()} {name} {at.isoformat()} {begin} {time.monotonic_ns()}\n")
 
-    scheduler = Scheduler([monitor], store, clock=clock, runner=RecordingRunner(record))
-    scheduler.entries[0].ledger.since(clock.now())
+    scheduler = Scheduler(monitors, store, clock=clock, runner=RecordingRunner(record))
+    for entry in scheduler.entries:
+        entry.ledger.since(clock.now())
     Path(f"{go}.{os.getpid()}").touch()  # ready
     while not Path(go).exists():
         time.sleep(0.001)
     clock.advance(dt.timedelta(minutes=WINDOWS))
-    scheduler.tick()
+    deadline = time.monotonic() + 90
+    while not _settled(store) and time.monotonic() < deadline:
+        scheduler.tick()
+        time.sleep(0.002)
 
 
 def test_two_scheduler_processes_never_run_one_window_twice(tmp_path: Path) -> None:
-    """Two processes on one store run each of 12 due windows exactly once between them."""
+    """Two processes on one store, two monitors of 12 due windows each: every window runs
+    exactly once, runs of one monitor never overlap (its lease), and while one scheduler holds
+    a monitor the other runs the other monitor."""
     store, log, go = tmp_path / "store", tmp_path / "runs.log", tmp_path / "go"
     context = multiprocessing.get_context("spawn")
     processes = [
@@ -62,11 +84,15 @@ def test_two_scheduler_processes_never_run_one_window_twice(tmp_path: Path) -> N
     for process in processes:
         process.join(timeout=120)
         assert process.exitcode == 0
-    lines = log.read_text(encoding="utf-8").split()
-    windows = lines[1::2]
-    assert sorted(windows) == sorted(set(windows))
-    assert len(windows) == WINDOWS
-    assert len(set(lines[0::2])) == 2  # both schedulers ran windows
+    runs = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    for name in MONITORS:
+        mine = sorted((int(b), int(e), w) for _, n, w, b, e in runs if n == name)
+        windows = [w for _, _, w in mine]
+        assert len(windows) == WINDOWS and len(set(windows)) == WINDOWS  # each exactly once
+        for (_, end, _), (begin, _, _) in itertools.pairwise(mine):
+            assert begin >= end  # one run of a monitor at a time, across both schedulers
+    assert len({pid for pid, *_ in runs}) == 2  # both schedulers ran windows
+    assert _settled(str(store))
 
 
 def test_local_create_is_exclusive_and_never_half_written(tmp_path: Path) -> None:
@@ -136,3 +162,19 @@ def test_s3_claims_are_conditional_writes(moto_s3: MotoS3) -> None:
     now = utc("2026-03-01T01:00")
     assert ledger.claim(now, 1, now) is not None
     assert Ledger(store, owner="b").claim(now, 1, now) is None
+
+
+def test_s3_lease_one_holder_and_old_files_removed(moto_s3: MotoS3) -> None:
+    """On S3 the monitor's lease is taken by one scheduler at a time, and the next holder
+    removes the older lease files."""
+    url = f"s3://{moto_s3.new_bucket()}/modeltap"
+    store = ScheduleStore(url, "m", moto_s3.storage_options())
+    now = utc("2026-03-01T01:00")
+    stale = dt.timedelta(minutes=5)
+    first = MonitorLease(store, "a", stale).acquire(now)
+    assert first is not None
+    assert MonitorLease(store, "b", stale).acquire(now) is None
+    first.release(now)
+    second = MonitorLease(store, "b", stale).acquire(now)
+    assert second is not None and second.held() and not first.held()
+    assert store.list("lease") == ["0000000002.json"]

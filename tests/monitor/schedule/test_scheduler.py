@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -314,3 +315,137 @@ def test_a_stop_during_a_run_finishes_it_and_runs_nothing_more(tmp_path: Path) -
     after = RecordingRunner()
     Scheduler([monitor], str(tmp_path), clock=clock, runner=after).tick()
     assert after.calls == [("m", utc("2026-03-01T02:00"))]
+
+
+class _ClockUntil(FakeClock):
+    """A fake clock that stops the scheduler once its time reaches ``end``."""
+
+    def __init__(self, now: dt.datetime, end: dt.datetime) -> None:
+        super().__init__(now)
+        self.end = end
+        self.stop: Any = None
+
+    def wait(self, seconds: float, stop: Any) -> bool:
+        """Move time forward; set ``stop`` once past the end."""
+        super().wait(seconds, stop)
+        if self.current >= self.end:
+            stop.set()
+        return bool(stop.is_set())
+
+
+@pytest.mark.parametrize(
+    ("trigger", "start", "expected"),
+    [
+        pytest.param(
+            {"type": "cron", "expression": "30 2 * * *"},
+            "2026-03-06T12:00:17",
+            ["2026-03-07T10:30", "2026-03-08T10:30", "2026-03-09T09:30"],  # 02:30 PST; the gap:
+            id="cron-spring-forward",  # 03:30 PDT; 02:30 PDT
+        ),
+        pytest.param(
+            {"type": "cron", "expression": "15 1 * * *"},
+            "2026-10-30T12:00:17",
+            ["2026-10-31T08:15", "2026-11-01T08:15", "2026-11-02T09:15"],  # 01:15 PDT; the first
+            id="cron-fall-back",  # of the two 01:15s; 01:15 PST
+        ),
+        pytest.param(
+            {"type": "recurrence", "frequency": "day", "schedule": {"hours": 2, "minutes": 30}},
+            "2026-03-06T12:00:17",
+            ["2026-03-07T10:30", "2026-03-08T10:30", "2026-03-09T09:30"],
+            id="daily-spring-forward",
+        ),
+        pytest.param(
+            {"type": "recurrence", "frequency": "day", "schedule": {"hours": 1, "minutes": 30}},
+            "2026-10-30T12:00:17",
+            ["2026-10-31T08:30", "2026-11-01T08:30", "2026-11-02T09:30"],
+            id="daily-fall-back",
+        ),
+    ],
+)
+def test_runs_at_wall_clock_times_across_a_dst_change(
+    tmp_path: Path, trigger: dict[str, Any], start: str, expected: list[str]
+) -> None:
+    """Served by the injected clock over three days around a Los Angeles DST change, a cron
+    and a daily trigger run each due window once, at its instant (the gap's time when the gap
+    ends, a repeated time at its first occurrence), waking for it between minute polls."""
+    clock = _ClockUntil(utc(start), utc(start) + dt.timedelta(days=3, hours=1))
+    runs: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def record(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        runs.append((at, clock.now()))
+        return None
+
+    monitor = load(
+        {
+            "name": "m",
+            "trigger": {**trigger, "time_zone": "America/Los_Angeles"},
+            "create_monitor": {"monitoring_target": {"endpoint_deployment_id": "e:d"}},
+        }
+    )
+    scheduler = Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner(record))
+    scheduler.serve()
+    assert runs == [(utc(moment), utc(moment)) for moment in expected]
+
+
+@pytest.mark.parametrize("start", ["2026-03-08T06:30:17", "2026-11-01T05:30:17"])
+def test_an_hourly_cron_runs_every_hour_through_a_dst_change(tmp_path: Path, start: str) -> None:
+    """``0 * * * *`` in Los Angeles runs once per real hour across each change: 02:00 does not
+    exist on 2026-03-08, and 01:00 on 2026-11-01 runs twice (PDT, then PST): no hour unwatched,
+    none twice."""
+    monitor = load(
+        {
+            "name": "m",
+            "trigger": {
+                "type": "cron",
+                "expression": "0 * * * *",
+                "time_zone": "America/Los_Angeles",
+            },
+            "create_monitor": {"monitoring_target": {"endpoint_deployment_id": "e:d"}},
+        }
+    )
+    clock = _ClockUntil(utc(start), utc(start) + dt.timedelta(hours=6))
+    runs: list[tuple[dt.datetime, dt.datetime]] = []
+
+    def record(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
+        runs.append((at, clock.now()))
+        return None
+
+    Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner(record)).serve()
+    hours = [utc(start[:13]) + dt.timedelta(hours=1 + i) for i in range(6)]
+    assert runs == [(hour, hour) for hour in hours]
+
+
+def test_a_restart_after_normal_running_warns_of_no_missed_window(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Windows that ran are not missed: a scheduler restarted after ten hours of normal running
+    logs no catch_up warning and runs only the new window; after real downtime the warning names
+    the windows it leaves out that did not run, settled as skipped so it is said once."""
+    clock = FakeClock(utc("2026-03-01T00:30"))
+    runner = RecordingRunner()
+    monitor = definition(catch_up=3)
+    running = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+    for _ in range(10):
+        running.tick()
+        clock.advance(HOUR)
+    assert len(runner.calls) == 9  # 01:00 ... 09:00; restarted at 10:30
+    with caplog.at_level(logging.WARNING, logger="modeltap.monitor.schedule"):
+        restarted = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+        assert [r.due for r in restarted.tick()] == [utc("2026-03-01T10:00")]
+    assert "missed windows" not in caplog.text
+    clock.advance(5 * HOUR)  # down from 10:30 to 15:30: 11:00 ... 15:00 missed
+    with caplog.at_level(logging.WARNING, logger="modeltap.monitor.schedule"):
+        after_downtime = Scheduler([monitor], str(tmp_path), clock=clock, runner=runner)
+        assert [r.due for r in after_downtime.tick()] == [
+            utc(f"2026-03-01T{hour}:00") for hour in (13, 14, 15)
+        ]
+    assert (  # a long downtime is not enumerated from its start: 12:00 is listed, 11:00 not
+        "monitor m: 1 missed window(s) older than catch_up=3 are not run "
+        "(2026-03-01T12:00:00+00:00 ... 2026-03-01T12:00:00+00:00); "
+        "windows due before 2026-03-01T11:30:00+00:00 were not looked at"
+    ) in caplog.text
+    assert _outcome(tmp_path, "m", utc("2026-03-01T12:00"))["status"] == "skipped"
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="modeltap.monitor.schedule"):
+        assert Scheduler([monitor], str(tmp_path), clock=clock, runner=runner).tick() == []
+    assert "missed" not in caplog.text  # told once: the skipped window is settled

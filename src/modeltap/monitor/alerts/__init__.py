@@ -7,7 +7,13 @@ from modeltap.monitor.alerts.deduplication import AlertDecision, AlertState
 from modeltap.monitor.alerts.email import SmtpServer, send_email
 from modeltap.monitor.alerts.message import AlertMessage, BreachedRow, report_link
 from modeltap.monitor.alerts.notifier import Alerts, breached_rows
-from modeltap.monitor.alerts.webhooks import WebhookRetry, body_for, post_webhook, safe_url
+from modeltap.monitor.alerts.webhooks import (
+    WebhookRetry,
+    body_for,
+    post_webhook,
+    safe_url,
+    url_has_secret,
+)
 
 __all__ = [
     "AlertDecision",
@@ -23,4 +29,5 @@ __all__ = [
     "report_link",
     "safe_url",
     "send_email",
+    "url_has_secret",
 ]

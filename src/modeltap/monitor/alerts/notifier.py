@@ -1,5 +1,9 @@
 """The scheduler's alerts: after each run, tell every channel of ``alert_notification`` about
-new breaches and recoveries. A channel that fails is logged and counted, never raised."""
+new breaches and recoveries. A channel that fails is logged and counted, never raised.
+
+The scheduler tells listeners of a run while it holds the monitor's lease, so one scheduler at a
+time updates a monitor's alert state; a run whose scheduler lost the lease meanwhile (not
+renewed in time) sends nothing and counts each channel as failed."""
 
 from __future__ import annotations
 
@@ -10,7 +14,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from modeltap.monitor.alerts.deduplication import AlertState
 from modeltap.monitor.alerts.email import SmtpServer, send_email
 from modeltap.monitor.alerts.message import AlertMessage, BreachedRow, report_link
-from modeltap.monitor.alerts.webhooks import WebhookRetry, post_webhook, safe_url
+from modeltap.monitor.alerts.webhooks import (
+    WebhookRetry,
+    post_webhook,
+    safe_url,
+    url_has_secret,
+)
 from modeltap.monitor.schedule.store import ScheduleStore
 from modeltap.monitor.windows import parse_duration
 
@@ -73,6 +82,7 @@ class Alerts:
         self.webhook_retry = webhook_retry or WebhookRetry()
         self.sent = 0
         self.failed = 0
+        self._warned: set[tuple[str, int]] = set()
 
     def on_run(self, report: RunReport) -> None:
         """Alert about the run's new breaches and recoveries (alert-enabled signals only)."""
@@ -83,6 +93,19 @@ class Alerts:
         if not notification.emails and not notification.webhooks:
             return
         definition = report.definition
+        self._warn_inline_secrets(definition.name, notification)
+        if report.lease is not None and not report.lease.held():
+            _log.error(
+                "monitor %s window %s: another scheduler took the monitor's lease over during "
+                "the run (it was not renewed in time); its alerts are not sent",
+                definition.name,
+                report.due.isoformat(),
+            )
+            if notification.emails:
+                self._count(definition.name, "email", False)
+            for _ in notification.webhooks:
+                self._count(definition.name, "webhook", False)
+            return
         enabled = [n for n, s in definition.signals.items() if s.alert_enabled]
         statuses = {name: str(run.signals.get(name, {}).get("status", "")) for name in enabled}
         state = AlertState(
@@ -101,6 +124,21 @@ class Alerts:
                 "recovery", definition.name, report.due, decision.recovered, [], link
             )
             self._send(definition, notification, message)
+
+    def _warn_inline_secrets(self, monitor: str, notification: AlertNotification) -> None:
+        """Once per webhook: warn when an inline ``url`` seems to carry a secret."""
+        for index, webhook in enumerate(notification.webhooks):
+            if not webhook.url or (monitor, index) in self._warned:
+                continue
+            self._warned.add((monitor, index))
+            if url_has_secret(webhook.url):
+                _log.warning(
+                    "monitor %s: webhook %s is given inline (url:) and its URL seems to carry a "
+                    "secret: put the URL in an environment variable named by url_env instead "
+                    "(tokens: headers_env)",
+                    monitor,
+                    safe_url(webhook.url),
+                )
 
     def _count(self, monitor: str, channel: str, sent: bool) -> None:
         if sent:

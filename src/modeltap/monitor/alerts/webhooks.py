@@ -1,9 +1,12 @@
 """Alert webhooks: a JSON POST in modeltap's shape, or a Slack or Microsoft Teams message,
 retried with exponential backoff and a timeout per attempt.
 
-The URL is ``url`` or read from the environment variable ``url_env`` (Slack and Teams webhook
-URLs are secrets); ``headers_env`` maps header names to environment variables holding their
-values (``Authorization: ALERT_TOKEN``). Logs and errors name only the URL's scheme and host.
+The URL is ``url`` (for a URL that holds no secret) or read from the environment variable
+``url_env``: a URL that carries a token (Slack and Teams webhook URLs do, in their path; others
+in the query string or as ``user:password@``) belongs in ``url_env``, and
+:func:`url_has_secret` tells when an inline one seems to (the scheduler warns).
+``headers_env`` maps header names to environment variables holding their values
+(``Authorization: ALERT_TOKEN``). Logs and errors name only the URL's scheme and host.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from modeltap.errors import MonitorError
 from modeltap.monitor.alerts.message import AlertMessage
 from modeltap.monitor.definition import Webhook
 
-__all__ = ["WebhookRetry", "body_for", "post_webhook", "safe_url"]
+__all__ = ["WebhookRetry", "body_for", "post_webhook", "safe_url", "url_has_secret"]
+
+_SECRET_HOSTS = ("hooks.slack.com", ".webhook.office.com", "outlook.office.com")
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,16 @@ def safe_url(url: str) -> str:
     """``scheme://host[:port]`` only: what may be logged of a webhook URL."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+
+
+def url_has_secret(url: str) -> bool:
+    """Whether a webhook URL seems to carry a secret: a password, a query string, or the path of
+    a Slack or Teams incoming webhook (whose path is the token)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if parts.password or parts.username or parts.query:
+        return True
+    return any(host == h.lstrip(".") or host.endswith(h) for h in _SECRET_HOSTS)
 
 
 def body_for(format_: str, message: AlertMessage) -> dict[str, Any]:

@@ -5,7 +5,8 @@ ground truth's ``reference_row_count``). Within ``trigger.recompute_late`` of a 
 time the scheduler counts those rows again with :func:`modeltap.read_arrow` over the same
 windows (one column read), or, for files of Parquet, CSV or JSON lines with a ``time`` column,
 with ``pyarrow.dataset``'s row count under a time filter; when a count grew, the window runs
-again. Sides that cannot be read are not counted.
+again. A side read whole (model performance's ground truth without a ``data_window``, its
+default) is counted whole. Sides that cannot be read are not counted.
 """
 
 from __future__ import annotations
@@ -50,9 +51,13 @@ _FORMATS = {".parquet": "parquet", ".csv": "csv", ".jsonl": "json", ".ndjson": "
 
 
 def _count_files(
-    path: str, start: dt.datetime, end: dt.datetime, storage_options: dict[str, Any] | None
+    path: str,
+    start: dt.datetime | None,
+    end: dt.datetime | None,
+    storage_options: dict[str, Any] | None,
 ) -> int | None:
-    """Rows of a file (or folder of files) of one format whose ``time`` is in [start, end)."""
+    """Rows of a file (or folder of files) of one format whose ``time`` is in [start, end)
+    (all its rows without a window)."""
     import fsspec
     import pyarrow as pa
     import pyarrow.dataset as ds
@@ -61,11 +66,19 @@ def _count_files(
     try:
         fs, root = fsspec.core.url_to_fs(path, **(storage_options or {}))
         dataset = ds.dataset(root, format=_FORMATS[suffix], filesystem=fs)
+        if start is None and end is None:
+            whole: int = dataset.count_rows()
+            return whole
         if "time" not in dataset.schema.names:
             return None
         moment = dataset.schema.field("time").type
-        low, high = pa.scalar(start, type=moment), pa.scalar(end, type=moment)
-        rows: int = dataset.count_rows(filter=(ds.field("time") >= low) & (ds.field("time") < high))
+        bounds = []
+        if start is not None:
+            bounds.append(ds.field("time") >= pa.scalar(start, type=moment))
+        if end is not None:
+            bounds.append(ds.field("time") < pa.scalar(end, type=moment))
+        condition = bounds[0] if len(bounds) == 1 else bounds[0] & bounds[1]
+        rows: int = dataset.count_rows(filter=condition)
     except Exception as exc:  # pyarrow and fsspec raise many kinds: not countable, then
         _log.debug("late-data count of %s failed: %s", path, exc)
         return None
@@ -75,14 +88,14 @@ def _count_files(
 def count_rows(
     sides: dict[str, Any], destination: str, storage_options: dict[str, Any] | None = None
 ) -> dict[str, int]:
-    """The rows each side holds now (sides that cannot be read as collected data are left out)."""
+    """The rows each side holds now, in its window (a side without one: all its rows); sides
+    that cannot be read are left out."""
     import modeltap
 
     counts: dict[str, int] = {}
     for key, side in sides.items():
-        if not side.get("start") or not side.get("end"):
-            continue
-        start, end = to_utc(side["start"]), to_utc(side["end"])
+        start = to_utc(side["start"]) if side.get("start") else None
+        end = to_utc(side["end"]) if side.get("end") else None
         try:
             counts[key] = modeltap.read_arrow(
                 side["path"],

@@ -1,15 +1,18 @@
 """The scheduler: runs each monitor at its due times, exactly once per window, and survives
 restarts.
 
-Each :meth:`Scheduler.tick` looks at every monitor: the due times since the last tick (since
-scheduling began, on the first tick: at most ``trigger.catch_up`` of the latest, oldest first,
-each run with its own ``at``), claims each unsettled window in the store (see
-:mod:`~modeltap.monitor.schedule.claims`) and runs it. Monitors run one window at a time; a
-window that fails (the run raised, or a signal failed) is recorded with its error and retried
-with backoff (:class:`RetryPolicy`), and never stops the other monitors. Listeners (alerts,
-metrics) hear about every attempt. :meth:`Scheduler.serve` ticks until its stop event is set,
-sleeping until the next due time; the current run is finished first, or released for another
-scheduler when a ``KeyboardInterrupt`` abandons it.
+Each :meth:`Scheduler.tick` looks at every monitor: it takes the monitor's lease in the store
+(see :mod:`~modeltap.monitor.schedule.lease`; a monitor another scheduler holds is left to it),
+finds the due times since the last tick (since scheduling began, on the first tick: at most
+``trigger.catch_up`` of the latest, oldest first, each run with its own ``at``), claims each
+unsettled window (see :mod:`~modeltap.monitor.schedule.claims`) and runs it, renewing the lease
+and the claim while it runs, and releases the lease. So across schedulers a monitor runs one
+window at a time, and its listeners (alerts, metrics) hear of every attempt while the lease is
+held. A window that fails (the run raised, or a signal failed) is recorded with its error and
+retried with backoff (:class:`RetryPolicy`), and never stops the other monitors.
+:meth:`Scheduler.serve` ticks until its stop event is set, sleeping until the next due time; the
+current run is finished first, or released for another scheduler when a ``KeyboardInterrupt``
+abandons it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from modeltap.monitor.schedule.claims import Claim, Ledger, WindowState
 from modeltap.monitor.schedule.clock import Clock, SystemClock
 from modeltap.monitor.schedule.due_times import DueTimes, due_times
 from modeltap.monitor.schedule.late_data import count_rows, recorded_counts
+from modeltap.monitor.schedule.lease import LeaseHold, MonitorLease
 from modeltap.monitor.schedule.retry import RetryPolicy
 from modeltap.monitor.schedule.store import ScheduleStore
 from modeltap.monitor.windows import parse_duration
@@ -66,6 +70,7 @@ class RunReport:
     caught_up: bool
     final: bool  # no retry follows (succeeded, or the last attempt failed)
     recomputed: bool = False
+    lease: LeaseHold | None = None  # the monitor's lease, held while listeners hear of the run
 
     @property
     def monitor(self) -> str:
@@ -80,12 +85,64 @@ class SchedulerListener(Protocol):
         """An attempt ended."""
 
 
+class _Keeper:
+    """Renews a monitor's lease, and the claim of the window being run, every ``seconds``."""
+
+    def __init__(self, hold: LeaseHold, clock: Clock, seconds: float) -> None:
+        self.hold = hold
+        self.clock = clock
+        self.seconds = seconds
+        self.lock = threading.Lock()
+        self.claim: Claim | None = None
+        self.lost = False
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="modeltap-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def watch(self, claim: Claim | None) -> None:
+        """Renew ``claim`` from now on (None: stop renewing the last one)."""
+        with self.lock:
+            self.claim = claim
+
+    def _loop(self) -> None:
+        while not self._done.wait(self.seconds):
+            with self.lock:
+                now = self.clock.now()
+                try:
+                    if not self.hold.renew(now) and not self.lost:
+                        self.lost = True
+                        _log.error(
+                            "%s: the lease was taken over by another scheduler (not renewed "
+                            "in time); the alerts of the current run will not be sent",
+                            self.hold.lease.store.url,
+                        )
+                except Exception as exc:
+                    _log.warning(
+                        "renewing the lease of %s failed: %s", self.hold.lease.store.url, exc
+                    )
+                if self.claim is not None:
+                    try:
+                        self.claim.heartbeat(now)
+                    except Exception as exc:
+                        _log.warning("heartbeat of %s failed: %s", self.claim.path, exc)
+
+
 @dataclass
 class _Entry:
     definition: MonitorDefinition
     due: DueTimes
     ledger: Ledger
+    lease: MonitorLease
     cursor: dt.datetime | None = None
+    upcoming: dt.datetime | None = None  # the first due time after the cursor, when known
+    upcoming_known: bool = False
+    horizon: dt.datetime | None = None  # on the first pass, when older due times were not listed
     pending: list[dt.datetime] = field(default_factory=list)
     wake: dt.datetime | None = None
     late_checked: dict[dt.datetime, dt.datetime] = field(default_factory=dict)
@@ -180,8 +237,14 @@ class Scheduler:
                     "both run a window",
                     store.url,
                 )
+            ledger = Ledger(store, owner)
             self.entries.append(
-                _Entry(definition, due_times(definition.trigger), Ledger(store, owner))
+                _Entry(
+                    definition,
+                    due_times(definition.trigger),
+                    ledger,
+                    MonitorLease(store, ledger.owner, stale_after),
+                )
             )
 
     # -- one pass -----------------------------------------------------------------------------
@@ -206,30 +269,71 @@ class Scheduler:
     def _tick(self, entry: _Entry, reports: list[RunReport]) -> None:
         now = self.clock.now()
         if entry.cursor is None:
-            entry.cursor = self._catch_up_from(entry, entry.ledger.since(now), now)
-        found = entry.due.between(entry.cursor, now)
+            since = entry.ledger.since(now)
+            entry.cursor = self._catch_up_from(entry, since, now)
+            entry.horizon = entry.cursor if entry.cursor > since else None
+        ahead = entry.upcoming_known and (entry.upcoming is None or entry.upcoming > now)
+        found = [] if ahead else entry.due.between(entry.cursor, now)
         entry.cursor = now
+        if not ahead:
+            entry.upcoming, entry.upcoming_known = entry.due.next_after(now), True
         entry.pending = sorted(set(entry.pending) | set(found))
+        waiting = entry.wake is not None and now < entry.wake
+        if not found and (not entry.pending or waiting) and not self._late_due(entry, now):
+            return  # nothing to do: the store is not touched
+        hold = entry.lease.acquire(now)
+        if hold is None:
+            _log.debug("monitor %s: another scheduler holds its lease; left to it", entry.name)
+            entry.wake = None  # try again on the next tick
+            return
+        keeper = _Keeper(hold, self.clock, self.heartbeat_seconds)
+        keeper.start()
+        try:
+            self._work(entry, reports, keeper)
+        finally:
+            keeper.stop()
+            try:
+                hold.release(self.clock.now())
+            except Exception as exc:  # it expires after stale_after then
+                _log.warning("releasing the lease of monitor %s failed: %s", entry.name, exc)
+
+    def _work(self, entry: _Entry, reports: list[RunReport], keeper: _Keeper) -> None:
         if len(entry.pending) > entry.catch_up:
-            skipped = entry.pending[: -entry.catch_up]
-            _log.warning(
-                "monitor %s: %d missed windows older than catch_up=%d are not run (%s ... %s)",
-                entry.name,
-                len(skipped),
-                entry.catch_up,
-                skipped[0].isoformat(),
-                skipped[-1].isoformat(),
-            )
+            self._skip(entry, entry.pending[: -entry.catch_up])
             entry.pending = entry.pending[-entry.catch_up :]
+        entry.horizon = None
         latest = entry.pending[-1] if entry.pending else None
         entry.wake = None
         for due in list(entry.pending):
             if self.stop.is_set():
                 break
-            report = self._window(entry, due, caught_up=due != latest)
+            report = self._window(entry, due, keeper, caught_up=due != latest)
             if report is not None:
                 reports.append(report)
-        self._late(entry, reports)
+        self._late(entry, reports, keeper)
+
+    def _skip(self, entry: _Entry, older: list[dt.datetime]) -> None:
+        """Settle the windows older than the latest ``catch_up`` that did not run as skipped,
+        with a warning (windows that ran are not missed)."""
+        skipped = [due for due in older if not entry.ledger.state(due).settled]
+        if not skipped:
+            return
+        reason = f"older than the latest catch_up={entry.catch_up} due windows when caught up"
+        for due in skipped:
+            outcome = self._outcome("skipped", 0, None)
+            outcome["reason"] = reason
+            entry.ledger.settle(due, outcome)
+        _log.warning(
+            "monitor %s: %d missed window(s) older than catch_up=%d are not run (%s ... %s)%s",
+            entry.name,
+            len(skipped),
+            entry.catch_up,
+            skipped[0].isoformat(),
+            skipped[-1].isoformat(),
+            ""
+            if entry.horizon is None
+            else f"; windows due before {entry.horizon.isoformat()} were not looked at",
+        )
 
     @staticmethod
     def _catch_up_from(entry: _Entry, since: dt.datetime, now: dt.datetime) -> dt.datetime:
@@ -245,7 +349,9 @@ class Scheduler:
     def _wake_at(self, entry: _Entry, moment: dt.datetime) -> None:
         entry.wake = moment if entry.wake is None else min(entry.wake, moment)
 
-    def _window(self, entry: _Entry, due: dt.datetime, *, caught_up: bool) -> RunReport | None:
+    def _window(
+        self, entry: _Entry, due: dt.datetime, keeper: _Keeper, *, caught_up: bool
+    ) -> RunReport | None:
         now = self.clock.now()
         state = entry.ledger.state(due)
         if state.settled:
@@ -258,7 +364,7 @@ class Scheduler:
         if claim is None:
             _log.info("monitor %s window %s: claimed by another scheduler", entry.name, due)
             return None
-        return self._run(entry, claim, caught_up=caught_up)
+        return self._run(entry, claim, keeper, caught_up=caught_up)
 
     def _next_attempt(self, entry: _Entry, state: WindowState, now: dt.datetime) -> int | None:
         last = state.last
@@ -302,15 +408,17 @@ class Scheduler:
         return outcome
 
     def _run(
-        self, entry: _Entry, claim: Claim, *, caught_up: bool, recomputed: bool = False
+        self,
+        entry: _Entry,
+        claim: Claim,
+        keeper: _Keeper,
+        *,
+        caught_up: bool,
+        recomputed: bool = False,
     ) -> RunReport:
         due = claim.due
         _log.info("monitor %s: running window %s (attempt %d)", entry.name, due, claim.number)
-        beating = threading.Event()
-        beat = threading.Thread(
-            target=self._heartbeat, args=(claim, beating), name="modeltap-heartbeat", daemon=True
-        )
-        beat.start()
+        keeper.watch(claim)
         started = time.monotonic()
         result: MonitorRun | None = None
         try:
@@ -322,16 +430,14 @@ class Scheduler:
             )
             error = _error_of(result)
         except KeyboardInterrupt:
-            beating.set()
-            beat.join()
+            keeper.watch(None)
             claim.finish("released", self.clock.now(), "abandoned: the scheduler was stopped")
             _log.warning("monitor %s window %s abandoned; released for a retry", entry.name, due)
             raise
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         finally:
-            beating.set()
-            beat.join()
+            keeper.watch(None)
         seconds = time.monotonic() - started
         now = self.clock.now()
         final = error is None or claim.number >= self.retry.attempts
@@ -373,6 +479,7 @@ class Scheduler:
             caught_up,
             final,
             recomputed,
+            keeper.hold,
         )
         for listener in self.listeners:
             try:
@@ -381,21 +488,31 @@ class Scheduler:
                 _log.exception("a listener failed on monitor %s window %s", entry.name, due)
         return report
 
-    def _heartbeat(self, claim: Claim, done: threading.Event) -> None:
-        while not done.wait(self.heartbeat_seconds):
-            try:
-                claim.heartbeat(self.clock.now())
-            except Exception as exc:
-                _log.warning("heartbeat of %s failed: %s", claim.path, exc)
-
     # -- late data ----------------------------------------------------------------------------
 
-    def _late(self, entry: _Entry, reports: list[RunReport]) -> None:
+    @staticmethod
+    def _late_checks(delay: dt.timedelta) -> dt.timedelta:
+        """How often a window is recounted within ``recompute_late``: a quarter of the delay,
+        1 to 15 minutes."""
+        return max(min(delay / 4, dt.timedelta(minutes=15)), dt.timedelta(minutes=1))
+
+    def _late_due(self, entry: _Entry, now: dt.datetime) -> bool:
+        """Whether a window within ``recompute_late`` is due for a recount."""
+        delay = entry.recompute_late
+        if delay is None:
+            return False
+        check_every = self._late_checks(delay)
+        return any(
+            entry.late_checked.get(due) is None or now - entry.late_checked[due] >= check_every
+            for due in entry.due.between(now - delay, now)
+        )
+
+    def _late(self, entry: _Entry, reports: list[RunReport], keeper: _Keeper) -> None:
         delay = entry.recompute_late
         if delay is None:
             return
         now = self.clock.now()
-        check_every = max(min(delay / 4, dt.timedelta(minutes=15)), dt.timedelta(minutes=1))
+        check_every = self._late_checks(delay)
         recent = entry.due.between(now - delay, now)
         entry.late_checked = {d: t for d, t in entry.late_checked.items() if d in recent}
         for due in recent:
@@ -421,7 +538,7 @@ class Scheduler:
             number = (state.last.number if state.last else 0) + 1
             claim = entry.ledger.claim(due, number, now)
             if claim is not None:
-                reports.append(self._run(entry, claim, caught_up=False, recomputed=True))
+                reports.append(self._run(entry, claim, keeper, caught_up=False, recomputed=True))
 
     # -- the loop -----------------------------------------------------------------------------
 
@@ -430,7 +547,11 @@ class Scheduler:
         now = self.clock.now()
         moments = [now + _POLL]
         for entry in self.entries:
-            following = entry.due.next_after(entry.cursor or now)
+            following = (
+                entry.upcoming
+                if entry.upcoming_known
+                else entry.due.next_after(entry.cursor or now)
+            )
             if following is not None:
                 moments.append(following)
             if entry.wake is not None:

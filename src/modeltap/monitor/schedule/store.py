@@ -1,7 +1,7 @@
 """The scheduler's files in the results store: ``{destination}/_monitoring/{monitor}/schedule/``.
 
-Three operations, on local disk or any fsspec URL: read a file, replace a file, and **create a
-file only if it is absent** (the claim that makes two schedulers on one store never run the same
+Four operations, on local disk or any fsspec URL: read, replace and remove a file, and **create
+a file only if it is absent** (the claim that makes two schedulers on one store never run the same
 window twice). What the last one guarantees depends on the store:
 
 - local disk (and ``file://``): the content is written to a temporary file and hard-linked into
@@ -138,6 +138,18 @@ class ScheduleStore:
                 return False
             raise
         return True
+
+    def remove(self, relative: str) -> None:
+        """Delete a file; nothing when it does not exist."""
+        try:
+            if self._local:
+                self._path(relative).unlink(missing_ok=True)
+                return
+            fs, root = self._fs()
+            with contextlib.suppress(FileNotFoundError):
+                fs.rm_file(f"{root}/{relative}")
+        except OSError as exc:
+            raise MonitorError(f"cannot delete {self.url}/{relative}: {exc}") from None
 
     def list(self, relative: str) -> list[str]:
         """The names in a folder (none when it does not exist), sorted, hidden ones left out."""
