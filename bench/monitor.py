@@ -250,7 +250,9 @@ def child(which: str, folder: Path) -> None:
     }[which]
     if which != "evidently":  # imports are not what is measured
         import duckdb  # noqa: F401
-        import polars  # noqa: F401  (modeltap's reading imports it on first use)
+        import fsspec  # noqa: F401  (modeltap's reading imports these on first use)
+        import polars  # noqa: F401
+        import pyarrow.dataset  # noqa: F401
         import scipy.spatial.distance
         import scipy.stats  # noqa: F401
 
