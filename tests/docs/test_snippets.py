@@ -29,8 +29,10 @@ reference windows). A page that names ``s3://bucket/`` gets a moto S3 server on 
     documented port, or the page ends, and is then stopped with SIGTERM and must exit 0. A
     scoring or ingest server must report every event it collected as written, none dropped, and,
     when it answered a request that captures data, have written files;
-  - ``curl`` runs (the real program) against the server started earlier on the page under the
-    URL's documented port; it must get a 2xx answer, or a 4xx where the output documented after
+  - ``curl`` runs against the server started earlier on the page under the URL's documented
+    port: the real program, or where it is not installed the same request sent by httpx
+    (``curl_request`` translates the options the docs use: ``-s``, ``-i``, ``-H``, ``-d``,
+    ``--data-binary``); it must get a 2xx answer, or a 4xx where the output documented after
     it (``# ...`` lines) is an error; documented output that is JSON must equal the answer;
   - ``python SCRIPT ...`` runs the script of the copied ``examples/`` (5 minutes at most);
   - not run, by this allowlist (``NOT_RUN_PROGRAMS`` and ``_not_run``): ``pip``,
@@ -484,13 +486,16 @@ class ShellSession:
                 target = (server, path)
             args.append(word)
         assert target is not None, f"{where}: no loopback URL"
-        result = subprocess.run(
-            ["curl", *args, "--max-time", "60", "--write-out", "\n%{http_code}"],
-            capture_output=True, text=True, timeout=90, check=False,
-        )
-        assert result.returncode == 0, f"{where}: curl exited with {result.returncode}"
-        body, _, code = result.stdout.rpartition("\n")
-        status = int(code)
+        if shutil.which("curl") is None:
+            status, body = _send(curl_request(args, where))
+        else:
+            result = subprocess.run(
+                ["curl", *args, "--max-time", "60", "--write-out", "\n%{http_code}"],
+                capture_output=True, text=True, timeout=90, check=False,
+            )
+            assert result.returncode == 0, f"{where}: curl exited with {result.returncode}"
+            body, _, code = result.stdout.rpartition("\n")
+            status = int(code)
         error = "error" in documented.lower()
         assert 200 <= status < 300 or (error and 400 <= status < 500), (
             f"{where}: HTTP {status}: {body[:2000]}\n{target[0].output()[-3000:]}"
@@ -512,6 +517,61 @@ class ShellSession:
         assert result.returncode == 0, (
             f"{where} exited with {result.returncode}:\n{result.stderr[-4000:]}"
         )
+
+
+@dataclass(frozen=True)
+class CurlRequest:
+    """What a ``curl`` command line asks for (the options the docs use)."""
+
+    method: str
+    url: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes | None
+    include_headers: bool
+
+
+def curl_request(args: list[str], where: str) -> CurlRequest:
+    """The request of curl's arguments ``args``: ``-s``, ``-i``, ``-H``, ``-d`` /
+    ``--data-binary`` and the URL; any other option is an error naming it."""
+    url = ""
+    headers: list[tuple[str, str]] = []
+    body: bytes | None = None
+    include = False
+    words = iter(args)
+    for word in words:
+        if word in ("-s", "--silent"):
+            continue
+        if word in ("-i", "--include"):
+            include = True
+        elif word in ("-H", "--header"):
+            name, _, value = next(words).partition(":")
+            headers.append((name.strip(), value.strip()))
+        elif word in ("-d", "--data", "--data-binary"):
+            data = next(words)
+            body = data.encode()
+        elif word.startswith("-"):
+            raise AssertionError(f"{where}: curl option {word} is not translated: install curl")
+        else:
+            url = word if "://" in word else f"http://{word}"
+    if body is not None and not any(n.lower() == "content-type" for n, _ in headers):
+        headers.append(("content-type", "application/x-www-form-urlencoded"))
+    return CurlRequest("POST" if body is not None else "GET", url, tuple(headers), body, include)
+
+
+def _send(request: CurlRequest) -> tuple[int, str]:
+    """Send a translated curl request with httpx: the status, and the body as curl prints it."""
+    import httpx
+
+    answer = httpx.request(
+        request.method, request.url, headers=list(request.headers), content=request.body,
+        timeout=60,
+    )
+    text = answer.text
+    if request.include_headers:
+        lines = [f"HTTP/1.1 {answer.status_code} {answer.reason_phrase}"]
+        lines += [f"{name}: {value}" for name, value in answer.headers.items()]
+        text = "\r\n".join(lines) + "\r\n\r\n" + text
+    return answer.status_code, text
 
 
 def _get(url: str, headers: dict[str, str]) -> tuple[int, str]:
@@ -809,6 +869,22 @@ def test_shell_output_and_ansi_c_strings() -> None:
         (["curl", "-d", "a,b\n1,2\n", "x"], '{"ok": 1}'),
         (["echo", "done"], ""),
     ]
+
+
+def test_curl_commands_translate() -> None:
+    """Without curl, a command line becomes the request curl would send."""
+    form = curl_request(["-s", "localhost:1/score", "-d", "a=1"], "x")
+    assert (form.method, form.url, form.body) == ("POST", "http://localhost:1/score", b"a=1")
+    assert form.headers == (("content-type", "application/x-www-form-urlencoded"),)
+    csv = curl_request(
+        ["-s", "http://127.0.0.1:1/score", "-H", "content-type: text/csv",
+         "--data-binary", "a,b\n1,2\n"], "x",
+    )
+    assert (csv.body, csv.headers) == (b"a,b\n1,2\n", (("content-type", "text/csv"),))
+    probe = curl_request(["-s", "-i", "http://127.0.0.1:1/ping"], "x")
+    assert (probe.method, probe.body, probe.include_headers) == ("GET", None, True)
+    with pytest.raises(AssertionError, match="curl option -X is not translated"):
+        curl_request(["-X", "PUT", "http://127.0.0.1:1/"], "x")
 
 
 def test_a_broken_block_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
