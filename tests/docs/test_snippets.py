@@ -40,7 +40,8 @@ reference windows). A page that names ``s3://bucket/`` gets a moto S3 server on 
     set-up targets: the whole suite, the demo),
     ``apt-get``, ``git``, ``echo`` (prints a status), and ``python bench/...`` (the benchmarks:
     minutes each at their documented sizes; their results are in ``bench/results/``). Any other
-    program fails the test, so a new one has to be classified here;
+    program fails the test, so a new one has to be classified here. What is not run is checked
+    where it names something: ``pip install`` extras, ``make`` targets, benchmark options;
 - ``text`` blocks (output, layouts) are not run.
 
 A block preceded by ``<!-- snippet: skip REASON -->`` is not run; one preceded by
@@ -65,6 +66,7 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -839,6 +841,43 @@ def test_every_command_is_run_or_listed() -> None:
                 if not runs:
                     unclassified.append(f"{snippet.where}: {shlex.join(argv)}")
     assert not unclassified, unclassified
+
+
+def test_commands_not_run_name_what_exists() -> None:
+    """The commands that are not run still name real things: ``pip install`` extras that
+    pyproject.toml defines, ``make`` targets of the Makefile, benchmark scripts and their
+    ``--options``."""
+    extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"])
+    targets = set(re.findall(r"^([\w-]+):", (ROOT / "Makefile").read_text(), re.M))
+    wrong = []
+    checked = 0
+    for page in PAGES:
+        for snippet in snippets(page):
+            if snippet.language != "sh":
+                continue
+            for argv in _commands(snippet.code):
+                where = f"{snippet.where}: {shlex.join(argv)}"
+                if argv[0] == "pip":
+                    for word in argv:
+                        match = re.fullmatch(r"(?:modeltap|\.)\[([\w,-]+)\]", word)
+                        if match:
+                            checked += 1
+                            wrong += [f"{where}: no extra {e!r}"
+                                      for e in match.group(1).split(",") if e not in extras]
+                elif argv[0] == "make":
+                    checked += 1
+                    wrong += [f"{where}: no target {t!r}" for t in argv[1:] if t not in targets]
+                elif argv[0] in ("python", "python3") and argv[1].startswith("bench/"):
+                    checked += 1
+                    script = ROOT / argv[1]
+                    source = script.read_text() if script.is_file() else ""
+                    wrong += [f"{where}: {script.name} has no option {o}" for o in argv[2:]
+                              if o.startswith("--") and f'"{o}"' not in source]
+                    if not source:
+                        wrong.append(f"{where}: no such script")
+    assert checked > 0
+    assert not wrong, wrong
 
 
 def test_directives_give_a_reason() -> None:
