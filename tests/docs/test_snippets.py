@@ -422,6 +422,9 @@ class ShellSession:
                 server.process.wait()
             raise
         self.servers[documented] = server
+        if kind == "monitor schedule":  # the scheduler's own metrics are served
+            status, body = _get(f"http://127.0.0.1:{port}/metrics", headers)
+            assert status == 200 and "modeltap_monitor_" in body, f"{where}: /metrics: {body}"
         if kind == "ui":  # a page of the store, as a browser would open it
             status, body = _get(f"http://127.0.0.1:{port}/monitors", headers)
             assert status == 200 and "<html" in body.lower(), f"{where}: /monitors: {status}"
@@ -469,10 +472,17 @@ class ShellSession:
             assert sum(written for _, written, _ in summary) > 0, f"{server.where}:\n{output}"
             assert self._files() - server.files_before, f"{server.where}: no new data files"
 
-    def close(self) -> None:
-        """Stop every server still running (each must exit 0)."""
+    def close(self, *, check: bool = True) -> None:
+        """Stop every server still running; with ``check`` each must have stopped as
+        :meth:`stop` says (the first that did not is raised once all are stopped)."""
+        failures: list[AssertionError] = []
         for documented in list(self.servers):
-            self.stop(documented)
+            try:
+                self.stop(documented)
+            except AssertionError as failure:
+                failures.append(failure)
+        if failures and check:
+            raise failures[0]
 
     def curl(self, argv: list[str], documented: str, where: str) -> None:
         """Run curl against the server the URL's documented port names."""
@@ -603,6 +613,10 @@ def _run_in_process(argv: list[str], statuses: frozenset[int], where: str) -> No
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = cli_main(argv[1:])
     assert status in statuses, f"{where} exited with {status}:\n{err.getvalue()[-3000:]}"
+    for option in ("-o", "--output"):
+        if option in argv:
+            written = Path(argv[argv.index(option) + 1])
+            assert written.is_file() and written.stat().st_size > 0, f"{where}: no {written}"
 
 
 def _parse_only(snippet: Snippet) -> None:
@@ -688,8 +702,10 @@ def run_page(page: Path, folder: Path, *, optional: bool = False) -> int:
             elif snippet.language == "sh" and session.run(snippet) == 0:
                 continue
             ran += 1
-    finally:
-        session.close()
+    except BaseException:
+        session.close(check=False)  # the block's own failure is the one to report
+        raise
+    session.close()
     return ran
 
 
@@ -943,6 +959,20 @@ def test_a_failing_command_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     monkeypatch.chdir(tmp_path)
     with pytest.raises(AssertionError, match=r"failing.md:1: modeltap monitor run .* with 1"):
+        run_page(page, tmp_path)
+
+
+@pytest.mark.integration  # starts a server process
+def test_a_server_that_does_not_start_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A documented server that exits instead of answering fails its block with its output."""
+    page = tmp_path / "serve.md"
+    page.write_text("```sh\nmodeltap serve --entry-script missing.py\n```\n", encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AssertionError, match=r"serve.md:1: modeltap serve .* exited with \d+ "
+                       r"before answering:\n(.|\n)*missing.py"):
         run_page(page, tmp_path)
 
 
