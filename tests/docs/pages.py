@@ -69,6 +69,7 @@ LONG_RUNNING = {
 }
 """``modeltap`` commands run as processes: their port option, default port and readiness probe."""
 
+
 @dataclass(frozen=True)
 class Snippet:
     """One fenced block: where it is, its language, its code and any directive before it."""
@@ -101,6 +102,7 @@ def snippets(page: Path) -> list[Snippet]:
             found.append(Snippet(page, line, language, token.content, directive))
         directive = None
     return found
+
 
 _ANSI_C = re.compile(r"\$'((?:[^'\\]|\\.)*)'")
 

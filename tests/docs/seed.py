@@ -25,6 +25,7 @@ __all__ = [
     "write_named_files",
 ]
 
+
 def seed_collected() -> None:
     """The tree every page starts from: what modeltap writes with its defaults, then Parquet."""
     inputs = modeltap.Collector(name="model_inputs")

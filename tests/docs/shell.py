@@ -66,7 +66,6 @@ class Server:
 
     where: str
     kind: str
-    command: str
     port: int
     process: subprocess.Popen[bytes]
     log: Path
@@ -108,8 +107,8 @@ class ShellSession:
                 self.python(argv, where)
             else:
                 raise AssertionError(
-                    f"{where}: unknown program {argv[0]!r}: run it in tests/docs/test_snippets.py "
-                    "or list it in NOT_RUN_PROGRAMS with the reason"
+                    f"{where}: unknown program {argv[0]!r}: run it in tests/docs/shell.py or "
+                    "list it in NOT_RUN_PROGRAMS (tests/docs/pages.py) with the reason"
                 )
             print(f"{where}: ran")  # shown with a failure: what ran before it
         return ran
@@ -151,7 +150,7 @@ class ShellSession:
                 [sys.executable, "-m", "modeltap.cli", *args], cwd=self.folder,
                 env=environment(), stdout=sink, stderr=subprocess.STDOUT,
             )
-        server = Server(where, kind, shlex.join(argv), port, process, log, files_before, headers)
+        server = Server(where, kind, port, process, log, files_before, headers)
         try:
             self._wait(server, probe)
         except AssertionError:
