@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +65,26 @@ def test_bad_key_file_exits_2_before_listening(
     assert main(["ui", "-d", str(tmp_path), "--auth-key-file", str(empty)]) == 2
     assert "is empty" in capsys.readouterr().err
     assert served == []
+
+
+def test_sigterm_stops_the_ui_with_status_0(tmp_path: Path) -> None:
+    """A graceful stop of ``modeltap ui`` (SIGTERM) exits 0, not by the signal."""
+    program = "from modeltap.cli import main; raise SystemExit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", program, "ui", "--destination", str(tmp_path), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        assert "showing" in line, line
+        url = line.rsplit(" on ", 1)[1].split()[0]
+        with urllib.request.urlopen(f"{url}healthz", timeout=30) as answer:
+            assert answer.status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

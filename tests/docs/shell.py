@@ -44,10 +44,6 @@ __all__ = [
     "send_translated",
 ]
 
-STOPPED = {"ui": frozenset({0, -signal.SIGTERM})}
-"""Exit statuses after SIGTERM other than 0: ``modeltap ui`` runs uvicorn's own server loop,
-which shuts down gracefully and then raises the signal again, so the process ends by it."""
-
 CAPTURE_PATHS = frozenset({"/score", "/invocations", "/modeldata/log", "/events"})
 _URL = re.compile(r"(?:https?://)?(?:localhost|127\.0\.0\.1):(\d+)(/[^\s'\"]*)?")
 _SUMMARY = re.compile(r"([\w.-]+): collected (\d+), written (\d+), dropped (\d+)")
@@ -197,7 +193,7 @@ class ShellSession:
             server.process.wait()
             raise AssertionError(f"{server.where} did not stop within 120 s of SIGTERM") from None
         output = server.output()
-        assert code in STOPPED.get(server.kind, {0}), (
+        assert code == 0, (
             f"{server.where} exited with {code} after SIGTERM:\n{output[-4000:]}"
         )
         if server.kind not in ("serve", "ingest"):

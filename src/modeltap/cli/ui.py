@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from modeltap._signals import quiet_stop_signals
 from modeltap.cli.common import EXIT_CONFIG
 
 __all__ = ["register"]
@@ -83,5 +84,6 @@ def _ui(args: argparse.Namespace) -> int:
     port = listener.getsockname()[1]
     config = uvicorn.Config(app, log_level=args.log_level)
     _say(f"showing {destination} on http://{args.host}:{port}/ (read-only)")
+    quiet_stop_signals()
     uvicorn.Server(config).run(sockets=[listener])
     return 0

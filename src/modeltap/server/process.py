@@ -28,6 +28,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from modeltap._signals import quiet_stop_signals
 from modeltap.config import WRITER_VARIABLE, Settings
 from modeltap.errors import MissingDependencyError, ModelTapError
 from modeltap.pipeline.runtime import configure
@@ -155,10 +156,7 @@ def run_worker(
     server = _make_server(options, drain_reference_sdk, app)
     if ready is not None:
         ready()
-    # uvicorn re-raises the stop signal after its graceful shutdown, with the handlers it found
-    # at start restored: make those no-ops so a graceful stop exits 0, not "killed by SIGTERM"
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stopped)
+    quiet_stop_signals()
     server.run(sockets=[sock])  # type: ignore[attr-defined]
     for line in shutdown_lines(pipeline_stats()):
         _say(line if options.workers == 1 else f"worker {os.getpid()}: {line}")
@@ -169,10 +167,6 @@ def _collects(settings: Settings) -> bool:
     """Whether any collection is on (then the pipeline starts before the first request)."""
     collections = settings.collector.collections
     return collections is None or any(entry.enabled for entry in collections.values())
-
-
-def _stopped(signum: int, frame: FrameType | None) -> None:
-    """The stop signal, seen again after uvicorn's graceful shutdown: nothing left to do."""
 
 
 def _announce(options: ServeOptions, sock: socket.socket) -> None:
