@@ -27,11 +27,11 @@ latency, and the records captured after a graceful stop (SIGTERM) against the re
 for the requests served (warm-up included), summed over all rounds. Captured records are
 counted once per collection and correlation id (a record stored twice cannot hide a missing
 one); a modeltap server's requests served are those its own /metrics counted as answered 200
-(wrk leaves out the requests in flight when its run ends), the reference's those wrk counted. 'CPU µs/req' is the CPU time
-(user + system, from /proc) the server's processes used during the wrk run per request served,
-the modeltap writer process apart in 'writer µs/req', each the median over the rounds: a figure
-the machine's noise moves far less than requests/s, and the one that says what capture costs
-the process that serves.
+(wrk leaves out the requests in flight when its run ends), the reference's those wrk counted.
+'CPU µs/req' is the CPU time (user + system, from /proc) the server's processes used during the
+wrk run per request served, the modeltap writer process apart in 'writer µs/req', each the
+median over the rounds: a figure the machine's noise moves far less than requests/s, and the one
+that says what capture costs the process that serves.
 
 The throughput ratios (capture on / off, modeltap / reference) are given twice: as the ratio of
 the median rows, and paired by round: the median over the rounds of each round's own ratio, its

@@ -77,8 +77,8 @@ def schedule_status(
 ) -> list[dict[str, Any]]:
     """Per monitor: ``monitor``, ``trigger``, ``next_due``, ``last_window``, ``last_status``
     (``succeeded``, ``failed``, ``running``, ``retrying``, ``released``, ``skipped`` (missed
-    beyond ``catch_up``) or None), ``attempts`` and ``error``. Without definitions: every monitor the store holds schedule progress of
-    (their trigger and next due time unknown)."""
+    beyond ``catch_up``) or None), ``attempts`` and ``error``. Without definitions: every
+    monitor the store holds schedule progress of (their trigger and next due time unknown)."""
     moment = now or dt.datetime.now(dt.UTC)
     if definitions is not None:
         return [_row(d.name, d, destination, storage_options, moment) for d in definitions]
