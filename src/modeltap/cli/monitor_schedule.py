@@ -204,10 +204,11 @@ def _status(args: argparse.Namespace) -> int:
 
         columns = ("monitor", "trigger", "next_due", "last_window", "last_status", "attempts")
         table = Table(title=f"scheduled monitors in {destination}")
-        for column in (*columns, "error"):
+        shown = (*columns, "error", "held_by")
+        for column in shown:
             table.add_column(column)
         for row in rows:
-            table.add_row(*("" if row[c] is None else str(row[c]) for c in (*columns, "error")))
+            table.add_row(*("" if row[c] is None else str(row[c]) for c in shown))
         width = None if sys.stdout.isatty() else 200
         Console(width=width, highlight=False).print(table)
         return 0

@@ -11,6 +11,7 @@ from modeltap.monitor.definition import MonitorDefinition
 from modeltap.monitor.results import ResultsStore
 from modeltap.monitor.schedule.claims import Ledger
 from modeltap.monitor.schedule.due_times import due_times
+from modeltap.monitor.schedule.lease import MonitorLease
 from modeltap.monitor.schedule.store import ScheduleStore
 from modeltap.monitor.windows import to_utc
 
@@ -48,10 +49,15 @@ def _row(
         "last_status": None,
         "attempts": None,
         "error": None,
+        "held_by": None,
     }
     if definition is not None and definition.trigger is not None:
         row["next_due"] = _iso(due_times(definition.trigger).next_after(moment))
-    ledger = Ledger(ScheduleStore(destination, name, storage_options))
+    store = ScheduleStore(destination, name, storage_options)
+    holder = MonitorLease(store, owner="", stale_after=dt.timedelta(0)).holder()
+    if holder is not None and holder.get("state") == "held":
+        row["held_by"] = f"{holder.get('owner')} (renewed {holder.get('renewed_at')})"
+    ledger = Ledger(store)
     stamps = ledger.windows()
     if stamps:
         due = to_utc(stamps[-1])
@@ -77,8 +83,10 @@ def schedule_status(
 ) -> list[dict[str, Any]]:
     """Per monitor: ``monitor``, ``trigger``, ``next_due``, ``last_window``, ``last_status``
     (``succeeded``, ``failed``, ``running``, ``retrying``, ``released``, ``skipped`` (missed
-    beyond ``catch_up``) or None), ``attempts`` and ``error``. Without definitions: every
-    monitor the store holds schedule progress of (their trigger and next due time unknown)."""
+    beyond ``catch_up``) or None), ``attempts``, ``error`` and ``held_by`` (the scheduler
+    holding the monitor's lease, ``host:pid`` and when it last renewed it). Without
+    definitions: every monitor the store holds schedule progress of (their trigger and next due
+    time unknown)."""
     moment = now or dt.datetime.now(dt.UTC)
     if definitions is not None:
         return [_row(d.name, d, destination, storage_options, moment) for d in definitions]
