@@ -36,13 +36,11 @@ INTEGRATION_SOURCE = re.compile(
     r"|[\"']process[\"']|writer: process"
     r"|\bmoto_s3\b|\bazurite\b|\bgcs_emulator\b|\bServerProcess\b"
 )
-INTEGRATION_MODULES = frozenset(
-    {
-        "pipeline/test_outage.py",  # a store server on loopback through the module's helpers
-        "server/test_process.py",  # listening sockets, `modeltap serve` processes
-        "server/test_run_threads.py",  # `modeltap serve` processes through the module's helper
-    }
-)
+INTEGRATION_MODULES = frozenset({
+    "pipeline/test_outage.py",  # a store server on loopback through the module's helpers
+    "server/test_process.py",  # listening sockets, `modeltap serve` processes
+    "server/test_run_threads.py",  # `modeltap serve` processes through the module's helper
+})
 TIER_VARIABLE = "MODELTAP_TEST_TIER"
 
 
@@ -63,7 +61,7 @@ def _is_integration(item: pytest.Item) -> bool:
     for name in getattr(item, "fixturenames", ()):
         if name == "unit_tier_guard":
             continue
-        for definition in info.name2fixturedefs.get(name, ()) if info else ():
+        for definition in (info.name2fixturedefs.get(name, ()) if info else ()):
             sources.append(_source(definition.func))
     return any(INTEGRATION_SOURCE.search(source) for source in sources)
 
@@ -154,7 +152,9 @@ def configure_tap(data_dir: Path) -> Iterator[ConfigureTap]:
     def configure(**options: Any) -> Settings:
         section: dict[str, Any] = {"destination": str(data_dir), "fsync": "never"}
         section.update(options)
-        return modeltap.configure({"endpoint_name": "ep", "name": "dep", "data_collector": section})
+        return modeltap.configure(
+            {"endpoint_name": "ep", "name": "dep", "data_collector": section}
+        )
 
     yield configure
     modeltap.shutdown(timeout=30)

@@ -283,7 +283,9 @@ def test_sampling_rate_zero_keeps_nothing(
     assert stats.dropped_total == 0
 
 
-def test_collected_rows_are_written(configure_tap: ConfigureTap, read_records: ReadRecords) -> None:
+def test_collected_rows_are_written(
+    configure_tap: ConfigureTap, read_records: ReadRecords
+) -> None:
     """A collected frame arrives as one record with its rows and the pandas type name."""
     configure_tap()
     Collector(name="model_inputs").collect(frame())

@@ -105,14 +105,8 @@ def test_mapping_of_whole_deployment_is_accepted() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [
-        ("True", True),
-        ("False", False),
-        ("true", True),
-        ("FALSE", False),
-        (True, True),
-        (False, False),
-    ],
+    [("True", True), ("False", False), ("true", True), ("FALSE", False), (True, True),
+     (False, False)],
 )
 def test_enabled_accepts_booleans_and_boolean_strings(value: object, expected: bool) -> None:
     """``enabled`` takes a boolean or the strings 'True'/'False' (any case), as the platform."""
@@ -506,11 +500,8 @@ def test_yaml_syntax_errors_do_not_quote_the_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("value", "location", "expected"),
     [
-        (
-            {"storage_options": {"key": "k"}, "format": "jsonl"},
-            (),
-            {"storage_options": REDACTED, "format": "jsonl"},
-        ),
+        ({"storage_options": {"key": "k"}, "format": "jsonl"}, (),
+         {"storage_options": REDACTED, "format": "jsonl"}),
         ({"client_secret": "s", "region": "eu"}, (), {"client_secret": REDACTED, "region": "eu"}),
         ("anything", ("data_collector", "storage_options"), REDACTED),
         ("anything", ("data_collector", "storage_options", "account_key"), REDACTED),
@@ -561,10 +552,8 @@ def test_listed_but_disabled_collector_is_not_a_warning(
     import modeltap
 
     modeltap.configure(
-        {
-            "destination": str(tmp_path / "d"),
-            "collections": {"model_inputs": {"enabled": False}, "request": {"enabled": True}},
-        }
+        {"destination": str(tmp_path / "d"),
+         "collections": {"model_inputs": {"enabled": False}, "request": {"enabled": True}}}
     )
     with caplog.at_level(logging.INFO, logger="modeltap"):
         modeltap.Collector(name="model_inputs")

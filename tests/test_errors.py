@@ -35,7 +35,9 @@ def _modeltap_modules() -> list[str]:
             importlib.import_module(info.name)
         except ImportError as exc:
             missing = getattr(exc, "name", None) or ""
-            if isinstance(exc, errors.MissingDependencyError) or not missing.startswith("modeltap"):
+            if isinstance(exc, errors.MissingDependencyError) or not missing.startswith(
+                "modeltap"
+            ):
                 continue
             raise
         names.append(info.name)
@@ -69,8 +71,7 @@ def test_every_exception_defined_in_modeltap_is_a_modeltap_error() -> None:
     control-flow ones."""
     found = _defined_exceptions()
     strays = sorted(
-        name
-        for name, error in found.items()
+        name for name, error in found.items()
         if not issubclass(error, errors.ModelTapError) and name not in CONTROL_FLOW
     )
     assert not strays, f"derive these from modeltap.errors.ModelTapError: {strays}"
@@ -81,18 +82,14 @@ def test_every_public_error_lives_in_errors() -> None:
     """Public exception classes are defined in modeltap.errors (one tree, in one module) and
     exported by it; private ones stay private."""
     public = sorted(
-        name
-        for name in _defined_exceptions()
+        name for name in _defined_exceptions()
         if not name.rsplit(".", 1)[-1].startswith("_") and not name.startswith("modeltap.errors.")
     )
     assert not public, f"define these in modeltap.errors and export them: {public}"
     defined = {
-        name
-        for name, value in vars(errors).items()
-        if inspect.isclass(value)
-        and issubclass(value, BaseException)
-        and value.__module__ == "modeltap.errors"
-        and not name.startswith("_")
+        name for name, value in vars(errors).items()
+        if inspect.isclass(value) and issubclass(value, BaseException)
+        and value.__module__ == "modeltap.errors" and not name.startswith("_")
     }
     assert defined == set(errors.__all__)
 

@@ -48,30 +48,14 @@ def test_other_snapshots_are_queued_as_they_are() -> None:
 
 def test_payload_events_are_restored_with_their_envelope_fields() -> None:
     """An event of kind PAYLOAD becomes a PayloadSnapshot whose extra fields are the event's."""
-    data = (
-        b'{"a": 1}',
-        "application/json",
-        False,
-        "/score",
-        "POST",
-        200,
-        1.23456,
-        "root",
-        1 << 20,
-        "x-tenant",
-        "blue",
-    )
+    data = (b'{"a": 1}', "application/json", False, "/score", "POST", 200, 1.23456, "root",
+            1 << 20, "x-tenant", "blue")
     queued = pack_payload(264, "request", 5, "cid", "xid", "http.request", "root", data)
     back = Event.unpack(queued)
     assert isinstance(back.snapshot, PayloadSnapshot)
     assert back.extra is back.snapshot.extra
-    assert back.extra == {
-        "path": "/score",
-        "method": "POST",
-        "statuscode": 200,
-        "latencyms": 1.235,
-        "headers": {"x-tenant": "blue"},
-    }
+    assert back.extra == {"path": "/score", "method": "POST", "statuscode": 200,
+                          "latencyms": 1.235, "headers": {"x-tenant": "blue"}}
     assert back.snapshot.to_json_rows() == b'{"a": 1}'
 
 
@@ -86,9 +70,8 @@ def test_a_queued_small_frame_is_untracked_at_the_first_young_collection() -> No
     assert all(gc.is_tracked(p) for p in packed)  # the check can fail
     gc.collect(0)
     assert not any(gc.is_tracked(p) for p in packed)
-    assert all(
-        Event.unpack(p).snapshot.to_json_rows() == b'[{"x":1.5,"n":3,"s":"a"}]' for p in packed
-    )
+    assert all(Event.unpack(p).snapshot.to_json_rows() == b'[{"x":1.5,"n":3,"s":"a"}]'
+               for p in packed)
 
 
 def test_the_pipeline_never_imports_the_server() -> None:
@@ -105,23 +88,15 @@ def test_the_pipeline_never_imports_the_server() -> None:
         "{extra}"
         "print(sorted(m for m in sys.modules if m.startswith('modeltap.server')))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code.format(extra="")], capture_output=True, text=True, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", code.format(extra="")], capture_output=True,
+                          text=True, check=True)
     assert done.stdout.strip() == "[]"
-    assert (
-        "modeltap.pipeline.writer_process.child"
-        in subprocess.run(
-            [sys.executable, "-c", code.format(extra="print(sorted(sys.modules))\n")],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )  # the walk reached the writer process's modules
+    assert "modeltap.pipeline.writer_process.child" in subprocess.run(
+        [sys.executable, "-c", code.format(extra="print(sorted(sys.modules))\n")],
+        capture_output=True, text=True, check=True,
+    ).stdout  # the walk reached the writer process's modules
     sanity = subprocess.run(
         [sys.executable, "-c", code.format(extra="import modeltap.server.capture\n")],
-        capture_output=True,
-        text=True,
-        check=True,
+        capture_output=True, text=True, check=True,
     )
     assert "modeltap.server.capture" in sanity.stdout  # the check can fail

@@ -116,9 +116,7 @@ def test_counting_is_thread_safe() -> None:
     assert stats.collected == 20_000
     assert stats.dropped == {"queue_full": 20_000}
     assert (stats.events_written, stats.rows_written, stats.bytes_written) == (
-        20_000,
-        40_000,
-        200_000,
+        20_000, 40_000, 200_000
     )
 
 

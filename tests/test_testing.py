@@ -239,9 +239,8 @@ def test_invalid_config_fails_before_anything_changes(
     """A bad configuration raises ConfigError, leaves no temporary folder and the previous
     settings in force."""
     settings = configure_tap()
-    with (
-        pytest.raises(ConfigError, match="sampling_rate"),
-        modeltap.testing.capture({"sampling_rate": 2}),
+    with pytest.raises(ConfigError, match="sampling_rate"), modeltap.testing.capture(
+        {"sampling_rate": 2}
     ):
         pass
     assert runtime_module.current_settings() is settings
@@ -262,9 +261,8 @@ def test_pipeline_not_stopping_in_time_is_an_error(
         return False
 
     monkeypatch.setattr(runtime_module.Runtime, "shutdown", late_shutdown)
-    with (
-        pytest.raises(ModelTapError, match=r"within 0\.5 s"),
-        modeltap.testing.capture(timeout=0.5),
+    with pytest.raises(ModelTapError, match=r"within 0\.5 s"), modeltap.testing.capture(
+        timeout=0.5
     ):
         Collector(name="model_inputs").collect([{"x": 1}])
     assert runtime_module.current_settings() is settings

@@ -100,7 +100,9 @@ class FsyncPolicy(StrEnum):
 def check_collection_name(name: object) -> str:
     """Return ``name`` if it is a valid collection name, else raise InvalidCollectionNameError."""
     if not isinstance(name, str) or not _SEGMENT_RE.match(name):
-        raise InvalidCollectionNameError(f"invalid collection name {name!r}: use {_NAME_RULE}")
+        raise InvalidCollectionNameError(
+            f"invalid collection name {name!r}: use {_NAME_RULE}"
+        )
     return name
 
 

@@ -58,11 +58,7 @@ class ModelInputError(ModelTapError, ValueError):
     """
 
     def __init__(
-        self,
-        message: str,
-        *,
-        status: int = 400,
-        code: str = "BAD_REQUEST",
+        self, message: str, *, status: int = 400, code: str = "BAD_REQUEST",
         error_class: str | None = None,
     ) -> None:
         super().__init__(message)

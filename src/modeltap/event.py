@@ -156,30 +156,10 @@ def pack_event(
     snapshot is queued as its frozen parts, any other snapshot as it is."""
     parts = snapshot.frozen_parts() if type(snapshot) is PandasSnapshot else None
     if parts is None:
-        return (
-            snapshot.approx_bytes,
-            collection,
-            time_ns,
-            correlation_id,
-            xrequest_id,
-            data_type,
-            root,
-            extra,
-            SNAPSHOT,
-            snapshot,
-        )
-    return (
-        snapshot.approx_bytes,
-        collection,
-        time_ns,
-        correlation_id,
-        xrequest_id,
-        data_type,
-        root,
-        extra,
-        FROZEN_FRAME,
-        *parts,
-    )
+        return (snapshot.approx_bytes, collection, time_ns, correlation_id, xrequest_id,
+                data_type, root, extra, SNAPSHOT, snapshot)
+    return (snapshot.approx_bytes, collection, time_ns, correlation_id, xrequest_id, data_type,
+            root, extra, FROZEN_FRAME, *parts)
 
 
 def pack_payload(
@@ -194,15 +174,5 @@ def pack_payload(
 ) -> QueuedEvent:
     """One side of an HTTP call queued as payload capture keeps it (kind ``PAYLOAD``): ``parts``
     are the arguments of ``payload_from_parts``, so the request path builds no snapshot."""
-    return (
-        approx_bytes,
-        collection,
-        time_ns,
-        correlation_id,
-        xrequest_id,
-        data_type,
-        root,
-        None,
-        PAYLOAD,
-        *parts,
-    )
+    return (approx_bytes, collection, time_ns, correlation_id, xrequest_id, data_type, root,
+            None, PAYLOAD, *parts)

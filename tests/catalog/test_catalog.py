@@ -142,7 +142,9 @@ def test_many_processes_register_at_once_without_losing_anything(tmp_path: Path)
     """Four processes registering the same asset together: one manifest, every column, the
     extreme times of all of them."""
     context = multiprocessing.get_context("fork")
-    processes = [context.Process(target=_register_many, args=(str(tmp_path), n)) for n in range(4)]
+    processes = [
+        context.Process(target=_register_many, args=(str(tmp_path), n)) for n in range(4)
+    ]
     for process in processes:
         process.start()
     for process in processes:

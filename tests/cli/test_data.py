@@ -123,7 +123,9 @@ def test_errors_are_one_clear_line(
     assert "Traceback" not in err and out == ""
 
 
-def test_unreadable_store_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_store_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A destination that is a file, is missing, or has an unknown scheme: exit 1, a reason."""
     a_file = tmp_path / "file"
     a_file.write_text("x")
@@ -277,9 +279,7 @@ def test_jsonl_payload_bodies_are_json_not_text(
 
 
 def test_list_never_cuts_names_on_80_columns(
-    configure_tap: ConfigureTap,
-    data_dir: Path,
-    capsys: pytest.CaptureFixture[str],
+    configure_tap: ConfigureTap, data_dir: Path, capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On an 80-column terminal long asset names appear whole (one block per asset)."""
@@ -303,7 +303,9 @@ def test_list_never_cuts_names_on_80_columns(
 # -- tail -----------------------------------------------------------------------------------------
 
 
-def test_tail_prints_the_newest_records(many: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_tail_prints_the_newest_records(
+    many: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """tail -n 3: the three newest records, oldest first, as JSON lines."""
     code, out, err = run(capsys, "data", "tail", "ep-dep-model_inputs", "-d", str(many),
                          "-n", "3", "--columns", "x")  # fmt: skip
@@ -373,7 +375,9 @@ def test_tail_interval_is_bounded(store: Path, capsys: pytest.CaptureFixture[str
         (["show", "x", "-d", "az://container/data"], "azure"),
     ],
 )
-def test_missing_backend_names_modeltaps_extra(tmp_path: Path, argv: list[str], extra: str) -> None:
+def test_missing_backend_names_modeltaps_extra(
+    tmp_path: Path, argv: list[str], extra: str
+) -> None:
     """Without s3fs/gcsfs/adlfs: 'pip install "modeltap[EXTRA]"', not fsspec's own wording."""
     import os
     import subprocess
@@ -430,8 +434,6 @@ def test_reader_warnings_are_printed_on_stderr(
     assert code == 0
     assert len(out.strip().splitlines()) == 7
     assert err == "modeltap data: warning: skipped 1 record: a.jsonl line 3 is not JSON\n"
-
-
 def test_read_warns_of_skipped_records(store: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A damaged line is skipped: the rows are printed and stderr names the file and line."""
     path = sorted((store / "ep" / "dep" / "model_inputs").rglob("*.jsonl"))[0]

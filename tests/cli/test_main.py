@@ -26,11 +26,7 @@ def test_no_command_prints_help_and_exits_2() -> None:
     """``modeltap`` alone: the help on stderr, exit status 2, no traceback."""
     done = subprocess.run(
         [sys.executable, "-m", "modeltap.cli"],
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        timeout=60,
-        check=False,
+        capture_output=True, text=True, env=_environment(), timeout=60, check=False,
     )
     assert done.returncode == 2
     assert "usage: modeltap" in done.stderr and "serve" in done.stderr

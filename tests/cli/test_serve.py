@@ -30,12 +30,7 @@ def test_without_the_server_extra_the_install_hint_not_a_traceback(
     environment = dict(os.environ, PYTHONPATH=str(SRC))
     done = subprocess.run(
         [sys.executable, "-c", _WITHOUT_SERVER, *argv],
-        capture_output=True,
-        text=True,
-        env=environment,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
+        capture_output=True, text=True, env=environment, cwd=tmp_path, timeout=60, check=False,
     )
     assert done.returncode == 2, done.stderr
     assert 'pip install "modeltap[server]"' in done.stderr
@@ -75,9 +70,7 @@ def test_mlflow_model_without_collect_says_nothing_is_collected(
 
 
 def test_ingest_start_up_names_the_destination_pattern(
-    tmp_path: Path,
-    started: list[ServeOptions],
-    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path, started: list[ServeOptions], capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """An ingest server without listed collections says any name is collected, and where."""
@@ -85,7 +78,8 @@ def test_ingest_start_up_names_the_destination_pattern(
     data = tmp_path / "data"
     assert main(["ingest", "--data-dir", str(data)]) == 0
     err = capsys.readouterr().err
-    assert f"collecting every collection a client sends -> {data}/local/default/<collection>" in err
+    assert (f"collecting every collection a client sends -> {data}/local/default/<collection>"
+            in err)
     assert "writer: a process of its own beside each worker" in err
 
 
@@ -119,10 +113,8 @@ def test_start_up_and_shutdown_lines_of_a_real_server(tmp_path: Path, writer: st
     log = server.log()
     data = tmp_path / "data"
     assert f"collecting model_inputs -> {data}/ep/blue/model_inputs (jsonl, every request)" in log
-    assert (
-        f"collecting model_outputs -> {data}/ep/blue/model_outputs "
-        "(jsonl, sampling 50% of requests)"
-    ) in log
+    assert (f"collecting model_outputs -> {data}/ep/blue/model_outputs "
+            "(jsonl, sampling 50% of requests)") in log
     assert "not collecting request, response (disabled in" in log
     placement = {"thread": "a thread in each worker", "process": "a process of its own"}
     assert f"writer: {placement[writer]}" in log

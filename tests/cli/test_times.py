@@ -59,8 +59,7 @@ def test_window() -> None:
     """--since is now minus the duration; it excludes --start; start after end is refused."""
     assert window(None, None, "2h", now) == (NOW - dt.timedelta(hours=2), None)
     assert window("-2h", "-1h", None, now) == (
-        NOW - dt.timedelta(hours=2),
-        NOW - dt.timedelta(hours=1),
+        NOW - dt.timedelta(hours=2), NOW - dt.timedelta(hours=1)
     )
     with pytest.raises(InvalidTimeError, match="--since or --start, not both"):
         window("-2h", None, "1h", now)

@@ -89,7 +89,9 @@ def test_contentrange_matches_the_data_bytes(data: object) -> None:
 
 def test_extra_fields_are_added() -> None:
     """Extra envelope fields of an event (payload capture) are written into the record."""
-    record = orjson.loads(encode_event(make_event([{"a": 1}], extra={"httpstatus": 200}), ENVELOPE))
+    record = orjson.loads(
+        encode_event(make_event([{"a": 1}], extra={"httpstatus": 200}), ENVELOPE)
+    )
     assert record["httpstatus"] == 200
     assert record["correlationid"] == "corr-1"
 

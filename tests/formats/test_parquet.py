@@ -47,7 +47,9 @@ def test_envelope_and_typed_data_columns(configure_tap: ConfigureTap, data_dir: 
         }
     )
     Collector(name="model_inputs").collect(frame, BasicCorrelationContext(id="req-1"))
-    nested = pa.table({"v": pa.array([[1, 2], [3]]), "st": pa.array([{"k": 1}, {"k": 2}])})
+    nested = pa.table(
+        {"v": pa.array([[1, 2], [3]]), "st": pa.array([{"k": 1}, {"k": 2}])}
+    )
     Collector(name="model_outputs").collect(nested, BasicCorrelationContext(id="req-1"))
     table = _table(data_dir)
     assert table.column_names[:6] == list(parquet.ENVELOPE_COLUMNS)

@@ -64,7 +64,9 @@ def test_spooled_is_done_once_the_records_are_in_the_spool(
 
 
 @pytest.mark.parametrize("writer", ["thread", "process"])
-def test_a_sigkill_of_the_server_loses_nothing_it_acknowledged(tmp_path: Path, writer: str) -> None:
+def test_a_sigkill_of_the_server_loses_nothing_it_acknowledged(
+    tmp_path: Path, writer: str
+) -> None:
     """Concurrent requests to ``modeltap serve --ack spool``, the server SIGKILLed in the
     middle: after the next start commits its spool, every acknowledged request's record is
     stored exactly once (and no other request's more than once)."""
@@ -90,8 +92,7 @@ def test_a_sigkill_of_the_server_loses_nothing_it_acknowledged(tmp_path: Path, w
                 request_id = f"w{worker}-{number}"
                 try:
                     answer = http.post(
-                        "/score",
-                        json={"rows": [{"x": number}]},
+                        "/score", json={"rows": [{"x": number}]},
                         headers={"x-request-id": request_id},
                     )
                 except httpx.HTTPError:
@@ -117,7 +118,8 @@ def test_a_sigkill_of_the_server_loses_nothing_it_acknowledged(tmp_path: Path, w
         server.process.wait(60)
     for pid in writers:  # the orphaned writer process commits what it has, then exits
         assert _ends_within(pid, 120)
-    modeltap.configure({"data_collector": {"destination": str(server.data_dir), "fsync": "never"}})
+    modeltap.configure({"data_collector": {"destination": str(server.data_dir),
+                                           "fsync": "never"}})
     assert modeltap.start()  # commits what a thread writer left in the spool
     assert modeltap.flush(timeout=120)
     stored = Counter(record["correlationid"] for record in server.records("model_inputs"))

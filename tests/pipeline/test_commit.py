@@ -246,16 +246,14 @@ class GatedDestination(FlakyDestination):
         super().publish(local_path, relative_path)
 
 
-def add_parquet(
-    committer: Committer, tmp_path: Path, name: str, dest: Destination, rows: int = 1_000
-) -> PendingSegment:
+def add_parquet(committer: Committer, tmp_path: Path, name: str, dest: Destination,
+                rows: int = 1_000) -> PendingSegment:
     """Queue one Parquet spool segment (one frame of ``rows`` rows) named ``name``."""
     path = tmp_path / f"{name}.part"
     table = pa.table({"x": list(range(rows)), "name": [name] * rows})
     path.write_bytes(parquet.encode_frame(table))
-    return committer.add(
-        path, f"c/{name}.parquet", dest, "model_inputs", path.stat().st_size, 1, format="parquet"
-    )
+    return committer.add(path, f"c/{name}.parquet", dest, "model_inputs", path.stat().st_size, 1,
+                         format="parquet")
 
 
 def test_the_next_parquet_segment_is_converted_while_one_is_published(tmp_path: Path) -> None:

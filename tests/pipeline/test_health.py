@@ -249,30 +249,23 @@ def test_the_server_is_not_ready_while_the_spool_cannot_be_written(
     monkeypatch.setattr(Spool, "segment", refuse)
     monkeypatch.setattr(Spool, "probe", refuse)
     settings = modeltap.configure(
-        {
-            "endpoint_name": "ep",
-            "name": "dep",
-            "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"},
-        }
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
     )
     with TestClient(build_app(settings, None, AppOptions())) as client:  # type: ignore[arg-type]
         assert client.get("/ready").status_code == 200
         answer = client.post(
-            "/modeldata/log",
-            content=b'[{"x": 1}]',
-            headers={
-                "ce-type": "azureml.inference.model_inputs",
-                "content-type": "application/json",
-            },
+            "/modeldata/log", content=b'[{"x": 1}]',
+            headers={"ce-type": "azureml.inference.model_inputs",
+                     "content-type": "application/json"},
         )
         assert answer.status_code == 202
         assert modeltap.flush(timeout=30)
         assert client.get("/ready").status_code == 503
         metrics = client.get("/metrics").text
         assert re.search(r"^modeltap_spool_write_failing\{[^}]*\} 1\.0$", metrics, re.M)
-        assert re.search(
-            r'^modeltap_dropped_total\{[^}]*reason="write_error"[^}]*\} 1\.0$', metrics, re.M
-        )
+        assert re.search(r'^modeltap_dropped_total\{[^}]*reason="write_error"[^}]*\} 1\.0$',
+                         metrics, re.M)
         monkeypatch.undo()  # the spool takes files again
         deadline = time.monotonic() + 30
         while client.get("/ready").status_code != 200:

@@ -27,20 +27,15 @@ def test_a_collection_under_the_default_destination_and_one_with_a_root_of_its_o
         }
     )
     url, relative, spooled = route(settings, "ep/dep/model_inputs")
-    assert (url, relative, spooled) == (
-        settings.destination,
-        "ep/dep/model_inputs",
-        "ep/dep/model_inputs",
-    )
+    assert (url, relative, spooled) == (settings.destination, "ep/dep/model_inputs",
+                                        "ep/dep/model_inputs")
     assert unroute(settings, f"{spooled}/2026/01/02/03/x-000000.jsonl") == (
-        settings.destination,
-        "ep/dep/model_inputs/2026/01/02/03/x-000000.jsonl",
+        settings.destination, "ep/dep/model_inputs/2026/01/02/03/x-000000.jsonl"
     )
     url, relative, spooled = route(settings, "s3://bucket/prefix")
     assert (url, relative) == ("s3://bucket/prefix", "")
     assert spooled.startswith("_roots/")
     assert unroute(settings, f"{spooled}/2026/01/02/03/x.jsonl") == (
-        "s3://bucket/prefix",
-        "2026/01/02/03/x.jsonl",
+        "s3://bucket/prefix", "2026/01/02/03/x.jsonl"
     )
     assert settings.destination in destination_urls(settings)

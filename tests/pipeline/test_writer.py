@@ -125,13 +125,8 @@ def test_lines_of_a_turn_are_appended_with_one_write_per_segment(
 
     def event(collection: str, i: int) -> Event:
         return Event(
-            collection,
-            time.time_ns(),
-            f"c{i}",
-            f"c{i}",
-            "list",
-            take_snapshot([{"i": i}]),
-            f"ep/dep/{collection}",
+            collection, time.time_ns(), f"c{i}", f"c{i}", "list",
+            take_snapshot([{"i": i}]), f"ep/dep/{collection}",
         )
 
     for start in range(0, 96, 32):  # three batches, each of both collections

@@ -63,7 +63,9 @@ def test_a_link_out_of_the_collection_is_refused(collection: Path, tmp_path: Pat
         modeltap.read(collection, on_bad_record="raise")
 
 
-def test_an_oversized_payload_is_refused(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_oversized_payload_is_refused(
+    collection: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A payload larger than MAX_DATAREF_BYTES is skipped, not loaded."""
     monkeypatch.setattr(sources, "MAX_DATAREF_BYTES", 4)
     write_jsonl(

@@ -120,9 +120,9 @@ def launch(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=environment,
-            preexec_fn=None
-            if open_files is None
-            else lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files)),
+            preexec_fn=None if open_files is None else lambda: resource.setrlimit(
+                resource.RLIMIT_NOFILE, (open_files, open_files)
+            ),
         )
     return ServerProcess(process, log_path, data_dir)
 

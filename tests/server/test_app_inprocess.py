@@ -23,11 +23,8 @@ from modeltap.server.scoring import ScoringScript
 
 def _app(tmp_path: Path, **options: object) -> TestClient:
     settings = modeltap.configure(
-        {
-            "endpoint_name": "ep",
-            "name": "dep",
-            "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"},
-        }
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
     )
     return TestClient(build_app(settings, None, AppOptions(**options)))  # type: ignore[arg-type]
 
@@ -45,24 +42,16 @@ def test_bridge_key_is_accepted_on_modeldata_log_only(tmp_path: Path) -> None:
     """With auth on, /modeldata/log takes the endpoint key or the bridge's own key; /events and
     /score take only the endpoint key; no key is refused."""
     headers = {"ce-type": "azureml.inference.model_inputs", "content-type": "application/json"}
-    event = {
-        "ce-specversion": "1.0",
-        "ce-id": "1",
-        "ce-source": "/s",
-        "ce-type": "a.request",
-        "content-type": "application/json",
-    }
+    event = {"ce-specversion": "1.0", "ce-id": "1", "ce-source": "/s",
+             "ce-type": "a.request", "content-type": "application/json"}
     with _app(tmp_path, auth=KeyAuth("k"), bridge_key="b") as client:
         refused = client.post("/modeldata/log", content=b"[]", headers=headers)
-        endpoint = client.post(
-            "/modeldata/log", content=b"[]", headers={**headers, "Authorization": "Bearer k"}
-        )
-        bridged = client.post(
-            "/modeldata/log", content=b"[]", headers={**headers, "Authorization": "Bearer b"}
-        )
-        events = client.post(
-            "/events", content=b"{}", headers={**event, "Authorization": "Bearer b"}
-        )
+        endpoint = client.post("/modeldata/log", content=b"[]",
+                               headers={**headers, "Authorization": "Bearer k"})
+        bridged = client.post("/modeldata/log", content=b"[]",
+                              headers={**headers, "Authorization": "Bearer b"})
+        events = client.post("/events", content=b"{}",
+                             headers={**event, "Authorization": "Bearer b"})
     assert refused.status_code == 401
     assert endpoint.status_code == 202
     assert bridged.status_code == 202
@@ -128,18 +117,10 @@ def test_disabled_collection_is_counted_as_a_drop(tmp_path: Path) -> None:
     """Ingest into a listed collection the configuration disables: 200, nothing stored, the
     drop is counted and exported on /metrics with its reason."""
     settings = modeltap.configure(
-        {
-            "endpoint_name": "ep",
-            "name": "dep",
-            "data_collector": {
-                "destination": str(tmp_path / "data"),
-                "fsync": "never",
-                "collections": {
-                    "model_inputs": {"enabled": True},
-                    "model_outputs": {"enabled": False},
-                },
-            },
-        }
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never",
+                            "collections": {"model_inputs": {"enabled": True},
+                                            "model_outputs": {"enabled": False}}}}
     )
     headers = {"ce-type": "azureml.inference.model_outputs", "content-type": "application/json"}
     with TestClient(build_app(settings, None, AppOptions())) as client:
@@ -170,11 +151,8 @@ def test_payload_is_captured_beside_the_scripts_own_background_task(tmp_path: Pa
     script = ScoringScript.load(script_path)
     script.init()
     settings = modeltap.configure(
-        {
-            "endpoint_name": "ep",
-            "name": "dep",
-            "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"},
-        }
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
     )
     with TestClient(build_app(settings, script, AppOptions())) as client:
         reply = client.post("/score", content=b"hello", headers={"x-request-id": "bg-1"})

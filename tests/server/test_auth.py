@@ -20,9 +20,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     key_file = folder / "key.txt"
     key_file.write_text(KEY + "\n", encoding="utf-8")
     script = str(SCRIPTS / "score_echo.py")
-    with running(
-        folder, "serve", "--entry-script", script, "--auth-key-file", str(key_file)
-    ) as process:
+    with running(folder, "serve", "--entry-script", script, "--auth-key-file",
+                 str(key_file)) as process:
         yield process
 
 
@@ -81,16 +80,10 @@ def test_cloudevents_ingest_needs_the_key(server: ServerProcess) -> None:
 def test_refused_requests_are_not_captured(server: ServerProcess) -> None:
     """A /score call refused with 401 is not stored as a payload record; an accepted one is."""
     with server.client() as client:
-        refused = client.post(
-            "/score",
-            json={"rows": [{"a": "unauthorised-body"}]},
-            headers={"x-request-id": "unauth-1"},
-        )
-        accepted = client.post(
-            "/score",
-            json={"rows": []},
-            headers={"x-request-id": "auth-ok-1", "Authorization": f"Bearer {KEY}"},
-        )
+        refused = client.post("/score", json={"rows": [{"a": "unauthorised-body"}]},
+                              headers={"x-request-id": "unauth-1"})
+        accepted = client.post("/score", json={"rows": []}, headers={
+            "x-request-id": "auth-ok-1", "Authorization": f"Bearer {KEY}"})
     assert refused.status_code == 401 and accepted.status_code == 200
     for collection in ("request", "response"):
         found = server.wait_records(collection, 1)
@@ -105,11 +98,8 @@ def test_loopback_needs_a_key_for_modeldata_log(server: ServerProcess) -> None:
     headers = {"ce-type": "azureml.inference.model_inputs", "content-type": "application/json"}
     with server.client() as client:
         refused = client.post("/modeldata/log", content=b'[{"a": 1}]', headers=headers)
-        accepted = client.post(
-            "/modeldata/log",
-            content=b'[{"a": 1}]',
-            headers={**headers, "Authorization": f"Bearer {KEY}"},
-        )
+        accepted = client.post("/modeldata/log", content=b'[{"a": 1}]',
+                               headers={**headers, "Authorization": f"Bearer {KEY}"})
     assert refused.status_code == 401
     assert accepted.status_code == 202
 

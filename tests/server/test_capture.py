@@ -15,12 +15,8 @@ from modeltap.server.capture import PayloadCapture
 from modeltap.server.payload import PayloadSnapshot
 from tests.conftest import ConfigureTap, ReadRecords
 
-_REQUEST_HEADERS = [
-    (b"content-type", b"application/json"),
-    (b"X-Tenant", b"blue"),
-    (b"x-tenant", b"green"),
-    (b"authorization", b"Bearer secret"),
-]
+_REQUEST_HEADERS = [(b"content-type", b"application/json"), (b"X-Tenant", b"blue"),
+                    (b"x-tenant", b"green"), (b"authorization", b"Bearer secret")]
 _RESPONSE_HEADERS = [(b"content-type", b"application/json"), (b"x-tenant", b"red")]
 
 
@@ -67,13 +63,8 @@ def test_queued_payload_events_hold_atoms_and_become_payload_snapshots(
     request, response = (Event.unpack(packed) for packed in queued)
     assert isinstance(request.snapshot, PayloadSnapshot)
     assert request.extra is request.snapshot.extra
-    assert request.extra == {
-        "path": "/score",
-        "method": "POST",
-        "statuscode": 200,
-        "latencyms": 1.235,
-        "headers": {"x-tenant": "blue, green"},
-    }
+    assert request.extra == {"path": "/score", "method": "POST", "statuscode": 200,
+                             "latencyms": 1.235, "headers": {"x-tenant": "blue, green"}}
     assert (request.correlation_id, request.data_type) == ("call-1", "http.request")
     assert response.extra is not None and response.extra["headers"] == {"x-tenant": "red"}
     assert response.snapshot.to_json_rows() == b'{"prediction": [0.5]}'
@@ -99,11 +90,8 @@ def test_captured_records_carry_the_outcome_and_picked_headers(
         assert request[0]["data"] == {"data": [1, 2]}
         assert response[0]["data"] == {"prediction": [0.5]}
         for record in (request[0], response[0]):
-            assert (record["path"], record["method"], record["statuscode"]) == (
-                "/score",
-                "POST",
-                200,
-            )
+            assert (record["path"], record["method"], record["statuscode"]) == ("/score", "POST",
+                                                                                200)
             assert record["latencyms"] == 1.235
             assert record["datacontenttype"] == "application/json"
             assert "authorization" not in record["headers"]

@@ -22,10 +22,8 @@ def test_deployment_yaml_shape(server_dir: Path) -> None:
         environment_variables={"GREETING": "hello"},
     )
     env = {"MODELTAP_AUTH_KEY": "yaml-key"}
-    with (
-        running(server_dir, "serve", "-f", str(deployment), env=env) as server,
-        server.client() as client,
-    ):
+    with running(server_dir, "serve", "-f", str(deployment), env=env) as server, \
+            server.client() as client:
         refused = client.post("/score", content=b"raw text")
         reply = client.post(
             "/score",
@@ -50,7 +48,8 @@ def test_generated_key_is_written_for_the_operator(server_dir: Path) -> None:
         auth_mode="key",
         code_configuration={"code": str(SCRIPTS), "scoring_script": "score_echo.py"},
     )
-    with running(server_dir, "serve", "-f", str(deployment)) as server, server.client() as client:
+    with running(server_dir, "serve", "-f", str(deployment)) as server, \
+            server.client() as client:
         key_file = server.data_dir / ".modeltap" / "endpoint-key"
         assert key_file.stat().st_mode & 0o777 == 0o600
         key = key_file.read_text(encoding="utf-8")

@@ -99,9 +99,8 @@ def test_cloudevent_binary_mode(ingest_server: ServerProcess) -> None:
     with ingest_server.client() as client:
         reply = client.post("/events", json={"instances": [[6.8, 2.8, 4.8, 1.4]]}, headers=headers)
     assert reply.status_code == 202
-    records = [
-        r for r in ingest_server.wait_records("request", 1) if r["correlationid"] == "kserve-1"
-    ]
+    records = [r for r in ingest_server.wait_records("request", 1)
+               if r["correlationid"] == "kserve-1"]
     assert records[0]["data"] == {"instances": [[6.8, 2.8, 4.8, 1.4]]}
     assert records[0]["extensions"] == {"inferenceservicename": "sklearn-iris"}
 
@@ -109,28 +108,20 @@ def test_cloudevent_binary_mode(ingest_server: ServerProcess) -> None:
 def test_cloudevent_structured_and_batch_mode(ingest_server: ServerProcess) -> None:
     """Structured (JSON and base64 data) and batch CloudEvents are all accepted."""
     structured = {
-        "specversion": "1.0",
-        "id": "st-1",
-        "source": "/x",
+        "specversion": "1.0", "id": "st-1", "source": "/x",
         "type": "org.kubeflow.serving.inference.response",
-        "datacontenttype": "application/json",
-        "data": {"predictions": [1]},
+        "datacontenttype": "application/json", "data": {"predictions": [1]},
     }
     binary = {
-        "specversion": "1.0",
-        "id": "st-2",
-        "source": "/x",
-        "type": "modeltap.inference.response",
-        "datacontenttype": "application/octet-stream",
+        "specversion": "1.0", "id": "st-2", "source": "/x",
+        "type": "modeltap.inference.response", "datacontenttype": "application/octet-stream",
         "data_base64": base64.b64encode(b"\x00\x01").decode(),
     }
     with ingest_server.client() as client:
-        one = client.post(
-            "/events", json=structured, headers={"content-type": "application/cloudevents+json"}
-        )
-        batch = client.post(
-            "/events", json=[binary], headers={"content-type": "application/cloudevents-batch+json"}
-        )
+        one = client.post("/events", json=structured,
+                          headers={"content-type": "application/cloudevents+json"})
+        batch = client.post("/events", json=[binary],
+                            headers={"content-type": "application/cloudevents-batch+json"})
     assert one.status_code == 202 and batch.status_code == 202
     records = {r["correlationid"]: r for r in ingest_server.wait_records("response", 2)}
     assert records["st-1"]["data"] == {"predictions": [1]}
@@ -142,21 +133,10 @@ def test_cloudevent_errors_are_400_with_reason(ingest_server: ServerProcess) -> 
     """A non-CloudEvent, an unmapped type and a missing attribute answer 400 with why."""
     with ingest_server.client() as client:
         plain = client.post("/events", json={"x": 1})
-        unmapped = client.post(
-            "/events",
-            json={"x": 1},
-            headers={
-                "ce-specversion": "1.0",
-                "ce-id": "1",
-                "ce-source": "/",
-                "ce-type": "com.example.x",
-            },
-        )
-        missing = client.post(
-            "/events",
-            json={"specversion": "1.0", "type": "a.request"},
-            headers={"content-type": "application/cloudevents+json"},
-        )
+        unmapped = client.post("/events", json={"x": 1}, headers={
+            "ce-specversion": "1.0", "ce-id": "1", "ce-source": "/", "ce-type": "com.example.x"})
+        missing = client.post("/events", json={"specversion": "1.0", "type": "a.request"},
+                              headers={"content-type": "application/cloudevents+json"})
         mdc = client.post("/modeldata/log", content=b"[]", headers={"ce-type": "other"})
     assert plain.status_code == 400 and "not a CloudEvent" in plain.text
     assert unmapped.status_code == 400 and "maps to no collection" in unmapped.text
@@ -175,18 +155,11 @@ def test_unmodified_azureml_script_under_serve_correlates(server_dir: Path) -> N
     key_file = server_dir / "key.txt"
     key_file.write_text("k3y", encoding="utf-8")
     authorized = {"Authorization": "Bearer k3y"}
-    with (
-        running(
-            server_dir, "serve", "-f", str(deployment), "--auth-key-file", str(key_file)
-        ) as server,
-        server.client() as client,
-    ):
+    with running(server_dir, "serve", "-f", str(deployment), "--auth-key-file",
+                 str(key_file)) as server, server.client() as client:
         for i in range(5):
-            reply = client.post(
-                "/score",
-                json={"data": {"a": [i], "b": [1]}},
-                headers={"x-request-id": f"az-{i}", **authorized},
-            )
+            reply = client.post("/score", json={"data": {"a": [i], "b": [1]}},
+                                headers={"x-request-id": f"az-{i}", **authorized})
             assert reply.status_code == 200
         assert server.stop() == 0
     expected = sorted(f"az-{i}" for i in range(5))
@@ -221,37 +194,23 @@ def test_event_times_are_normalised_and_file_the_event(ingest_server: ServerProc
     }
     with ingest_server.client() as client:
         for event_id, stamp in sent.items():
-            reply = client.post(
-                "/events", json={"v": 1}, headers={**BINARY, "ce-id": event_id, "ce-time": stamp}
-            )
+            reply = client.post("/events", json={"v": 1},
+                                headers={**BINARY, "ce-id": event_id, "ce-time": stamp})
             assert reply.status_code == 202, reply.text
-        mdc = client.post(
-            "/modeldata/log",
-            content=b'[{"v": 1}]',
-            headers={
-                "ce-type": "azureml.inference.timed",
-                "trace-id": "t-mdc",
-                "ce-time": "1614834367.5",
-                "content-type": "application/json",
-            },
-        )
+        mdc = client.post("/modeldata/log", content=b'[{"v": 1}]', headers={
+            "ce-type": "azureml.inference.timed", "trace-id": "t-mdc",
+            "ce-time": "1614834367.5", "content-type": "application/json"})
         assert mdc.status_code == 202, mdc.text
     records = _records_by_eventid(ingest_server, "timed", 4)
     assert records["t-ns"]["time"] == "2021-03-04T05:06:07.123Z"
     assert records["t-lower"]["time"] == "2021-03-04T05:59:59.900Z"
     assert records["t-offset"]["time"] == "2021-03-04T06:30:00.000Z"
     assert records["t-mdc"]["time"] == "2021-03-04T05:06:07.500Z"
-    folders = {
-        p.parent.relative_to(ingest_server.data_dir).as_posix()
-        for p in ingest_server.data_dir.rglob("*.jsonl")
-        if "timed" in p.parts
-    }
+    folders = {p.parent.relative_to(ingest_server.data_dir).as_posix()
+               for p in ingest_server.data_dir.rglob("*.jsonl") if "timed" in p.parts}
     assert folders == {"ep/green/timed/2021/03/04/05", "ep/green/timed/2021/03/04/06"}
-    window = modeltap.read(
-        ingest_server.data_dir / "ep" / "green" / "timed",
-        "2021-03-04T05:00:00Z",
-        "2021-03-04T06:00:00Z",
-    )
+    window = modeltap.read(ingest_server.data_dir / "ep" / "green" / "timed",
+                           "2021-03-04T05:00:00Z", "2021-03-04T06:00:00Z")
     assert len(window) == 3
 
 
@@ -271,9 +230,8 @@ def test_bad_cloudevent_times_are_400_naming_the_header(
 ) -> None:
     """A time that is not RFC 3339 with an offset, or out of range, is refused naming it."""
     with ingest_server.client() as client:
-        reply = client.post(
-            "/events", json={"v": 1}, headers={**BINARY, "ce-id": "bad-time", **headers}
-        )
+        reply = client.post("/events", json={"v": 1},
+                            headers={**BINARY, "ce-id": "bad-time", **headers})
     assert reply.status_code == 400
     assert named in reply.text
 
@@ -283,35 +241,20 @@ def test_bad_mdc_times_are_400_naming_the_header(ingest_server: ServerProcess, v
     """The MDC protocol's ce-time must be finite epoch seconds in range (was a 500 or a poisoned
     collection)."""
     with ingest_server.client() as client:
-        reply = client.post(
-            "/modeldata/log",
-            content=b'[{"v": 1}]',
-            headers={
-                "ce-type": "azureml.inference.badtime",
-                "ce-time": value,
-                "content-type": "application/json",
-            },
-        )
+        reply = client.post("/modeldata/log", content=b'[{"v": 1}]', headers={
+            "ce-type": "azureml.inference.badtime", "ce-time": value,
+            "content-type": "application/json"})
     assert reply.status_code == 400
     assert "ce-time" in reply.text
 
 
 def test_structured_time_errors_name_the_attribute(ingest_server: ServerProcess) -> None:
     """In structured mode the message names the attribute."""
-    event = {
-        "specversion": "1.0",
-        "id": "s-bad",
-        "source": "/s",
-        "type": "modeltap.inference.timed",
-        "time": "yesterday",
-        "data": 1,
-    }
+    event = {"specversion": "1.0", "id": "s-bad", "source": "/s",
+             "type": "modeltap.inference.timed", "time": "yesterday", "data": 1}
     with ingest_server.client() as client:
-        reply = client.post(
-            "/events",
-            content=orjson.dumps(event),
-            headers={"content-type": "application/cloudevents+json"},
-        )
+        reply = client.post("/events", content=orjson.dumps(event),
+                            headers={"content-type": "application/cloudevents+json"})
     assert reply.status_code == 400
     assert "attribute time" in reply.text
 
@@ -322,15 +265,9 @@ def test_binary_and_structured_mode_give_the_same_record(ingest_server: ServerPr
     records = {}
     for mode, convert in (("binary", to_binary_event), ("structured", to_structured_event)):
         event = CloudEvent(
-            {
-                "type": "modeltap.inference.modes",
-                "source": "/näive source/100%",
-                "id": f"{mode} id ü",
-                "time": dt.datetime(2022, 1, 2, 3, 4, 5, 678000, dt.UTC),
-                "tenant": 'Zürich "quoted"',
-                "count": 3,
-                "datacontenttype": "application/json",
-            },
+            {"type": "modeltap.inference.modes", "source": "/näive source/100%",
+             "id": f"{mode} id ü", "time": dt.datetime(2022, 1, 2, 3, 4, 5, 678000, dt.UTC),
+             "tenant": 'Zürich "quoted"', "count": 3, "datacontenttype": "application/json"},
             {"values": [1.5, "ü"]},
         )
         message = convert(event)
@@ -338,8 +275,7 @@ def test_binary_and_structured_mode_give_the_same_record(ingest_server: ServerPr
             reply = client.post("/events", content=message.body, headers=message.headers)
         assert reply.status_code == 202, reply.text
         records[mode] = _records_by_eventid(ingest_server, "modes", len(records) + 1)[
-            f"{mode} id ü"
-        ]
+            f"{mode} id ü"]
     binary, structured = records["binary"], records["structured"]
     assert binary["cesource"] == "/näive source/100%"
     assert binary["extensions"] == {"tenant": 'Zürich "quoted"', "count": "3"}
@@ -349,8 +285,7 @@ def test_binary_and_structured_mode_give_the_same_record(ingest_server: ServerPr
     # keeps as the client wrote it (the SDK's has spaces and \u escapes), same value
     varying = {"id", "eventid", "correlationid", "xrequestid", "contentrange"}
     assert {k: v for k, v in binary.items() if k not in varying} == {
-        k: v for k, v in structured.items() if k not in varying
-    }
+        k: v for k, v in structured.items() if k not in varying}
 
 
 def test_a_redelivered_event_is_stored_once(ingest_server: ServerProcess) -> None:
@@ -366,13 +301,10 @@ def test_a_redelivered_event_is_stored_once(ingest_server: ServerProcess) -> Non
     assert other.status_code == 202
     found = ingest_server.wait_records("redelivered", 3, timeout=3)
     assert sorted((r["cesource"], r["eventid"]) for r in found) == [
-        ("/other", "again"),
-        ("/tests", "again"),
-    ]
+        ("/other", "again"), ("/tests", "again")]
     ours = next(r for r in found if r["cesource"] == "/tests")
     assert ours["id"] == str(
-        event_uuid("modeltap.inference.redelivered", "/tests", "again", "again")
-    )
+        event_uuid("modeltap.inference.redelivered", "/tests", "again", "again"))
 
 
 def test_a_client_chosen_trace_id_hides_no_other_record(ingest_server: ServerProcess) -> None:
@@ -380,16 +312,9 @@ def test_a_client_chosen_trace_id_hides_no_other_record(ingest_server: ServerPro
     both read back (the reader keeps one record per id)."""
     with ingest_server.client() as client:
         for correlation in ("victim", "copycat"):
-            reply = client.post(
-                "/modeldata/log",
-                content=b'[{"v": 1}]',
-                headers={
-                    "ce-type": "azureml.inference.traced",
-                    "trace-id": "same-trace",
-                    "ce-x-request-id": correlation,
-                    "content-type": "application/json",
-                },
-            )
+            reply = client.post("/modeldata/log", content=b'[{"v": 1}]', headers={
+                "ce-type": "azureml.inference.traced", "trace-id": "same-trace",
+                "ce-x-request-id": correlation, "content-type": "application/json"})
             assert reply.status_code == 202
     ingest_server.wait_records("traced", 2)
     frame = modeltap.read(ingest_server.data_dir / "ep" / "green" / "traced")
@@ -400,11 +325,8 @@ def test_redeliveries_past_the_window_are_dropped_at_read(tmp_path: Path) -> Non
     """A repeat the ingest window no longer remembers is stored again with the same id, and
     modeltap.read keeps one copy."""
     settings = modeltap.configure(
-        {
-            "endpoint_name": "ep",
-            "name": "dep",
-            "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"},
-        }
+        {"endpoint_name": "ep", "name": "dep",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
     )
     app = build_app(settings, None, AppOptions())
     app.state.modeltap.ingestor.recent = RecentEvents(seconds=0.0)
@@ -423,42 +345,21 @@ def test_ids_are_capped_and_other_values_cut(ingest_server: ServerProcess) -> No
     other header and extension values are cut to 100 characters."""
     long = "x" * 101
     with ingest_server.client() as client:
-        request_id = client.post(
-            "/modeldata/log",
-            content=b"[]",
-            headers={"ce-type": "azureml.inference.capped", "ce-x-request-id": long},
-        )
-        trace_id = client.post(
-            "/modeldata/log",
-            content=b"[]",
-            headers={"ce-type": "azureml.inference.capped", "trace-id": long},
-        )
+        request_id = client.post("/modeldata/log", content=b"[]", headers={
+            "ce-type": "azureml.inference.capped", "ce-x-request-id": long})
+        trace_id = client.post("/modeldata/log", content=b"[]", headers={
+            "ce-type": "azureml.inference.capped", "trace-id": long})
         event_id = client.post("/events", json={}, headers={**BINARY, "ce-id": long})
-        source = client.post(
-            "/events", json={}, headers={**BINARY, "ce-id": "1", "ce-source": long}
-        )
-        structured = client.post(
-            "/events",
-            content=orjson.dumps(
-                {"specversion": "1.0", "id": long, "source": "/s", "type": "a.request"}
-            ),
-            headers={"content-type": "application/cloudevents+json"},
-        )
-        media = client.post(
-            "/events",
-            content=b"{}",
-            headers={**BINARY, "ce-id": "m", "content-type": "application/" + "x" * 100},
-        )
-        cut = client.post(
-            "/events",
-            json={},
-            headers={
-                **BINARY,
-                "ce-type": "modeltap.inference.capped",
-                "ce-id": "cut",
-                "ce-tracestate": "t" * 300,
-            },
-        )
+        source = client.post("/events", json={}, headers={**BINARY, "ce-id": "1",
+                                                          "ce-source": long})
+        structured = client.post("/events", content=orjson.dumps(
+            {"specversion": "1.0", "id": long, "source": "/s", "type": "a.request"}),
+            headers={"content-type": "application/cloudevents+json"})
+        media = client.post("/events", content=b"{}", headers={
+            **BINARY, "ce-id": "m", "content-type": "application/" + "x" * 100})
+        cut = client.post("/events", json={}, headers={
+            **BINARY, "ce-type": "modeltap.inference.capped", "ce-id": "cut",
+            "ce-tracestate": "t" * 300})
     assert request_id.status_code == 431 and "ce-x-request-id" in request_id.text
     assert trace_id.status_code == 431 and "trace-id" in trace_id.text
     assert event_id.status_code == 431 and "ce-id" in event_id.text
@@ -473,38 +374,16 @@ def test_ids_are_capped_and_other_values_cut(ingest_server: ServerProcess) -> No
 def test_secret_headers_and_extensions_are_not_stored(ingest_server: ServerProcess) -> None:
     """ce-* headers (MDC) and CloudEvents extensions named like credentials are dropped; the
     others are kept."""
-    secrets = {
-        "ce-x-authorization": "Bearer a",
-        "ce-cookie": "s=1",
-        "ce-x-access-key": "k",
-        "ce-x-ms-client-principal": "p",
-        "ce-x-jwt-assertion": "j",
-    }
+    secrets = {"ce-x-authorization": "Bearer a", "ce-cookie": "s=1", "ce-x-access-key": "k",
+               "ce-x-ms-client-principal": "p", "ce-x-jwt-assertion": "j"}
     with ingest_server.client() as client:
-        mdc = client.post(
-            "/modeldata/log",
-            content=b'[{"v": 1}]',
-            headers={
-                "ce-type": "azureml.inference.secrets",
-                "trace-id": "sec-mdc",
-                "ce-x-tenant": "contoso",
-                "content-type": "application/json",
-                **secrets,
-            },
-        )
-        binary = client.post(
-            "/events",
-            json={"v": 1},
-            headers={
-                **BINARY,
-                "ce-type": "modeltap.inference.secrets",
-                "ce-id": "sec-ce",
-                "ce-tenant": "contoso",
-                "ce-authorization": "Bearer a",
-                "ce-apikey": "k",
-                "ce-xamznoidcdata": "o",
-            },
-        )
+        mdc = client.post("/modeldata/log", content=b'[{"v": 1}]', headers={
+            "ce-type": "azureml.inference.secrets", "trace-id": "sec-mdc",
+            "ce-x-tenant": "contoso", "content-type": "application/json", **secrets})
+        binary = client.post("/events", json={"v": 1}, headers={
+            **BINARY, "ce-type": "modeltap.inference.secrets", "ce-id": "sec-ce",
+            "ce-tenant": "contoso", "ce-authorization": "Bearer a", "ce-apikey": "k",
+            "ce-xamznoidcdata": "o"})
     assert mdc.status_code == 202 and binary.status_code == 202
     records = _records_by_eventid(ingest_server, "secrets", 2)
     assert records["sec-mdc"]["headers"] == {"x-tenant": "contoso"}
@@ -515,27 +394,20 @@ def test_secret_headers_and_extensions_are_not_stored(ingest_server: ServerProce
 
 
 def _post_collection(client: httpx.Client, name: str) -> httpx.Response:
-    return client.post(
-        "/modeldata/log",
-        content=b'[{"v": 1}]',
-        headers={"ce-type": f"azureml.inference.{name}", "content-type": "application/json"},
-    )
+    return client.post("/modeldata/log", content=b'[{"v": 1}]', headers={
+        "ce-type": f"azureml.inference.{name}", "content-type": "application/json"})
 
 
 def test_listed_collections_refuse_other_names(server_dir: Path) -> None:
     """With a collections list, an unlisted name is 400 naming the list, and nothing is made
     for it; a listed one is stored."""
     deployment = write_deployment(
-        server_dir,
-        endpoint_name="ep",
-        name="green",
-        data_collector={
-            "segment_max_age": 0.2,
-            "fsync": "never",
-            "collections": {"model_inputs": {"enabled": True}},
-        },
+        server_dir, endpoint_name="ep", name="green",
+        data_collector={"segment_max_age": 0.2, "fsync": "never",
+                        "collections": {"model_inputs": {"enabled": True}}},
     )
-    with running(server_dir, "ingest", "-f", str(deployment)) as server, server.client() as client:
+    with running(server_dir, "ingest", "-f", str(deployment)) as server, \
+            server.client() as client:
         refused = _post_collection(client, "surprise")
         kept = _post_collection(client, "model_inputs")
         server.wait_records("model_inputs", 1)
@@ -551,12 +423,11 @@ def test_unlisted_collections_are_bounded(server_dir: Path) -> None:
     """Without a list, at most ingest_max_collections distinct names are created; new names
     beyond are refused with 400 and counted; known names are still accepted."""
     deployment = write_deployment(
-        server_dir,
-        endpoint_name="ep",
-        name="green",
+        server_dir, endpoint_name="ep", name="green",
         data_collector={"segment_max_age": 0.2, "fsync": "never", "ingest_max_collections": 2},
     )
-    with running(server_dir, "ingest", "-f", str(deployment)) as server, server.client() as client:
+    with running(server_dir, "ingest", "-f", str(deployment)) as server, \
+            server.client() as client:
         first = [_post_collection(client, name).status_code for name in ("c1", "c2")]
         refused = [_post_collection(client, f"n{i}") for i in range(3)]
         again = _post_collection(client, "c1")
@@ -564,11 +435,8 @@ def test_unlisted_collections_are_bounded(server_dir: Path) -> None:
     assert first == [202, 202]
     assert all(r.status_code == 400 and "ingest_max_collections" in r.text for r in refused)
     assert again.status_code == 202
-    assert re.search(
-        r'modeltap_dropped_total\{collection="\*",pid="\d+",'
-        r'reason="too_many_collections"\} 3\.0',
-        metrics,
-    )
+    assert re.search(r'modeltap_dropped_total\{collection="\*",pid="\d+",'
+                     r'reason="too_many_collections"\} 3\.0', metrics)
     assert 'collection="n0"' not in metrics
 
 
@@ -614,13 +482,8 @@ def test_recent_events_is_bounded_by_time_and_count() -> None:
 def test_binary_headers_are_percent_decoded_as_utf8() -> None:
     """Percent-encoded UTF-8 is decoded; a sequence that is not UTF-8 is a 400 naming the
     header; a lone '%' is kept as it is."""
-    headers = {
-        "ce-specversion": "1.0",
-        "ce-id": "p%20q",
-        "ce-type": "a.request",
-        "ce-source": "/%C3%BC/100%",
-        "ce-note": "caf%C3%A9",
-    }
+    headers = {"ce-specversion": "1.0", "ce-id": "p%20q", "ce-type": "a.request",
+               "ce-source": "/%C3%BC/100%", "ce-note": "caf%C3%A9"}
     event = parse_cloudevents(headers, b"{}")[0]
     assert (event.extra["eventid"], event.extra["cesource"]) == ("p q", "/ü/100%")
     assert event.extra["extensions"] == {"note": "café"}
@@ -631,14 +494,8 @@ def test_binary_headers_are_percent_decoded_as_utf8() -> None:
 
 def test_the_number_of_kept_attributes_is_capped() -> None:
     """At most MAX_RECORDED_ATTRIBUTES extensions per event; secrets do not count."""
-    event = {
-        "specversion": "1.0",
-        "id": "1",
-        "source": "/s",
-        "type": "a.request",
-        "authorization": "x",
-        **{f"e{i}": i for i in range(MAX_RECORDED_ATTRIBUTES)},
-    }
+    event = {"specversion": "1.0", "id": "1", "source": "/s", "type": "a.request",
+             "authorization": "x", **{f"e{i}": i for i in range(MAX_RECORDED_ATTRIBUTES)}}
     body = orjson.dumps(event)
     kept = parse_cloudevents({"content-type": "application/cloudevents+json"}, body)[0]
     assert len(kept.extra["extensions"]) == MAX_RECORDED_ATTRIBUTES

@@ -24,9 +24,8 @@ def _worker_exposition(pid: str, requests: int, depth: float, latencies: list[fl
     registry = CollectorRegistry()
     counter = Counter("app_requests", "Requests answered", ["route", "pid"], registry=registry)
     gauge = Gauge("app_queue_depth", "Events waiting", ["pid"], registry=registry)
-    histogram = Histogram(
-        "app_latency_seconds", "Latency", ["pid"], registry=registry, buckets=(0.1, 1.0)
-    )
+    histogram = Histogram("app_latency_seconds", "Latency", ["pid"], registry=registry,
+                          buckets=(0.1, 1.0))
     counter.labels("/score", pid).inc(requests)
     gauge.labels(pid).set(depth)
     for seconds in latencies:
@@ -99,23 +98,18 @@ def test_merge_keeps_one_family_with_every_workers_samples() -> None:
         (("le", "+Inf"), ("pid", "202")): 1.0,
     }
     assert _values(latency, "app_latency_seconds_count") == {
-        (("pid", "101"),): 2.0,
-        (("pid", "202"),): 1.0,
+        (("pid", "101"),): 2.0, (("pid", "202"),): 1.0,
     }
     assert _values(latency, "app_latency_seconds_sum") == {
-        (("pid", "101"),): 0.55,
-        (("pid", "202"),): 2.0,
+        (("pid", "101"),): 0.55, (("pid", "202"),): 2.0,
     }
     assert set(_values(families["app_requests_created"], "app_requests_created")) == {
-        (("pid", "101"), ("route", "/score")),
-        (("pid", "202"), ("route", "/score")),
+        (("pid", "101"), ("route", "/score")), (("pid", "202"), ("route", "/score")),
     }
     lines = text.splitlines()
     for name in ("app_requests_total", "app_queue_depth", "app_latency_seconds"):
-        assert (
-            lines.count(f"# HELP {name} " + families[name.removesuffix("_total")].documentation)
-            == 1
-        ), name
+        assert lines.count(f"# HELP {name} " + families[name.removesuffix("_total")]
+                           .documentation) == 1, name
         assert sum(line.startswith(f"# TYPE {name} ") for line in lines) == 1, name
 
 
@@ -139,12 +133,8 @@ def test_without_run_dir_render_is_this_process_alone(tmp_path: Path) -> None:
     metrics.stop_publishing()
     families = _families(metrics.render().decode("utf-8"))
     assert _values(families["modeltap_http_requests"], "modeltap_http_requests_total") == {
-        (
-            ("method", "POST"),
-            ("pid", str(os.getpid())),
-            ("route", "/score"),
-            ("status", "200"),
-        ): 1.0,
+        (("method", "POST"), ("pid", str(os.getpid())), ("route", "/score"),
+         ("status", "200")): 1.0,
     }
 
 
@@ -179,12 +169,10 @@ def test_render_merges_live_peers_and_drops_dead_and_stale_files(
         return (("method", "POST"), ("pid", str(pid)), ("route", "/score"), ("status", "200"))
 
     assert _values(families["modeltap_http_requests"], "modeltap_http_requests_total") == {
-        key(own): 2.0,
-        key(live): 4.0,
+        key(own): 2.0, key(live): 4.0,
     }
     assert {s.labels["pid"] for s in families["modeltap_queue_depth"].samples} == {
-        str(own),
-        str(live),
+        str(own), str(live),
     }
     assert not (tmp_path / f"{dead}.prom").exists()
     assert (tmp_path / f"{stale}.prom").exists()
@@ -206,12 +194,8 @@ def test_publishing_writes_this_process_file_and_removes_it_at_stop(
         while 'route="/score"' not in own_file.read_text() and time.monotonic() < deadline:
             time.sleep(0.02)
         families = _families(own_file.read_text())
-        assert (
-            sum(
-                _values(families["modeltap_http_requests"], "modeltap_http_requests_total").values()
-            )
-            == 1.0
-        )
+        assert sum(_values(families["modeltap_http_requests"],
+                           "modeltap_http_requests_total").values()) == 1.0
     finally:
         metrics.stop_publishing()
     assert list(tmp_path.iterdir()) == []

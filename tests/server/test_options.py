@@ -15,12 +15,9 @@ from tests.server.conftest import write_deployment
 def test_collect_turns_on_only_model_collections(tmp_path: Path) -> None:
     """--collect enables model_inputs/model_outputs and keeps the YAML's other collections."""
     deployment = write_deployment(
-        tmp_path,
-        model="m",
-        model_type="mlflow",
-        data_collector={
-            "collections": {"request": {"enabled": True}, "model_inputs": {"sampling_rate": 0.5}}
-        },
+        tmp_path, model="m", model_type="mlflow",
+        data_collector={"collections": {"request": {"enabled": True},
+                                        "model_inputs": {"sampling_rate": 0.5}}},
     )
     options = resolve_options(deployment_file=str(deployment), collect=True)
     settings = options.settings
@@ -39,22 +36,13 @@ def test_collect_turns_on_only_model_collections(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("document", "flags", "message"),
     [
-        (
-            {
-                "model": "m",
-                "model_type": "mlflow",
-                "code_configuration": {"code": ".", "scoring_script": "score.py"},
-            },
-            {},
-            "without a scoring script",
-        ),
+        ({"model": "m", "model_type": "mlflow",
+          "code_configuration": {"code": ".", "scoring_script": "score.py"}}, {},
+         "without a scoring script"),
         ({"model_type": "mlflow"}, {}, "needs model:"),
         ({"model": "m", "model_type": "onnx"}, {}, "model_type: 'onnx'"),
-        (
-            {"code_configuration": {"code": ".", "scoring_script": "score.py"}},
-            {"collect": True},
-            "--collect is for MLflow models",
-        ),
+        ({"code_configuration": {"code": ".", "scoring_script": "score.py"}},
+         {"collect": True}, "--collect is for MLflow models"),
     ],
 )
 def test_mlflow_deployment_mistakes_are_named(

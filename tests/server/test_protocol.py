@@ -29,12 +29,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     deployment = write_deployment(
         folder,
         code_configuration={"code": str(SCRIPTS), "scoring_script": "score_echo.py"},
-        server={
-            "max_header_bytes": MAX_HEADER_BYTES,
-            "max_headers": MAX_HEADERS,
-            "header_timeout": TIMEOUT,
-            "body_timeout": TIMEOUT,
-        },
+        server={"max_header_bytes": MAX_HEADER_BYTES, "max_headers": MAX_HEADERS,
+                "header_timeout": TIMEOUT, "body_timeout": TIMEOUT},
     )
     with running(folder, "serve", "-f", str(deployment)) as process:
         yield process
@@ -104,9 +100,8 @@ def test_a_header_beyond_the_size_limit_is_431(server: ServerProcess) -> None:
 def test_a_head_in_one_piece_beyond_the_limit_is_431(server: ServerProcess) -> None:
     """A complete head a little over the limit, sent at once, is refused before run()."""
     with _connect(server) as sock:
-        sock.sendall(
-            b"GET /ready HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * MAX_HEADER_BYTES + b"\r\n\r\n"
-        )
+        sock.sendall(b"GET /ready HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * MAX_HEADER_BYTES
+                     + b"\r\n\r\n")
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
 
@@ -159,10 +154,8 @@ def test_a_stalled_body_is_cut_off(server: ServerProcess) -> None:
     server serves on."""
     started = time.monotonic()
     with _connect(server) as sock:
-        sock.sendall(
-            b"POST /score HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-            b'content-length: 1000\r\n\r\n{"rows": '
-        )
+        sock.sendall(b"POST /score HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: 1000\r\n\r\n{\"rows\": ")
         answer = _read_all(sock)
     assert not answer.startswith(b"HTTP/1.1 200 ")
     assert time.monotonic() - started < 5 * TIMEOUT
@@ -176,16 +169,12 @@ def test_every_refusal_is_counted_in_metrics(server: ServerProcess) -> None:
     before = _refused(server)
     assert set(before) == set(REFUSALS.items())
     with _connect(server) as sock:
-        sock.sendall(
-            b"GET /ready HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * MAX_HEADER_BYTES + b"\r\n\r\n"
-        )
+        sock.sendall(b"GET /ready HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * MAX_HEADER_BYTES
+                     + b"\r\n\r\n")
         assert _read_all(sock).startswith(b"HTTP/1.1 431 ")
     with _connect(server) as sock:
-        sock.sendall(
-            b"GET /ready HTTP/1.1\r\n"
-            + b"".join(b"x-h%d: v\r\n" % i for i in range(MAX_HEADERS + 1))
-            + b"\r\n"
-        )
+        sock.sendall(b"GET /ready HTTP/1.1\r\n"
+                     + b"".join(b"x-h%d: v\r\n" % i for i in range(MAX_HEADERS + 1)) + b"\r\n")
         assert _read_all(sock).startswith(b"HTTP/1.1 431 ")
     with _connect(server) as sock:
         sock.sendall(b"GET /ready HTTP/1.1\r\nx-slow: a")
@@ -196,10 +185,8 @@ def test_every_refusal_is_counted_in_metrics(server: ServerProcess) -> None:
     with _connect(server) as sock:
         assert _read_all(sock) == b""
     with _connect(server) as sock:
-        sock.sendall(
-            b"POST /score HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
-            b"content-length: 1000\r\n\r\n{"
-        )
+        sock.sendall(b"POST /score HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                     b"content-length: 1000\r\n\r\n{")
         assert not _read_all(sock).startswith(b"HTTP/1.1 200 ")
     after = _refused(server)
     grown = {key: after[key] - before[key] for key in after if after[key] != before[key]}
@@ -227,10 +214,8 @@ def test_connections_beyond_the_limit_are_counted(server_dir: Path) -> None:
         busy = [_connect(server) for _ in range(2)]
         try:
             for sock in busy:  # a request in progress: its body has not all arrived
-                sock.sendall(
-                    b"POST /score HTTP/1.1\r\nhost: x\r\n"
-                    b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{"
-                )
+                sock.sendall(b"POST /score HTTP/1.1\r\nhost: x\r\n"
+                             b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{")
             time.sleep(0.5)  # the server has read both heads
             with _connect(server) as extra:
                 assert _read_all(extra).startswith(b"HTTP/1.1 503 ")
@@ -259,16 +244,11 @@ def test_limits_come_from_the_server_section(tmp_path_factory: pytest.TempPathFa
     good = write_deployment(folder / "good", server={"max_headers": 7, "header_timeout": 2.5})
     options = resolve_options(deployment_file=str(good), entry_script=script)
     assert options.http_limits == HttpLimits(
-        max_header_bytes=DEFAULT_LIMITS.max_header_bytes,
-        max_headers=7,
-        header_timeout=2.5,
+        max_header_bytes=DEFAULT_LIMITS.max_header_bytes, max_headers=7, header_timeout=2.5,
         body_timeout=DEFAULT_LIMITS.body_timeout,
     )
-    for key, value in (
-        ("header_timeout", 0),
-        ("max_header_bytes", "big"),
-        ("body_timeout", float("inf")),
-    ):
+    for key, value in (("header_timeout", 0), ("max_header_bytes", "big"),
+                       ("body_timeout", float("inf"))):
         bad = write_deployment(folder / key, server={key: value})
         with pytest.raises(ConfigError, match=f"server.{key}"):
             resolve_options(deployment_file=str(bad), entry_script=script)

@@ -19,13 +19,8 @@ from tests.server.conftest import SCRIPTS, running, write_deployment
 
 def _most_concurrent(server_dir: Path, *args: str) -> int:
     """Send 6 requests at once to a server whose run() sleeps; the most concurrent run()s."""
-    with (
-        running(
-            server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py"), *args
-        ) as server,
-        server.client() as client,
-        ThreadPoolExecutor(6) as pool,
-    ):
+    with running(server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py"),
+                 *args) as server, server.client() as client, ThreadPoolExecutor(6) as pool:
         replies = list(pool.map(lambda _: client.post("/score", content=b"{}"), range(6)))
     assert all(reply.status_code == 200 for reply in replies)
     return max(int(reply.json()["most_concurrent"]) for reply in replies)
@@ -41,12 +36,10 @@ def test_default_calls_a_quick_run_on_the_loop_and_a_slow_one_on_a_thread(
 ) -> None:
     """By default a quick run() is called on the event loop's thread; once run() is slow it
     moves to a thread of its own, and the loop answers health checks while it runs."""
-    with (
-        running(server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py")) as server,
-        server.client() as client,
-        ThreadPoolExecutor(1) as pool,
-    ):
-        quick = [client.post("/score", content=b'{"sleep": 0}').json()["thread"] for _ in range(5)]
+    with running(server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py")) as server, \
+            server.client() as client, ThreadPoolExecutor(1) as pool:
+        quick = [client.post("/score", content=b'{"sleep": 0}').json()["thread"]
+                 for _ in range(5)]
         assert quick == ["MainThread"] * 5
         for _ in range(2):
             client.post("/score", content=b'{"sleep": 0.2}')
@@ -64,10 +57,8 @@ def test_default_calls_a_quick_run_on_the_loop_and_a_slow_one_on_a_thread(
         metrics = client.get("/metrics").text
     calls = {
         sample.labels["thread"]: sample.value
-        for family in text_string_to_metric_families(metrics)
-        if family.name == "modeltap_run_calls"
-        for sample in family.samples
-        if sample.name == "modeltap_run_calls_total"
+        for family in text_string_to_metric_families(metrics) if family.name == "modeltap_run_calls"
+        for sample in family.samples if sample.name == "modeltap_run_calls_total"
     }
     assert calls["event_loop"] >= 6 and calls["pool"] >= 1  # the first slow call ran on the loop
     assert sum(calls.values()) == 8
@@ -82,12 +73,8 @@ def test_threads_zero_runs_run_on_the_event_loop(server_dir: Path) -> None:
     """--threads 0 calls run() on the event loop's thread: one call at a time, and correlation
     still reaches the collectors inside run()."""
     assert _most_concurrent(server_dir, "--threads", "0") == 1
-    with (
-        running(
-            server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py"), "--threads", "0"
-        ) as server,
-        server.client() as client,
-    ):
+    with running(server_dir, "serve", "--entry-script", str(SCRIPTS / "score_slow.py"),
+                 "--threads", "0") as server, server.client() as client:
         reply = client.post("/score", content=b"{}", headers={"x-request-id": "inline-1"})
         assert reply.status_code == 200
         assert not reply.json()["thread"].startswith("modeltap-run")  # no pool thread
@@ -109,11 +96,8 @@ def test_request_settings_are_shared_by_the_workers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("request_settings", "threads", "message"),
     [
-        (
-            {"max_concurrent_requests_per_instance": 0},
-            None,
-            "request_settings.max_concurrent_requests_per_instance: must be a positive integer",
-        ),
+        ({"max_concurrent_requests_per_instance": 0}, None,
+         "request_settings.max_concurrent_requests_per_instance: must be a positive integer"),
         ("many", None, "request_settings: expected a mapping"),
         (None, -1, "--threads: must be 0 or a positive integer (got -1)"),
     ],

@@ -144,10 +144,7 @@ def test_fixed_placements_do_not_adapt() -> None:
     assert seen[:3] == ["MainThread"] * 3
     assert all(name.startswith("modeltap-run") for name in seen[3:])
     assert (on_loop.adaptive, pooled.adaptive, on_loop.calls_on_loop, pooled.calls_on_pool) == (
-        False,
-        False,
-        3,
-        4,
+        False, False, 3, 4
     )
     assert running[1] == 2
 

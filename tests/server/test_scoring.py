@@ -126,9 +126,8 @@ def test_str_return_is_a_json_string(server: ServerProcess) -> None:
 def test_response_object_is_honoured(server: ServerProcess) -> None:
     """A Response returned by run() is sent as is, status and headers included."""
     with server.client() as client:
-        reply = client.post(
-            "/score", json={"rows": [], "mode": "response"}, headers={"x-request-id": "resp-obj"}
-        )
+        reply = client.post("/score", json={"rows": [], "mode": "response"},
+                            headers={"x-request-id": "resp-obj"})
     assert reply.status_code == 201
     assert reply.headers["x-custom"] == "yes"
     assert reply.text == "custom"
@@ -156,11 +155,8 @@ def test_non_utf8_body_is_400_and_captured_as_base64(server: ServerProcess) -> N
     """A body that is not UTF-8 answers 400 and is still captured, base64-encoded."""
     raw = b"\xff\xfe\x00binary"
     with server.client() as client:
-        reply = client.post(
-            "/score",
-            content=raw,
-            headers={"content-type": "application/octet-stream", "x-request-id": "bin-1"},
-        )
+        reply = client.post("/score", content=raw, headers={
+            "content-type": "application/octet-stream", "x-request-id": "bin-1"})
     assert reply.status_code == 400
     record = _wait_for(server, "request", "bin-1")[0]
     assert record["dataencoding"] == "base64"
@@ -171,11 +167,8 @@ def test_non_utf8_body_is_400_and_captured_as_base64(server: ServerProcess) -> N
 def test_text_body_is_captured_as_text(server: ServerProcess) -> None:
     """A text/plain body is stored as a JSON string with its content type."""
     with server.client() as client:
-        client.post(
-            "/score",
-            content=b"not json at all",
-            headers={"content-type": "text/plain", "x-request-id": "text-1"},
-        )
+        client.post("/score", content=b"not json at all", headers={
+            "content-type": "text/plain", "x-request-id": "text-1"})
     record = _wait_for(server, "request", "text-1")[0]
     assert record["data"] == "not json at all"
     assert record["datacontenttype"] == "text/plain"
@@ -198,9 +191,8 @@ def test_body_over_limit_is_413_before_run(server: ServerProcess) -> None:
 def test_refused_431_is_not_captured(server: ServerProcess) -> None:
     """A request refused for its over-long x-request-id (431) is not captured."""
     with server.client() as client:
-        refused = client.post(
-            "/score", json={"rows": [{"a": "431-body"}]}, headers={"x-request-id": "z" * 101}
-        )
+        refused = client.post("/score", json={"rows": [{"a": "431-body"}]},
+                              headers={"x-request-id": "z" * 101})
         marker = client.post("/score", json={"rows": []}, headers={"x-request-id": "after-431"})
     assert refused.status_code == 431 and marker.status_code == 200
     assert _wait_for(server, "response", "after-431")
@@ -254,27 +246,14 @@ def test_metrics_expose_requests_and_collector_counters(server: ServerProcess) -
         text,
     )
     assert "modeltap_http_request_duration_seconds_bucket" in text
-    for counter in (
-        "collected",
-        "sampled_out",
-        "events_written",
-        "rows_written",
-        "bytes_written",
-        "files_committed",
-    ):
+    for counter in ("collected", "sampled_out", "events_written", "rows_written",
+                    "bytes_written", "files_committed"):
         assert f'modeltap_{counter}_total{{collection="model_inputs"' in text, counter
     for field in dataclasses.fields(CollectionStats):
         if field.name != "dropped":
             assert f"modeltap_{field.name}_total{{" in text, field.name
-    for gauge in (
-        "queue_depth",
-        "queue_bytes",
-        "spool_bytes",
-        "spool_segments",
-        "oldest_waiting_age_seconds",
-        "commit_failures_total",
-        "commit_retries_total",
-    ):
+    for gauge in ("queue_depth", "queue_bytes", "spool_bytes", "spool_segments",
+                  "oldest_waiting_age_seconds", "commit_failures_total", "commit_retries_total"):
         assert f"modeltap_{gauge}{{" in text, gauge
 
 
@@ -288,11 +267,8 @@ def test_wrong_method_and_route(server: ServerProcess) -> None:
 def test_invalid_json_reaches_run_and_fails_cleanly(server: ServerProcess) -> None:
     """Malformed JSON makes run() raise: 500 with a short reason, nothing collected for it."""
     with server.client() as client:
-        reply = client.post(
-            "/score",
-            content=b"{not json",
-            headers={"content-type": "application/json", "x-request-id": "badjson"},
-        )
+        reply = client.post("/score", content=b"{not json", headers={
+            "content-type": "application/json", "x-request-id": "badjson"})
     assert reply.status_code == 500
     record = _wait_for(server, "request", "badjson")[0]
     assert record["data"] == "{not json"

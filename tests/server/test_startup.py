@@ -21,12 +21,8 @@ def test_init_failure_exits_non_zero_with_traceback(server_dir: Path) -> None:
 def test_init_failure_with_workers_stops_everything(server_dir: Path) -> None:
     """With --workers 2 a failing init() also ends the server with a non-zero exit."""
     process = launch(
-        server_dir,
-        "serve",
-        "--entry-script",
-        str(SCRIPTS / "score_bad_init.py"),
-        "--workers",
-        "2",
+        server_dir, "serve", "--entry-script", str(SCRIPTS / "score_bad_init.py"),
+        "--workers", "2",
     )
     assert process.wait_exit() != 0
     assert "model.pkl is missing" in process.log()

@@ -22,11 +22,8 @@ def _storage_of_new_strings() -> str:
 
 @pytest.mark.parametrize(
     ("environment", "storage"),
-    [
-        ({}, "python"),
-        ({STRING_STORAGE_VARIABLE: "PyArrow"}, "pyarrow"),
-        ({STRING_STORAGE_VARIABLE: " python "}, "python"),
-    ],
+    [({}, "python"), ({STRING_STORAGE_VARIABLE: "PyArrow"}, "pyarrow"),
+     ({STRING_STORAGE_VARIABLE: " python "}, "python")],
 )
 def test_the_choice_sets_pandas_storage(environment: dict[str, str], storage: str) -> None:
     """No variable means Python storage; a named storage (any case, spaces trimmed) is set."""
@@ -46,9 +43,8 @@ def test_auto_or_off_leaves_pandas_its_own_choice(switch: str) -> None:
 
 def test_the_choice_is_logged_with_its_off_switch(caplog: pytest.LogCaptureFixture) -> None:
     """Start-up logs the storage set for the whole process and how to turn that off."""
-    with (
-        pd.option_context("mode.string_storage", "auto"),
-        caplog.at_level(logging.INFO, logger="modeltap.server"),
+    with pd.option_context("mode.string_storage", "auto"), caplog.at_level(
+        logging.INFO, logger="modeltap.server"
     ):
         use_string_storage({})
         use_string_storage({STRING_STORAGE_VARIABLE: "off"})
@@ -67,9 +63,9 @@ def test_an_unknown_storage_is_refused_with_the_choices() -> None:
     assert "python" in message and "pyarrow" in message and "off" in message
 
 
-@pytest.mark.parametrize(
-    ("variables", "storage"), [({}, "python"), ({STRING_STORAGE_VARIABLE: "pyarrow"}, "pyarrow")]
-)
+@pytest.mark.parametrize(("variables", "storage"), [({}, "python"),
+                                                    ({STRING_STORAGE_VARIABLE: "pyarrow"},
+                                                     "pyarrow")])
 def test_served_scripts_get_the_storage_and_collect_alike(
     server_dir: Path, variables: dict[str, str], storage: str
 ) -> None:
@@ -88,9 +84,8 @@ def test_served_scripts_get_the_storage_and_collect_alike(
     assert reply.status_code == 200
     assert reply.json() == {"storage": storage, "rows": 2}
     records = server.records("model_inputs")
-    assert [r["data"] for r in records] == [
-        [{"age": 31, "segment": "a"}, {"age": 45, "segment": None}]
-    ]
+    assert [r["data"] for r in records] == [[{"age": 31, "segment": "a"},
+                                             {"age": 45, "segment": None}]]
 
 
 def test_an_unknown_storage_stops_start_up(server_dir: Path) -> None:

@@ -44,14 +44,12 @@ def test_listed_collections_with_a_path_of_their_own(tmp_path: Path) -> None:
         }
     )
     lines = startup_lines(settings, kind="scoring", environment={})
-    assert lines[0] == (
-        "collecting model_outputs -> memory://elsewhere/out (parquet, every request)"
-    )
+    assert lines[0] == ("collecting model_outputs -> memory://elsewhere/out "
+                        "(parquet, every request)")
     assert lines[1] == "not collecting model_inputs (disabled in <mapping>)"
     assert lines[2].startswith("writer: a process of its own beside each worker")
-    off = load_settings(
-        {"destination": str(tmp_path), "collections": {"model_inputs": {"enabled": False}}}
-    )
+    off = load_settings({"destination": str(tmp_path),
+                         "collections": {"model_inputs": {"enabled": False}}})
     assert startup_lines(off, kind="ingest", environment={})[-1] == (
         "nothing will be collected: no collection is enabled in <mapping>"
     )
@@ -67,12 +65,8 @@ def test_listed_collections_with_a_path_of_their_own(tmp_path: Path) -> None:
     ],
 )
 def test_writer_placement(
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
-    key: str | None,
-    environment: dict[str, str],
-    process_env: str | None,
-    expected: str,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, key: str | None,
+    environment: dict[str, str], process_env: str | None, expected: str,
 ) -> None:
     """The YAML's key, then the deployment's variables, then this process's, then a process."""
     if process_env is None:
@@ -115,9 +109,6 @@ def test_server_code_does_not_import_the_cli() -> None:
                 names = [node.module]
             else:
                 continue
-            offenders += [
-                f"{path.name}:{node.lineno} {name}"
-                for name in names
-                if name == "modeltap.cli" or name.startswith("modeltap.cli.")
-            ]
+            offenders += [f"{path.name}:{node.lineno} {name}" for name in names
+                          if name == "modeltap.cli" or name.startswith("modeltap.cli.")]
     assert not offenders, offenders

@@ -12,7 +12,7 @@ from modeltap.server.app import AppOptions, build_app
 from modeltap.server.auth import KeyAuth
 from modeltap.server.scoring import ScoringScript
 
-DECORATED = """
+DECORATED = '''
 from inference_schema.schema_decorators import input_schema, output_schema
 from inference_schema.parameter_types.standard_py_parameter_type import (
     StandardPythonParameterType,
@@ -27,18 +27,15 @@ def init():
 @output_schema(StandardPythonParameterType({"prediction": [0.5]}))
 def run(data):
     return {"prediction": [0.5 for _ in data["age"]]}
-"""
+'''
 
 PLAIN = "def init():\n    pass\n\ndef run(raw_data):\n    return raw_data\n"
 
 
 def _client(tmp_path: Path, script: Path, auth: KeyAuth | None = None) -> TestClient:
     settings = modeltap.configure(
-        {
-            "endpoint_name": "credit",
-            "name": "blue",
-            "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"},
-        }
+        {"endpoint_name": "credit", "name": "blue",
+         "data_collector": {"destination": str(tmp_path / "data"), "fsync": "never"}}
     )
     loaded = ScoringScript.load(script)
     loaded.init()
@@ -51,11 +48,8 @@ def test_schema_from_inference_schema_decorators(tmp_path: Path) -> None:
     script.write_text(DECORATED)
     with _client(tmp_path, script, auth=KeyAuth("k")) as client:
         reply = client.get("/swagger.json")
-        scored = client.post(
-            "/score",
-            json={"data": {"age": [1, 2], "income": [3.0, 4.0]}},
-            headers={"Authorization": "Bearer k"},
-        )
+        scored = client.post("/score", json={"data": {"age": [1, 2], "income": [3.0, 4.0]}},
+                             headers={"Authorization": "Bearer k"})
     assert reply.status_code == 200
     document = reply.json()
     assert document["swagger"] == "2.0"

@@ -69,8 +69,7 @@ def _score_counts(text: str) -> dict[str, float]:
         sample.labels["pid"]: sample.value
         for sample in by_name["modeltap_http_requests"].samples
         if sample.name == "modeltap_http_requests_total"
-        and sample.labels["route"] == "/score"
-        and sample.labels["status"] == "200"
+        and sample.labels["route"] == "/score" and sample.labels["status"] == "200"
     }
 
 
@@ -102,16 +101,13 @@ def test_metrics_of_two_workers_show_the_whole_server(server_dir: Path) -> None:
     )
     tmp = server_dir / "tmp"
     tmp.mkdir(parents=True)
-    with running(
-        server_dir, "serve", "-f", str(deployment), "--workers", "2", env={"TMPDIR": str(tmp)}
-    ) as server:
+    with running(server_dir, "serve", "-f", str(deployment), "--workers", "2",
+                 env={"TMPDIR": str(tmp)}) as server:
         pids: Counter[str] = Counter()
         for i in range(REQUESTS):
             reply = httpx.post(
-                f"{server.url}/score",
-                json={"rows": [{"i": i}]},
-                headers={"connection": "close"},
-                timeout=30,
+                f"{server.url}/score", json={"rows": [{"i": i}]},
+                headers={"connection": "close"}, timeout=30,
             )
             assert reply.status_code == 200
             pids[str(reply.json()["pid"])] += 1

@@ -19,18 +19,8 @@ from modeltap.snapshot import PandasSnapshot, Snapshot, take_snapshot
 ROWS = [{"a": 1, "b": 0.5, "c": "x"}, {"a": 2, "b": 1.5, "c": "y"}]
 
 
-FLOATS = [
-    0.1,
-    1 / 3,
-    2 / 3,
-    1e-300,
-    123456.78901234568,
-    2.0**53 + 2,
-    5e-324,
-    1.7976931348623157e308,
-    -0.0,
-    3.141592653589793,
-]
+FLOATS = [0.1, 1 / 3, 2 / 3, 1e-300, 123456.78901234568, 2.0**53 + 2, 5e-324,
+          1.7976931348623157e308, -0.0, 3.141592653589793]
 
 
 @pytest.fixture(params=["pyarrow", "python"])
@@ -63,14 +53,10 @@ ACCEPTED: dict[str, Callable[[], object]] = {
     "rows": lambda: [dict(r) for r in ROWS],
     "columns": lambda: {"a": [1, 2], "b": [0.5, 1.5], "c": ["x", "y"]},
     "numpy-columns": lambda: {
-        "a": np.array([1, 2]),
-        "b": np.array([0.5, 1.5]),
-        "c": np.array(["x", "y"]),
+        "a": np.array([1, 2]), "b": np.array([0.5, 1.5]), "c": np.array(["x", "y"])
     },
     "tuple-and-series-columns": lambda: {
-        "a": (1, 2),
-        "b": pd.Series([0.5, 1.5]),
-        "c": pa.array(["x", "y"]),
+        "a": (1, 2), "b": pd.Series([0.5, 1.5]), "c": pa.array(["x", "y"])
     },
 }
 

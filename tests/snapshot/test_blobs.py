@@ -41,7 +41,9 @@ def test_inline_data_and_a_written_reference(collection: Path) -> None:
         "http://169.254.169.254/latest/meta-data",
     ],
 )
-def test_references_modeltap_does_not_write_are_refused(collection: Path, reference: str) -> None:
+def test_references_modeltap_does_not_write_are_refused(
+    collection: Path, reference: str
+) -> None:
     """Absolute paths, URLs and escapes from the collection raise BadRecordError unread."""
     planted = reference.replace("SECRET", str(collection.parent / "secret.json"))
     with pytest.raises(BadRecordError, match="dataref"):

@@ -29,7 +29,9 @@ def test_nan_and_none_become_null() -> None:
         )
     )[0] == {"f": None, "s": None, "i": None, "t": None}
     assert rows_of(pa.table({"f": [nan, 1.0], "s": [None, "x"]}))[0] == {"f": None, "s": None}
-    assert rows_of(pl.DataFrame({"f": [nan, 1.0], "s": [None, "x"]}))[0] == {"f": None, "s": None}
+    assert rows_of(pl.DataFrame({"f": [nan, 1.0], "s": [None, "x"]}))[0] == {
+        "f": None, "s": None
+    }
     assert rows_of([{"f": nan, "s": None, "n": np.nan, "t": pd.NaT}]) == [
         {"f": None, "s": None, "n": None, "t": None}
     ]

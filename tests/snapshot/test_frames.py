@@ -43,7 +43,9 @@ PANDAS_MUTATIONS: dict[str, Callable[[pd.DataFrame], None]] = {
 def test_pandas_frame_mutations_do_not_change_snapshot(mutation: str, copies: int) -> None:
     """Changing the caller's DataFrame after collect() leaves the snapshot as it was, for small
     frames and for large ones (whose arrays the snapshot shares under copy-on-write)."""
-    frame = pd.DataFrame({"a": [1, 2] * copies, "b": [0.5, 1.5] * copies, "c": ["x", "y"] * copies})
+    frame = pd.DataFrame(
+        {"a": [1, 2] * copies, "b": [0.5, 1.5] * copies, "c": ["x", "y"] * copies}
+    )
     snapshot = take_snapshot(frame)
     PANDAS_MUTATIONS[mutation](frame)
     assert decoded(snapshot) == ROWS * copies
@@ -75,12 +77,8 @@ def test_mixed_object_column_falls_back_correctly() -> None:
     """An object column of mixed types keeps each value's type, in small and large frames."""
     small = pd.DataFrame({"m": [1, "x", 2.5, None, {"k": 1}, [1, 2]], "n": range(6)})
     assert rows_of(small) == [
-        {"m": 1, "n": 0},
-        {"m": "x", "n": 1},
-        {"m": 2.5, "n": 2},
-        {"m": None, "n": 3},
-        {"m": {"k": 1}, "n": 4},
-        {"m": [1, 2], "n": 5},
+        {"m": 1, "n": 0}, {"m": "x", "n": 1}, {"m": 2.5, "n": 2}, {"m": None, "n": 3},
+        {"m": {"k": 1}, "n": 4}, {"m": [1, 2], "n": 5},
     ]
     n = 5_000
     large = pd.DataFrame({"m": [i if i % 2 else str(i) for i in range(n)], "f": np.arange(n) / 3})

@@ -38,10 +38,8 @@ def test_column_names_equal_as_text() -> None:
         (pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")]), ["('a', 'x')", "('a', 'y')"]),
         (pd.Index([1, 2]), ["1", "2"]),
         (pd.CategoricalIndex(["b", "a"]), ["b", "a"]),
-        (
-            pd.DatetimeIndex(["2024-05-01", "2024-05-02"]),
-            ["2024-05-01 00:00:00", "2024-05-02 00:00:00"],
-        ),
+        (pd.DatetimeIndex(["2024-05-01", "2024-05-02"]),
+         ["2024-05-01 00:00:00", "2024-05-02 00:00:00"]),
     ],
     ids=["multiindex", "ints", "categorical", "datetimes"],
 )

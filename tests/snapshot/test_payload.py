@@ -29,28 +29,10 @@ def test_bodies_encode_as_json_text_or_base64(
 def test_queued_parts_become_a_snapshot_with_its_envelope_fields() -> None:
     """``payload_from_parts`` rounds the latency, pairs the headers and keeps the body; the
     snapshot pickles for the writer process and encodes alike."""
-    snapshot = payload_from_parts(
-        b"plain",
-        "text/plain",
-        False,
-        "/score",
-        "POST",
-        500,
-        2.71828,
-        "root",
-        1 << 20,
-        "x-tenant",
-        "blue",
-        "x-trace",
-        "7",
-    )
-    assert snapshot.extra == {
-        "path": "/score",
-        "method": "POST",
-        "statuscode": 500,
-        "latencyms": 2.718,
-        "headers": {"x-tenant": "blue", "x-trace": "7"},
-    }
+    snapshot = payload_from_parts(b"plain", "text/plain", False, "/score", "POST", 500, 2.71828,
+                                  "root", 1 << 20, "x-tenant", "blue", "x-trace", "7")
+    assert snapshot.extra == {"path": "/score", "method": "POST", "statuscode": 500,
+                              "latencyms": 2.718, "headers": {"x-tenant": "blue", "x-trace": "7"}}
     back = pickle.loads(pickle.dumps(snapshot))
     assert isinstance(back, PayloadSnapshot) and back.sink is not None
     assert back.to_json_rows() == snapshot.to_json_rows() == b'"plain"'

@@ -93,7 +93,5 @@ def test_list_with_non_dict_row(bad: object) -> None:
 def test_mixed_types_in_a_column_dict_keep_their_types() -> None:
     """A list column mixing ints and strings is not turned into strings."""
     assert rows_of({"m": [1, "x", None], "n": [1, 2, 3]}) == [
-        {"m": 1, "n": 1},
-        {"m": "x", "n": 2},
-        {"m": None, "n": 3},
+        {"m": 1, "n": 1}, {"m": "x", "n": 2}, {"m": None, "n": 3}
     ]

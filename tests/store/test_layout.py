@@ -67,8 +67,8 @@ def test_partition_folder_per_rate_in_utc(
 def test_clock_rolls_at_the_boundary(rate: RollingRate, before: str, after: str) -> None:
     """The cached bucket ends exactly at the boundary, and earlier times map back correctly."""
     clock = PartitionClock(rate)
-    last = (
-        epoch("2024-05-01T12:34:59") if rate is RollingRate.MINUTE else epoch("2024-05-01T12:59:59")
+    last = epoch("2024-05-01T12:34:59") if rate is RollingRate.MINUTE else epoch(
+        "2024-05-01T12:59:59"
     )
     assert clock.folder(last * NS) == before
     assert clock.folder(last * NS + NS - 1) == before

@@ -201,7 +201,7 @@ def test_a_change_in_the_store_shows_on_the_next_request(tmp_path: Path) -> None
     asset = DataAsset("a", "1", str(tmp_path / "data"), format="parquet", last_event_time=last)
     modeltap.register_asset(asset, destination=destination)
     client = TestClient(create_app(destination))
-    assert '<td class="num">2</td>' in client.get("/monitors").text
+    assert "<td class=\"num\">2</td>" in client.get("/monitors").text
     assert "20240508T130000Z" not in client.get("/monitors/monitor-000").text
     assert "3 rows from" in client.get("/assets/a/1").text
     assert "3 rows from" in client.get("/assets/a/1/volume.svg").text
@@ -209,7 +209,7 @@ def test_a_change_in_the_store_shows_on_the_next_request(tmp_path: Path) -> None
     write_synthetic_runs(destination, runs=1, features=2, start=FIRST + dt.timedelta(hours=2))
     _hour_file(hour, "w-2", 4)
     monitors = client.get("/monitors").text
-    assert '<td class="num">3</td>' in monitors and "20240508T130000Z" in monitors
+    assert "<td class=\"num\">3</td>" in monitors and "20240508T130000Z" in monitors
     assert "/monitors/monitor-000/runs/20240508T130000Z" in client.get("/monitors/monitor-000").text
     assert client.get("/monitors/monitor-000/runs/20240508T130000Z").status_code == 200
     assert "7 rows from" in client.get("/assets/a/1").text

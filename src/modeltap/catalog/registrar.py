@@ -118,9 +118,8 @@ class Registrar:
                 continue  # only the update time moved
             try:
                 if collection not in self._registered:
-                    self.catalog.register(
-                        replace(asset, columns={}, first_event_time=None, last_event_time=None)
-                    )
+                    self.catalog.register(replace(asset, columns={}, first_event_time=None,
+                                                  last_event_time=None))
                     self._registered.add(collection)
                 self.catalog.contribute(asset, self._writer_id)
             except Exception as exc:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 
+
 def _common(parser: argparse.ArgumentParser, default_port: int) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     parser.add_argument(
@@ -89,15 +90,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ingest.add_argument("-f", "--file", dest="deployment", help="deployment YAML")
     _common(ingest, 50011)
-    ingest.set_defaults(
-        handler=_serve,
-        need_script=False,
-        entry_script=None,
-        model_dir=None,
-        mlflow_model=None,
-        collect=False,
-        threads=None,
-    )
+    ingest.set_defaults(handler=_serve, need_script=False, entry_script=None, model_dir=None,
+                        mlflow_model=None, collect=False, threads=None)
 
 
 def _say(message: str) -> None:
@@ -132,11 +126,8 @@ def _serve(args: argparse.Namespace) -> int:
     from modeltap.server.process import serve
 
     if args.need_script and not (args.deployment or args.entry_script or args.mlflow_model):
-        print(
-            "modeltap serve: give -f deployment.yaml, --entry-script score.py or "
-            "--mlflow-model PATH",
-            file=sys.stderr,
-        )
+        print("modeltap serve: give -f deployment.yaml, --entry-script score.py or "
+              "--mlflow-model PATH", file=sys.stderr)
         return EXIT_CONFIG
     if args.ack is not None:  # read by every worker's pipeline (config.ack_mode)
         from modeltap.config import ACK_VARIABLE

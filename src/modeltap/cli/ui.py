@@ -11,6 +11,7 @@ from modeltap.cli.common import EXIT_CONFIG
 __all__ = ["register"]
 
 
+
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``ui`` command."""
     ui = subparsers.add_parser(

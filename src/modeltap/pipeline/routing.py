@@ -48,3 +48,4 @@ def destination_urls(settings: Settings) -> list[str]:
         if url not in urls:
             urls.append(url)
     return urls
+

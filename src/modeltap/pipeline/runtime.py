@@ -121,12 +121,7 @@ class Runtime:
         else:
             spool = Spool(default_spool_dir(settings), instance_id(), collector.fsync)
             self.writer = Writer(
-                settings,
-                self.queue,
-                self.stats,
-                spool,
-                envelope_for(settings),
-                self.report_drop,
+                settings, self.queue, self.stats, spool, envelope_for(settings), self.report_drop,
                 on_turn=None if self.barrier is None else self.barrier.resolve,
             )
         self.writer.start()

@@ -129,9 +129,8 @@ class Segment:
         try:
             os.ftruncate(self._file.fileno(), self.size)
         except OSError:
-            logger.exception(
-                "cannot cut %s back to %d bytes after a failed append", self.path, self.size
-            )
+            logger.exception("cannot cut %s back to %d bytes after a failed append", self.path,
+                             self.size)
             self.torn = True
 
     def sync(self) -> None:

@@ -384,7 +384,9 @@ class Writer:
         self._stats.error(f"encoding events of {collection!r} failed: {exc}")
         logger.exception("encoding %d event(s) of %r failed; dropped", len(events), collection)
 
-    def _append(self, events: list[Event], blob: bytes | list[Any], size: int, table: Any) -> None:
+    def _append(
+        self, events: list[Event], blob: bytes | list[Any], size: int, table: Any
+    ) -> None:
         """Append what encodes ``events`` (one root, one folder; ``table`` is its Arrow form for
         Parquet segments) to the open segment, counting it, closing the segment once full."""
         first = events[0]
@@ -400,7 +402,9 @@ class Writer:
         try:
             segment.append(blob, rows, len(events))
         except OSError as exc:
-            self._write_failed(first.collection, len(events), exc, "appending to a segment", size)
+            self._write_failed(
+                first.collection, len(events), exc, "appending to a segment", size
+            )
             self._close(first.root)  # the next events try a new file (e.g. after EFBIG)
             return
         if self._on_turn is not None:

@@ -254,9 +254,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             started = time.perf_counter()
             response = await _ingest(request, parse)
             metrics.observe(
-                request.url.path,
-                request.method,
-                response.status_code,
+                request.url.path, request.method, response.status_code,
                 time.perf_counter() - started,
             )
             return response
@@ -275,9 +273,8 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
             )
         except ClientDisconnect:
             return PlainTextResponse("client disconnected", status_code=400)
-        headers = {
-            k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.scope["headers"]
-        }
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in request.scope["headers"]}
         outcomes = {"accepted": 0, "disabled": 0, "duplicate": 0}
         try:
             parsed = parse(headers, body)
@@ -322,8 +319,7 @@ def build_app(settings: Settings, script: ScoringScript | None, options: AppOpti
         routes.extend(script.routes())
         swagger = script.swagger(
             title=f"{settings.endpoint}/{settings.deployment_name}",
-            version=settings.collector.model_version,
-            key_auth=auth is not None,
+            version=settings.collector.model_version, key_auth=auth is not None,
         )
         swagger_body = orjson.dumps(swagger) if swagger is not None else None
 

@@ -44,7 +44,9 @@ class PayloadCapture:
         self._request_root = request.root
         self._response_root = response.root
         self._request = Collector(name="request", on_error=_ignore) if request.enabled else None
-        self._response = Collector(name="response", on_error=_ignore) if response.enabled else None
+        self._response = (
+            Collector(name="response", on_error=_ignore) if response.enabled else None
+        )
         if self._request is not None or self._response is not None:
             get_runtime()  # start the writer now, not on the first request
 
@@ -74,36 +76,18 @@ class PayloadCapture:
         if self._request is not None:
             self._request.emit_payload(
                 context,
-                (
-                    request_body,
-                    request_type,
-                    False,
-                    path,
-                    method,
-                    status,
-                    latency_ms,
-                    self._request_root,
-                    self.max_event_bytes,
-                    *self._headers(request_headers),
-                ),
+                (request_body, request_type, False, path, method,
+                 status, latency_ms, self._request_root, self.max_event_bytes,
+                 *self._headers(request_headers)),
                 data_type="http.request",
                 approx_bytes=_APPROX_RECORD_BYTES + len(request_body),
             )
         if self._response is not None:
             self._response.emit_payload(
                 context,
-                (
-                    response_body,
-                    response_type,
-                    response_is_json,
-                    path,
-                    method,
-                    status,
-                    latency_ms,
-                    self._response_root,
-                    self.max_event_bytes,
-                    *self._headers(response_headers),
-                ),
+                (response_body, response_type, response_is_json, path,
+                 method, status, latency_ms, self._response_root, self.max_event_bytes,
+                 *self._headers(response_headers)),
                 data_type="http.response",
                 approx_bytes=_APPROX_RECORD_BYTES + len(response_body),
             )

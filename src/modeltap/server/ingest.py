@@ -105,29 +105,11 @@ REFUSED_COLLECTION = "*"
 _MDC_PREFIX = "azureml.inference."
 _OWN_PREFIX = "modeltap.inference."
 _MDC_RESERVED = frozenset(
-    {
-        "ce-time",
-        "ce-type",
-        "ce-collect-data-type",
-        "ce-agent",
-        "ce-x-request-id",
-        "ce-model-version",
-    }
+    {"ce-time", "ce-type", "ce-collect-data-type", "ce-agent", "ce-x-request-id",
+     "ce-model-version"}
 )
-_CE_CORE = frozenset(
-    {
-        "specversion",
-        "type",
-        "source",
-        "id",
-        "time",
-        "datacontenttype",
-        "dataschema",
-        "subject",
-        "data",
-        "data_base64",
-    }
-)
+_CE_CORE = frozenset({"specversion", "type", "source", "id", "time", "datacontenttype",
+                      "dataschema", "subject", "data", "data_base64"})
 _RFC3339 = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?"
     r"(?:([Zz])|([+-])(\d{2}):(\d{2}))"
@@ -254,7 +236,7 @@ def collection_of_type(event_type: str) -> str:
     lowered = event_type.strip()
     for prefix in (_MDC_PREFIX, _OWN_PREFIX):
         if lowered.startswith(prefix):
-            name = lowered[len(prefix) :]
+            name = lowered[len(prefix):]
             try:
                 return check_collection_name(name)
             except InvalidCollectionNameError as exc:
@@ -302,18 +284,14 @@ def parse_mdc(headers: Mapping[str, str], body: bytes) -> IngestEvent:
     if headers.get("ce-model-version"):
         extra["modelversion"] = headers["ce-model-version"][:MAX_RECORDED_LENGTH]
     context_headers = _attributes(
-        {
-            name[3:]: value
-            for name, value in headers.items()
-            if name.startswith("ce-") and name not in _MDC_RESERVED
-        },
+        {name[3:]: value for name, value in headers.items()
+         if name.startswith("ce-") and name not in _MDC_RESERVED},
         431,
     )
     if context_headers:
         extra["headers"] = context_headers
-    request_id = _id(
-        headers.get("ce-x-ms-client-request-id") or correlation_id, "ce-x-ms-client-request-id", 431
-    )
+    request_id = _id(headers.get("ce-x-ms-client-request-id") or correlation_id,
+                     "ce-x-ms-client-request-id", 431)
     return IngestEvent(
         collection=collection,
         correlation_id=correlation_id,
@@ -337,9 +315,8 @@ def _attribute_text(name: str, value: Any) -> str:
     if isinstance(value, int | str):
         return str(value)
     raise IngestError(
-        400,
-        f"CloudEvent attribute {name[:40]!r} must be a string, an integer or a boolean "
-        f"(got {type(value).__name__})",
+        400, f"CloudEvent attribute {name[:40]!r} must be a string, an integer or a boolean "
+        f"(got {type(value).__name__})"
     )
 
 
@@ -358,10 +335,7 @@ def _from_attributes(
         time_ns = parse_rfc3339(attributes["time"], f"{where}time")
     key = event_uuid(event_type, source, event_id, event_id)
     extra: dict[str, Any] = {
-        "id": str(key),
-        "eventid": event_id,
-        "cetype": event_type,
-        "cesource": source,
+        "id": str(key), "eventid": event_id, "cetype": event_type, "cesource": source
     }
     extensions = _attributes({k: v for k, v in attributes.items() if k not in _CE_CORE}, status)
     if extensions:
@@ -439,11 +413,8 @@ def parse_cloudevents(headers: Mapping[str, str], body: bytes) -> list[IngestEve
             "not a CloudEvent: send ce-specversion, ce-id, ce-source and ce-type headers "
             "(binary mode) or an application/cloudevents+json body (structured mode)",
         )
-    attributes = {
-        name[3:]: _percent_decoded(name, value)
-        for name, value in headers.items()
-        if name.startswith("ce-")
-    }
+    attributes = {name[3:]: _percent_decoded(name, value)
+                  for name, value in headers.items() if name.startswith("ce-")}
     content_type = _media_type(content_type or "application/json", "content-type", 431)
     return [_from_attributes(attributes, body, content_type, status=431, where="header ce-")]
 
@@ -582,10 +553,7 @@ class Ingestor:
         )
         try:
             collector.emit(
-                snapshot,
-                context,
-                data_type=event.data_type,
-                extra=event.extra,
+                snapshot, context, data_type=event.data_type, extra=event.extra,
                 time_ns=event.time_ns,
             )
         except DataDroppedError as exc:

@@ -91,8 +91,7 @@ class _PipelineCollector(PromCollector):
                 family.add_metric([collection, pid], float(getattr(counters, name)))
             yield family
         dropped = CounterMetricFamily(
-            "modeltap_dropped",
-            "Events lost, per collection and reason",
+            "modeltap_dropped", "Events lost, per collection and reason",
             labels=["collection", "reason", "pid"],
         )
         for collection, counters in current.collections.items():
@@ -125,8 +124,7 @@ class _RunnerCollector(PromCollector):
     def collect(self) -> Iterator[Metric]:
         pid = str(os.getpid())
         calls = CounterMetricFamily(
-            "modeltap_run_calls",
-            "run() calls, by the thread they ran on",
+            "modeltap_run_calls", "run() calls, by the thread they ran on",
             labels=["thread", "pid"],
         )
         calls.add_metric(["event_loop", pid], float(self.runner.calls_on_loop))

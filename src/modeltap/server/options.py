@@ -37,19 +37,9 @@ __all__ = ["ServeOptions", "resolve_options"]
 _LIMIT_KEYS = tuple(f.name for f in dataclasses.fields(HttpLimits))
 _SERVER_KEYS = ("max_request_bytes", "max_event_bytes", "auth_key_file", *_LIMIT_KEYS)
 _DEPLOYMENT_KEYS = (
-    "data_collector",
-    "endpoint_name",
-    "name",
-    "model",
-    "code_configuration",
-    "environment_variables",
-    "auth_mode",
-    "server",
-    "environment",
-    "instance_type",
-    "instance_count",
-    "request_settings",
-    "model_type",
+    "data_collector", "endpoint_name", "name", "model", "code_configuration",
+    "environment_variables", "auth_mode", "server", "environment", "instance_type",
+    "instance_count", "request_settings", "model_type",
 )
 _MODEL_COLLECTIONS = ("model_inputs", "model_outputs")
 
@@ -162,10 +152,8 @@ def resolve_options(
             raw["model"] = str(Path(mlflow_model).expanduser().resolve())
         _mlflow_collections(label, collector, collect)
     elif collect:
-        raise ConfigError(
-            f"{label}: --collect is for MLflow models (--mlflow-model); a "
-            "scoring script's collections are set in data_collector.collections"
-        )
+        raise ConfigError(f"{label}: --collect is for MLflow models (--mlflow-model); a "
+                          "scoring script's collections are set in data_collector.collections")
     if data_dir is not None:
         collector["destination"] = str(Path(data_dir).expanduser().resolve())
     raw["data_collector"] = collector
@@ -182,9 +170,8 @@ def resolve_options(
         settings = load_settings(raw)
     except ConfigError as exc:
         raise ConfigError(str(exc).replace("<mapping>", label)) from None
-    settings = Settings(
-        deployment=settings.deployment, source=label, destination=settings.destination
-    )
+    settings = Settings(deployment=settings.deployment, source=label,
+                        destination=settings.destination)
     HeaderAllowlist(settings.collector.request_logging.capture_headers, source=label)
 
     script: Path | None = None
@@ -205,10 +192,8 @@ def resolve_options(
     if script is not None and not script.is_file():
         raise ConfigError(f"{label}: scoring script {script} not found")
 
-    model = (
-        Path(model_dir).expanduser().resolve()
-        if model_dir
-        else _model_path(label, raw.get("model"), base, mlflow=model_type == "mlflow")
+    model = Path(model_dir).expanduser().resolve() if model_dir else _model_path(
+        label, raw.get("model"), base, mlflow=model_type == "mlflow"
     )
     environment: dict[str, str] = {}
     variables = raw.get("environment_variables") or {}
@@ -278,14 +263,11 @@ def _http_limits(label: str, server: Mapping[str, Any]) -> HttpLimits:
         if name == "max_connections" and value is None:
             continue
         if name.endswith("_timeout"):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-                or value <= 0
-            ):
+            if (isinstance(value, bool) or not isinstance(value, int | float)
+                    or not math.isfinite(value) or value <= 0):
                 raise ConfigError(
-                    f"{label}: server.{name}: must be a positive number of seconds (got {value!r})"
+                    f"{label}: server.{name}: must be a positive number of seconds (got "
+                    f"{value!r})"
                 )
             values[name] = float(value)
         else:

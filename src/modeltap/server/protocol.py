@@ -72,7 +72,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_pending:
             self._head_started = True
             if self._head_timer is None:
-                self._head_timer = self.loop.call_later(self.limits.header_timeout, self._head_late)
+                self._head_timer = self.loop.call_later(
+                    self.limits.header_timeout, self._head_late
+                )
         marks = self._marks
         super().data_received(data)
         if self.transport.is_closing():
@@ -197,10 +199,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         """Over ``max_connections``: close the connection that has waited longest for a head,
         or refuse this one when every other has a request in progress."""
         waiting = [
-            connection
-            for connection in self.connections
-            if connection is not self
-            and isinstance(connection, LimitedHttpToolsProtocol)
+            connection for connection in self.connections
+            if connection is not self and isinstance(connection, LimitedHttpToolsProtocol)
             and connection._waiting()
         ]
         if waiting:
@@ -209,12 +209,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.refusals.count("connection_evicted")
             oldest.transport.close()
         else:
-            self._refuse(
-                503,
-                "connection_limit",
-                f"the server holds its limit of "
-                f"{self._max_connections} connections, all busy: retry later",
-            )
+            self._refuse(503, "connection_limit", f"the server holds its limit of "
+                         f"{self._max_connections} connections, all busy: retry later")
 
     def _refuse(self, status: int, reason: str, message: str) -> None:
         """Answer ``status`` with ``message``, close the connection and count it as

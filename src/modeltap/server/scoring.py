@@ -73,8 +73,7 @@ class ScoringScript:
         # by parameter name, as the platform server passes them; otherwise the body as a str
         self.object_input = _is_schema_decorated(run)
         self._body_parameters = [
-            p
-            for name, p in parameters.items()
+            p for name, p in parameters.items()
             if name != "request_headers"
             and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
         ]
@@ -114,7 +113,8 @@ class ScoringScript:
             if isinstance(exc, KeyboardInterrupt):
                 raise
             raise ScoringScriptError(
-                f"init() of the scoring script {self.path} failed:\n{_script_traceback(self.path)}"
+                f"init() of the scoring script {self.path} failed:\n"
+                f"{_script_traceback(self.path)}"
             ) from exc
 
     def arguments(self, body: bytes, content_type: str) -> dict[str, Any]:
@@ -163,9 +163,8 @@ class ScoringScript:
 
     def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any] | None:
         """The /swagger.json document (None when the script declares no schema)."""
-        return build_swagger(
-            self.path, self.run_function, title=title, version=version, key_auth=key_auth
-        )
+        return build_swagger(self.path, self.run_function, title=title, version=version,
+                             key_auth=key_auth)
 
 
 def _is_schema_decorated(run: Any) -> bool:
@@ -204,11 +203,8 @@ def _response_like(value: Any) -> Response | None:
     if isinstance(status, int) and callable(get_data):
         headers = getattr(value, "headers", {})
         content_type = getattr(value, "content_type", None) or getattr(value, "mimetype", None)
-        pairs = {
-            str(k): str(v)
-            for k, v in dict(headers).items()
-            if str(k).lower() not in ("content-length", "content-type")
-        }
+        pairs = {str(k): str(v) for k, v in dict(headers).items() if str(k).lower() not in
+                 ("content-length", "content-type")}
         return Response(get_data(), status_code=status, headers=pairs, media_type=content_type)
     return None
 

@@ -56,47 +56,35 @@ def startup_lines(
         }[kind]
         if kind == "scoring":
             for name in _PAYLOAD_COLLECTIONS:
-                lines.append(
-                    f"collecting {name} (payloads of /score) -> {_where(settings, name)}"
-                    f" ({_how(settings, name)})"
-                )
+                lines.append(f"collecting {name} (payloads of /score) -> {_where(settings, name)}"
+                             f" ({_how(settings, name)})")
         pattern = _where(settings, "COLLECTION").replace("COLLECTION", "<collection>")
-        lines.append(
-            f"collecting {unnamed} -> {pattern} ({_how(settings, 'COLLECTION')}; "
-            "no collections are listed in the configuration)"
-        )
+        lines.append(f"collecting {unnamed} -> {pattern} ({_how(settings, 'COLLECTION')}; "
+                     "no collections are listed in the configuration)")
     else:
         on = sorted(name for name, entry in listed.items() if entry.enabled)
         off = sorted(name for name, entry in listed.items() if not entry.enabled)
         for name in on:
             payload = " (payloads of /score)" if name in _PAYLOAD_COLLECTIONS else ""
-            lines.append(
-                f"collecting {name}{payload} -> {_where(settings, name)} ({_how(settings, name)})"
-            )
+            lines.append(f"collecting {name}{payload} -> {_where(settings, name)} "
+                         f"({_how(settings, name)})")
         if off:
             lines.append(f"not collecting {', '.join(off)} (disabled in {settings.source})")
         if not on:
             if mlflow_without_collect:
-                lines.append(
-                    "nothing will be collected: --mlflow-model without --collect "
-                    "(add --collect to capture model_inputs and model_outputs)"
-                )
+                lines.append("nothing will be collected: --mlflow-model without --collect "
+                             "(add --collect to capture model_inputs and model_outputs)")
             else:
-                lines.append(
-                    f"nothing will be collected: no collection is enabled in {settings.source}"
-                )
+                lines.append(f"nothing will be collected: no collection is enabled in "
+                             f"{settings.source}")
     if any(line.startswith("collecting") for line in lines):
         placement = writer_placement(settings, environment)
         if placement == "process":
-            lines.append(
-                "writer: a process of its own beside each worker (writer: thread "
-                "in the YAML writes on a thread of the worker instead)"
-            )
+            lines.append("writer: a process of its own beside each worker (writer: thread "
+                         "in the YAML writes on a thread of the worker instead)")
         else:
-            lines.append(
-                "writer: a thread in each worker (writer: process in the YAML moves "
-                "it to a process of its own)"
-            )
+            lines.append("writer: a thread in each worker (writer: process in the YAML moves "
+                         "it to a process of its own)")
     return lines
 
 
@@ -109,13 +97,10 @@ def shutdown_lines(stats: PipelineStats) -> list[str]:
         counters = stats.collections[name]
         dropped = f"dropped {counters.dropped_total}"
         if counters.dropped_total:
-            reasons = ", ".join(
-                f"{reason} {count}" for reason, count in sorted(counters.dropped.items()) if count
-            )
+            reasons = ", ".join(f"{reason} {count}" for reason, count
+                                in sorted(counters.dropped.items()) if count)
             dropped += f" ({reasons})"
         sampled = f", sampled out {counters.sampled_out}" if counters.sampled_out else ""
-        lines.append(
-            f"{name}: collected {counters.collected}, written "
-            f"{counters.events_written}, {dropped}{sampled}"
-        )
+        lines.append(f"{name}: collected {counters.collected}, written "
+                     f"{counters.events_written}, {dropped}{sampled}")
     return lines

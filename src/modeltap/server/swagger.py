@@ -52,18 +52,12 @@ def build_swagger(
         "operationId": "RunMLService",
         "description": "Run the scoring script's run() on the request body.",
         "parameters": [
-            {
-                "name": "serviceInputPayload",
-                "in": "body",
-                "required": True,
-                "schema": {"$ref": "#/definitions/ServiceInput"},
-            },
+            {"name": "serviceInputPayload", "in": "body", "required": True,
+             "schema": {"$ref": "#/definitions/ServiceInput"}},
         ],
         "responses": {
-            "200": {
-                "description": "The result of run()",
-                "schema": {"$ref": "#/definitions/ServiceOutput"},
-            },
+            "200": {"description": "The result of run()",
+                    "schema": {"$ref": "#/definitions/ServiceOutput"}},
             "default": {"description": "An error", "schema": {"type": "string"}},
         },
     }
@@ -71,32 +65,21 @@ def build_swagger(
         score["security"] = [{"Bearer": []}]
     document = {
         "swagger": "2.0",
-        "info": {
-            "title": title,
-            "version": version,
-            "description": f"Scoring API of {title}, served by modeltap",
-        },
+        "info": {"title": title, "version": version,
+                 "description": f"Scoring API of {title}, served by modeltap"},
         "schemes": ["http", "https"],
         "consumes": ["application/json"],
         "produces": ["application/json"],
         "paths": {
-            "/": {
-                "get": {
-                    "operationId": "ServiceHealthCheck",
-                    "responses": {"200": {"description": "Healthy"}},
-                }
-            },
+            "/": {"get": {"operationId": "ServiceHealthCheck",
+                          "responses": {"200": {"description": "Healthy"}}}},
             "/score": {"post": score},
         },
         "definitions": {"ServiceInput": input_schema, "ServiceOutput": output_schema},
     }
     if key_auth:
         document["securityDefinitions"] = {
-            "Bearer": {
-                "type": "apiKey",
-                "name": "Authorization",
-                "in": "header",
-                "description": "Bearer <endpoint key>",
-            }
+            "Bearer": {"type": "apiKey", "name": "Authorization", "in": "header",
+                       "description": "Bearer <endpoint key>"}
         }
     return document

@@ -27,7 +27,11 @@ def json_rows_many(snapshots: Sequence[Any]) -> list[bytes | Exception]:
     out: list[bytes | Exception | None] = [None] * len(snapshots)
     groups: dict[tuple[Any, ...], list[int]] = {}
     for index, snapshot in enumerate(snapshots):
-        if type(snapshot) is PandasSnapshot and snapshot.frozen and snapshot.rows <= SMALL_ROWS:
+        if (
+            type(snapshot) is PandasSnapshot
+            and snapshot.frozen
+            and snapshot.rows <= SMALL_ROWS
+        ):
             groups.setdefault(snapshot.signature, []).append(index)
     for indices in groups.values():
         if len(indices) > 1:
@@ -91,3 +95,5 @@ def _pandas_rows_together(snapshots: list[PandasSnapshot]) -> list[bytes | None]
         except (TypeError, orjson.JSONEncodeError):
             out.append(None)
     return out
+
+

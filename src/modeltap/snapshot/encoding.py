@@ -100,3 +100,4 @@ def rows_json(names: Sequence[str], columns: list[Any], rows: int) -> bytes:
         return orjson.dumps([{}] * rows)
     records = [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
     return orjson.dumps(records, option=ORJSON_OPTIONS, default=orjson_default)
+

@@ -223,3 +223,5 @@ class PandasSnapshot:
         if table is not None:
             return table
         return pa.Table.from_pandas(self.frame, preserve_index=False, nthreads=1)
+
+

@@ -69,3 +69,4 @@ instructions with this memo, 168.6k without (callgrind, ``bench/request_path.py`
 frame, 300 calls; the same code moves by up to about 4k with the harness's allocation
 pattern)."""
 _KNOWN_NAMES_KEPT = 256  # emptied when full: the memo stays small whatever the caller sends
+

@@ -35,9 +35,8 @@ def _is_text(content_type: str) -> bool:
     return content_type.startswith("text/") or content_type in _TEXT_TYPES
 
 
-def encode_body(
-    body: bytes, content_type: str, *, trusted_json: bool = False
-) -> tuple[bytes, str, bool]:
+def encode_body(body: bytes, content_type: str, *, trusted_json: bool = False) -> tuple[bytes, str,
+                                                                                         bool]:
     """(JSON for ``data``, the ``datacontenttype``, whether it is base64) of an HTTP body."""
     media = content_type.split(";", 1)[0].strip().lower()
     if not body:

@@ -126,3 +126,5 @@ class ColumnsSnapshot:
         import pyarrow as pa
 
         return pa.table(self.columns)
+
+

@@ -57,3 +57,5 @@ class PolarsSnapshot:
     def to_arrow(self) -> pa.Table:
         """The frame as an Arrow table."""
         return self.frame.to_arrow()
+
+

@@ -23,7 +23,6 @@ __all__ = [
     "open_tree",
 ]
 
-
 def open_destination(
     url: str, storage_options: dict[str, Any] | None = None, *, durable: bool = True
 ) -> Destination:

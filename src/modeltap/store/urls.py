@@ -33,5 +33,6 @@ def check_destination(url: str) -> None:
     module, extra = _EXTRAS.get(scheme, ("", ""))
     if module and importlib.util.find_spec(module) is None:
         raise MissingDependencyError(
-            f'destination {url!r} needs the {module} package: pip install "modeltap[{extra}]"'
+            f"destination {url!r} needs the {module} package: "
+            f'pip install "modeltap[{extra}]"'
         )

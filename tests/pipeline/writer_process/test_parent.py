@@ -201,15 +201,8 @@ def test_a_frame_the_writer_process_keeps_dying_on_is_dropped_and_counted(
     frame = pd.DataFrame({"x": [1]})
     collector.collect(frame, BasicCorrelationContext(id="first"))
     assert modeltap.flush(timeout=60)
-    poison = Event(
-        "model_inputs",
-        time.time_ns(),
-        "poison",
-        "poison",
-        "x",
-        _Poison(),  # type: ignore[arg-type]
-        "ep/dep/model_inputs",
-    )
+    poison = Event("model_inputs", time.time_ns(), "poison", "poison", "x", _Poison(),  # type: ignore[arg-type]
+                   "ep/dep/model_inputs")
     get_runtime().queue.put(poison)
     assert modeltap.flush(timeout=120)
     collector.collect(frame, BasicCorrelationContext(id="after"))
@@ -457,7 +450,9 @@ def test_events_a_killed_writer_process_had_not_written_are_counted_as_writer_lo
     configure_tap()  # a new pipeline adopts the killed writer's spool folder
     assert modeltap.start()
     assert modeltap.flush(timeout=60)
-    assert _correlation_ids(data_dir, "model_inputs") == Counter({f"e{n}": 1 for n in range(20)})
+    assert _correlation_ids(data_dir, "model_inputs") == Counter(
+        {f"e{n}": 1 for n in range(20)}
+    )
 
 
 def test_a_stop_stuck_on_the_destination_ends_at_the_writers_stop_timeout(
@@ -469,49 +464,27 @@ def test_a_stop_stuck_on_the_destination_ends_at_the_writers_stop_timeout(
     commit shows as waiting in its spool."""
     hole = socket.create_server(("127.0.0.1", 0))
     try:
-        settings = load_settings(
-            {
-                "endpoint_name": "ep",
-                "name": "dep",
-                "data_collector": {
-                    "destination": "s3://bucket/data",
-                    "spool_dir": str(tmp_path / "spool"),
-                    "fsync": "never",
-                    "storage_options": {
-                        "key": "k",
-                        "secret": "s",
-                        "endpoint_url": f"http://127.0.0.1:{hole.getsockname()[1]}",
-                        "config_kwargs": {"read_timeout": 600, "retries": {"max_attempts": 1}},
-                    },
-                },
-            }
-        )
+        settings = load_settings({"endpoint_name": "ep", "name": "dep", "data_collector": {
+            "destination": "s3://bucket/data", "spool_dir": str(tmp_path / "spool"),
+            "fsync": "never", "storage_options": {
+                "key": "k", "secret": "s",
+                "endpoint_url": f"http://127.0.0.1:{hole.getsockname()[1]}",
+                "config_kwargs": {"read_timeout": 600, "retries": {"max_attempts": 1}},
+            },
+        }})
         collector = settings.collector
-        queue = EventQueue(
-            max_events=collector.queue_max_events,
-            max_bytes=collector.queue_max_bytes,
-            policy=collector.full_policy,
-            block_timeout=collector.block_timeout,
-        )
+        queue = EventQueue(max_events=collector.queue_max_events,
+                           max_bytes=collector.queue_max_bytes, policy=collector.full_policy,
+                           block_timeout=collector.block_timeout)
         stats = StatsRecorder()
         drops: list[ModelTapError] = []
-        writer = WriterProcess(
-            settings, queue, stats, lambda error, name: drops.append(error), stop_timeout=1.0
-        )
+        writer = WriterProcess(settings, queue, stats, lambda error, name: drops.append(error),
+                               stop_timeout=1.0)
         writer.start()
         assert writer.launch(60)
         for number in range(5):
-            queue.put(
-                Event(
-                    "model_inputs",
-                    time.time_ns(),
-                    f"e{number}",
-                    f"e{number}",
-                    "list",
-                    take_snapshot([{"x": number}]),
-                    "ep/dep/model_inputs",
-                )
-            )
+            queue.put(Event("model_inputs", time.time_ns(), f"e{number}", f"e{number}", "list",
+                            take_snapshot([{"x": number}]), "ep/dep/model_inputs"))
         deadline = time.monotonic() + 60
         while writer.combined(stats.snapshot()).total("events_written") < 5:
             assert time.monotonic() < deadline, "the writer process did not write the events"
@@ -542,9 +515,8 @@ def test_a_stop_stuck_on_the_destination_ends_at_the_writers_stop_timeout(
 def test_the_stop_timeout_must_be_positive(configure_tap: ConfigureTap) -> None:
     """A stop_timeout that is not a positive number of seconds is refused, naming it."""
     settings = configure_tap(writer="process")
-    queue = EventQueue(
-        max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy, block_timeout=1
-    )
+    queue = EventQueue(max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy,
+                       block_timeout=1)
     with pytest.raises(ConfigError, match="stop_timeout must be a positive number"):
         WriterProcess(settings, queue, StatsRecorder(), None, stop_timeout=0)
 
@@ -556,24 +528,14 @@ def test_an_abort_counts_what_waits_in_the_queue_and_ends_its_flushes(
     ``writer_lost``, a flush waiting behind them ends, reported incomplete, and no writer
     process is started for them."""
     settings = configure_tap(writer="process")
-    queue = EventQueue(
-        max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy, block_timeout=1
-    )
+    queue = EventQueue(max_events=10, max_bytes=1 << 20, policy=settings.collector.full_policy,
+                       block_timeout=1)
     stats = StatsRecorder()
     drops: list[ModelTapError] = []
     writer = WriterProcess(settings, queue, stats, lambda error, name: drops.append(error))
     for number in range(3):
-        queue.put(
-            Event(
-                "model_inputs",
-                time.time_ns(),
-                f"e{number}",
-                f"e{number}",
-                "list",
-                take_snapshot([{"x": number}]),
-                "ep/dep/model_inputs",
-            )
-        )
+        queue.put(Event("model_inputs", time.time_ns(), f"e{number}", f"e{number}", "list",
+                        take_snapshot([{"x": number}]), "ep/dep/model_inputs"))
     flush = FlushRequest()
     queue.put_control(flush)
     writer.abort()

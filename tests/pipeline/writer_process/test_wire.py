@@ -65,9 +65,7 @@ def test_queued_events_travel_as_plain_tuples() -> None:
     assert all(type(event) is tuple for event in back)
     assert [e[:9] for e in back] == [e[:9] for e in events]
     assert [Event.unpack(e).snapshot.to_json_rows() for e in back] == [
-        b'[{"x":1.5}]',
-        b'[{"y":"a"}]',
-        b'[{"a":1}]',
+        b'[{"x":1.5}]', b'[{"y":"a"}]', b'[{"a":1}]'
     ]
 
 

@@ -13,7 +13,8 @@ FEATURES = ["age", "income"]
 ROWS = [[25.0, 20.0], [65.0, 80.0], [40.0, 55.5]]
 BODIES: dict[str, dict[str, Any]] = {
     "dataframe_split": {"dataframe_split": {"columns": FEATURES, "data": ROWS}},
-    "dataframe_records": {"dataframe_records": [dict(zip(FEATURES, r, strict=True)) for r in ROWS]},
+    "dataframe_records": {"dataframe_records": [dict(zip(FEATURES, r, strict=True))
+                                                for r in ROWS]},
     "instances": {"instances": [dict(zip(FEATURES, r, strict=True)) for r in ROWS]},
     "inputs": {"inputs": {name: [r[i] for r in ROWS] for i, name in enumerate(FEATURES)}},
 }

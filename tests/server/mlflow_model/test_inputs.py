@@ -53,14 +53,10 @@ def test_csv_and_parquet_read_as_frames(parser: InputParser) -> None:
 
 def test_missing_columns_are_named_with_mlflows_schema_codes(parser: InputParser) -> None:
     """A missing column is refused before the model as MLflow's schema enforcement refuses it."""
-    refused = _refusal(
-        parser, b'{"dataframe_records": [{"age": 1, "incme": 2}]}', "application/json"
-    )
+    refused = _refusal(parser, b'{"dataframe_records": [{"age": 1, "incme": 2}]}',
+                       "application/json")
     assert (refused.status, refused.code, refused.error_class) == (
-        400,
-        "INVALID_PARAMETER_VALUE",
-        "SCHEMA_ENFORCEMENT_FAILED",
-    )
+        400, "INVALID_PARAMETER_VALUE", "SCHEMA_ENFORCEMENT_FAILED")
     assert "'income'" in refused.message and "incme" in refused.message
 
 
@@ -90,8 +86,7 @@ def test_bad_bodies_say_what_is_expected(
 def test_unconvertible_value_keeps_mlflows_classification(parser: InputParser) -> None:
     """A value MLflow cannot convert is refused with the code MLflow gave it."""
     refused = _refusal(
-        parser,
-        b'{"dataframe_split": {"columns": ["age", "income"], "data": [["old", 1]]}}',
+        parser, b'{"dataframe_split": {"columns": ["age", "income"], "data": [["old", 1]]}}',
         "application/json",
     )
     assert (refused.status, refused.code) == (400, "BAD_REQUEST")

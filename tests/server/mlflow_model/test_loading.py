@@ -15,7 +15,6 @@ from tests.server.mlflow_model.conftest import BODIES, ROWS, expected_prediction
 
 pytestmark = pytest.mark.slow
 
-
 def test_not_an_mlflow_folder_stops_start_up(tmp_path: Path, server_dir: Path) -> None:
     """A folder without MLmodel stops start-up with a non-zero exit that says why."""
     pytest.importorskip("mlflow")
@@ -28,15 +27,11 @@ def test_without_mlflow_the_install_hint_is_given(tmp_path: Path) -> None:
     """With mlflow not importable, --mlflow-model exits 2 with the pip install hint."""
     import subprocess
 
-    program = (
-        "import sys; sys.modules['mlflow'] = None; from modeltap.cli import main; sys.exit(main())"
-    )
+    program = ("import sys; sys.modules['mlflow'] = None; from modeltap.cli import main; "
+               "sys.exit(main())")
     result = subprocess.run(
         [sys.executable, "-c", program, "serve", "--mlflow-model", str(tmp_path), "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 2
     assert 'pip install "modeltap[mlflow]"' in result.stderr
@@ -51,10 +46,8 @@ def test_model_saved_with_mlflow_defaults_is_served(server_dir: Path) -> None:
     frame, labels = training_frame()
     folder = server_dir / "default-model"
     mlflow_sklearn.save_model(LogisticRegression().fit(frame, labels), str(folder))
-    with (
-        running(server_dir, "serve", "--mlflow-model", str(folder)) as server,
-        server.client() as client,
-    ):
+    with running(server_dir, "serve", "--mlflow-model", str(folder)) as server, \
+            server.client() as client:
         reply = client.post("/invocations", json=BODIES["dataframe_split"])
     assert reply.status_code == 200, reply.text
     assert reply.json() == {"predictions": expected_predictions(folder, ROWS)}
@@ -100,12 +93,8 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
         "MLFLOW_ALLOW_FILE_STORE": "true",  # MLflow 3 wants a database; files are enough here
     }
     result = subprocess.run(
-        [sys.executable, "-c", _LOG_AND_REGISTER],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=Path(__file__).resolve().parents[3],
-        env=environment,
+        [sys.executable, "-c", _LOG_AND_REGISTER], capture_output=True, text=True,
+        timeout=300, cwd=Path(__file__).resolve().parents[3], env=environment,
     )
     assert result.returncode == 0, result.stderr
     return Registry(environment, result.stdout.split()[-1])
@@ -129,10 +118,8 @@ def test_model_uris_are_resolved_by_mlflow(
     downloads.mkdir(parents=True)
     environment = {**registry.environment, "TMPDIR": str(downloads)}
     uri = _uri(kind, registry, model_dir)
-    with (
-        running(server_dir, "serve", "--mlflow-model", uri, env=environment) as server,
-        server.client() as client,
-    ):
+    with running(server_dir, "serve", "--mlflow-model", uri, env=environment) as server, \
+            server.client() as client:
         reply = client.post("/invocations", json=BODIES["dataframe_split"])
         copies = list(downloads.glob("modeltap-mlflow-model-*"))
     assert reply.status_code == 200, reply.text
@@ -161,20 +148,9 @@ def test_unresolvable_uri_is_one_line_and_exit_1(
     naming the URI, instead of being taken as a folder under the current one."""
     uri = uri.format(run_id=registry.run_id)
     result = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import sys; from modeltap.cli import main; sys.exit(main())",
-            "serve",
-            "--mlflow-model",
-            uri,
-            "--port",
-            "0",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
+        [sys.executable, "-c", "import sys; from modeltap.cli import main; sys.exit(main())",
+         "serve", "--mlflow-model", uri, "--port", "0"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
         env={**registry.environment, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"},
     )
     lines = [line for line in result.stderr.splitlines() if line.strip()]

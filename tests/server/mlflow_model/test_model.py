@@ -20,23 +20,14 @@ def test_model_without_signature_takes_tensors(tmp_path: Path) -> None:
     features = np.random.default_rng(1).normal(size=(50, 2))
     folder = tmp_path / "model"
     mlflow_sklearn.save_model(
-        LinearRegression().fit(features, features @ [1.0, 2.0]),
-        str(folder),
+        LinearRegression().fit(features, features @ [1.0, 2.0]), str(folder),
         pip_requirements=["scikit-learn", "skops"],
     )
     data = tmp_path / "data"
-    modeltap.configure(
-        {
-            "data_collector": {
-                "destination": str(data),
-                "fsync": "never",
-                "collections": {
-                    "model_inputs": {"enabled": True},
-                    "model_outputs": {"enabled": True},
-                },
-            }
-        }
-    )
+    modeltap.configure({"data_collector": {
+        "destination": str(data), "fsync": "never",
+        "collections": {"model_inputs": {"enabled": True}, "model_outputs": {"enabled": True}},
+    }})
     model = MlflowModel(folder)
     answer = model.score(b'{"instances": [[1, 2], [3, 4]]}', "application/json")
     failed = model.score(b'{"instances": [[1, 2, 3]]}', "application/json")

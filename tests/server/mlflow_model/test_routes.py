@@ -53,49 +53,37 @@ CASES: dict[str, Case] = {
     "JSON number": Case("POST", "/invocations", b"3"),
     "not UTF-8": Case("POST", "/invocations", b'{"inputs": "\xff\xfe"}'),
     "no input format": Case("POST", "/invocations", b'{"data": [[1, 2]]}'),
-    "two input formats": Case(
-        "POST", "/invocations", b'{"inputs": [[1, 2]], "instances": [[1, 2]]}'
-    ),
+    "two input formats": Case("POST", "/invocations",
+                              b'{"inputs": [[1, 2]], "instances": [[1, 2]]}'),
     "missing column": Case("POST", "/invocations", b'{"dataframe_records": [{"age": 1.0}]}'),
     "unconvertible value": Case(
-        "POST",
-        "/invocations",
+        "POST", "/invocations",
         b'{"dataframe_split": {"columns": ["age", "income"], "data": [["old", 1.0]]}}',
     ),
     "split not an object": Case("POST", "/invocations", b'{"dataframe_split": [1, 2]}'),
     "records not a list": Case("POST", "/invocations", b'{"dataframe_records": 5}'),
     "params not an object": Case(
-        "POST",
-        "/invocations",
+        "POST", "/invocations",
         b'{"dataframe_records": [{"age": 1.0, "income": 2.0}], "params": [1]}',
     ),
     "unknown content type": Case("POST", "/invocations", b"<rows/>", "application/xml"),
     "charset not UTF-8": Case("POST", "/invocations", b"{}", "application/json; charset=latin-1"),
-    "unknown content type parameter": Case(
-        "POST", "/invocations", b"{}", "application/json; foo=bar"
-    ),
+    "unknown content type parameter": Case("POST", "/invocations", b"{}",
+                                           "application/json; foo=bar"),
     "malformed CSV": Case("POST", "/invocations", b'age,income\n1,2,3,4\n"x', "text/csv"),
-    "CSV value of the wrong type": Case("POST", "/invocations", b"age,income\nold,1\n", "text/csv"),
+    "CSV value of the wrong type": Case("POST", "/invocations", b"age,income\nold,1\n",
+                                        "text/csv"),
     "CSV missing column": Case("POST", "/invocations", b"age\n1\n", "text/csv"),
     "CSV not UTF-8": Case("POST", "/invocations", b"age,income\n\xff,1\n", "text/csv"),
-    "malformed Parquet": Case(
-        "POST", "/invocations", b"PAR1nope", "application/vnd.apache.parquet"
-    ),
+    "malformed Parquet": Case("POST", "/invocations", b"PAR1nope",
+                              "application/vnd.apache.parquet"),
     "Parquet missing column": Case(
-        "POST",
-        "/invocations",
-        _parquet(pd.DataFrame({"age": [1.0]})),
+        "POST", "/invocations", _parquet(pd.DataFrame({"age": [1.0]})),
         "application/vnd.apache.parquet",
     ),
-    "scored": Case(
-        "POST",
-        "/invocations",
-        pd.DataFrame(ROWS, columns=FEATURES)
-        .to_json(orient="split", index=False)
-        .replace('{"columns"', '{"dataframe_split": {"columns"', 1)
-        .encode()
-        + b"}",
-    ),
+    "scored": Case("POST", "/invocations", pd.DataFrame(ROWS, columns=FEATURES).to_json(
+        orient="split", index=False).replace('{"columns"', '{"dataframe_split": {"columns"', 1)
+        .encode() + b"}"),
 }
 
 
@@ -124,10 +112,8 @@ def modeltap_answers(
 ) -> Iterator[dict[str, httpx.Response]]:
     """What ``modeltap serve --mlflow-model`` answers to each case, over HTTP."""
     folder = tmp_path_factory.mktemp("routes")
-    with (
-        running(folder, "serve", "--mlflow-model", str(model_dir)) as server,
-        server.client() as client,
-    ):
+    with running(folder, "serve", "--mlflow-model", str(model_dir)) as server, \
+            server.client() as client:
         yield {name: _send(client, case) for name, case in CASES.items()}
 
 
@@ -142,8 +128,7 @@ def _media(reply: httpx.Response) -> str:
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_answers_as_mlflow_does(
-    name: str,
-    mlflow_answers: dict[str, httpx.Response],
+    name: str, mlflow_answers: dict[str, httpx.Response],
     modeltap_answers: dict[str, httpx.Response],
 ) -> None:
     """Same status and media type as MLflow's server; JSON errors with its error_code,

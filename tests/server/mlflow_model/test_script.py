@@ -24,7 +24,6 @@ from tests.server.mlflow_model.conftest import BODIES, FEATURES, ROWS, expected_
 
 pytestmark = pytest.mark.slow
 
-
 @dataclass
 class Session:
     """What one server answered, and where it stored its data."""
@@ -38,10 +37,8 @@ class Session:
 def collected(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Session:
     """``--mlflow-model --collect``: every format on /score and /invocations, then stopped."""
     folder = tmp_path_factory.mktemp("collect")
-    with (
-        running(folder, "serve", "--mlflow-model", str(model_dir), "--collect") as server,
-        server.client() as client,
-    ):
+    with running(folder, "serve", "--mlflow-model", str(model_dir), "--collect") as server, \
+            server.client() as client:
         session = Session(server.data_dir, 0)
         for form, body in BODIES.items():
             for route in ("/score", "/invocations"):
@@ -50,25 +47,21 @@ def collected(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Sess
                 )
         csv = pd.DataFrame(ROWS, columns=FEATURES).to_csv(index=False)
         session.replies["csv"] = client.post(
-            "/invocations",
-            content=csv,
-            headers={"content-type": "text/csv", "x-request-id": "csv"},
+            "/invocations", content=csv, headers={"content-type": "text/csv",
+                                                  "x-request-id": "csv"},
         )
         parquet = io.BytesIO()
         pd.DataFrame(ROWS, columns=FEATURES).to_parquet(parquet)
         session.replies["parquet"] = client.post(
-            "/invocations",
-            content=parquet.getvalue(),
+            "/invocations", content=parquet.getvalue(),
             headers={"content-type": "application/vnd.apache.parquet"},
         )
         session.replies["missing"] = client.post(
-            "/score",
-            json={"dataframe_records": [{"age": 30.0, "incme": 1.0}]},
+            "/score", json={"dataframe_records": [{"age": 30.0, "incme": 1.0}]},
             headers={"x-request-id": "missing"},
         )
         session.replies["wrong type"] = client.post(
-            "/score",
-            json={"dataframe_split": {"columns": FEATURES, "data": [["old", 1.0]]}},
+            "/score", json={"dataframe_split": {"columns": FEATURES, "data": [["old", 1.0]]}},
             headers={"x-request-id": "wrong-type"},
         )
         session.replies["no format"] = client.post("/score", json={"data": ROWS})
@@ -128,10 +121,8 @@ def test_swagger_is_made_from_the_signature(collected: Session) -> None:
     document = collected.replies["swagger"].json()
     assert set(document["paths"]) >= {"/score", "/invocations"}
     records = document["definitions"]["ServiceInput"]["properties"]["dataframe_records"]
-    assert records["items"]["properties"] == {
-        "age": {"type": "number"},
-        "income": {"type": "number"},
-    }
+    assert records["items"]["properties"] == {"age": {"type": "number"},
+                                              "income": {"type": "number"}}
     assert records["items"]["required"] == FEATURES
 
 
@@ -170,26 +161,20 @@ def test_yaml_model_type_mlflow_with_payloads(model_dir: Path, server_dir: Path)
         name="blue",
         model=str(model_dir),
         model_type="mlflow",
-        data_collector={
-            "collections": {
-                name: {"enabled": "True"}
-                for name in ("model_inputs", "model_outputs", "request", "response")
-            }
-        },
+        data_collector={"collections": {
+            name: {"enabled": "True"}
+            for name in ("model_inputs", "model_outputs", "request", "response")
+        }},
     )
-    with running(server_dir, "serve", "-f", str(deployment)) as server, server.client() as client:
-        reply = client.post(
-            "/score", json=BODIES["dataframe_split"], headers={"x-request-id": "yaml-1"}
-        )
+    with running(server_dir, "serve", "-f", str(deployment)) as server, \
+            server.client() as client:
+        reply = client.post("/score", json=BODIES["dataframe_split"],
+                            headers={"x-request-id": "yaml-1"})
         assert reply.status_code == 200
     assert server.process.returncode == 0
     data = str(server.data_dir)
-    for collection, rows in (
-        ("model_inputs", 3),
-        ("model_outputs", 3),
-        ("request", 1),
-        ("response", 1),
-    ):
+    for collection, rows in (("model_inputs", 3), ("model_outputs", 3), ("request", 1),
+                             ("response", 1)):
         frame = modeltap.read(f"credit-blue-{collection}", destination=data)
         assert frame["correlationid"].tolist() == ["yaml-1"] * rows, collection
     request = modeltap.read("credit-blue-request", destination=data)
@@ -198,10 +183,8 @@ def test_yaml_model_type_mlflow_with_payloads(model_dir: Path, server_dir: Path)
 
 def test_without_collect_nothing_is_stored(model_dir: Path, server_dir: Path) -> None:
     """--mlflow-model alone scores but collects nothing: --collect is the switch."""
-    with (
-        running(server_dir, "serve", "--mlflow-model", str(model_dir)) as server,
-        server.client() as client,
-    ):
+    with running(server_dir, "serve", "--mlflow-model", str(model_dir)) as server, \
+            server.client() as client:
         assert client.post("/invocations", json=BODIES["inputs"]).status_code == 200
     assert server.process.returncode == 0
     assert not list(server.data_dir.rglob("*.jsonl"))
@@ -215,18 +198,10 @@ def test_module_is_a_scoring_script_in_process(
     from modeltap.server import mlflow_model
 
     data = tmp_path / "data"
-    modeltap.configure(
-        {
-            "data_collector": {
-                "destination": str(data),
-                "fsync": "never",
-                "collections": {
-                    "model_inputs": {"enabled": True},
-                    "model_outputs": {"enabled": True},
-                },
-            }
-        }
-    )
+    modeltap.configure({"data_collector": {
+        "destination": str(data), "fsync": "never",
+        "collections": {"model_inputs": {"enabled": True}, "model_outputs": {"enabled": True}},
+    }})
     monkeypatch.setenv("MODELTAP_MODEL_DIR", str(model_dir))
     mlflow_model.init()
     token = set_current_context(BasicCorrelationContext(id="in-process"))
@@ -253,10 +228,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     demo = Path(__file__).resolve().parents[3] / "examples" / "server" / "demo.py"
     result = subprocess.run(
         [sys.executable, str(demo), "--requests", "40"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=tmp_path,
+        capture_output=True, text=True, timeout=180, cwd=tmp_path,
         env={**os.environ, "TMPDIR": str(tmp_path)},  # its work folder lands in tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -35,7 +35,6 @@ def run(raw_data):
     if mode == "text":
         return "plain text answer"
     if mode == "response":
-        return Response(
-            b"custom", status_code=201, headers={"x-custom": "yes"}, media_type="text/plain"
-        )
+        return Response(b"custom", status_code=201, headers={"x-custom": "yes"},
+                        media_type="text/plain")
     return {"scores": scored, "pid": os.getpid()}

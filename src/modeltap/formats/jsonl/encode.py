@@ -82,7 +82,7 @@ def _line(event: Event, envelope: EnvelopeSource, data: bytes) -> bytes:
             model,
             orjson.dumps(event.data_type),
             agent,
-            f'{size - 1}/{size}"}}\n'.encode(),
+            f"{size - 1}/{size}\"}}\n".encode(),
         )
     )
 

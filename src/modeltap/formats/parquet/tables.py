@@ -182,7 +182,9 @@ def _expand_constant(column: pa.ChunkedArray) -> pa.ChunkedArray:
 def _repeated(values: list[str], counts: np.ndarray[Any, Any]) -> pa.Array:
     """``values[i]`` on ``counts[i]`` rows each, dictionary-encoded."""
     indices = np.repeat(np.arange(len(values), dtype=np.int32), counts)
-    return pa.DictionaryArray.from_arrays(pa.array(indices), pa.array(values, pa.large_string()))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(indices), pa.array(values, pa.large_string())
+    )
 
 
 def batch_tables(

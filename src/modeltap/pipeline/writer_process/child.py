@@ -113,12 +113,7 @@ class WriterChild:
         # each turn what is in the spool
         self._ack = ack_mode(settings) == "spool"
         self.writer = Writer(
-            settings,
-            self.queue,
-            self.stats,
-            self.spool,
-            envelope_for(settings),
-            self._dropped,
+            settings, self.queue, self.stats, self.spool, envelope_for(settings), self._dropped,
             on_turn=self._turned if self._ack else None,
         )
         self._stopped = threading.Event()

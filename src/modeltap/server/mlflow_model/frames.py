@@ -30,9 +30,9 @@ def input_frame(data: Any, names: list[str] | None) -> pd.DataFrame | None:
     if array.ndim == 0 or array.dtype == object:
         return None
     array = array.reshape(len(array), -1) if array.ndim > 1 else array.reshape(-1, 1)
-    labels = (
-        names if names and len(names) == array.shape[1] else [str(i) for i in range(array.shape[1])]
-    )
+    labels = names if names and len(names) == array.shape[1] else [
+        str(i) for i in range(array.shape[1])
+    ]
     return pd.DataFrame(array, columns=labels)
 
 

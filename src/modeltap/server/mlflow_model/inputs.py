@@ -28,9 +28,7 @@ CONTENT_TYPES = (JSON, _CSV, _PARQUET)
 def refusal(exc: Any, message: str) -> ModelInputError:
     """A refusal of ``message`` classified as mlflow classified ``exc`` (an MlflowException)."""
     return ModelInputError(
-        message,
-        status=int(exc.get_http_status_code()),
-        code=str(exc.error_code),
+        message, status=int(exc.get_http_status_code()), code=str(exc.error_code),
         error_class=getattr(exc, "error_class", None),  # MLflow 3 classifies errors further
     )
 
@@ -100,8 +98,7 @@ class InputParser:
         if len(keys) != 1:
             raise ModelInputError(
                 f"{_expected()}; got the fields {sorted(document)}"
-                if not keys
-                else f"give exactly one input format, got {keys}"
+                if not keys else f"give exactly one input format, got {keys}"
             )
         # passed on as sent: the model checks params against its schema, as MLflow does
         params = document.get("params")
@@ -157,9 +154,9 @@ class InputParser:
             extra = sorted(present - set(self.names or []))
             hint = f"; got unexpected {extra}" if extra else ""
             raise ModelInputError(  # MLflow's schema enforcement refuses it with these codes
-                f"missing required {noun} {names}: the model signature expects {self.schema}{hint}",
-                code="INVALID_PARAMETER_VALUE",
-                error_class="SCHEMA_ENFORCEMENT_FAILED",
+                f"missing required {noun} {names}: the model signature expects "
+                f"{self.schema}{hint}",
+                code="INVALID_PARAMETER_VALUE", error_class="SCHEMA_ENFORCEMENT_FAILED",
             )
 
 

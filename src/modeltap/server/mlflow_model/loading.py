@@ -72,9 +72,8 @@ def local_model_folder(location: str, *, source: str = "--mlflow-model") -> Path
         target = tempfile.mkdtemp(prefix="modeltap-mlflow-model-")
         _remove_at_exit(target)
         try:
-            folder = Path(
-                mlflow.artifacts.download_artifacts(artifact_uri=location, dst_path=target)
-            )
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=location,
+                                                              dst_path=target))
         except Exception as exc:
             reason = " ".join(str(getattr(exc, "message", exc)).split())
             raise ModelUriError(

@@ -64,12 +64,8 @@ class MlflowModel:
     def swagger(self, *, title: str, version: str, key_auth: bool) -> dict[str, Any]:
         """A Swagger 2.0 document of /score and /invocations from the model's signature."""
         return signature_swagger(
-            self.parser,
-            model_name=self.model_dir.name,
-            description=self.describe(),
-            title=title,
-            version=version,
-            key_auth=key_auth,
+            self.parser, model_name=self.model_dir.name, description=self.describe(),
+            title=title, version=version, key_auth=key_auth,
         )
 
     def parse(self, body: bytes, content_type: str) -> tuple[Any, dict[str, Any] | None]:
@@ -90,10 +86,8 @@ class MlflowModel:
             raise refusal(exc, self.parser.signature_message(detail(exc.message))) from None
         except Exception as exc:
             context = current_context()
-            logger.exception(
-                "the MLflow model failed on a request (x-request-id %s)",
-                context.get_id() if context is not None else "-",
-            )
+            logger.exception("the MLflow model failed on a request (x-request-id %s)",
+                             context.get_id() if context is not None else "-")
             raise ModelInputError(
                 "Encountered an unexpected error while evaluating the model. Verify that the "
                 f"input is compatible with the model: {type(exc).__name__}: {exc}"

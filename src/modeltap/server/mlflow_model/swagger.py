@@ -23,12 +23,7 @@ def _json_type(kind: Any) -> dict[str, Any]:
 
 
 def signature_swagger(
-    parser: InputParser,
-    *,
-    model_name: str,
-    description: str,
-    title: str,
-    version: str,
+    parser: InputParser, *, model_name: str, description: str, title: str, version: str,
     key_auth: bool,
 ) -> dict[str, Any]:
     """The document for a model whose inputs ``parser`` reads."""
@@ -36,18 +31,15 @@ def signature_swagger(
     row: dict[str, Any] = {"type": "object"}
     if schema is not None and not schema.is_tensor_spec():
         row["properties"] = {
-            str(spec.name): _json_type(spec.type) for spec in schema.inputs if spec.name is not None
+            str(spec.name): _json_type(spec.type) for spec in schema.inputs
+            if spec.name is not None
         }
         if parser.required:
             row["required"] = parser.required
-    split: dict[str, Any] = {
-        "type": "object",
-        "properties": {
-            "columns": {"type": "array", "items": {"type": "string"}},
-            "data": {"type": "array", "items": {"type": "array", "items": {}}},
-        },
-        "required": ["data"],
-    }
+    split: dict[str, Any] = {"type": "object", "properties": {
+        "columns": {"type": "array", "items": {"type": "string"}},
+        "data": {"type": "array", "items": {"type": "array", "items": {}}},
+    }, "required": ["data"]}
     if parser.names:
         split["properties"]["columns"]["example"] = parser.names
     service_input = {
@@ -65,34 +57,21 @@ def signature_swagger(
     operation: dict[str, Any] = {
         "description": f"Predict with the MLflow model {model_name}",
         "consumes": list(CONTENT_TYPES),
-        "parameters": [
-            {
-                "name": "body",
-                "in": "body",
-                "required": True,
-                "schema": {"$ref": "#/definitions/ServiceInput"},
-            }
-        ],
+        "parameters": [{"name": "body", "in": "body", "required": True,
+                        "schema": {"$ref": "#/definitions/ServiceInput"}}],
         "responses": {
-            "200": {
-                "description": "The predictions",
-                "schema": {"$ref": "#/definitions/ServiceOutput"},
-            },
-            "400": {
-                "description": "Input the model cannot score (names the column)",
-                "schema": {"$ref": "#/definitions/Error"},
-            },
+            "200": {"description": "The predictions",
+                    "schema": {"$ref": "#/definitions/ServiceOutput"}},
+            "400": {"description": "Input the model cannot score (names the column)",
+                    "schema": {"$ref": "#/definitions/Error"}},
         },
     }
     if key_auth:
         operation["security"] = [{"Bearer": []}]
     document: dict[str, Any] = {
         "swagger": "2.0",
-        "info": {
-            "title": title,
-            "version": version,
-            "description": f"{description}, served by modeltap",
-        },
+        "info": {"title": title, "version": version,
+                 "description": f"{description}, served by modeltap"},
         "schemes": ["http", "https"],
         "produces": [JSON],
         "paths": {
@@ -102,23 +81,14 @@ def signature_swagger(
         },
         "definitions": {
             "ServiceInput": service_input,
-            "ServiceOutput": {
-                "type": "object",
-                "properties": {"predictions": {"type": "array", "items": {}}},
-            },
-            "Error": {
-                "type": "object",
-                "properties": {"error_code": {"type": "string"}, "message": {"type": "string"}},
-            },
+            "ServiceOutput": {"type": "object", "properties": {
+                "predictions": {"type": "array", "items": {}}}},
+            "Error": {"type": "object", "properties": {
+                "error_code": {"type": "string"}, "message": {"type": "string"}}},
         },
     }
     if key_auth:
-        document["securityDefinitions"] = {
-            "Bearer": {
-                "type": "apiKey",
-                "name": "Authorization",
-                "in": "header",
-                "description": "Bearer <endpoint key>",
-            }
-        }
+        document["securityDefinitions"] = {"Bearer": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "description": "Bearer <endpoint key>"}}
     return document
