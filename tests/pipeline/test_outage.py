@@ -81,7 +81,6 @@ def _configure(url: str, options: dict[str, Any], spool: Path, **extra: Any) -> 
     modeltap.configure({"endpoint_name": "ep", "name": "dep", "data_collector": section})
 
 
-@pytest.mark.slow
 def _wait_for_commits(files: int, timeout: float = 120.0) -> None:
     """Until the pipeline has committed ``files`` files in all."""
     deadline = time.monotonic() + timeout
@@ -90,6 +89,7 @@ def _wait_for_commits(files: int, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow
 def test_outage_under_load_commits_every_event_exactly_once(s3: MotoS3, tmp_path: Path) -> None:
     """Every event collected before, during and after an outage is committed exactly once,
     the queue stays small (the writer keeps spooling) and nothing is dropped."""
