@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from modeltap.monitor import MonitorRun
 from modeltap.monitor.schedule.lease import LeaseHold, MonitorLease
 from modeltap.monitor.schedule.scheduler import Scheduler
 from modeltap.monitor.schedule.store import ScheduleStore
@@ -114,40 +112,3 @@ def test_a_scheduler_leaves_a_leased_monitor_and_runs_the_others(tmp_path: Path)
     assert [(r.monitor, r.due) for r in scheduler.tick()] == [("a", utc("2026-03-01T01:00"))]
     holder = dead.holder()
     assert holder is not None and (holder["owner"], holder["state"]) == ("here", "released")
-
-
-def test_the_lease_is_renewed_while_a_run_lasts(tmp_path: Path) -> None:
-    """A run longer than the stale limit keeps its monitor's lease: another scheduler looking
-    during the run leaves the monitor alone, and the lease is released after it."""
-    clock = FakeClock(utc("2026-03-01T00:59"))
-    monitor = definition()
-    Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner()).tick()
-    clock.advance(dt.timedelta(minutes=1))
-    lease = MonitorLease(ScheduleStore(str(tmp_path), "m"), "probe", STALE)
-    other_runner = RecordingRunner()
-    other = Scheduler([monitor], str(tmp_path), clock=clock, runner=other_runner, owner="other")
-    seen: list[str] = []
-
-    def long_run(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
-        clock.advance(dt.timedelta(minutes=10))
-        for _ in range(3000):
-            holder = lease.holder()
-            if holder is not None and holder["renewed_at"] == "2026-03-01T01:10:00Z":
-                break
-            time.sleep(0.01)
-        seen.append(holder["renewed_at"] if holder else "")
-        assert other.tick() == []
-        return None
-
-    busy = Scheduler(
-        [monitor],
-        str(tmp_path),
-        clock=clock,
-        runner=RecordingRunner(long_run),
-        heartbeat_seconds=0.01,
-    )
-    assert [r.status for r in busy.tick()] == ["succeeded"]
-    assert seen == ["2026-03-01T01:10:00Z"]
-    assert other_runner.calls == []
-    holder = lease.holder()
-    assert holder is not None and holder["state"] == "released"

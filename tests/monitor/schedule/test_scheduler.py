@@ -13,8 +13,10 @@ import pytest
 
 from modeltap.errors import MonitorDefinitionError
 from modeltap.monitor import MonitorRun, load
+from modeltap.monitor.schedule.lease import MonitorLease
 from modeltap.monitor.schedule.retry import RetryPolicy
 from modeltap.monitor.schedule.scheduler import RunReport, Scheduler
+from modeltap.monitor.schedule.store import ScheduleStore
 from modeltap.monitor.windows import run_stamp
 
 from .fakes import FakeClock, RecordingRunner, definition, fake_run, utc
@@ -242,28 +244,32 @@ def test_a_monitor_without_trigger_or_with_a_duplicate_name_is_refused(tmp_path:
         Scheduler([definition(), definition()], str(tmp_path))
 
 
-def test_a_long_run_keeps_its_claim_alive_with_heartbeats(tmp_path: Path) -> None:
-    """While a run lasts, its claim's heartbeat is refreshed, so another scheduler that looks
-    then (even past stale_after since the start) leaves the window alone."""
+def test_a_long_run_renews_its_lease_and_its_claim(tmp_path: Path) -> None:
+    """While a run lasts longer than stale_after, the scheduler refreshes its monitor's lease
+    and its window's claim, so another scheduler that looks then leaves the monitor alone; the
+    lease is released after the run."""
     clock = FakeClock(utc("2026-03-01T00:59"))
     monitor = definition()
     Scheduler([monitor], str(tmp_path), clock=clock, runner=RecordingRunner()).tick()
     clock.advance(dt.timedelta(minutes=1))
     due = utc("2026-03-01T01:00")
+    lease = MonitorLease(ScheduleStore(str(tmp_path), "m"), "probe", dt.timedelta(minutes=5))
     other_runner = RecordingRunner()
     other = Scheduler([monitor], str(tmp_path), clock=clock, runner=other_runner, owner="other")
-    seen: list[str] = []
+    seen: list[tuple[str, str]] = []
 
     def long_run(index: int, name: str, at: dt.datetime) -> MonitorRun | None:
         clock.advance(dt.timedelta(minutes=10))  # the run takes ten minutes
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             beat = _attempts(tmp_path, "m", due)[0]["heartbeat_at"]
-            if beat == "2026-03-01T01:10:00Z":
+            holder = lease.holder()
+            renewed = holder["renewed_at"] if holder is not None else ""
+            if (beat, renewed) == ("2026-03-01T01:10:00Z", "2026-03-01T01:10:00Z"):
                 break
             time.sleep(0.01)
-        seen.append(beat)
-        assert other.tick() == []  # the claim is alive: not taken over
+        seen.append((beat, renewed))
+        assert other.tick() == []  # lease and claim alive: nothing taken over
         return None
 
     busy = Scheduler(
@@ -274,8 +280,10 @@ def test_a_long_run_keeps_its_claim_alive_with_heartbeats(tmp_path: Path) -> Non
         heartbeat_seconds=0.01,
     )
     assert [r.status for r in busy.tick()] == ["succeeded"]
-    assert seen == ["2026-03-01T01:10:00Z"]
+    assert seen == [("2026-03-01T01:10:00Z", "2026-03-01T01:10:00Z")]
     assert other_runner.calls == []
+    holder = lease.holder()
+    assert holder is not None and holder["state"] == "released"
 
 
 def test_a_year_of_missed_minutes_catches_up_only_the_latest(tmp_path: Path) -> None:
