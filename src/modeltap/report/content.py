@@ -32,6 +32,8 @@ __all__ = [
     "margin",
     "pick_run",
     "run_content",
+    "stamp_label",
+    "stamp_time",
 ]
 
 HISTORY_RUNS = 30
@@ -195,14 +197,14 @@ def _number(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else value
 
 
-def _label(stamp: str) -> str:
+def stamp_label(stamp: str) -> str:
     """``20240508T130000Z`` -> ``05-08 13:00``."""
     return f"{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}"
 
 
-def _run_time(stamp: str) -> str:
+def stamp_time(stamp: str) -> str:
     """``20240508T130000Z`` -> ``2024-05-08 13:00``."""
-    return f"{stamp[0:4]}-{_label(stamp)}"
+    return f"{stamp[0:4]}-{stamp_label(stamp)}"
 
 
 class _Row(NamedTuple):
@@ -277,7 +279,7 @@ def _history(
     title = f"{what} over the last {len(stamps)} runs"
     chart = line_chart(
         title,
-        [_label(s) for s in stamps],
+        [stamp_label(s) for s in stamps],
         [Series(metric, values)],
         threshold=threshold,
         breached=flags,
@@ -287,7 +289,7 @@ def _history(
         ("run (window end)", metric, "threshold", "breached"),
         (
             (
-                _run_time(stamp),
+                stamp_time(stamp),
                 "no value" if row is None or row.value is None else format_number(row.value),
                 "" if row is None else format_number(row.threshold),
                 "BREACHED" if row is not None and row.breached else "",

@@ -24,7 +24,7 @@ from modeltap.catalog import DataAsset, get_asset, list_assets
 from modeltap.errors import AssetNotFoundError, ModelTapError, MonitorError
 from modeltap.monitor.results import ResultsStore
 from modeltap.report.charts import Series, bar_chart, data_table, line_chart
-from modeltap.report.content import pick_run, run_content
+from modeltap.report.content import pick_run, run_content, stamp_label, stamp_time
 from modeltap.report.html import render_report
 from modeltap.report.templating import environment, require_jinja
 from modeltap.server.auth import KeyAuth
@@ -314,7 +314,7 @@ class _Pages:
         per_run = [content.breached_per_run.get(s, []) for s in signal_names]
         chart = line_chart(
             title,
-            [f"{s[4:6]}-{s[6:8]} {s[9:11]}:{s[11:13]}" for s in content.history_stamps],
+            [stamp_label(s) for s in content.history_stamps],
             [
                 Series(s, [float(v) for v in counts])
                 for s, counts in zip(signal_names, per_run, strict=True)
@@ -325,7 +325,7 @@ class _Pages:
             ("run (window end)", *signal_names),
             (
                 (
-                    f"{stamp[0:4]}-{stamp[4:6]}-{stamp[6:8]} {stamp[9:11]}:{stamp[11:13]}",
+                    stamp_time(stamp),
                     *(str(counts[i]) if i < len(counts) else "" for counts in per_run),
                 )
                 for i, stamp in enumerate(content.history_stamps)
